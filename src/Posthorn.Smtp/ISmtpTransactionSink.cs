@@ -1,0 +1,98 @@
+using System.Net;
+using Posthorn.Core;
+
+namespace Posthorn.Smtp;
+
+/// <summary>What the SMTP engine asks of the rest of the system. The daemon implements it (policy,
+/// local recipient checks, cleanup and the queue); the engine knows nothing of those.</summary>
+/// <remarks>A <c>null</c> reply means "accept with the engine's usual positive reply".</remarks>
+public interface ISmtpTransactionSink
+{
+    /// <summary>MAIL FROM was parsed; may refuse the sender (smtpd_sender_restrictions).</summary>
+    ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct);
+
+    /// <summary>RCPT TO was parsed; relay control and the local recipient table
+    /// (e.g. 554 5.7.1 Relay access denied, 550 5.1.1 User unknown in local recipient table).</summary>
+    ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct);
+
+    /// <summary>VRFY for an address (disable_vrfy_command = no): 252 2.0.0 address, or a 550 rejection.</summary>
+    ValueTask<SmtpReply> VerifyAsync(SmtpSessionInfo session, SmtpPath address, CancellationToken ct);
+
+    /// <summary>Called once per transaction, right after the first recipient is accepted
+    /// (Postfix smtpd_delay_open_until_valid_rcpt = yes). Assigns the queue ID and logs
+    /// <c>ID: client=host[addr]</c>. Content follows only if DATA comes.</summary>
+    ValueTask<ISmtpMessageWriter> OpenMessageAsync(SmtpTransaction tx, CancellationToken ct);
+}
+
+/// <summary>Receives one message's content and makes it durable.</summary>
+/// <remarks>Disposing without a successful <see cref="CommitAsync"/> removes everything written:
+/// a dropped connection or an oversized message leaves no file behind.</remarks>
+public interface ISmtpMessageWriter : IAsyncDisposable
+{
+    QueueId Id { get; }
+
+    /// <summary>Content as complete lines, each ending in a single LF (CRLF already reduced),
+    /// dot-stuffing removed (RFC 5321 §4.5.2). The engine writes its Received: header first.</summary>
+    ValueTask WriteAsync(ReadOnlyMemory<byte> lines, CancellationToken ct);
+
+    /// <summary>DESIGN.md decision 3: returns <c>250 2.0.0 Ok: queued as ID</c> only once the
+    /// message is on stable storage; a local failure gives a 4xx reply (451 4.3.0).</summary>
+    ValueTask<SmtpReply> CommitAsync(SmtpTransaction tx, CancellationToken ct);
+}
+
+/// <summary>The connection as smtpd knows it: who is on the other end, and what they said in HELO/EHLO.</summary>
+public sealed class SmtpSessionInfo
+{
+    public required IPEndPoint Client { get; init; }
+    /// <summary>The client's name from reverse DNS, or "unknown" (Postfix's wording).</summary>
+    public string ClientName { get; init; } = "unknown";
+    /// <summary>The listener's service name from master.cf (e.g. "smtp" or "127.0.0.1:2525").</summary>
+    public string ServiceName { get; init; } = "smtp";
+    public string? HeloName { get; set; }
+    /// <summary>"SMTP" after HELO, "ESMTP" after EHLO (the Received: header's "with" clause).</summary>
+    public string Protocol { get; set; } = "SMTP";
+
+    /// <summary>Postfix's <c>name[address]</c> form, e.g. <c>localhost[127.0.0.1]</c>.</summary>
+    public string ClientDescription => $"{ClientName}[{AddressText}]";
+
+    public string AddressText => Client.Address.IsIPv4MappedToIPv6 ? Client.Address.MapToIPv4().ToString() : Client.Address.ToString();
+}
+
+/// <summary>One mail transaction: MAIL FROM, the accepted recipients, and (after the first) the writer.</summary>
+public sealed class SmtpTransaction(SmtpSessionInfo session, SmtpPath sender)
+{
+    public SmtpSessionInfo Session { get; } = session;
+    public SmtpPath Sender { get; } = sender;
+    /// <summary>MAIL FROM parameters as given (SIZE, BODY, …), names upper-cased.</summary>
+    public Dictionary<string, string?> MailParameters { get; } = new(StringComparer.OrdinalIgnoreCase);
+    public List<SmtpPath> Recipients { get; } = [];
+    public ISmtpMessageWriter? Writer { get; set; }
+}
+
+/// <summary>Settings one SMTP session runs with, taken from the config snapshot when it starts.</summary>
+public sealed record SmtpServerOptions
+{
+    /// <summary>myhostname: the EHLO reply and the Received: header's "by".</summary>
+    public required string Hostname { get; init; }
+    /// <summary>smtpd_banner, expanded, without the "220 " (Postfix default: "$myhostname ESMTP $mail_name").</summary>
+    public required string Banner { get; init; }
+    /// <summary>message_size_limit in bytes; 0 means no limit.</summary>
+    public long MessageSizeLimit { get; init; } = 10_240_000;
+    /// <summary>line_length_limit: the longest command line read before refusing it.</summary>
+    public int LineLengthLimit { get; init; } = 2048;
+    /// <summary>smtpd_timeout: how long to wait for the client's next line.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(300);
+    /// <summary>smtpd_recipient_limit.</summary>
+    public int RecipientLimit { get; init; } = 1000;
+    /// <summary>smtpd_soft_error_limit / smtpd_hard_error_limit.</summary>
+    public int SoftErrorLimit { get; init; } = 10;
+    public int HardErrorLimit { get; init; } = 20;
+    /// <summary>disable_vrfy_command.</summary>
+    public bool DisableVrfy { get; init; }
+    /// <summary>Accept lines that end in a bare LF (Postfix smtpd_forbid_bare_newline exempts mynetworks).</summary>
+    public bool AllowBareLf { get; init; } = true;
+    /// <summary>smtpd_discard_ehlo_keywords, lower-case.</summary>
+    public IReadOnlySet<string> DiscardEhloKeywords { get; init; } = new HashSet<string>();
+    /// <summary>mail_name, for the Received: header ("by host (Posthorn) with ESMTP id …").</summary>
+    public string MailName { get; init; } = "Posthorn";
+}

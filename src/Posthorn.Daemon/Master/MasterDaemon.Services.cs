@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using Posthorn.Config;
+using Posthorn.Daemon.Qmgr;
+using Posthorn.Daemon.Smtpd;
+using Posthorn.Smtp;
+
+namespace Posthorn.Daemon.Master;
+
+public sealed partial class MasterDaemon
+{
+    private async Task AcceptLoopAsync(Listener listener, Transports transports, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            Socket client;
+            try { client = await listener.Socket.AcceptAsync(ct); }
+            catch (OperationCanceledException) { break; }
+            catch (ObjectDisposedException) { break; }
+            catch (SocketException e)
+            {
+                Log.Warning("master", $"accept on {listener.Service.Name}: {e.Message}");
+                continue;
+            }
+            _ = Task.Run(() => ServeSmtpAsync(listener, client, transports, ct), CancellationToken.None);
+        }
+    }
+
+    /// <summary>One smtpd session, with the settings snapshot in force when it was accepted.</summary>
+    private async Task ServeSmtpAsync(Listener listener, Socket client, Transports transports, CancellationToken ct)
+    {
+        var settings = listener.Settings;
+        using (client)
+        await using (var stream = new NetworkStream(client, ownsSocket: false))
+        {
+            client.NoDelay = true;
+            var remote = (IPEndPoint)client.RemoteEndPoint!;
+            var info = new SmtpSessionInfo
+            {
+                Client = remote,
+                ClientName = await ReverseNameAsync(remote.Address, ct),
+                ServiceName = listener.Service.Name,
+            };
+            // Postfix smtpd_forbid_bare_newline (3.9) exempts smtpd_forbid_bare_newline_exclusions = $mynetworks.
+            var options = settings.Smtpd with { AllowBareLf = settings.MyNetworks.Contains(remote.Address) };
+            var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake());
+            try
+            {
+                await new SmtpServerSession(stream, info, options, sink, Log, _clock).RunAsync(ct);
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
+            {
+                // C15: the one boundary per session. The engine reports client behaviour itself;
+                // what reaches here is the connection failing under it.
+                Log.Info("smtpd", $"lost connection from {info.ClientDescription}: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>The client's name as Postfix smtpd finds it: reverse lookup through the system
+    /// resolver (so /etc/hosts counts), confirmed by a forward lookup; otherwise "unknown".</summary>
+    private static async Task<string> ReverseNameAsync(IPAddress address, CancellationToken ct)
+    {
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            var entry = await Dns.GetHostEntryAsync(address.ToString(), timeout.Token);
+            if (string.IsNullOrEmpty(entry.HostName) || entry.HostName == address.ToString()) return "unknown";
+            var forward = await Dns.GetHostAddressesAsync(entry.HostName, timeout.Token);
+            return forward.Any(a => a.Equals(address)) ? entry.HostName : "unknown";
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ArgumentException)
+        {
+            return "unknown";
+        }
+    }
+
+    private async Task<string> HandleControlAsync(string command)
+    {
+        switch (command)
+        {
+            case "status":
+                return $"ok {Environment.ProcessId}";
+            case "stop":
+                Stop("terminating on signal 15");
+                return "ok";
+            case "reload":
+                return await ReloadAsync();
+            case "flush":
+                _qmgr.Flush();
+                return "ok";
+            case "pickup":
+                _pickup.Wake();
+                return "ok";
+            default:
+                return "error unknown command";
+        }
+    }
+
+    /// <summary>Reads main.cf and master.cf again; new sessions get the new snapshot, open ones keep theirs.
+    /// A configuration that does not load leaves the running one in place.</summary>
+    private Task<string> ReloadAsync()
+    {
+        ConfigSnapshot cfg;
+        try { cfg = ConfigSnapshot.Load(_configDirectory); }
+        catch (ConfigException e)
+        {
+            Log.Error("master", $"reload failed: {e.Message}");
+            return Task.FromResult($"error {e.Message}");
+        }
+        var fresh = Settings.From(cfg, Log);
+        _settings = fresh;
+        foreach (var l in _listeners)
+        {
+            var row = cfg.Master.Services.FirstOrDefault(s => s.Name == l.Service.Name && s.Type == l.Service.Type);
+            l.Settings = row is null || row.Overrides.Count == 0 ? fresh : Settings.From(cfg.WithOverrides(row.Overrides), Log);
+        }
+        Log.Reconfigure(cfg.Get("syslog_name"), cfg.Get("myhostname"));
+        Log.Info("master", $"reload -- version {Version}, configuration {_configDirectory}");
+        _qmgr.Wake();
+        return Task.FromResult("ok");
+    }
+}

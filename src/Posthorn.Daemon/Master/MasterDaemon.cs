@@ -1,0 +1,182 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Posthorn.Config;
+using Posthorn.Core;
+using Posthorn.Daemon.Pickup;
+using Posthorn.Daemon.Qmgr;
+using Posthorn.Daemon.Smtpd;
+using Posthorn.Logging;
+using Posthorn.Mail.Delivery;
+using Posthorn.Mail.Queue;
+using Posthorn.Smtp;
+
+namespace Posthorn.Daemon.Master;
+
+/// <summary>master(8): one process hosting every service master.cf lists (DESIGN.md decision 1).</summary>
+/// <remarks>
+/// Starts the smtpd listeners, pickup, qmgr and the control socket; <c>reload</c> swaps the
+/// configuration snapshot (open sessions keep theirs); <c>stop</c> or SIGTERM ends it.
+/// Security: binds the listeners first; sessions with the network never see anything but their
+/// snapshot and the sink. Parameters: queue_directory, maillog_file, syslog_name, inet_interfaces,
+/// and everything the services read.
+/// </remarks>
+public sealed partial class MasterDaemon : IAsyncDisposable
+{
+    public const string Version = "0.1";
+
+    private readonly string _configDirectory;
+    private readonly TimeProvider _clock = TimeProvider.System;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Listener> _listeners = [];
+    private readonly List<Task> _tasks = [];
+    private readonly QueueIdGenerator _ids;
+    private LogFactory _logFactory;
+    private volatile Settings _settings;
+    private QueueDirectory _queue;
+    private QmgrService _qmgr = null!;
+    private PickupService _pickup = null!;
+    private FileStream? _lock;
+    private string _stopReason = "terminating on request";
+
+    /// <summary>One bound socket of a master.cf service; <see cref="Settings"/> is swapped by reload.</summary>
+    private sealed class Listener(MasterService service, Socket socket, Settings settings)
+    {
+        private volatile Settings _settings = settings;
+        public MasterService Service { get; } = service;
+        public Socket Socket { get; } = socket;
+        public Settings Settings { get => _settings; set => _settings = value; }
+    }
+
+    private MasterDaemon(string configDirectory, ConfigSnapshot cfg, LogFactory logs)
+    {
+        _configDirectory = configDirectory;
+        _logFactory = logs;
+        _ids = new QueueIdGenerator(_clock);
+        _queue = new QueueDirectory(cfg.Get("queue_directory"));
+        _settings = Settings.From(cfg, logs.Log);
+    }
+
+    private MailLog Log => _logFactory.Log;
+
+    /// <summary><c>postfix start-fg</c>: runs until stopped; the exit code is the process's.</summary>
+    public static async Task<int> RunAsync(string configDirectory, TextWriter err)
+    {
+        ConfigSnapshot cfg;
+        try { cfg = ConfigSnapshot.Load(configDirectory); }
+        catch (ConfigException e)
+        {
+            err.WriteLine($"posthorn/master: fatal: {e.Message}");
+            return 1;
+        }
+        var logs = LogFactory.Open(cfg, preferStderr: true);
+        await using var daemon = new MasterDaemon(configDirectory, cfg, logs);
+        return await daemon.RunAsync(err);
+    }
+
+    private async Task<int> RunAsync(TextWriter err)
+    {
+        try
+        {
+            _queue.EnsureCreated();
+            if (!TryLock(err)) return 1;
+            BindListeners(_settings.Config);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException or ConfigException)
+        {
+            Log.Fatal("master", e.Message);
+            err.WriteLine($"posthorn/master: fatal: {e.Message}");
+            return 1;
+        }
+
+        var transports = new Transports(new PasswdUserDatabase(), Log, _clock);
+        _qmgr = new QmgrService(() => _settings, _queue, _ids, transports, Log, _clock);
+        _pickup = new PickupService(() => _settings, _queue, _ids, Log, _clock, _ => _qmgr.Wake());
+
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Stop("terminating on signal 15"); });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; Stop("terminating on signal 2"); });
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; _ = ReloadAsync(); });
+
+        var ct = _stop.Token;
+        _tasks.Add(_qmgr.RunAsync(ct));
+        _tasks.Add(_pickup.RunAsync(ct));
+        _tasks.Add(ControlChannel.ServeAsync(_queue.Root, HandleControlAsync, ct));
+        foreach (var l in _listeners) _tasks.Add(AcceptLoopAsync(l, transports, ct));
+        File.WriteAllText(ControlChannel.PidPath(_queue.Root), $"{Environment.ProcessId,10}\n");
+        Log.Info("master", $"daemon started -- version {Version}, configuration {_configDirectory}");
+
+        try { await Task.Delay(Timeout.Infinite, ct); }
+        catch (OperationCanceledException) { /* stop requested */ }
+        Log.Info("master", _stopReason);
+        foreach (var l in _listeners) l.Socket.Dispose();
+        var all = Task.WhenAll(_tasks);
+        await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(10)));
+        File.Delete(ControlChannel.PidPath(_queue.Root));
+        return 0;
+    }
+
+    public void Stop(string reason)
+    {
+        _stopReason = reason;
+        _stop.Cancel();
+    }
+
+    /// <summary>Only one master per queue directory: an exclusive lock on pid/master.lock
+    /// (.NET maps FileShare.None to flock(2) LOCK_EX on Unix).</summary>
+    private bool TryLock(TextWriter err)
+    {
+        string dir = Path.GetDirectoryName(ControlChannel.PidPath(_queue.Root))!;
+        Directory.CreateDirectory(dir);
+        try
+        {
+            _lock = new FileStream(Path.Combine(dir, "master.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            return true;
+        }
+        catch (IOException)
+        {
+            err.WriteLine("posthorn/master: fatal: the Postfix mail system is already running");
+            return false;
+        }
+    }
+
+    private void BindListeners(ConfigSnapshot cfg)
+    {
+        foreach (var svc in cfg.Master.Services)
+        {
+            if (svc.Type != "inet") continue;
+            if (svc.Command != "smtpd")
+            {
+                Log.Warning("master", $"{svc.Name}/{svc.Type}: service command {svc.Command} is not available yet; not listening");
+                continue;
+            }
+            var settings = svc.Overrides.Count == 0 ? _settings : Settings.From(cfg.WithOverrides(svc.Overrides), Log);
+            foreach (var endPoint in svc.ResolveEndPoints(cfg))
+            {
+                var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                    if (endPoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
+                    socket.Bind(endPoint);
+                    socket.Listen(512);
+                }
+                catch (SocketException e)
+                {
+                    socket.Dispose();
+                    throw new IOException($"bind {endPoint.Address} port {endPoint.Port}: {e.Message}", e);
+                }
+                _listeners.Add(new Listener(svc, socket, settings));
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        foreach (var l in _listeners) l.Socket.Dispose();
+        _lock?.Dispose();
+        _logFactory.Dispose();
+        _stop.Dispose();
+        await Task.CompletedTask;
+    }
+}

@@ -1,0 +1,96 @@
+using Posthorn.Config;
+using Posthorn.Mail.Cleanup;
+using Posthorn.Mail.Delivery;
+using Posthorn.Smtp;
+
+namespace Posthorn.Daemon.Master;
+
+/// <summary>Everything the services need, derived once from one configuration snapshot (STYLE.md C12).
+/// A session keeps the instance it started with; <c>reload</c> builds a new one and swaps it.</summary>
+public sealed class Settings
+{
+    public required ConfigSnapshot Config { get; init; }
+    public required SmtpServerOptions Smtpd { get; init; }
+    public required NetworkList MyNetworks { get; init; }
+    public required DomainList MyDestination { get; init; }
+    public required IReadOnlyList<string> RelayDomains { get; init; }
+    public required CleanupOptions Cleanup { get; init; }
+    public required LocalDeliveryOptions Local { get; init; }
+    public required IReadOnlyList<string> RelayRestrictions { get; init; }
+    public required IReadOnlyList<string> RecipientRestrictions { get; init; }
+    public required bool LocalRecipientCheck { get; init; }
+    public required TimeSpan QueueRunDelay { get; init; }
+    public required TimeSpan MinimalBackoff { get; init; }
+    public required TimeSpan MaximalBackoff { get; init; }
+    public required TimeSpan MaximalQueueLifetime { get; init; }
+
+    public static Settings From(ConfigSnapshot cfg, Posthorn.Logging.MailLog log)
+    {
+        var aliases = new List<AliasDatabase>();
+        foreach (var map in cfg.GetList("alias_maps"))
+        {
+            // Postfix type:name tables; hash: is compiled by newaliases, the others come later.
+            int colon = map.IndexOf(':');
+            if (colon > 0 && map[..colon] is "hash" or "btree" or "lmdb" or "cdb" or "dbm")
+            {
+                if (AliasDatabase.Open(map[(colon + 1)..], log) is { } db) aliases.Add(db);
+            }
+            else
+            {
+                log.Warning("local", $"unsupported dictionary type in alias_maps: {map}");
+            }
+        }
+        return new Settings
+        {
+            Config = cfg,
+            Smtpd = SmtpdOptions(cfg),
+            MyNetworks = cfg.MyNetworks(),
+            MyDestination = cfg.MyDestination(),
+            RelayDomains = cfg.GetList("relay_domains"),
+            Cleanup = new CleanupOptions(cfg.Get("myorigin"), cfg.Get("myhostname"), cfg.GetBool("append_at_myorigin"),
+                (int)cfg.GetNumber("header_size_limit"), (int)cfg.GetNumber("hopcount_limit")),
+            Local = new LocalDeliveryOptions
+            {
+                MyHostname = cfg.Get("myhostname"),
+                MailSpoolDirectory = cfg.Get("mail_spool_directory"),
+                HomeMailbox = cfg.Get("home_mailbox"),
+                RecipientDelimiter = cfg.Get("recipient_delimiter"),
+                Aliases = aliases,
+                DefaultPrivs = cfg.Get("default_privs"),
+                MailboxSizeLimit = cfg.GetSize("mailbox_size_limit"),
+            },
+            RelayRestrictions = cfg.GetList("smtpd_relay_restrictions"),
+            RecipientRestrictions = cfg.GetList("smtpd_recipient_restrictions"),
+            LocalRecipientCheck = cfg.Get("local_recipient_maps").Trim().Length > 0,
+            QueueRunDelay = cfg.GetTime("queue_run_delay"),
+            MinimalBackoff = cfg.GetTime("minimal_backoff_time"),
+            MaximalBackoff = cfg.GetTime("maximal_backoff_time"),
+            MaximalQueueLifetime = cfg.GetTime("maximal_queue_lifetime"),
+        };
+    }
+
+    /// <summary>The smtpd settings, from a snapshot that already has the service's <c>-o</c> overrides.</summary>
+    public static SmtpServerOptions SmtpdOptions(ConfigSnapshot cfg) => new()
+    {
+        Hostname = cfg.Get("myhostname"),
+        Banner = cfg.Get("smtpd_banner"),
+        MessageSizeLimit = cfg.GetSize("message_size_limit"),
+        LineLengthLimit = (int)Math.Max(512, cfg.GetNumber("line_length_limit")),
+        Timeout = cfg.GetTime("smtpd_timeout"),
+        RecipientLimit = (int)cfg.GetNumber("smtpd_recipient_limit"),
+        SoftErrorLimit = (int)cfg.GetNumber("smtpd_soft_error_limit"),
+        HardErrorLimit = (int)cfg.GetNumber("smtpd_hard_error_limit"),
+        DisableVrfy = cfg.GetBool("disable_vrfy_command"),
+        DiscardEhloKeywords = cfg.GetList("smtpd_discard_ehlo_keywords").Select(k => k.ToLowerInvariant()).ToHashSet(),
+        MailName = cfg.Get("mail_name"),
+    };
+
+    /// <summary>Whether mail for <paramref name="domain"/> is delivered here (mydestination), per Postfix's
+    /// ADDRESS_CLASS_README: an unqualified address and <c>[ip]</c> of this host count too.</summary>
+    public bool IsLocalDomain(string domain) => domain.Length == 0 || MyDestination.Matches(domain.TrimEnd('.'));
+
+    /// <summary>relay_domains: mail we accept from anyone and forward.</summary>
+    public bool IsRelayDomain(string domain) =>
+        RelayDomains.Any(d => string.Equals(d, domain, StringComparison.OrdinalIgnoreCase)
+            || (d.StartsWith('.') && domain.EndsWith(d, StringComparison.OrdinalIgnoreCase)));
+}

@@ -1,0 +1,98 @@
+using System.Threading.Channels;
+using Posthorn.Core;
+using Posthorn.Daemon.Master;
+using Posthorn.Logging;
+using Posthorn.Mail.Queue;
+
+namespace Posthorn.Daemon.Qmgr;
+
+/// <summary>qmgr(8): moves mail from incoming to active, hands each recipient to its transport,
+/// and files the message as removed or deferred.</summary>
+/// <remarks>
+/// Moving a file from incoming/ to active/ is the claim: a message is in at most one place, and on
+/// start everything left in active/ (a crash) goes back to incoming/ (Postfix qmgr does the same),
+/// so no message is lost or stuck. A recipient is marked done in the queue file only after its
+/// delivery succeeded or failed for good; a crash in between delivers it again (at least once).
+/// Deferred messages wait in deferred/ with the next attempt time as the file's mtime, as in Postfix.
+/// Parameters: queue_run_delay, minimal_backoff_time, maximal_backoff_time, qmgr_message_active_limit.
+/// </remarks>
+public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory queue, QueueIdGenerator ids,
+    Transports transports, MailLog log, TimeProvider clock)
+{
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly SemaphoreSlim _active = new(16);
+    private readonly List<Task> _running = [];
+
+    /// <summary>New mail is in incoming/ (smtpd, pickup, a resubmission): look now rather than at the next timer.</summary>
+    public void Wake() => _wake.Writer.TryWrite(true);
+
+    /// <summary><c>postqueue -f</c>: every deferred message becomes eligible now.</summary>
+    public void Flush()
+    {
+        foreach (var id in queue.List(QueueName.Deferred).ToList())
+        {
+            try { queue.Move(id, QueueName.Deferred, QueueName.Incoming); }
+            catch (IOException) { /* taken by another scan meanwhile: it is moving anyway. */ }
+        }
+        Wake();
+    }
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        foreach (var id in queue.List(QueueName.Active).ToList())
+            queue.Move(id, QueueName.Active, QueueName.Incoming);
+        var lastDeferredScan = DateTimeOffset.MinValue;
+        while (!ct.IsCancellationRequested)
+        {
+            var s = settings();
+            var now = clock.GetUtcNow();
+            if (now - lastDeferredScan >= TimeSpan.FromSeconds(Math.Min(s.QueueRunDelay.TotalSeconds, 60)))
+            {
+                ReleaseDueDeferred(now);
+                lastDeferredScan = now;
+            }
+            foreach (var id in queue.List(QueueName.Incoming).ToList())
+            {
+                await _active.WaitAsync(ct);
+                try
+                {
+                    queue.Move(id, QueueName.Incoming, QueueName.Active);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    _active.Release();
+                    log.Warning("qmgr", $"{id}: cannot move to active: {e.Message}");
+                    continue;
+                }
+                var task = Task.Run(async () =>
+                {
+                    try { await ProcessAsync(id, ct); }
+                    finally { _active.Release(); Wake(); }
+                }, CancellationToken.None);
+                lock (_running) { _running.RemoveAll(t => t.IsCompleted); _running.Add(task); }
+            }
+            using var tick = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            tick.CancelAfter(TimeSpan.FromSeconds(1));
+            try { await _wake.Reader.ReadAsync(tick.Token); }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested) { /* timer tick */ }
+            catch (OperationCanceledException) { break; }
+        }
+        Task[] pending;
+        lock (_running) pending = [.. _running];
+        await Task.WhenAll(pending);
+    }
+
+    /// <summary>Deferred files whose mtime (the next attempt time) has passed go back to incoming.</summary>
+    private void ReleaseDueDeferred(DateTimeOffset now)
+    {
+        foreach (var id in queue.List(QueueName.Deferred).ToList())
+        {
+            try
+            {
+                if (File.GetLastWriteTimeUtc(queue.PathOf(QueueName.Deferred, id)) <= now.UtcDateTime)
+                    queue.Move(id, QueueName.Deferred, QueueName.Incoming);
+            }
+            catch (IOException) { /* removed by postsuper meanwhile */ }
+        }
+    }
+}

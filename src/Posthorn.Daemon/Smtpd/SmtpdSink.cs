@@ -1,0 +1,84 @@
+using Posthorn.Core;
+using Posthorn.Daemon.Master;
+using Posthorn.Logging;
+using Posthorn.Mail.Cleanup;
+using Posthorn.Mail.Delivery;
+using Posthorn.Mail.Queue;
+using Posthorn.Smtp;
+
+namespace Posthorn.Daemon.Smtpd;
+
+/// <summary>smtpd's side of the daemon: relay and recipient policy, then cleanup and the queue.</summary>
+/// <remarks>Security: everything it receives comes from an untrusted client, already bounded by the engine.
+/// One instance per session, holding the settings snapshot the session started with.</remarks>
+public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGenerator ids, LocalTransport local,
+    MailLog log, TimeProvider clock, Action<QueueId> queued) : ISmtpTransactionSink
+{
+    public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
+
+    public ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct)
+    {
+        var reply = RecipientPolicy.Evaluate(settings, tx.Session, recipient, local.IsLocalRecipient);
+        if (reply == RecipientPolicy.ServerConfigurationError)
+            log.Warning("smtpd", "unknown smtpd restriction in smtpd_relay_restrictions or smtpd_recipient_restrictions");
+        return ValueTask.FromResult(reply);
+    }
+
+    public ValueTask<SmtpReply> VerifyAsync(SmtpSessionInfo session, SmtpPath address, CancellationToken ct)
+    {
+        // Postfix smtpd(8) VRFY: 252 for an address it would accept, the RCPT rejection otherwise.
+        if (settings.IsLocalDomain(address.Domain) && settings.LocalRecipientCheck && !local.IsLocalRecipient(address.LocalPart))
+            return ValueTask.FromResult(new SmtpReply(550, "5.1.1", $"<{address}>: Recipient address rejected: User unknown in local recipient table"));
+        return ValueTask.FromResult(new SmtpReply(252, "2.0.0", address.ToString()));
+    }
+
+    public ValueTask<ISmtpMessageWriter> OpenMessageAsync(SmtpTransaction tx, CancellationToken ct)
+    {
+        var id = ids.Next();
+        var file = QueueFileWriter.Create(queue, id, QueueName.Incoming);
+        var cleanup = new CleanupWriter(file, id, settings.Cleanup, clock, log);
+        log.Info("smtpd", $"{id}: client={tx.Session.ClientDescription}");
+        return ValueTask.FromResult<ISmtpMessageWriter>(new Writer(this, id, cleanup));
+    }
+
+    private sealed class Writer(SmtpdSink sink, QueueId id, CleanupWriter cleanup) : ISmtpMessageWriter
+    {
+        public QueueId Id => id;
+
+        public ValueTask WriteAsync(ReadOnlyMemory<byte> lines, CancellationToken ct) => cleanup.WriteAsync(lines, ct);
+
+        public async ValueTask<SmtpReply> CommitAsync(SmtpTransaction tx, CancellationToken ct)
+        {
+            var s = sink.settings;
+            var envelope = new QueueEnvelope(
+                CleanupWriter.Qualify(tx.Sender, s.Cleanup),
+                tx.Recipients.Select(r => new QueueRecipient(CleanupWriter.Qualify(r, s.Cleanup).ToString(), r.ToString())).ToList(),
+                sink.clock.GetUtcNow(),
+                new Dictionary<string, string>
+                {
+                    ["client_name"] = tx.Session.ClientName,
+                    ["client_address"] = tx.Session.AddressText,
+                    ["helo_name"] = tx.Session.HeloName ?? "",
+                    ["protocol"] = tx.Session.Protocol,
+                });
+            try
+            {
+                await cleanup.CommitAsync(envelope, ct);
+            }
+            catch (CleanupRejectedException e)
+            {
+                return e.Reply;
+            }
+            catch (IOException e)
+            {
+                // C5: our failure is a 4xx; the client keeps the message and tries again.
+                sink.log.Warning("smtpd", $"{id}: queue file write error: {e.Message}");
+                return new SmtpReply(451, "4.3.0", "Error: queue file write error");
+            }
+            sink.queued(id);
+            return new SmtpReply(250, "2.0.0", $"Ok: queued as {id}");
+        }
+
+        public ValueTask DisposeAsync() => cleanup.DisposeAsync();
+    }
+}

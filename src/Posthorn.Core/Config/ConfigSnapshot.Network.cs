@@ -132,7 +132,7 @@ public sealed partial class ConfigSnapshot
                 "host" => v6 ? 128 : 32,
                 "subnet" => ia.PrefixLength,
                 "class" => v6 ? ia.PrefixLength : ClassPrefix(a),
-                _ => throw Bad("mynetworks_style", $"unknown mynetworks_style value: {style}"),
+                _ => throw Bad("mynetworks_style", $"unknown mynetworks_style parameter value: {style}"),
             };
             nets.Add((a, prefix));
         }

@@ -137,12 +137,17 @@ public sealed partial class ConfigSnapshot
         }
     }
 
-    /// <summary>Names of main.cf settings that are used (for the full <c>postconf</c> listing).</summary>
-    internal IEnumerable<string> UsedSetNames()
+    /// <summary>Whether <paramref name="name"/> is a known parameter or a main.cf setting that something reads
+    /// (a <c>$name</c> reference, a per-service parameter); such names are listed by <c>postconf</c>.</summary>
+    public bool IsKnownOrUsed(string name)
     {
+        if (ParameterRegistry.All.ContainsKey(name))
+            return true;
+        if (!_settings.ContainsKey(name))
+            return false;
         var referenced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in _settings.Values)
             referenced.UnionWith(Expander.References(s.Value));
-        return _settings.Keys.Where(n => IsUsedName(n, referenced));
+        return IsUsedName(name, referenced);
     }
 }

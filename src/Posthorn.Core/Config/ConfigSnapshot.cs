@@ -54,7 +54,11 @@ public sealed partial class ConfigSnapshot
         return FromText(configDirectory, mainText, masterText, host ?? HostInfo.Detect());
     }
 
-    /// <summary>Builds a snapshot from file contents; <c>postconf -d</c> passes an empty main.cf.</summary>
+    /// <summary>A snapshot with an empty main.cf and no master.cf: every parameter at its default (<c>postconf -d</c>).</summary>
+    public static ConfigSnapshot Defaults(string configDirectory, HostInfo? host = null) =>
+        FromText(configDirectory, "", null, host ?? HostInfo.Detect());
+
+    /// <summary>Builds a snapshot from file contents.</summary>
     internal static ConfigSnapshot FromText(string configDirectory, string mainText, string? masterText, HostInfo host)
     {
         var warnings = new WarningList();
@@ -123,8 +127,8 @@ public sealed partial class ConfigSnapshot
     internal (string File, int Line) Where(string name) =>
         _settings.TryGetValue(name, out var s) ? (s.File, s.Line) : (MainCfPath, 0);
 
-    /// <summary>Names set in main.cf (and overrides), unordered.</summary>
-    internal IEnumerable<string> SetNames => _settings.Keys;
+    /// <summary>The names set in main.cf (and overrides), sorted by ordinal comparison as <c>postconf -n</c> lists them.</summary>
+    public IReadOnlyList<string> SetNames => [.. _settings.Keys.Order(StringComparer.Ordinal)];
 
     private string? LookupRaw(string name)
     {
@@ -179,7 +183,7 @@ public sealed partial class ConfigSnapshot
 
     /// <summary>The default of <paramref name="name"/> regardless of main.cf, expanded over defaults when
     /// <paramref name="expand"/> is set (<c>postconf -d</c>, <c>postconf -dx</c>); null for an unknown name.</summary>
-    internal string? DefaultValue(string name, bool expand)
+    public string? GetDefault(string name, bool expand = false)
     {
         if (!ParameterRegistry.TryGet(name, out var p))
             return null;
@@ -191,9 +195,6 @@ public sealed partial class ConfigSnapshot
             IsRawParameter, _ => { });
         return defaults.Expand(raw, name);
     }
-
-    /// <summary>Expands free text against this configuration (for <c>postconf -x</c> on user-defined names).</summary>
-    internal string ExpandText(string text, string? owner) => _expander.Expand(text, owner);
 
     /// <summary>Thread-safe, ordered, duplicate-free list of warnings.</summary>
     private sealed class WarningList

@@ -20,7 +20,7 @@ public sealed record MasterService(string Name, string Type, string Private, str
     IReadOnlyDictionary<string, string> Overrides, int Line)
 {
     /// <summary>All command arguments in file order, <c>-o</c> pairs normalised to <c>-o name=value</c> (for <c>postconf -M</c>).</summary>
-    internal IReadOnlyList<string> DisplayArguments { get; init; } = [];
+    public IReadOnlyList<string> DisplayArguments { get; init; } = [];
 
     /// <summary>The addresses an <c>inet</c> service listens on: the host part of the name, or every
     /// inet_interfaces address; the port is numeric or a services(5) name. Empty for other types.</summary>

@@ -1,0 +1,264 @@
+using System.Text;
+using Posthorn.Config;
+
+namespace Posthorn.Daemon.Tools;
+
+/// <summary>postconf(1): show and edit main.cf parameters, show master.cf services.</summary>
+/// <remarks>
+/// Supported: <c>[-dhHnx] [-c dir] [name …]</c>, <c>[-e] name=value …</c>, <c>-X name …</c>, <c>-# name …</c>,
+/// <c>-M [service[/type] …]</c>. Output is Postfix's: <c>name = value</c> with white space in the value
+/// collapsed to single spaces, <c>name =</c> for an empty value; warnings as <c>postconf: warning: …</c>,
+/// fatal errors as <c>postconf: fatal: …</c> with exit status 1.
+/// Not supported: -f (folding), -o, -p, -C, -F, -P, -T, -a, -A, -b, -t, -l, -m, and editing master.cf.
+/// Security: -e, -X and -# rewrite main.cf; they need write access to the config directory.
+/// </remarks>
+public static class Postconf
+{
+    private const string Usage = "usage: postconf [-dhHnx] [-c config_dir] [parameter ...]";
+
+    [Flags]
+    private enum Mode { None = 0, Defaults = 1, HideName = 2, HideValue = 4, NonDefault = 8, Expand = 16, Edit = 32, Remove = 64, Comment = 128, Master = 256 }
+
+    /// <summary>Runs postconf with Postfix's arguments; returns the exit status.</summary>
+    public static int Run(string[] args, ToolContext ctx) => Run(args, ctx, null);
+
+    /// <summary>As <see cref="Run(string[], ToolContext)"/>, with the machine facts given (tests).</summary>
+    internal static int Run(string[] args, ToolContext ctx, HostInfo? host)
+    {
+        try
+        {
+            if (!TryParseOptions(args, out var mode, out string? dir, out var operands, out string? error))
+                return Fatal(ctx, error!);
+            string configDir = ctx.ConfigDirectory(dir);
+            if (mode.HasFlag(Mode.Master))
+                return ShowMaster(ctx, configDir, operands);
+            if (mode.HasFlag(Mode.Edit) || mode.HasFlag(Mode.Remove) || mode.HasFlag(Mode.Comment))
+                return EditMain(ctx, configDir, mode, operands);
+            return Show(ctx, configDir, mode, operands, host);
+        }
+        catch (ConfigException e)
+        {
+            return Fatal(ctx, e.Message);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fatal(ctx, e.Message);
+        }
+    }
+
+    private static int Fatal(ToolContext ctx, string message)
+    {
+        ctx.Err.WriteLine($"postconf: fatal: {message}");
+        return 1;
+    }
+
+    private static bool TryParseOptions(string[] args, out Mode mode, out string? dir, out List<string> operands, out string? error)
+    {
+        mode = Mode.None;
+        dir = null;
+        operands = [];
+        error = null;
+        int i = 0;
+        for (; i < args.Length; i++)
+        {
+            string a = args[i];
+            if (a == "--")
+            {
+                i++;
+                break;
+            }
+            if (a.Length < 2 || a[0] != '-')
+                break;
+            for (int j = 1; j < a.Length; j++)
+            {
+                switch (a[j])
+                {
+                    case 'c':
+                        if (j + 1 < a.Length)
+                            dir = a[(j + 1)..];
+                        else if (i + 1 < args.Length)
+                            dir = args[++i];
+                        else
+                        {
+                            error = Usage;
+                            return false;
+                        }
+                        j = a.Length;
+                        break;
+                    case 'd': mode |= Mode.Defaults; break;
+                    case 'e': mode |= Mode.Edit; break;
+                    case 'h': mode |= Mode.HideName; break;
+                    case 'H': mode |= Mode.HideValue; break;
+                    case 'n': mode |= Mode.NonDefault; break;
+                    case 'x': mode |= Mode.Expand; break;
+                    case 'X': mode |= Mode.Remove; break;
+                    case '#': mode |= Mode.Comment; break;
+                    case 'M': mode |= Mode.Master; break;
+                    case 'v': break; // Verbose logging: nothing more to say.
+                    default:
+                        error = Usage;
+                        return false;
+                }
+            }
+        }
+        operands.AddRange(args[i..]);
+        // Postfix 2.8: "postconf name=value" edits main.cf without -e.
+        if ((mode & (Mode.Remove | Mode.Comment | Mode.Master)) == 0 && operands.Count > 0 && operands[0].Contains('='))
+            mode |= Mode.Edit;
+        Mode chosen = mode;
+        int editModes = new[] { Mode.Edit, Mode.Remove, Mode.Comment, Mode.Master }.Count(m => chosen.HasFlag(m));
+        if (editModes > 1 || (mode.HasFlag(Mode.Defaults) && mode.HasFlag(Mode.NonDefault)))
+        {
+            error = "specify one of -d, -e, -n, -M, -X or -#";
+            return false;
+        }
+        if ((mode.HasFlag(Mode.Remove) || mode.HasFlag(Mode.Comment)) && operands.Count == 0)
+        {
+            error = $"{(mode.HasFlag(Mode.Remove) ? "-X" : "-#")} option requires one or more parameter names";
+            return false;
+        }
+        return true;
+    }
+
+    private static int Show(ToolContext ctx, string configDir, Mode mode, List<string> names, HostInfo? host)
+    {
+        bool defaults = mode.HasFlag(Mode.Defaults);
+        var cfg = defaults ? ConfigSnapshot.Defaults(configDir, host) : ConfigSnapshot.Load(configDir, host);
+        if (!defaults)
+        {
+            foreach (string w in cfg.Warnings)
+                ctx.Err.WriteLine($"postconf: warning: {w}");
+        }
+        bool expand = mode.HasFlag(Mode.Expand);
+        if (names.Count == 0)
+        {
+            IEnumerable<string> all = mode.HasFlag(Mode.NonDefault)
+                ? cfg.SetNames
+                : ParameterRegistry.All.Keys.Concat(defaults ? [] : cfg.SetNames.Where(cfg.IsKnownOrUsed))
+                    .Distinct().Order(StringComparer.Ordinal);
+            foreach (string name in all)
+                Print(ctx, mode, name, Value(cfg, name, defaults, expand)!);
+            return 0;
+        }
+        foreach (string name in names)
+        {
+            if (mode.HasFlag(Mode.NonDefault) && !cfg.IsSet(name))
+                continue;
+            string? value = Value(cfg, name, defaults, expand);
+            if (value is null)
+                ctx.Err.WriteLine($"postconf: warning: {name}: unknown parameter");
+            else
+                Print(ctx, mode, name, value);
+        }
+        return 0;
+    }
+
+    private static string? Value(ConfigSnapshot cfg, string name, bool defaults, bool expand)
+    {
+        if (defaults)
+            return cfg.GetDefault(name, expand);
+        if (!ParameterRegistry.All.ContainsKey(name) && !cfg.IsSet(name))
+            return null;
+        return expand ? cfg.Get(name) : cfg.GetRaw(name);
+    }
+
+    /// <summary>Postfix pcf_print_line: the words of "name = value" joined by single spaces.</summary>
+    private static void Print(ToolContext ctx, Mode mode, string name, string value)
+    {
+        string text = mode.HasFlag(Mode.HideValue) ? name
+            : mode.HasFlag(Mode.HideName) ? value
+            : $"{name} = {value}";
+        ctx.Out.Write(string.Join(' ', text.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries)));
+        ctx.Out.Write('\n');
+    }
+
+    private static int EditMain(ToolContext ctx, string configDir, Mode mode, List<string> operands)
+    {
+        string path = Path.Combine(configDir, "main.cf");
+        if (!Directory.Exists(configDir))
+            return Fatal(ctx, $"open {path}: No such file or directory");
+        string text = File.Exists(path) ? File.ReadAllText(path) : "";
+        string edited;
+        if (mode.HasFlag(Mode.Edit))
+        {
+            var settings = new List<KeyValuePair<string, string>>();
+            foreach (string op in operands)
+            {
+                int eq = op.IndexOf('=');
+                string name = eq < 0 ? "" : op[..eq].Trim();
+                if (eq < 0)
+                    return Fatal(ctx, $"missing '=' after attribute name: \"{op}\"");
+                if (name.Length == 0)
+                    return Fatal(ctx, $"missing attribute name: \"{op}\"");
+                // A value on the command line is one logical line: newlines would start a new setting.
+                string value = op[(eq + 1)..].Trim().Replace('\n', ' ').Replace('\r', ' ');
+                settings.Add(new(name, value));
+            }
+            edited = MainCfEditor.Set(text, path, settings);
+        }
+        else if (mode.HasFlag(Mode.Remove))
+            edited = MainCfEditor.Remove(text, path, operands);
+        else
+            edited = MainCfEditor.CommentOut(text, path, operands);
+        if (edited != text)
+            MainCfEditor.WriteAtomically(path, edited);
+        return 0;
+    }
+
+    private static int ShowMaster(ToolContext ctx, string configDir, List<string> selectors)
+    {
+        string path = Path.Combine(configDir, "master.cf");
+        if (!File.Exists(path))
+            return Fatal(ctx, $"open {path}: No such file or directory");
+        var master = MasterConfig.Parse(File.ReadAllText(path), path);
+        foreach (var s in master.Services)
+        {
+            if (selectors.Count == 0 || selectors.Any(sel => Selects(sel, s)))
+                ctx.Out.Write(FormatService(s) + "\n");
+        }
+        return 0;
+    }
+
+    private static bool Selects(string selector, MasterService s)
+    {
+        int slash = selector.IndexOf('/');
+        return slash < 0 ? selector == s.Name : selector[..slash] == s.Name && selector[(slash + 1)..] == s.Type;
+    }
+
+    // Postfix postconf_master.c: the eight fields start at these columns, with at least one space between.
+    private static readonly int[] ColumnGoal = [0, 11, 17, 25, 33, 41, 49, 57];
+
+    /// <summary>One master.cf entry on one line, as <c>postconf -M</c> prints it.</summary>
+    internal static string FormatService(MasterService s)
+    {
+        var sb = new StringBuilder();
+        string[] fields = [s.Name, s.Type, s.Private, s.Unprivileged, s.Chroot, s.Wakeup, s.MaxProcesses, s.Command];
+        for (int f = 0; f < fields.Length; f++)
+        {
+            if (sb.Length > 0)
+            {
+                do
+                    sb.Append(' ');
+                while (sb.Length < ColumnGoal[f]);
+            }
+            sb.Append(fields[f]);
+        }
+        var args = s.DisplayArguments;
+        for (int i = 0; i < args.Count; i++)
+        {
+            sb.Append(' ').Append(args[i]);
+            if (args[i] == "-o" && i + 1 < args.Count)
+            {
+                string v = args[++i];
+                // A value with white space is shown in Postfix 3.0 braces.
+                sb.Append(' ').Append(v.AsSpan().IndexOfAny(' ', '\t') >= 0 ? "{ " + v + " }" : v);
+            }
+            else if (args[i].AsSpan().IndexOfAny(' ', '\t') >= 0)
+            {
+                sb.Length -= args[i].Length;
+                sb.Append("{ ").Append(args[i]).Append(" }");
+            }
+        }
+        return sb.ToString();
+    }
+}

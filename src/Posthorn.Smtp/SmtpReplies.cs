@@ -1,0 +1,113 @@
+using Posthorn.Core;
+
+namespace Posthorn.Smtp;
+
+/// <summary>The one catalogue of the replies smtpd(8) sends, worded as Postfix 3.x words them (STYLE.md C5).</summary>
+/// <remarks>
+/// RFC 2034 §3 exempts the greeting and the HELO/EHLO replies from enhanced status codes, and Postfix
+/// also sends a few legacy replies (ETRN, 354) without one. <see cref="SmtpReply"/> always carries an
+/// <see cref="EnhancedStatus"/>, so such a reply is built by <see cref="Plain"/> with the default
+/// (class 0) status, which the reply writer omits. <see cref="Format"/> is the only place that turns a
+/// reply into wire text.
+/// </remarks>
+public static class SmtpReplies
+{
+    private static readonly EnhancedStatus None = default;
+
+    /// <summary>A reply without an enhanced status code (class 0 means "none").</summary>
+    public static SmtpReply Plain(short code, string text) => new(code, None, text);
+
+    /// <summary>True when the reply carries an RFC 3463 code (class 2, 4 or 5).</summary>
+    public static bool HasEnhancedStatus(SmtpReply reply) => reply.Status.Class != 0;
+
+    /// <summary><c>220 $smtpd_banner</c></summary>
+    public static SmtpReply Greeting(string banner) => Plain(220, banner);
+
+    /// <summary>HELO: <c>250 $myhostname</c></summary>
+    public static SmtpReply Helo(string hostname) => Plain(250, hostname);
+
+    /// <summary>EHLO: <c>250-$myhostname</c>, one line per keyword, the last one <c>250 </c>.</summary>
+    public static SmtpReply Ehlo(string hostname, IEnumerable<string> keywords) =>
+        Plain(250, string.Join('\n', keywords.Prepend(hostname)));
+
+    public static readonly SmtpReply HeloSyntax = Plain(501, "Syntax: HELO hostname");
+    public static readonly SmtpReply EhloSyntax = Plain(501, "Syntax: EHLO hostname");
+
+    public static readonly SmtpReply Ok = new(250, "2.0.0", "Ok");
+    public static readonly SmtpReply MailOk = new(250, "2.1.0", "Ok");
+    public static readonly SmtpReply RcptOk = new(250, "2.1.5", "Ok");
+    public static readonly SmtpReply Bye = new(221, "2.0.0", "Bye");
+
+    // MAIL (Postfix smtpd.c mail_cmd)
+    public static readonly SmtpReply SendHeloFirst = new(503, "5.5.1", "Error: send HELO/EHLO first");
+    public static readonly SmtpReply NestedMail = new(503, "5.5.1", "Error: nested MAIL command");
+    public static readonly SmtpReply MailSyntax = new(501, "5.5.4", "Syntax: MAIL FROM:<address>");
+    public static readonly SmtpReply BadSender = new(501, "5.1.7", "Bad sender address syntax");
+    public static readonly SmtpReply BadMessageSizeSyntax = new(501, "5.5.4", "Bad message size syntax");
+    public static readonly SmtpReply MessageSizeExceedsLimit = new(552, "5.3.4", "Message size exceeds fixed limit");
+    public static SmtpReply UnsupportedOption(string parameter) => new(555, "5.5.4", $"Unsupported option: {parameter}");
+
+    // RCPT (Postfix smtpd.c rcpt_cmd)
+    public static readonly SmtpReply NeedMail = new(503, "5.5.1", "Error: need MAIL command");
+    public static readonly SmtpReply RcptSyntax = new(501, "5.5.4", "Syntax: RCPT TO:<address>");
+    public static readonly SmtpReply BadRecipient = new(501, "5.1.3", "Bad recipient address syntax");
+    public static readonly SmtpReply TooManyRecipients = new(452, "4.5.3", "Error: too many recipients");
+
+    // DATA (Postfix smtpd.c data_cmd, cleanup_stat_detail)
+    public static readonly SmtpReply NeedRcpt = new(503, "5.5.1", "Error: need RCPT command");
+    public static readonly SmtpReply NoValidRecipients = new(554, "5.5.1", "Error: no valid recipients");
+    public static readonly SmtpReply DataSyntax = new(501, "5.5.4", "Syntax: DATA");
+    public static readonly SmtpReply StartData = Plain(354, "End data with <CR><LF>.<CR><LF>");
+    public static readonly SmtpReply MessageFileTooBig = new(552, "5.3.4", "Error: message file too big");
+    public static SmtpReply Queued(QueueId id) => new(250, "2.0.0", $"Ok: queued as {id}");
+    public static readonly SmtpReply QueueFileWriteError = new(451, "4.3.0", "Error: queue file write error");
+
+    // RSET, VRFY, ETRN
+    public static readonly SmtpReply RsetSyntax = new(501, "5.5.4", "Syntax: RSET");
+    public static readonly SmtpReply VrfyDisabled = new(502, "5.5.1", "VRFY command is disabled");
+    public static readonly SmtpReply VrfySyntax = new(501, "5.5.4", "Syntax: VRFY address");
+    public static SmtpReply VrfyResult(string address) => new(252, "2.0.0", address);
+    public static readonly SmtpReply EtrnInTransaction = Plain(503, "Error: MAIL transaction in progress");
+    public static readonly SmtpReply EtrnSyntax = Plain(500, "Syntax: ETRN domain");
+    public static readonly SmtpReply EtrnBadParameter = Plain(501, "Error: invalid parameter syntax");
+    public static readonly SmtpReply EtrnUnavailable = Plain(458, "Unable to queue messages");
+
+    // Anything else the client may send.
+    // DEVIATION: Postfix 3.x smtpd.c says "502 5.5.2 Error: command not recognized"; the Posthorn
+    // issue statement asks for 500 (RFC 5321 §4.2.4: 500 is "command unrecognized").
+    public static readonly SmtpReply CommandNotRecognized = new(500, "5.5.2", "Error: command not recognized");
+    public static readonly SmtpReply BadSyntax = new(500, "5.5.2", "Error: bad syntax");
+    public static readonly SmtpReply NonSmtpCommand = new(221, "2.7.0", "Error: I can break rules, too. Goodbye.");
+
+    // Replies that end the session (Postfix hangs up after every 421 and 521 reply).
+    public static SmtpReply TooManyErrors(string hostname) => new(421, "4.7.0", $"{hostname} Error: too many errors");
+    public static SmtpReply TimeoutExceeded(string hostname) => new(421, "4.4.2", $"{hostname} Error: timeout exceeded");
+    public static SmtpReply BareLfReceived(string hostname) => new(521, "5.5.2", $"{hostname} Error: bare <LF> received");
+    /// <summary>DEVIATION: Postfix's smtpd exits without a word on "postfix stop"; RFC 5321 §3.8 asks for a 421 first.</summary>
+    public static SmtpReply ShuttingDown(string hostname) => new(421, "4.3.2", $"{hostname} Service shutting down");
+    /// <summary>Our own failure (a bug, the sink broke): transient, as C5 requires.</summary>
+    public static SmtpReply LocalError(string hostname) => new(421, "4.3.0", $"{hostname} Error: internal error");
+
+    /// <summary>True for the codes after which smtpd closes the connection (Postfix smtpd_chat.c: 421 and 521).</summary>
+    public static bool EndsSession(SmtpReply reply) => reply.Code is 421 or 521;
+
+    /// <summary>The reply as it goes on the wire, CRLF after each line. A text with LF in it
+    /// becomes a multi-line reply (RFC 5321 §4.2.1: <c>code-text</c> on all lines but the last).</summary>
+    public static string Format(SmtpReply reply)
+    {
+        var sb = new System.Text.StringBuilder();
+        string code = reply.Code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string status = HasEnhancedStatus(reply) ? reply.Status + " " : "";
+        var lines = reply.Text.Split('\n');
+        for (int i = 0; i < lines.Length; i++)
+        {
+            sb.Append(code).Append(i == lines.Length - 1 ? ' ' : '-').Append(status)
+              .Append(lines[i].TrimEnd('\r')).Append("\r\n");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>One line for the mail log: <c>554 5.7.1 text</c>, lines joined with a space.</summary>
+    public static string ForLog(SmtpReply reply) =>
+        HasEnhancedStatus(reply) ? $"{reply.Code} {reply.Status} {reply.Text.Replace('\n', ' ')}" : $"{reply.Code} {reply.Text.Replace('\n', ' ')}";
+}

@@ -1,0 +1,245 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Text;
+using Posthorn.Core;
+using Posthorn.Logging;
+
+namespace Posthorn.Smtp;
+
+/// <summary>smtpd(8): one SMTP connection, zero or more mail transactions.</summary>
+/// <remarks>
+/// Standards: RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3463 and RFC 2034 (enhanced
+/// status codes), RFC 6152 (8BITMIME). Not offered: STARTTLS, AUTH, DSN, SMTPUTF8, CHUNKING.
+/// Security: talks to untrusted peers. Every read is bounded: command lines by line_length_limit
+/// (the rest of an overlong line is skipped, as Postfix does), message content is streamed to the
+/// sink in chunks of at most <see cref="DataChunkSize"/> bytes, every wait for the client by
+/// smtpd_timeout. Client text reaches the log only through <see cref="SmtpCommandParser.Printable"/>.
+/// Parameters (via <see cref="SmtpServerOptions"/>): myhostname, smtpd_banner, mail_name,
+/// message_size_limit, line_length_limit, smtpd_timeout, smtpd_recipient_limit,
+/// smtpd_soft_error_limit, smtpd_hard_error_limit, disable_vrfy_command, smtpd_discard_ehlo_keywords,
+/// smtpd_forbid_bare_newline (as <see cref="SmtpServerOptions.AllowBareLf"/>).
+/// Lifetime: <see cref="RunAsync"/> greets, serves until QUIT, end of input, timeout, the error limit
+/// or shutdown, logs <c>connect</c>/<c>disconnect</c>, and disposes the stream before it returns.
+/// It does not throw for anything the client does; our own failures end the session with 421 4.3.0.
+/// On shutdown the client gets <c>421 4.3.2 host Service shutting down</c> (see <see cref="SmtpReplies.ShuttingDown"/>).
+/// </remarks>
+public sealed partial class SmtpServerSession
+{
+    /// <summary>Postfix smtpd_error_sleep_time default: the pause before each reply once the soft error limit is reached.</summary>
+    private static readonly TimeSpan ErrorSleepTime = TimeSpan.FromSeconds(1);
+
+    private readonly Stream _stream;
+    private readonly SmtpSessionInfo _info;
+    private readonly SmtpServerOptions _options;
+    private readonly ISmtpTransactionSink _sink;
+    private readonly MailLog _log;
+    private readonly TimeProvider _clock;
+    private readonly SmtpCommandCounters _counters = new();
+
+    private PipeReader _input = null!;
+    private PipeWriter _output = null!;
+    private CancellationTokenSource _timeout = null!;
+    private CancellationToken _ct;
+
+    private SmtpTransaction? _tx;
+    private DateTimeOffset _arrival;
+    private int _errorCount;
+    private bool _hangup;
+    private bool _outputPending;
+    /// <summary>Postfix state->where: the last command recognized, CONNECT before any, END-OF-MESSAGE after the dot.</summary>
+    private string _where = "CONNECT";
+    private long _dataBytes;
+    /// <summary>Postfix state->reason: why the session ended abnormally (null after QUIT).</summary>
+    private string? _reason;
+
+    public SmtpServerSession(Stream stream, SmtpSessionInfo info, SmtpServerOptions options, ISmtpTransactionSink sink,
+        MailLog log, TimeProvider clock)
+    {
+        _stream = stream;
+        _info = info;
+        _options = options;
+        _sink = sink;
+        _log = log;
+        _clock = clock;
+    }
+
+    private string Client => _info.ClientDescription;
+
+    /// <summary>Serves the connection to its end; see the type's remarks.</summary>
+    public async Task RunAsync(CancellationToken shutdown)
+    {
+        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
+        _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
+        using var timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, timeout.Token);
+        _timeout = timeout;
+        _ct = linked.Token;
+        _log.SmtpdConnect(Client);
+        try
+        {
+            await ReplyAsync(SmtpReplies.Greeting(_options.Banner));
+            await CommandLoopAsync();
+        }
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        {
+            await FinalReplyAsync(SmtpReplies.ShuttingDown(_options.Hostname));
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            _reason = "timeout";   // Postfix smtpd_proto: SMTP_ERR_TIME
+            await FinalReplyAsync(SmtpReplies.TimeoutExceeded(_options.Hostname));
+        }
+        catch (Exception e) when (e is IOException or SocketException)
+        {
+            _reason = "lost connection";   // Postfix smtpd_proto: SMTP_ERR_EOF
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // C15: the one boundary for our own failures (a bug, or the sink broke): log, 421, close.
+            _log.SmtpdSessionFailed(Client, $"{e.GetType().Name}: {e.Message}");
+            await FinalReplyAsync(SmtpReplies.LocalError(_options.Hostname));
+        }
+        finally
+        {
+            await EndTransactionAsync();
+            await _input.CompleteAsync();
+            await _output.CompleteAsync();
+            await _stream.DisposeAsync();
+        }
+        // Postfix smtpd.c: "Don't complain about clients that go away without sending QUIT" after the dot.
+        if (_reason is not null && !(_where == "END-OF-MESSAGE" && _reason == "lost connection"))
+            _log.SmtpdSessionAborted(_reason, _where == "DATA" ? $"DATA ({_dataBytes} bytes)" : _where, Client);
+        _log.SmtpdDisconnect(Client, _counters.ToString());
+    }
+
+    private async Task CommandLoopAsync()
+    {
+        while (!_hangup)
+        {
+            // Postfix smtpd_proto: the hard limit is checked before each command is read.
+            if (_errorCount >= _options.HardErrorLimit)
+            {
+                _reason = "too many errors";
+                await ReplyAsync(SmtpReplies.TooManyErrors(_options.Hostname));
+                break;
+            }
+            var line = await ReadCommandLineAsync();
+            if (line.Status == LineStatus.EndOfInput)
+            {
+                _reason = "lost connection";
+                break;
+            }
+            if (line.Status == LineStatus.BareLf)
+            {
+                await BareLfAsync();
+                break;
+            }
+            await DispatchAsync(line.Text);
+        }
+        await FlushAsync();
+    }
+
+    /// <summary>Postfix 3.9 smtpd_forbid_bare_newline = yes: refuse a line that ends in LF alone (SMTP smuggling) and hang up.</summary>
+    private async ValueTask BareLfAsync()
+    {
+        _reason = "bare <LF> received";
+        await ReplyAsync(SmtpReplies.BareLfReceived(_options.Hostname));
+    }
+
+    private async ValueTask DispatchAsync(ReadOnlyMemory<byte> line)
+    {
+        var verb = SmtpCommandParser.ParseVerb(line.Span, out Range verbRange, out Range argRange);
+        // Postfix: an empty line, or one with NUL in it (the C tokenizer would cut it there), is "bad syntax".
+        if (line[verbRange].IsEmpty || line.Span.Contains((byte)0))
+        {
+            _errorCount++;
+            await ReplyAsync(SmtpReplies.BadSyntax);
+            return;
+        }
+        var args = line[argRange];
+        if (verb == SmtpVerb.Unknown)
+        {
+            _where = "UNKNOWN";
+            if (SmtpCommandParser.IsNonSmtpCommand(line[verbRange].Span))
+            {
+                var text = SmtpCommandParser.Printable(line.Span);
+                _log.SmtpdNonSmtpCommand(Client, text.Length > 100 ? text[..100] : text);
+                await ReplyAsync(SmtpReplies.NonSmtpCommand);
+                _hangup = true;
+                return;
+            }
+            _counters.Record(SmtpVerb.Unknown, ok: false);
+            _errorCount++;
+            await ReplyAsync(SmtpReplies.CommandNotRecognized);
+            return;
+        }
+        _where = verb.ToString().ToUpperInvariant();
+        bool ok = verb switch
+        {
+            SmtpVerb.Helo => await HeloAsync(args, extended: false),
+            SmtpVerb.Ehlo => await HeloAsync(args, extended: true),
+            SmtpVerb.Mail => await MailAsync(args),
+            SmtpVerb.Rcpt => await RcptAsync(args),
+            SmtpVerb.Data => await DataAsync(args),
+            SmtpVerb.Rset => await RsetAsync(args),
+            SmtpVerb.Noop => await NoopAsync(),
+            SmtpVerb.Vrfy => await VrfyAsync(args),
+            SmtpVerb.Etrn => await EtrnAsync(args),
+            _ => await QuitAsync(),
+        };
+        _counters.Record(verb, ok);
+        if (!ok) _errorCount++;
+    }
+
+    /// <summary>Queues one reply; it goes out with the next flush, which happens when the client's
+    /// batch of pipelined commands is used up (RFC 2920 §3.1: the server may buffer replies).</summary>
+    private async ValueTask ReplyAsync(SmtpReply reply)
+    {
+        // Postfix smtpd_chat.c: once the soft error limit is reached, sleep before every reply.
+        if (_errorCount >= _options.SoftErrorLimit && _errorCount > 0)
+        {
+            await FlushAsync();
+            await Task.Delay(ErrorSleepTime, _clock, _ct);
+        }
+        string wire = SmtpReplies.Format(reply);
+        int written = Encoding.UTF8.GetBytes(wire, _output.GetSpan(Encoding.UTF8.GetMaxByteCount(wire.Length)));
+        _output.Advance(written);
+        _outputPending = true;
+        if (SmtpReplies.EndsSession(reply)) _hangup = true;   // Postfix smtpd_chat.c: orderly disconnect after 421/521.
+    }
+
+    private async ValueTask FlushAsync()
+    {
+        if (!_outputPending) return;
+        _outputPending = false;
+        _timeout.CancelAfter(_options.Timeout);
+        await _output.FlushAsync(_ct);
+        _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The last reply of a session that is ending for a reason of its own (timeout, shutdown,
+    /// our failure): best effort, within a fresh smtpd_timeout, since the client may be gone.</summary>
+    private async ValueTask FinalReplyAsync(SmtpReply reply)
+    {
+        using var deadline = new CancellationTokenSource(_options.Timeout, _clock);
+        try
+        {
+            string wire = SmtpReplies.Format(reply);
+            await _output.WriteAsync(Encoding.UTF8.GetBytes(wire), deadline.Token);
+            _outputPending = false;
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client went away or stopped reading: there is no one left to tell.
+            _reason ??= "lost connection";
+        }
+    }
+
+    /// <summary>Ends the transaction, if any: an uncommitted writer is disposed, which removes its file.</summary>
+    private async ValueTask EndTransactionAsync()
+    {
+        var writer = _tx?.Writer;
+        _tx = null;
+        if (writer is not null) await writer.DisposeAsync();
+    }
+}

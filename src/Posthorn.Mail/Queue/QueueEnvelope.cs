@@ -38,14 +38,12 @@ public sealed record QueueRecipient(string Address, string? OriginalRecipient = 
 /// <summary>A queue file, read: its envelope, and its content on demand.</summary>
 public sealed class QueuedMessage
 {
-    private readonly long _contentOffset;
-
     internal QueuedMessage(string path, QueueEnvelope envelope, long contentOffset, long contentLength)
     {
         Path = path;
         Id = new QueueId(System.IO.Path.GetFileName(path));
         Envelope = envelope;
-        _contentOffset = contentOffset;
+        ContentOffset = contentOffset;
         ContentLength = contentLength;
     }
 
@@ -56,6 +54,9 @@ public sealed class QueuedMessage
     public string Path { get; }
 
     public QueueEnvelope Envelope { get; }
+
+    /// <summary>Where the content starts in the file (postcat shows it).</summary>
+    public long ContentOffset { get; }
 
     /// <summary>The size of the message content in bytes (header, empty line and body, LF line ends),
     /// which is the size mailq shows.</summary>
@@ -72,7 +73,7 @@ public sealed class QueuedMessage
             Share = FileShare.ReadWrite | FileShare.Delete,
             BufferSize = 0,
         });
-        return new ContentStream(file, _contentOffset, ContentLength);
+        return new ContentStream(file, ContentOffset, ContentLength);
     }
 }
 

@@ -1,0 +1,112 @@
+using Posthorn.Core;
+
+namespace Posthorn.Mail.Queue;
+
+/// <summary>Writes one new queue file: content streams in as it arrives, the envelope and the
+/// durable publication come at <see cref="CommitAsync"/> (DESIGN.md decision 3, STYLE C10/C11).</summary>
+/// <remarks>
+/// The file grows in the queue's <c>tmp</c> area, on the same file system as the queues, mode
+/// 0600. Nothing is visible in a queue until the commit has renamed it there. Disposing without
+/// a commit deletes the temporary file: a dropped connection leaves nothing behind.
+/// Not thread-safe: one writer per message.
+/// </remarks>
+public sealed class QueueFileWriter : IAsyncDisposable
+{
+    private const UnixFileMode FileMode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    private readonly QueueDirectory _dir;
+    private readonly QueueName _target;
+    private readonly string _tempPath;
+    private FileStream? _file;
+    private bool _committed;
+
+    private QueueFileWriter(QueueDirectory dir, QueueId id, QueueName target, string tempPath, FileStream file)
+    {
+        _dir = dir;
+        Id = id;
+        _target = target;
+        _tempPath = tempPath;
+        _file = file;
+    }
+
+    public QueueId Id { get; }
+
+    /// <summary>Bytes of message content written so far.</summary>
+    public long ContentLength { get; private set; }
+
+    /// <summary>Starts a queue file for <paramref name="id"/> that <see cref="CommitAsync"/> will
+    /// publish in <paramref name="target"/>.</summary>
+    /// <exception cref="IOException">The queue is not writable (callers reply 451 4.3.0 / exit EX_TEMPFAIL).</exception>
+    public static QueueFileWriter Create(QueueDirectory dir, QueueId id, QueueName target)
+    {
+        string tempPath = Path.Combine(dir.TempDirectory, $"{id.Value}.{Guid.NewGuid():N}");
+        var file = new FileStream(tempPath, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.None,
+            UnixCreateMode = FileMode0600,
+            BufferSize = 64 * 1024,
+        });
+        try
+        {
+            // The header's lengths are not known yet; a placeholder holds its place.
+            file.Write(QueueFileFormat.EncodeHeader(0, 0));
+        }
+        catch
+        {
+            file.Dispose();
+            File.Delete(tempPath);
+            throw;
+        }
+        return new QueueFileWriter(dir, id, target, tempPath, file);
+    }
+
+    /// <summary>Appends message content: whole lines, LF line ends, no dot-stuffing.</summary>
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct)
+    {
+        var file = _file ?? throw new ObjectDisposedException(nameof(QueueFileWriter));
+        await file.WriteAsync(content, ct).ConfigureAwait(false);
+        ContentLength += content.Length;
+    }
+
+    /// <summary>Writes the envelope and makes the file durable in its queue. Only after this
+    /// returns may smtpd say <c>250 2.0.0 Ok: queued as ID</c>.</summary>
+    /// <exception cref="IOException">Nothing was published (disk full, I/O error, or a file with
+    /// this queue ID already exists, which is never overwritten); reply 451 4.3.0.</exception>
+    public async ValueTask CommitAsync(QueueEnvelope envelope, CancellationToken ct)
+    {
+        var file = _file ?? throw new ObjectDisposedException(nameof(QueueFileWriter));
+        byte[] records = QueueFileFormat.EncodeEnvelope(envelope);
+        await file.WriteAsync(records, ct).ConfigureAwait(false);
+        await file.FlushAsync(ct).ConfigureAwait(false);
+        RandomAccess.Write(file.SafeFileHandle, QueueFileFormat.EncodeHeader(ContentLength, records.Length), 0);
+
+        // 1. Data durable: fsync(2) the file (content, envelope and header) before any name points to it.
+        RandomAccess.FlushToDisk(file.SafeFileHandle);
+        await file.DisposeAsync().ConfigureAwait(false);
+        _file = null;
+
+        // 2. Publish: rename(2) into the target queue, atomically, never replacing an existing file
+        //    (renameat2 RENAME_NOREPLACE). From here on the message exists for qmgr.
+        string targetPath = _dir.PathOf(_target, Id);
+        Native.RenameNoReplace(_tempPath, targetPath);
+        _committed = true;
+
+        // 3. Directory entry durable: fsync(2) of the target directory, shared with every writer
+        //    that renamed before that fsync started (group commit). A failure here fails the
+        //    commit; the file stays and may be delivered, which at-least-once allows.
+        await _dir.SyncOf(_target).SyncAsync().WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Without a commit: closes and deletes the temporary file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_file is { } file)
+        {
+            _file = null;
+            await file.DisposeAsync().ConfigureAwait(false);
+        }
+        if (!_committed) File.Delete(_tempPath);
+    }
+}

@@ -1,0 +1,160 @@
+using System.Text;
+using Posthorn.Logging;
+
+namespace Posthorn.Mail.Delivery;
+
+/// <summary>The file work of local(8): mailbox, Maildir and /file deliveries, on the delivery
+/// thread (Postfix local/mailbox.c, maildir.c, file.c).</summary>
+public sealed partial class LocalTransport
+{
+    /// <summary>Postfix header_size_limit: how much of the header is searched for Delivered-To.</summary>
+    private const int HeaderScanLimit = 102_400;
+
+    private List<(LocalRecipientResult, DateTimeOffset, DateTimeOffset)> ExecuteAll(LocalDeliveryRequest req, Expansion x, CancellationToken ct)
+    {
+        var done = new List<(LocalRecipientResult, DateTimeOffset, DateTimeOffset)>();
+        HashSet<string>? deliveredTo = null;
+        foreach (var p in x.Deliveries)
+        {
+            ct.ThrowIfCancellationRequested();
+            var start = _clock.GetUtcNow();
+            deliveredTo ??= ReadDeliveredTo(req);
+            LocalRecipientResult r;
+            if (deliveredTo.Contains(p.DeliveredTo.ToLowerInvariant()))
+                // Postfix local(8): a Delivered-To: header with this recipient means mail is going round in circles.
+                r = Result(p.Recipient, x.Original, DeliveryOutcome.Bounced, "5.4.6", $"mail forwarding loop for {p.DeliveredTo}");
+            else
+                r = p switch
+                {
+                    MailboxDelivery m => DeliverMailbox(req, x, m, ct),
+                    FileDelivery f => DeliverFile(req, x, f, ct),
+                    _ => throw new InvalidOperationException(p.GetType().Name),
+                };
+            done.Add((r, start, _clock.GetUtcNow()));
+        }
+        return done;
+    }
+
+    private LocalRecipientResult DeliverMailbox(LocalDeliveryRequest req, Expansion x, MailboxDelivery m, CancellationToken ct)
+    {
+        var user = m.User;
+        bool maildir = _o.HomeMailbox.EndsWith('/');
+        bool inSpool = _o.HomeMailbox.Length == 0;
+        string path = inSpool ? Path.Combine(_o.MailSpoolDirectory, user.Name) : Path.Combine(user.Home, _o.HomeMailbox);
+        string what = maildir ? "maildir" : "mailbox";
+        try
+        {
+            var (fsUid, fsGid, chown) = ChooseIdentity(user, inSpool);
+            string headers = MailCopy.DeliveryHeaders(req.Sender, x.Original, m.DeliveredTo);
+            using var content = req.OpenContent(); // opened with the daemon's rights, before the switch
+            using (FsIdentity.Become(fsUid, fsGid))
+            {
+                if (maildir)
+                {
+                    string name = MaildirFile.UniqueName(_clock.GetUtcNow(), Environment.ProcessId, Interlocked.Increment(ref _maildirCounter), _o.MyHostname);
+                    MaildirFile.Deliver(path, name, fd => MailCopy.Write(fd, 0, _o.MailboxSizeLimit, headers, content, mbox: false));
+                }
+                else
+                {
+                    string prefix = MailCopy.FromLine(req.Sender, _clock.GetLocalNow()) + headers;
+                    MboxFile.Append(path, (uint)user.Uid, chown, Locking(ct), dotlockMayFail: !inSpool,
+                        (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
+                }
+            }
+            return Result(m.Recipient, x.Original, DeliveryOutcome.Sent, "2.0.0", $"delivered to {what}");
+        }
+        catch (MboxFile.Failure f)
+        {
+            // Postfix mailbox.c / maildir.c wording.
+            string text = maildir ? $"maildir delivery failed: {f.Text}" : $"cannot update mailbox {path} for user {user.Name}. {f.Text}";
+            return Failed(m.Recipient, x, f.Errno, text);
+        }
+    }
+
+    /// <summary>An alias target <c>/path</c> (mbox format) or <c>/path/</c> (Maildir), written as default_privs.</summary>
+    private LocalRecipientResult DeliverFile(LocalDeliveryRequest req, Expansion x, FileDelivery f, CancellationToken ct)
+    {
+        bool maildir = f.Path.EndsWith('/');
+        try
+        {
+            uint uid = LibC.geteuid(), gid = LibC.getegid();
+            if (LibC.IsRoot)
+            {
+                // Postfix local(8): deliveries to files from a root-owned alias map run as default_privs.
+                if (!_users.TryGetUser(_o.DefaultPrivs, out var privs))
+                    return Result(f.Recipient, x.Original, DeliveryOutcome.Deferred, "4.3.0", $"unknown default_privs user: {_o.DefaultPrivs}");
+                (uid, gid) = ((uint)privs.Uid, (uint)privs.Gid);
+            }
+            string headers = MailCopy.DeliveryHeaders(req.Sender, x.Original, f.DeliveredTo);
+            using var content = req.OpenContent();
+            using (FsIdentity.Become(uid, gid))
+            {
+                if (maildir)
+                {
+                    string name = MaildirFile.UniqueName(_clock.GetUtcNow(), Environment.ProcessId, Interlocked.Increment(ref _maildirCounter), _o.MyHostname);
+                    MaildirFile.Deliver(f.Path, name, fd => MailCopy.Write(fd, 0, _o.MailboxSizeLimit, headers, content, mbox: false));
+                    return Result(f.Recipient, x.Original, DeliveryOutcome.Sent, "2.0.0", "delivered to maildir");
+                }
+                string prefix = MailCopy.FromLine(req.Sender, _clock.GetLocalNow()) + headers;
+                MboxFile.Append(f.Path, owner: null, chown: null, Locking(ct), dotlockMayFail: true,
+                    (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
+            }
+            return Result(f.Recipient, x.Original, DeliveryOutcome.Sent, "2.0.0", $"delivered to file: {f.Path}");
+        }
+        catch (MboxFile.Failure e)
+        {
+            string text = maildir ? $"maildir delivery failed: {e.Text}" : $"cannot append message to file {f.Path}: {e.Text}";
+            return Failed(f.Recipient, x, e.Errno, text);
+        }
+    }
+
+    /// <summary>Postfix mailbox.c "mailbox delivery with least privilege": in the spool, write as
+    /// the recipient when the directory is world-writable, as the recipient with the spool's group
+    /// when it is group-writable, else as root and chown the new file to the recipient. A home
+    /// mailbox is always written as the recipient. Not root: only our own mailbox is possible.</summary>
+    private (uint Uid, uint Gid, (uint, uint)? Chown) ChooseIdentity(SystemUser user, bool inSpool)
+    {
+        uint uid = (uint)user.Uid, gid = (uint)user.Gid;
+        if (!LibC.IsRoot)
+        {
+            if (uid != LibC.geteuid()) throw new MboxFile.Failure(LibC.EACCES, $"cannot open file: {LibC.StrError(LibC.EACCES)}");
+            return (uid, gid, null);
+        }
+        if (!inSpool || !LibC.TryStat(_o.MailSpoolDirectory, out var spool, out _) || (spool.Mode & 0x2) != 0)
+            return (uid, gid, null);
+        if ((spool.Mode & 0x10) != 0) return (uid, spool.Gid, null);
+        return (0, 0, (uid, gid));
+    }
+
+    /// <summary>Postfix mbox_dsn(): a full disk or quota is the recipient's problem only when the
+    /// file is too large (5.2.2); everything else is tried again later.</summary>
+    private static LocalRecipientResult Failed(string recipient, Expansion x, int errno, string text) => errno switch
+    {
+        LibC.EFBIG or LibC.EDQUOT => Result(recipient, x.Original, DeliveryOutcome.Bounced, "5.2.2", text),
+        LibC.ENOSPC => Result(recipient, x.Original, DeliveryOutcome.Deferred, "4.3.0", text),
+        _ => Result(recipient, x.Original, DeliveryOutcome.Deferred, "4.2.0", text),
+    };
+
+    private MboxFile.Locking Locking(CancellationToken ct) =>
+        new(Math.Max(1, _o.DeliverLockAttempts), _o.DeliverLockDelay, _o.StaleLockTime, _clock, ct);
+
+    /// <summary>The Delivered-To: values of the message header, lower case (header only, bounded).</summary>
+    private static HashSet<string> ReadDeliveredTo(LocalDeliveryRequest req)
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        using var content = req.OpenContent();
+        using var reader = new StreamReader(content, Encoding.Latin1, detectEncodingFromByteOrderMarks: false);
+        var line = new StringBuilder();
+        for (int seen = 0, c; seen < HeaderScanLimit && (c = reader.Read()) >= 0; seen++)
+        {
+            if (c == '\r') continue;
+            if (c != '\n') { line.Append((char)c); continue; }
+            if (line.Length == 0) break; // end of the header
+            const string name = "Delivered-To:";
+            if (line.Length > name.Length && line.ToString(0, name.Length).Equals(name, StringComparison.OrdinalIgnoreCase))
+                found.Add(line.ToString(name.Length, line.Length - name.Length).Trim().ToLowerInvariant());
+            line.Clear();
+        }
+        return found;
+    }
+}

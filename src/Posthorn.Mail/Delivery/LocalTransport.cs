@@ -1,0 +1,97 @@
+using Posthorn.Core;
+using Posthorn.Logging;
+
+namespace Posthorn.Mail.Delivery;
+
+/// <summary>local(8): delivers to local recipients: alias expansion, then the user's mailbox
+/// (mbox in mail_spool_directory, or home_mailbox: mbox, or Maildir when it ends in "/").</summary>
+/// <remarks>
+/// Standards: RFC 4155 (mbox), the Maildir convention, aliases(5), RFC 3463 status codes.
+/// Security: runs with the daemon's privileges; as root it writes every mailbox on a dedicated
+/// thread whose filesystem identity is the recipient's (or root plus fchown for a spool that only
+/// root may write, as Postfix does), and opens files safe_open-style (no symlink, one link,
+/// expected owner). Alias targets that are commands or files are refused unless allowed.
+/// Parameters: myhostname, mydestination, mail_spool_directory, home_mailbox,
+/// recipient_delimiter, alias_maps, allow_mail_to_commands, allow_mail_to_files, default_privs,
+/// mailbox_size_limit, deliver_lock_attempts, deliver_lock_delay, stale_lock_time.
+/// Not done: .forward files, owner-alias senders, mailbox_command, mailbox_transport,
+/// fallback_transport, luser_relay, biff.
+/// </remarks>
+public sealed partial class LocalTransport
+{
+    private const string Program = "local";
+    private readonly LocalDeliveryOptions _o;
+    private readonly IUserDatabase _users;
+    private readonly TimeProvider _clock;
+    private readonly MailLog _log;
+    private long _maildirCounter;
+
+    public LocalTransport(LocalDeliveryOptions o, IUserDatabase users, TimeProvider clock, MailLog log)
+    {
+        _o = o;
+        _users = users;
+        _clock = clock;
+        _log = log;
+    }
+
+    /// <summary>Delivers one queue recipient; every final recipient gets a result and a log line.</summary>
+    /// <exception cref="OperationCanceledException">shutdown came first; nothing is reported and
+    /// the recipient should stay in the queue (a later retry may deliver twice, never zero times).</exception>
+    public async Task<LocalDeliveryResult> DeliverAsync(LocalDeliveryRequest req, CancellationToken ct)
+    {
+        var started = _clock.GetUtcNow();
+        var x = Expand(req);
+        var results = new List<(LocalRecipientResult Result, DateTimeOffset Start, DateTimeOffset End)>();
+        foreach (var r in x.Results) results.Add((r, started, started));
+        if (x.Deliveries.Count > 0)
+        {
+            var done = await FsIdentity.RunOnDedicatedThreadAsync(() => ExecuteAll(req, x, ct)).ConfigureAwait(false);
+            results.AddRange(done);
+        }
+        foreach (var (r, start, end) in results)
+        {
+            var delays = new DeliveryDelays(start - req.ArrivalTime, TimeSpan.Zero, TimeSpan.Zero, end - start);
+            _log.DeliveryStatus(Program, req.Id, new DeliveryRecord(r.Recipient, r.OriginalRecipient, "local", delays, r.Dsn, r.Outcome, r.Text));
+        }
+        return new LocalDeliveryResult(results.Select(r => r.Result).ToArray(), x.Forward);
+    }
+
+    /// <summary>local_recipient_maps' default (<c>proxy:unix:passwd.byname $alias_maps</c>): true
+    /// when the local part, folded to lower case, with or without its recipient_delimiter
+    /// extension, is an alias or an account. smtpd answers "User unknown in local recipient
+    /// table" otherwise.</summary>
+    public bool IsLocalRecipient(string localPart)
+    {
+        string name = Unquote(localPart).ToLowerInvariant();
+        var (bare, _) = SplitExtension(name);
+        foreach (var key in bare == name ? [name] : new[] { name, bare })
+            foreach (var db in _o.Aliases)
+                if (db.TryLookup(key, out _)) return true;
+        return _users.TryGetUser(bare, out _);
+    }
+
+    /// <summary>Postfix recipient_delimiter: every character of the parameter is a delimiter; the
+    /// local part splits at the first one found (<c>bob+list</c> → <c>bob</c>, <c>list</c>).</summary>
+    private (string Bare, string? Extension) SplitExtension(string name)
+    {
+        if (_o.RecipientDelimiter.Length == 0) return (name, null);
+        int i = name.AsSpan().IndexOfAny(_o.RecipientDelimiter);
+        return i > 0 ? (name[..i], name[(i + 1)..]) : (name, null);
+    }
+
+    private static string Unquote(string localPart) =>
+        localPart.Length >= 2 && localPart[0] == '"' && localPart[^1] == '"'
+            ? localPart[1..^1].Replace("\\\"", "\"").Replace("\\\\", "\\") : localPart;
+
+    private bool IsMyDestination(string domain)
+    {
+        if (_o.MyDestination.Count == 0)
+            return domain.Equals(_o.MyHostname, StringComparison.OrdinalIgnoreCase) || domain.Equals("localhost", StringComparison.OrdinalIgnoreCase);
+        foreach (var d in _o.MyDestination)
+            if (domain.Equals(d, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
+
+    private static LocalRecipientResult Result(string recipient, string original, DeliveryOutcome outcome, string dsn, string text) =>
+        new(recipient, original, outcome, EnhancedStatus.Parse(dsn), text);
+}

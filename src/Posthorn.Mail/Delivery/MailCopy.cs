@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Text;
+using Posthorn.Core;
+
+namespace Posthorn.Mail.Delivery;
+
+/// <summary>A failed system call during delivery, with its errno (Postfix's %m).</summary>
+internal sealed class DeliveryIOException(int errno, string what) : IOException($"{what}: {LibC.StrError(errno)}")
+{
+    public int Errno { get; } = errno;
+    /// <summary>The context without the error text, for messages that put it elsewhere.</summary>
+    public string What { get; } = what;
+}
+
+/// <summary>Postfix mail_copy(3): copies a queued message into a mailbox file with the
+/// delivery headers in front, in mbox or Maildir form.</summary>
+/// <remarks>
+/// mbox (Postfix local(8) "UNIX-style mailbox"): a <c>From sender  asctime</c> line, then
+/// <c>Return-Path:</c>, <c>X-Original-To:</c> and <c>Delivered-To:</c>, the message with every
+/// line that starts with "From " quoted as ">From " (the mboxo convention Postfix uses), and an
+/// empty line. Maildir files get the three headers only. Lines end in LF; a CRLF from the queue
+/// file becomes LF, a bare CR is kept. A message without a final line break gets one.
+/// </remarks>
+internal static class MailCopy
+{
+    private const int ChunkSize = 64 * 1024;
+
+    /// <summary>The From_ line: <c>From sender  Tue Nov 25 13:17:08 2026</c> (asctime(3) format,
+    /// local time of delivery; the null sender is MAILER-DAEMON, as in Postfix mail_copy.c).</summary>
+    public static string FromLine(SmtpPath sender, DateTimeOffset now)
+    {
+        string who = sender.IsNull ? "MAILER-DAEMON" : sender.ToString();
+        string day = now.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2);
+        return $"From {who}  {now.ToString("ddd MMM ", CultureInfo.InvariantCulture)}{day}{now.ToString(" HH:mm:ss yyyy", CultureInfo.InvariantCulture)}\n";
+    }
+
+    /// <summary>Return-Path, X-Original-To (when known) and Delivered-To (lower case), as Postfix local(8) prepends them.</summary>
+    public static string DeliveryHeaders(SmtpPath sender, string? originalRecipient, string deliveredTo)
+    {
+        var sb = new StringBuilder();
+        sb.Append("Return-Path: <").Append(sender.ToString()).Append(">\n");
+        if (!string.IsNullOrEmpty(originalRecipient)) sb.Append("X-Original-To: ").Append(originalRecipient).Append('\n');
+        sb.Append("Delivered-To: ").Append(deliveredTo.ToLowerInvariant()).Append('\n');
+        return sb.ToString();
+    }
+
+    /// <summary>Writes prefix + converted content at <paramref name="offset"/> of <paramref name="fd"/>.</summary>
+    /// <param name="limit">mailbox_size_limit: the file may not grow past it (0 = none); over the
+    /// limit the copy fails with EFBIG, as Postfix's RLIMIT_FSIZE makes write(2) fail.</param>
+    /// <returns>The number of bytes written.</returns>
+    /// <exception cref="DeliveryIOException">a write failed; the caller truncates to <paramref name="offset"/>.</exception>
+    public static long Write(int fd, long offset, long limit, string prefix, Stream content, bool mbox)
+    {
+        var output = new ChunkWriter(fd, offset, limit);
+        output.Append(Encoding.UTF8.GetBytes(prefix));
+        var input = new byte[ChunkSize];
+        var fromPrefix = new byte[5];
+        int held = 0;          // bytes of a possible "From " held at the start of a line
+        bool lineStart = true, pendingCr = false, lastWasLf = true;
+        int n;
+        while ((n = content.Read(input, 0, input.Length)) > 0)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                byte b = input[i];
+                if (pendingCr)
+                {
+                    pendingCr = false;
+                    if (b != (byte)'\n') Emit((byte)'\r');
+                }
+                if (b == (byte)'\r') { pendingCr = true; continue; }
+                Emit(b);
+            }
+        }
+        if (pendingCr) Emit((byte)'\r');
+        if (held > 0) { output.Append(fromPrefix.AsSpan(0, held)); held = 0; lastWasLf = false; }
+        if (!lastWasLf) output.Append("\n"u8);
+        if (mbox) output.Append("\n"u8); // Postfix MAIL_COPY_BLANK: the empty line that ends an mbox message
+        output.Flush();
+        return output.Written;
+
+        void Emit(byte b)
+        {
+            if (mbox && lineStart)
+            {
+                // RFC 4155 §2 / Postfix mail_copy.c: quote a "From " at the start of a line.
+                if (b == "From "u8[held])
+                {
+                    fromPrefix[held++] = b;
+                    if (held < 5) return;
+                    output.Append(">From "u8);
+                    held = 0;
+                    lineStart = false;
+                    lastWasLf = false;
+                    return;
+                }
+                if (held > 0) { output.Append(fromPrefix.AsSpan(0, held)); held = 0; }
+            }
+            output.Append(b);
+            lineStart = b == (byte)'\n';
+            lastWasLf = lineStart;
+        }
+    }
+
+    /// <summary>Buffers output and writes it with pwrite(2), enforcing the size limit.</summary>
+    private sealed class ChunkWriter(int fd, long offset, long limit)
+    {
+        private readonly byte[] _buffer = new byte[ChunkSize];
+        private int _used;
+
+        public long Written { get; private set; }
+
+        public void Append(byte b)
+        {
+            if (_used == _buffer.Length) Flush();
+            _buffer[_used++] = b;
+        }
+
+        public void Append(ReadOnlySpan<byte> bytes)
+        {
+            foreach (var b in bytes) Append(b);
+        }
+
+        public void Flush()
+        {
+            if (_used == 0) return;
+            long end = offset + Written + _used;
+            if (limit > 0 && end > limit) throw new DeliveryIOException(LibC.EFBIG, "error writing message");
+            if (!LibC.TryWriteAll(fd, _buffer.AsSpan(0, _used), offset + Written, out int errno))
+                throw new DeliveryIOException(errno, "error writing message");
+            Written += _used;
+            _used = 0;
+        }
+    }
+}

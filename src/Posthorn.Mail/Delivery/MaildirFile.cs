@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text;
+
+namespace Posthorn.Mail.Delivery;
+
+/// <summary>Delivers one message into a Maildir: write <c>tmp/NAME</c>, fsync, rename to
+/// <c>new/NAME</c>, fsync <c>new/</c>. Postfix local(8) maildir.c and the Maildir
+/// convention (cr.yp.to/proto/maildir.html).</summary>
+/// <remarks>
+/// The unique name is <c>SECONDS.M&lt;usec&gt;P&lt;pid&gt;Q&lt;counter&gt;.HOST</c>, with "/" and ":"
+/// in the host written as \057 and \072 as the convention asks. Missing <c>tmp</c>, <c>new</c>
+/// and <c>cur</c> directories are created (mode 0700). Runs on the delivery thread as the
+/// recipient, so the user's own permissions are the only ones used.
+/// Parameters: home_mailbox (ending in "/"), mailbox_size_limit (per file).
+/// </remarks>
+internal static class MaildirFile
+{
+    /// <summary>Writes the message; throws <see cref="MboxFile.Failure"/> with Postfix's text.</summary>
+    /// <returns>The path of the delivered file in <c>new/</c>.</returns>
+    public static string Deliver(string maildir, string uniqueName, Func<int, long> write)
+    {
+        string dir = maildir.TrimEnd('/');
+        foreach (var sub in new[] { "", "/tmp", "/new", "/cur" })
+        {
+            string d = dir + sub;
+            if (LibC.mkdir(d, 0x1C0 /* 0700 */) < 0 && LibC.Errno is int e && e != LibC.EEXIST)
+                throw new MboxFile.Failure(e, $"create maildir file {d}: {LibC.StrError(e)}");
+        }
+        string tmp = $"{dir}/tmp/{uniqueName}";
+        string target = $"{dir}/new/{uniqueName}";
+        int fd = LibC.Open(tmp, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_NOCTTY, 0x180, out int errno);
+        if (fd < 0) throw new MboxFile.Failure(errno, $"create maildir file {tmp}: {LibC.StrError(errno)}");
+        bool done = false;
+        try
+        {
+            try
+            {
+                write(fd);
+                if (LibC.fsync(fd) < 0) throw new DeliveryIOException(LibC.Errno, "error writing message");
+            }
+            catch (DeliveryIOException e)
+            {
+                throw new MboxFile.Failure(e.Errno, e.Message);
+            }
+            finally
+            {
+                LibC.close(fd);
+            }
+            if (LibC.rename(tmp, target) < 0)
+            {
+                int e = LibC.Errno;
+                throw new MboxFile.Failure(e, $"create maildir file {target}: {LibC.StrError(e)}");
+            }
+            done = true;
+            // The rename is durable only once the directory is: fsync new/ (Postfix does the same when it can).
+            int dfd = LibC.Open(dir + "/new", LibC.O_RDONLY | LibC.O_DIRECTORY, 0, out _);
+            if (dfd >= 0)
+            {
+                LibC.fsync(dfd);
+                LibC.close(dfd);
+            }
+            return target;
+        }
+        finally
+        {
+            if (!done) LibC.unlink(tmp);
+        }
+    }
+
+    /// <summary>The Maildir unique name for a delivery at <paramref name="now"/>.</summary>
+    public static string UniqueName(DateTimeOffset now, int pid, long counter, string host)
+    {
+        long micros = now.Ticks / 10 % 1_000_000;
+        var safeHost = new StringBuilder(host.Length);
+        foreach (char c in host)
+            safeHost.Append(c switch { '/' => "\\057", ':' => "\\072", _ => c.ToString() });
+        return string.Create(CultureInfo.InvariantCulture, $"{now.ToUnixTimeSeconds()}.M{micros}P{pid}Q{counter}.{safeHost}");
+    }
+}

@@ -1,0 +1,149 @@
+namespace Posthorn.Mail.Delivery;
+
+/// <summary>Appends one message to an mbox file the way Postfix local(8) does: dotlock,
+/// safe_open, fcntl lock, write at the end, fsync, and truncate back on any error.</summary>
+/// <remarks>
+/// Postfix mbox_open(3), safe_open(3), dot_lockfile(3); mailbox_delivery_lock = fcntl, dotlock
+/// (the Linux default). Runs on the delivery thread, under the identity chosen by the caller.
+/// Security: the final path component is opened with O_NOFOLLOW; an existing file must be a
+/// regular file with one link and, when <c>owner</c> is given, belong to that user; a new
+/// file is created with O_EXCL, mode 0600, and given to <c>chown</c> when the thread works as root.
+/// Parameters: deliver_lock_attempts, deliver_lock_delay, stale_lock_time, mailbox_size_limit.
+/// </remarks>
+internal static class MboxFile
+{
+    /// <summary>What a failed step reports; <see cref="Text"/> follows "cannot update mailbox X for user Y. ".</summary>
+    public sealed class Failure(int errno, string text) : Exception(text)
+    {
+        public int Errno { get; } = errno;
+        public string Text { get; } = text;
+    }
+
+    public readonly record struct Locking(int Attempts, TimeSpan Delay, TimeSpan StaleLockTime, TimeProvider Clock, CancellationToken Ct);
+
+    /// <summary>Appends; returns normally when the message is on disk.</summary>
+    /// <param name="owner">the uid an existing file must have, or null not to check (file targets).</param>
+    /// <param name="chown">uid/gid to give a newly created file, or null to keep the creator's.</param>
+    /// <param name="dotlockMayFail">Postfix MBOX_DOT_LOCK_MAY_FAIL: go on with only the fcntl
+    /// lock when the directory does not allow the lock file.</param>
+    /// <exception cref="Failure">with Postfix's text and the errno that decides the DSN.</exception>
+    public static void Append(string path, uint? owner, (uint Uid, uint Gid)? chown, Locking locking, bool dotlockMayFail,
+        Action<int, long> write)
+    {
+        string lockPath = path + ".lock";
+        bool dotlocked = DotLock(lockPath, locking, dotlockMayFail);
+        try
+        {
+            int fd = SafeOpen(path, owner, chown);
+            try
+            {
+                LockFcntl(fd, locking);
+                if (!LibC.TryFstat(fd, out var st, out int errno)) throw new Failure(errno, $"cannot stat file: {LibC.StrError(errno)}");
+                long end = st.Size;
+                try
+                {
+                    write(fd, end);
+                    if (LibC.fsync(fd) < 0) throw new DeliveryIOException(LibC.Errno, "error writing message");
+                }
+                catch (DeliveryIOException e)
+                {
+                    // Postfix mail_copy(3): on error "truncate the file to its original length" so no half message stays.
+                    LibC.ftruncate(fd, end);
+                    throw new Failure(e.Errno, e.Message);
+                }
+                LibC.TryLockWhole(fd, unlock: true, out _);
+            }
+            finally
+            {
+                LibC.close(fd);
+            }
+        }
+        finally
+        {
+            if (dotlocked) LibC.unlink(lockPath);
+        }
+    }
+
+    /// <summary>Postfix safe_open(3): open an existing file without following a symlink, or create it exclusively.</summary>
+    private static int SafeOpen(string path, uint? owner, (uint Uid, uint Gid)? chown)
+    {
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            int fd = LibC.Open(path, LibC.O_WRONLY | LibC.O_NOFOLLOW | LibC.O_NOCTTY, 0, out int errno);
+            if (fd >= 0)
+            {
+                string? bad = null;
+                if (!LibC.TryFstat(fd, out var st, out errno)) bad = $"cannot stat file: {LibC.StrError(errno)}";
+                else if (!st.IsRegular) bad = "file is not a regular file";
+                else if (st.Links != 1) bad = $"file has {st.Links} hard links";
+                else if (owner is { } uid && st.Uid != uid) bad = "file has wrong owner";
+                if (bad is null) return fd;
+                LibC.close(fd);
+                throw new Failure(LibC.EPERM, $"cannot open file: {bad}");
+            }
+            if (errno == LibC.ELOOP) throw new Failure(errno, "cannot open file: file is a symbolic link");
+            if (errno != LibC.ENOENT) throw new Failure(errno, $"cannot open file: {LibC.StrError(errno)}");
+
+            fd = LibC.Open(path, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_NOCTTY, 0x180 /* 0600 */, out errno);
+            if (fd < 0)
+            {
+                if (errno == LibC.EEXIST) continue; // lost a race with another creator: open what is there now
+                throw new Failure(errno, $"cannot create file exclusively: {LibC.StrError(errno)}");
+            }
+            if (chown is { } c && LibC.fchown(fd, c.Uid, c.Gid) < 0)
+            {
+                errno = LibC.Errno;
+                LibC.close(fd);
+                LibC.unlink(path);
+                throw new Failure(errno, $"cannot change file ownership: {LibC.StrError(errno)}");
+            }
+            return fd;
+        }
+        throw new Failure(LibC.EAGAIN, "cannot open file: file was replaced while opening");
+    }
+
+    /// <summary>Postfix dot_lockfile(3): <c>path.lock</c> created with O_EXCL; a lock older than
+    /// stale_lock_time is removed; gives up after deliver_lock_attempts.</summary>
+    private static bool DotLock(string lockPath, Locking locking, bool mayFail)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            int fd = LibC.Open(lockPath, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW, 0, out int errno);
+            if (fd >= 0)
+            {
+                LibC.close(fd);
+                return true;
+            }
+            if (errno != LibC.EEXIST)
+            {
+                if (mayFail && errno is LibC.EACCES or LibC.EPERM) return false;
+                throw new Failure(errno, $"unable to create lock file {lockPath}: {LibC.StrError(errno)}");
+            }
+            if (LibC.TryLstat(lockPath, out var st, out _)
+                && locking.Clock.GetUtcNow().ToUnixTimeSeconds() - st.MtimeSeconds > (long)locking.StaleLockTime.TotalSeconds)
+            {
+                LibC.unlink(lockPath); // Postfix: "a stale lock file is removed"
+                continue;
+            }
+            if (attempt >= locking.Attempts)
+                throw new Failure(LibC.EAGAIN, $"unable to lock for exclusive access: {LibC.StrError(LibC.EEXIST)}");
+            Wait(locking);
+        }
+    }
+
+    private static void LockFcntl(int fd, Locking locking)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            if (LibC.TryLockWhole(fd, unlock: false, out int errno)) return;
+            if (errno is not (LibC.EAGAIN or LibC.EACCES) || attempt >= locking.Attempts)
+                throw new Failure(LibC.EAGAIN, $"unable to lock for exclusive access: {LibC.StrError(errno)}");
+            Wait(locking);
+        }
+    }
+
+    private static void Wait(Locking locking)
+    {
+        if (locking.Ct.WaitHandle.WaitOne(locking.Delay)) locking.Ct.ThrowIfCancellationRequested();
+    }
+}

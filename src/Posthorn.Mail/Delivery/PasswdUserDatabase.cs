@@ -1,0 +1,32 @@
+using System.Runtime.InteropServices;
+
+namespace Posthorn.Mail.Delivery;
+
+/// <summary>The system's account database through getpwnam_r(3), so that every NSS source
+/// (files, LDAP, sssd, systemd-userdb) counts, as with Postfix's <c>unix:passwd.byname</c>.</summary>
+public sealed class PasswdUserDatabase : IUserDatabase
+{
+    public unsafe bool TryGetUser(string name, out SystemUser user)
+    {
+        user = null!;
+        if (name.Length == 0 || name.Contains('\0')) return false;
+        for (int size = 1024; size <= 1 << 20; size *= 4)
+        {
+            byte[] buffer = new byte[size];
+            LibC.Passwd pwd;
+            LibC.Passwd* result = null;
+            fixed (byte* b = buffer)
+            {
+                int rc = LibC.getpwnam_r(name, &pwd, b, (nuint)size, &result);
+                if (rc == LibC.ERANGE) continue;
+                if (rc != 0 || result == null) return false;
+                // The strings live in buffer: copy them out while it is pinned.
+                user = new SystemUser(
+                    Marshal.PtrToStringUTF8(pwd.Name) ?? name, (int)pwd.Uid, (int)pwd.Gid,
+                    Marshal.PtrToStringUTF8(pwd.Dir) ?? "/", Marshal.PtrToStringUTF8(pwd.Shell) ?? "");
+                return true;
+            }
+        }
+        return false;
+    }
+}

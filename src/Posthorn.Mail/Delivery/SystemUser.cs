@@ -1,0 +1,12 @@
+namespace Posthorn.Mail.Delivery;
+
+/// <summary>One account as getpwnam(3) returns it.</summary>
+public sealed record SystemUser(string Name, int Uid, int Gid, string Home, string Shell);
+
+/// <summary>Looks up local accounts by name (Postfix's <c>unix:passwd.byname</c>).</summary>
+/// <remarks>The lookup is case-sensitive; callers fold the local part to lower case first, as
+/// Postfix local(8) does, so an account with upper-case letters in its name gets no mail.</remarks>
+public interface IUserDatabase
+{
+    bool TryGetUser(string name, out SystemUser user);
+}

@@ -24,7 +24,7 @@ public sealed class PickupService(Func<Settings> settings, QueueDirectory queue,
             {
                 try
                 {
-                    if (await Posthorn.Mail.Queue.Pickup.ProcessAsync(queue, id, settings().Cleanup, ids, clock, log, ct) is { } newId)
+                    if (await Posthorn.Mail.Cleanup.Pickup.ProcessAsync(queue, id, settings().Cleanup, ids, clock, log, ct) is { } newId)
                         queued(newId);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException or QueueFileCorruptException)

@@ -90,12 +90,12 @@ public sealed partial class QmgrService
         }
 
         bool done = true;
+        // LocalTransport writes each recipient's log line itself (it knows the per-recipient times).
         foreach (var r in result.Results)
         {
-            Log("local", r.Recipient, r.OriginalRecipient ?? rcpt.OriginalRecipient, message, activeAt, start, r.Dsn, r.Outcome, r.Text);
             if (r.Outcome == DeliveryOutcome.Deferred)
             {
-                DeferLog.Append(queue, id, r.Recipient, r.Dsn, r.Text);
+                DeferLog.Append(queue, id, rcpt.Address, r.Dsn, r.Text);
                 done = false;
             }
         }

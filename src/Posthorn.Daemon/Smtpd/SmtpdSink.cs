@@ -14,6 +14,11 @@ namespace Posthorn.Daemon.Smtpd;
 public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGenerator ids, LocalTransport local,
     MailLog log, TimeProvider clock, Action<QueueId> queued) : ISmtpTransactionSink
 {
+    private Settings Settings => settings;
+    private MailLog Log => log;
+    private TimeProvider Clock => clock;
+    private void Queued(QueueId id) => queued(id);
+
     public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
 
     public ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct)
@@ -36,7 +41,10 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     {
         var id = ids.Next();
         var file = QueueFileWriter.Create(queue, id, QueueName.Incoming);
-        var cleanup = new CleanupWriter(file, id, settings.Cleanup, clock, log);
+        // Postfix cleanup(8): local_header_rewrite_clients = permit_inet_interfaces decides whether
+        // header addresses are qualified and missing Message-Id/Date/From headers added.
+        var options = settings.Cleanup with { LocalHeaderRewrite = LocalAddresses.IsOwn(tx.Session.Client.Address) };
+        var cleanup = new CleanupWriter(file, id, options, clock, log) { Sender = tx.Sender };
         log.Info("smtpd", $"{id}: client={tx.Session.ClientDescription}");
         return ValueTask.FromResult<ISmtpMessageWriter>(new Writer(this, id, cleanup));
     }
@@ -49,11 +57,10 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
 
         public async ValueTask<SmtpReply> CommitAsync(SmtpTransaction tx, CancellationToken ct)
         {
-            var s = sink.settings;
             var envelope = new QueueEnvelope(
-                CleanupWriter.Qualify(tx.Sender, s.Cleanup),
-                tx.Recipients.Select(r => new QueueRecipient(CleanupWriter.Qualify(r, s.Cleanup).ToString(), r.ToString())).ToList(),
-                sink.clock.GetUtcNow(),
+                tx.Sender,
+                tx.Recipients.Select(r => new QueueRecipient(r.ToString())).ToList(),
+                sink.Clock.GetUtcNow(),
                 new Dictionary<string, string>
                 {
                     ["client_name"] = tx.Session.ClientName,
@@ -72,10 +79,10 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
             catch (IOException e)
             {
                 // C5: our failure is a 4xx; the client keeps the message and tries again.
-                sink.log.Warning("smtpd", $"{id}: queue file write error: {e.Message}");
+                sink.Log.Warning("smtpd", $"{id}: queue file write error: {e.Message}");
                 return new SmtpReply(451, "4.3.0", "Error: queue file write error");
             }
-            sink.queued(id);
+            sink.Queued(id);
             return new SmtpReply(250, "2.0.0", $"Ok: queued as {id}");
         }
 

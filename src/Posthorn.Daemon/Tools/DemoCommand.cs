@@ -13,6 +13,8 @@ public static class DemoCommand
         if (!File.Exists(Path.Combine(dir, "main.cf")))
         {
             Directory.CreateDirectory(dir);
+            // Like /var/mail on a fresh system, the spool exists before the first delivery.
+            Directory.CreateDirectory(Path.Combine(dir, "mail"));
             File.WriteAllText(Path.Combine(dir, "main.cf"), MainCf(dir, user));
             File.WriteAllText(Path.Combine(dir, "master.cf"), MasterCf);
             File.WriteAllText(Path.Combine(dir, "aliases"), $"# aliases(5): name: target, target…  Run `posthorn newaliases` after a change.\npostmaster: root\nroot: {user}\n");

@@ -71,6 +71,14 @@ public class PostconfTests
     }
 
     [Fact]
+    public void Dash_dx_expands_over_defaults_only()
+    {
+        using var t = new TestConfig(MainCf);
+        Assert.Equal("mydestination = mail.example.test, localhost.example.test, localhost\n",
+            Postconf(t.Directory, "-dx", "mydestination").Out);
+    }
+
+    [Fact]
     public void Dash_d_without_names_lists_every_registered_parameter_sorted()
     {
         using var t = new TestConfig("");

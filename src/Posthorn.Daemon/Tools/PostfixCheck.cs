@@ -90,7 +90,7 @@ public static partial class PostfixCheck
     }
 
     /// <summary>Whether the user database (getpwnam(3), so NSS too) knows <paramref name="name"/>.</summary>
-    private static bool UserExists(string name) => name.Length > 0 && !name.Contains('\0') && GetPwNam(name) != 0;
+    internal static bool UserExists(string name) => name.Length > 0 && !name.Contains('\0') && GetPwNam(name) != 0;
 
     [LibraryImport("libc", EntryPoint = "getpwnam", StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint GetPwNam(string name);

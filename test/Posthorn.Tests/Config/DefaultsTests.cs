@@ -38,6 +38,14 @@ public class DefaultsTests
     }
 
     [Fact]
+    public void Detected_host_name_is_fully_qualified()
+    {
+        var host = HostInfo.Detect();
+        Assert.Contains('.', host.Fqdn);
+        Assert.Equal(host.Fqdn.ToLowerInvariant(), host.Fqdn);
+    }
+
+    [Fact]
     public void Smtpd_banner_names_posthorn()
     {
         Assert.Equal("mail.example.test ESMTP Posthorn", TestConfig.Load("").Get("smtpd_banner"));

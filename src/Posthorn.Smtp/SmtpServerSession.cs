@@ -93,9 +93,9 @@ public sealed partial class SmtpServerSession
         {
             _reason = "lost connection";   // Postfix smtpd_proto: SMTP_ERR_EOF
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            // C15: the one boundary for our own failures (a bug, or the sink broke): log, 421, close.
+            // C15: the one boundary for our own failures (a bug, or the sink broke or gave up): log, 421, close.
             _log.SmtpdSessionFailed(Client, $"{e.GetType().Name}: {e.Message}");
             await FinalReplyAsync(SmtpReplies.LocalError(_options.Hostname));
         }

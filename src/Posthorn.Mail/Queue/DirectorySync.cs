@@ -9,8 +9,11 @@ namespace Posthorn.Mail.Queue;
 /// under load the number of fsyncs per second is bounded by the disk, not by the sessions.
 /// An fsync failure fails every caller of that batch (none of them may reply 250).
 /// </remarks>
-internal sealed class DirectorySync(string directory)
+internal sealed class DirectorySync(string directory, Action<string>? fsync = null)
 {
+    // The seam crash and batching tests use; production code always fsyncs through libc.
+    private readonly Action<string> _fsync = fsync ?? Native.FsyncDirectory;
+
     private readonly Lock _gate = new();
     private Task? _running;                      // the fsync in flight, if any
     private TaskCompletionSource? _next;         // callers waiting for the fsync after it
@@ -41,8 +44,8 @@ internal sealed class DirectorySync(string directory)
     /// <summary>A synchronous fsync, outside the batching (queue moves by qmgr and postsuper).</summary>
     public void Sync()
     {
-        Native.FsyncDirectory(Directory);
         Interlocked.Increment(ref _count);
+        _fsync(Directory);
     }
 
     // Always called under _gate. Task.Run never runs the body inline, so _running is assigned
@@ -56,7 +59,7 @@ internal sealed class DirectorySync(string directory)
         {
             Sync();
         }
-        catch (IOException e)
+        catch (Exception e)   // not swallowed: handed to every caller of this batch below
         {
             failure = e;
         }

@@ -59,8 +59,16 @@ internal static partial class Native
     /// extra name in the temporary area, which is harmless).</remarks>
     public static void RenameNoReplace(string from, string to)
     {
-        if (RenameAt2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return;
-        int errno = Marshal.GetLastPInvokeError();
+        int errno;
+        try
+        {
+            if (RenameAt2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return;
+            errno = Marshal.GetLastPInvokeError();
+        }
+        catch (EntryPointNotFoundException)
+        {
+            errno = ENOSYS;   // a libc older than glibc 2.28
+        }
         if (errno is not (EINVAL or ENOSYS)) throw Error("rename", $"{from} as {to}", errno);
         if (Link(from, to) < 0) throw Error("link", $"{from} as {to}");
         File.Delete(from);

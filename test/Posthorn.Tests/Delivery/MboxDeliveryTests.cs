@@ -146,6 +146,24 @@ public class MboxDeliveryTests
         Assert.Equal(Expected, File.ReadAllText(Path.Combine(fx.Root, "home", "bob", "Mailbox")));
     }
 
+    [Fact]
+    public async Task Concurrent_deliveries_to_one_mailbox_do_not_interleave()
+    {
+        using var fx = new DeliveryFixture("bob");
+        var t = fx.Transport(fx.Options() with { DeliverLockAttempts = 1000 });
+        var runs = Enumerable.Range(0, 8).Select(i =>
+            t.DeliverAsync(DeliveryFixture.Request("bob@host.example", $"Subject: {i}\n\n" + string.Concat(Enumerable.Repeat($"{i}{i}{i}\n", 5000))), default));
+        var results = await Task.WhenAll(runs);
+        Assert.All(results, r => Assert.Equal(DeliveryOutcome.Sent, Assert.Single(r.Results).Outcome));
+        var messages = File.ReadAllText(Path.Combine(fx.Spool, "bob")).Split("\nFrom alice@remote.example  ");
+        Assert.Equal(8, messages.Length);
+        foreach (var m in messages)
+        {
+            string subject = m[(m.IndexOf("Subject: ") + 9)..].Split('\n')[0];
+            Assert.Equal(5000, m.Split('\n').Count(l => l == subject + subject + subject));
+        }
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "link", SetLastError = true)]
     private static extern int Link(string from, string to);
 }

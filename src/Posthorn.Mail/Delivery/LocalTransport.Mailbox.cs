@@ -57,8 +57,9 @@ public sealed partial class LocalTransport
                 else
                 {
                     string prefix = MailCopy.FromLine(req.Sender, _clock.GetLocalNow()) + headers;
-                    MboxFile.Append(path, (uint)user.Uid, chown, Locking(ct), dotlockMayFail: !inSpool,
-                        (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
+                    lock (MboxLock(path))
+                        MboxFile.Append(path, (uint)user.Uid, chown, Locking(ct), dotlockMayFail: !inSpool,
+                            (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
                 }
             }
             return Result(m.Recipient, x.Original, DeliveryOutcome.Sent, "2.0.0", $"delivered to {what}");
@@ -68,6 +69,10 @@ public sealed partial class LocalTransport
             // Postfix mailbox.c / maildir.c wording.
             string text = maildir ? $"maildir delivery failed: {f.Text}" : $"cannot update mailbox {path} for user {user.Name}. {f.Text}";
             return Failed(m.Recipient, x, f.Errno, text);
+        }
+        catch (DeliveryIOException e)
+        {
+            return Failed(m.Recipient, x, e.Errno, $"cannot deliver to {what} {path} for user {user.Name}. {e.Message}");
         }
     }
 
@@ -96,8 +101,9 @@ public sealed partial class LocalTransport
                     return Result(f.Recipient, x.Original, DeliveryOutcome.Sent, "2.0.0", "delivered to maildir");
                 }
                 string prefix = MailCopy.FromLine(req.Sender, _clock.GetLocalNow()) + headers;
-                MboxFile.Append(f.Path, owner: null, chown: null, Locking(ct), dotlockMayFail: true,
-                    (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
+                lock (MboxLock(f.Path))
+                    MboxFile.Append(f.Path, owner: null, chown: null, Locking(ct), dotlockMayFail: true,
+                        (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
             }
             return Result(f.Recipient, x.Original, DeliveryOutcome.Sent, "2.0.0", $"delivered to file: {f.Path}");
         }
@@ -105,6 +111,10 @@ public sealed partial class LocalTransport
         {
             string text = maildir ? $"maildir delivery failed: {e.Text}" : $"cannot append message to file {f.Path}: {e.Text}";
             return Failed(f.Recipient, x, e.Errno, text);
+        }
+        catch (DeliveryIOException e)
+        {
+            return Failed(f.Recipient, x, e.Errno, $"cannot append message to file {f.Path}: {e.Message}");
         }
     }
 

@@ -25,6 +25,9 @@ public sealed partial class LocalTransport
     private readonly TimeProvider _clock;
     private readonly MailLog _log;
     private long _maildirCounter;
+    /// <summary>fcntl locks belong to the process, and closing any descriptor of a file drops
+    /// them: deliveries to one mbox from this process are serialized here first (striped by path).</summary>
+    private readonly Lock[] _mboxLocks = Enumerable.Range(0, 64).Select(_ => new Lock()).ToArray();
 
     public LocalTransport(LocalDeliveryOptions o, IUserDatabase users, TimeProvider clock, MailLog log)
     {
@@ -91,6 +94,8 @@ public sealed partial class LocalTransport
             if (domain.Equals(d, StringComparison.OrdinalIgnoreCase)) return true;
         return false;
     }
+
+    private Lock MboxLock(string path) => _mboxLocks[(int)((uint)StringComparer.Ordinal.GetHashCode(path) % (uint)_mboxLocks.Length)];
 
     private static LocalRecipientResult Result(string recipient, string original, DeliveryOutcome outcome, string dsn, string text) =>
         new(recipient, original, outcome, EnhancedStatus.Parse(dsn), text);

@@ -76,11 +76,14 @@ public sealed partial class MasterDaemon : IAsyncDisposable
 
     private async Task<int> RunAsync(TextWriter err)
     {
+        var users = new PasswdUserDatabase();
         try
         {
             _queue.EnsureCreated();
             if (!TryLock(err)) return 1;
             BindListeners(_settings.Config);
+            if (Privileges.DropToMailOwner(_settings.Config, users, Log) is { } problem)
+                throw new IOException(problem);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException or ConfigException)
         {
@@ -89,7 +92,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
             return 1;
         }
 
-        var transports = new Transports(new PasswdUserDatabase(), Log, _clock);
+        var transports = new Transports(users, Log, _clock);
         _qmgr = new QmgrService(() => _settings, _queue, _ids, transports, Log, _clock);
         _pickup = new PickupService(() => _settings, _queue, _ids, Log, _clock, _ => _qmgr.Wake());
 

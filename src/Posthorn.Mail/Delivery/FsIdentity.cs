@@ -19,8 +19,12 @@ internal static class FsIdentity
         var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
+            // A daemon that dropped to mail_owner keeps root as its saved id: this thread alone
+            // becomes root again for the delivery, and lowers itself before it ends.
+            var lowered = ThreadCredentials.RaiseToSavedRoot();
             try { tcs.SetResult(work()); }
             catch (Exception e) { tcs.SetException(e); }
+            finally { if (lowered is { } to) ThreadCredentials.Lower(to); }
         })
         {
             IsBackground = true,

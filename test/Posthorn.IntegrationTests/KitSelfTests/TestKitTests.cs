@@ -197,4 +197,26 @@ public sealed class TestKitTests
         listener.Stop();
         Assert.Equal("EHLO a\r\nNOOP\n", Encoding.ASCII.GetString(received.ToArray()));
     }
+
+    [Fact]
+    public async Task Mutt_driver_reads_a_handmade_mbox()
+    {
+        var dir = Directory.CreateTempSubdirectory("posthorn-kit-");
+        try
+        {
+            string mbox = Path.Combine(dir.FullName, "mbox");
+            File.WriteAllText(mbox,
+                "From alice@sender.example  Mon Nov 25 13:17:08 2024\nFrom: Alice Example <alice@sender.example>\n" +
+                "Subject: kit check\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n" +
+                "Content-Transfer-Encoding: quoted-printable\n\nBody =41=42=43\n\n");
+            var view = await Mutt.ReadFirstMessageAsync(mbox, dir.FullName);
+            Assert.Contains(MuttView.IndexLine("alice@sender.example", "kit check"), view.Screen);
+            Assert.Contains(MuttView.StatusLine(1), view.Screen);
+            Assert.Contains("Body ABC", view.Decoded);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }

@@ -18,7 +18,8 @@ public sealed record MuttView(string Screen, string Decoded)
 /// "No recipients specified"), so it runs under <c>script</c>, which gives it a pseudo-terminal.
 /// A muttrc pushes keystrokes: pipe the current (first) message to a file, then quit. The index and
 /// status formats are set to marker strings so the screen shows what mutt parsed from the mbox.
-/// HOME points into the test directory so mutt touches nothing of the real user.
+/// Its stdin stays open and silent: at EOF script(1) would pass an end-of-file to mutt, which then
+/// races with the pushed keys. HOME points into the test directory so mutt touches nothing of the real user.
 /// </remarks>
 public static class Mutt
 {
@@ -33,13 +34,18 @@ public static class Mutt
             "set wait_key=no",
             "set quit=yes",
             "set charset=utf-8",
+            // Without an existing $folder (~/Mail) mutt first asks whether to create it, and that
+            // prompt would eat the pushed keys.
+            $"set folder=\"{workDir}\"",
+            $"set spoolfile=\"{mailbox}\"",
             "set index_format=\"MUTTIDX <%a> [%s] END\"",
             "set status_format=\"MUTTSTATUS msgs=%m\"",
             $"push \"<pipe-message>cat > {outFile}<enter><quit>\"") + "\n");
 
         var env = new Dictionary<string, string?> { ["TERM"] = "xterm", ["HOME"] = workDir, ["MAIL"] = mailbox, ["LANG"] = "C.UTF-8" };
         var result = await ProcessRunner.RunAsync(
-            script, ["-qec", $"mutt -n -F '{rcFile}' -R -f '{mailbox}'", "/dev/null"], TimeSpan.FromSeconds(60), env, stdin: "", workingDirectory: workDir);
+            script, ["-qec", $"mutt -n -F '{rcFile}' -R -f '{mailbox}'", "/dev/null"], TimeSpan.FromSeconds(60), env,
+            workingDirectory: workDir, keepStdinOpen: true);
         string screen = StripTerminalControls(result.Stdout + result.Stderr);
         if (result.ExitCode != 0 || !File.Exists(outFile))
             throw new Xunit.Sdk.XunitException($"mutt did not pipe the message (exit {result.ExitCode}); screen:{Environment.NewLine}{screen}");

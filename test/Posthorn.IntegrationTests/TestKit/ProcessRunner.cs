@@ -25,7 +25,8 @@ public static class ProcessRunner
 
     public static async Task<ToolResult> RunAsync(
         string fileName, IEnumerable<string> args, TimeSpan timeout,
-        IReadOnlyDictionary<string, string?>? environment = null, string? stdin = null, string? workingDirectory = null)
+        IReadOnlyDictionary<string, string?>? environment = null, string? stdin = null, string? workingDirectory = null,
+        bool keepStdinOpen = false)
     {
         var psi = NewStartInfo(fileName, args, environment, workingDirectory);
         using var process = new Process { StartInfo = psi };
@@ -43,7 +44,9 @@ public static class ProcessRunner
         try
         {
             if (stdin is not null) await process.StandardInput.WriteAsync(stdin);
-            process.StandardInput.Close();
+            // keepStdinOpen: like a terminal nobody types into (script(1) forwards EOF to its child).
+            if (keepStdinOpen) await process.StandardInput.FlushAsync();
+            else process.StandardInput.Close();
         }
         catch (IOException)
         {
@@ -75,6 +78,8 @@ public static class ProcessRunner
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            // No byte-order mark: a child reading a terminal (mutt under script) would take it for keystrokes.
+            StandardInputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false),
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };

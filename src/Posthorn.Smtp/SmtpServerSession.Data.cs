@@ -94,8 +94,10 @@ public sealed partial class SmtpServerSession
                 if (crlf) line = line.Slice(0, line.Length - 1);
                 if (lineStart)
                 {
-                    // Postfix smtpd_forbid_bare_newline = normalize: only <CR><LF>.<CR><LF> ends the data.
-                    if (line.Length == 1 && line.FirstSpan[0] == (byte)'.' && crlf && previousEndedInCrLf)
+                    // Postfix smtpd_forbid_bare_newline: only <CR><LF>.<CR><LF> ends the data, except for
+                    // smtpd_forbid_bare_newline_exclusions ($mynetworks), where a bare LF is a line end
+                    // everywhere, so "." typed into nc ends the message.
+                    if (line.Length == 1 && line.FirstSpan[0] == (byte)'.' && ((crlf && previousEndedInCrLf) || _options.AllowBareLf))
                         return tooBig ? ContentEnd.TooBig : ContentEnd.Dot;
                     line = StartLine(line, firstLine);
                 }

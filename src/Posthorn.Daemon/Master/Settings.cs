@@ -52,6 +52,8 @@ public sealed class Settings
             Local = new LocalDeliveryOptions
             {
                 MyHostname = cfg.Get("myhostname"),
+                MyOrigin = cfg.Get("myorigin"),
+                MyDestination = cfg.MyDestination().Names,
                 MailSpoolDirectory = cfg.Get("mail_spool_directory"),
                 HomeMailbox = cfg.Get("home_mailbox"),
                 RecipientDelimiter = cfg.Get("recipient_delimiter"),

@@ -11,6 +11,8 @@ public sealed record LocalDeliveryOptions
     /// <summary>mydestination: alias targets in these domains are delivered here rather than forwarded.
     /// Empty means Postfix's default, <c>$myhostname, localhost.$mydomain, localhost</c> (without the middle one).</summary>
     public IReadOnlyList<string> MyDestination { get; init; } = [];
+    /// <summary>myorigin: the domain appended to unqualified alias results (null: MyHostname).</summary>
+    public string? MyOrigin { get; init; }
     public string MailSpoolDirectory { get; init; } = "/var/mail";
     public string HomeMailbox { get; init; } = "";
     public string RecipientDelimiter { get; init; } = "";

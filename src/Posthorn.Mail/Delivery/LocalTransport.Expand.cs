@@ -112,8 +112,15 @@ public sealed partial class LocalTransport
             return;
         }
         string local = Unquote(target).ToLowerInvariant();
-        // An alias-expanded local name is qualified with myhostname (Postfix: $myorigin).
-        ExpandName(x, local, $"{local}@{_o.MyHostname}", aliasName, level);
+        // Postfix trivial-rewrite (append_at_myorigin): an unqualified alias result becomes
+        // local@$myorigin, which is delivered here only when $myorigin is in mydestination.
+        string origin = _o.MyOrigin ?? _o.MyHostname;
+        if (!IsMyDestination(origin))
+        {
+            if (x.Seen.Add("forward " + $"{local}@{origin}")) x.Forward.Add($"{target}@{origin}");
+            return;
+        }
+        ExpandName(x, local, $"{local}@{origin}", aliasName, level);
     }
 
     /// <summary>aliases(5) <c>:include:</c>: the file lists more targets, separated by commas or

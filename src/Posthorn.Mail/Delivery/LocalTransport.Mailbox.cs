@@ -38,8 +38,9 @@ public sealed partial class LocalTransport
     private LocalRecipientResult DeliverMailbox(LocalDeliveryRequest req, Expansion x, MailboxDelivery m, CancellationToken ct)
     {
         var user = m.User;
-        bool maildir = _o.HomeMailbox.EndsWith('/');
         bool inSpool = _o.HomeMailbox.Length == 0;
+        // postconf(5) home_mailbox and mail_spool_directory: a name ending in "/" means Maildir.
+        bool maildir = inSpool ? _o.MailSpoolDirectory.EndsWith('/') : _o.HomeMailbox.EndsWith('/');
         string path = inSpool ? Path.Combine(_o.MailSpoolDirectory, user.Name) : Path.Combine(user.Home, _o.HomeMailbox);
         string what = maildir ? "maildir" : "mailbox";
         try

@@ -83,12 +83,13 @@ public class SmtpServerSessionDataTests
     }
 
     [Fact]
-    public async Task Bare_lf_content_is_accepted_when_allowed_but_only_crlf_dot_crlf_ends_it()
+    public async Task Bare_lf_dot_ends_the_data_for_clients_excluded_from_the_bare_newline_rule()
     {
+        // Postfix smtpd_forbid_bare_newline_exclusions ($mynetworks): LF alone is a line end, as nc sends it.
         await using var h = await ReadyForDataAsync();
-        await h.SendAsync("one\ntwo\n.\nthree\r\n.\r\n");
+        await h.SendAsync("one\ntwo\n..three\n.\n");
         Assert.Equal("250 2.0.0 Ok: queued as 4D2C1B0A00", await h.ReadReplyAsync());
-        Assert.Equal(ReceivedOne + "one\ntwo\n\nthree\n", h.Sink.Writers[0].Content);
+        Assert.Equal(ReceivedOne + "one\ntwo\n.three\n", h.Sink.Writers[0].Content);
     }
 
     [Fact]

@@ -36,7 +36,8 @@ public sealed class PrivilegeTests(ITestOutputHelper output)
         Assert.Equal(Mode0600, File.GetUnixFileMode(mbox));
         // No stray file (dot-lock, temp) left in the spool once delivery is over.
         await Wait.UntilAsync(() => Directory.EnumerateFileSystemEntries(spool).SequenceEqual([mbox]), TimeSpan.FromSeconds(30),
-            $"{spool} to hold only {mbox}: [{string.Join(", ", Directory.EnumerateFileSystemEntries(spool))}]", d.Diagnostics);
+            $"{spool} to hold only the mbox",
+            () => $"entries: {string.Join(", ", Directory.EnumerateFileSystemEntries(spool))}{Environment.NewLine}{d.Diagnostics()}");
     }
 
     [Fact]

@@ -5,7 +5,7 @@ namespace Posthorn.IntegrationTests;
 
 /// <summary>User story: the assignment's tools — send with swaks, read with mutt (issue 2 step 9).</summary>
 /// <remarks>Missing tools fail the test with the apt-get line; .ci/run installs them.</remarks>
-public sealed partial class SwaksAndMuttTests(ITestOutputHelper output)
+public sealed class SwaksAndMuttTests(ITestOutputHelper output)
 {
     private static readonly string User = TestConfig.User;
 

@@ -179,7 +179,8 @@ public sealed partial class DaemonProcess : IAsyncDisposable
 
     private void WriteConfig() => Config.WriteTo(ConfigDir, SmtpPort, SecondSmtpPort);
 
-    private async Task CompileAliasesOnceAsync()
+    /// <summary>Runs <c>posthorn newaliases</c> once (StartAsync does it; call it yourself before <c>postfix start</c>).</summary>
+    public async Task CompileAliasesOnceAsync()
     {
         if (_aliasesCompiled || !Config.CompileAliases) return;
         var r = await RunToolAsync("newaliases");
@@ -219,8 +220,24 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         return true;
     }
 
+    /// <summary>True when something accepts TCP connections on 127.0.0.1:<paramref name="port"/>.</summary>
+    public static async Task<bool> AcceptsConnectionsAsync(int port)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await client.ConnectAsync("127.0.0.1", port, cts.Token);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Connects, expects "220 " (after any 220- lines), says QUIT. False while nothing listens.</summary>
-    private static async Task<bool> GreetsAsync(int port)
+    public static async Task<bool> GreetsAsync(int port)
     {
         try
         {

@@ -112,7 +112,7 @@ public sealed partial class ConfigSnapshot
     {
         if (!IsSet("mynetworks"))
             return ComputeMyNetworks(Get("mynetworks_style"));
-        if (!NetworkList.TryParse(Get("mynetworks"), out var list, out string? error))
+        if (!NetworkList.TryParse(Get("mynetworks"), TableOptions, out var list, out string? error))
             throw Bad("mynetworks", "mynetworks: " + error);
         return list;
     }
@@ -146,32 +146,6 @@ public sealed partial class ConfigSnapshot
     }
 
     /// <summary>The domains delivered locally (mydestination, expanded). <c>/file</c> entries are replaced by
-    /// the names in the file; <c>type:table</c> entries are not supported and left out with a warning.</summary>
-    public DomainList MyDestination()
-    {
-        var names = new List<string>();
-        foreach (string item in GetList("mydestination"))
-        {
-            if (item.StartsWith('/'))
-            {
-                try
-                {
-                    foreach (string line in File.ReadLines(item))
-                    {
-                        if (!line.TrimStart().StartsWith('#'))
-                            names.AddRange(SplitList(line));
-                    }
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    _warnings.Add($"{MainCfPath}: mydestination: cannot read {item}: {e.Message}");
-                }
-            }
-            else if (item.Contains(':'))
-                _warnings.Add($"{MainCfPath}: mydestination: lookup tables are not supported here: {item}");
-            else
-                names.Add(item);
-        }
-        return new DomainList(names);
-    }
+    /// the names in the file; <c>type:table</c> entries are looked up (see <see cref="DomainList"/>).</summary>
+    public DomainList MyDestination() => DomainListOf("mydestination");
 }

@@ -84,8 +84,13 @@ public sealed partial class ConfigSnapshot
             }
             else
             {
+                // Postfix mystrtokq(3): a { } group inside an element (inline:{ a=b, c=d }) stays part of it.
                 while (i < text.Length && text[i] is not (' ' or '\t' or ',' or '\r' or '\n'))
+                {
+                    if (text[i] == '{' && Expander.MatchingClose(text, i) is int inner and > 0)
+                        i = inner;
                     i++;
+                }
             }
             items.Add(text[start..i]);
         }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Posthorn.Config.Tables;
 
 namespace Posthorn.Config;
 
@@ -9,10 +10,12 @@ namespace Posthorn.Config;
 /// network is written <c>[addr]/len</c>; an address without <c>/len</c> is one host; <c>!entry</c> excludes;
 /// <c>/file/name</c> is replaced by the entries in that file. The first matching entry decides.
 /// An IPv4-mapped IPv6 client address (<c>::ffff:10.0.0.1</c>) is matched as the IPv4 address.
-/// Not supported: <c>type:table</c> entries (a parse error).</remarks>
+/// A <c>type:table</c> entry (<c>cidr:/etc/postfix/network_table</c>) is asked for the client address as text;
+/// any value found is a match, the value itself is ignored; a failing table throws
+/// <see cref="LookupTableException"/> from <see cref="Contains"/>.</remarks>
 public sealed class NetworkList
 {
-    private readonly record struct Entry(byte[] Network, int Prefix, AddressFamily Family, bool Negated);
+    internal readonly record struct Entry(byte[] Network, int Prefix, AddressFamily Family, bool Negated, ILookupTable? Table = null);
 
     private readonly Entry[] _entries;
 
@@ -23,7 +26,11 @@ public sealed class NetworkList
 
     /// <summary>Parses a mynetworks-style list; <paramref name="error"/> says what is wrong otherwise.</summary>
     public static bool TryParse(string text, out NetworkList list, out string? error) =>
-        TryParse(text, ReadFile, 0, out list, out error);
+        TryParse(text, ReadFile, 0, new LookupTableOptions(), out list, out error);
+
+    /// <summary>As <see cref="TryParse(string, out NetworkList, out string?)"/>, opening tables with <paramref name="tableOptions"/>.</summary>
+    public static bool TryParse(string text, LookupTableOptions tableOptions, out NetworkList list, out string? error) =>
+        TryParse(text, ReadFile, 0, tableOptions, out list, out error);
 
     private static string? ReadFile(string path)
     {
@@ -37,7 +44,11 @@ public sealed class NetworkList
         }
     }
 
-    internal static bool TryParse(string text, Func<string, string?> readFile, int depth, out NetworkList list, out string? error)
+    internal static bool TryParse(string text, Func<string, string?> readFile, int depth, out NetworkList list, out string? error) =>
+        TryParse(text, readFile, depth, new LookupTableOptions(), out list, out error);
+
+    private static bool TryParse(string text, Func<string, string?> readFile, int depth, LookupTableOptions tableOptions,
+        out NetworkList list, out string? error)
     {
         var entries = new List<Entry>();
         list = Empty;
@@ -54,10 +65,15 @@ public sealed class NetworkList
                     return false;
                 }
                 var lines = LogicalLines.Physical(content).Where(l => !l.TrimStart().StartsWith('#'));
-                if (!TryParse(string.Join(' ', lines), readFile, depth + 1, out var inner, out error))
+                if (!TryParse(string.Join(' ', lines), readFile, depth + 1, tableOptions, out var inner, out error))
                     return false;
                 // "!/file" negates every entry of the file.
                 entries.AddRange(negated ? inner._entries.Select(e => e with { Negated = !e.Negated }) : inner._entries);
+                continue;
+            }
+            if (LookupTables.IsTableReference(pattern) && !IPAddress.TryParse(pattern.Trim('[', ']').Split('/')[0], out _))
+            {
+                entries.Add(new Entry([], 0, AddressFamily.Unspecified, negated, LookupTables.OpenOrFail(pattern, tableOptions)));
                 continue;
             }
             if (!TryParseEntry(pattern, out var entry, out error))
@@ -69,7 +85,8 @@ public sealed class NetworkList
         return true;
     }
 
-    private static bool TryParseEntry(string pattern, out Entry entry, out string? error)
+    /// <summary>Parses one <c>net/len</c>, <c>[v6]/len</c> or host address (also used by cidr: tables).</summary>
+    internal static bool TryParseEntry(string pattern, out Entry entry, out string? error)
     {
         entry = default;
         string addressPart = pattern, lengthPart = "";
@@ -127,15 +144,25 @@ public sealed class NetworkList
         return new NetworkList([.. entries]);
     }
 
+    /// <summary>Whether <paramref name="a"/> (IPv4-mapped IPv6 already unmapped) is inside <paramref name="e"/>'s network, ignoring its negation.</summary>
+    internal static bool InNetwork(in Entry e, IPAddress a) =>
+        e.Family == a.AddressFamily && Mask(a.GetAddressBytes(), e.Prefix).AsSpan().SequenceEqual(e.Network);
+
     /// <summary>Whether <paramref name="a"/> falls in the list (first matching entry decides; "!" entries exclude).</summary>
     public bool Contains(IPAddress a)
     {
         if (a.IsIPv4MappedToIPv6)
             a = a.MapToIPv4();
         byte[] bytes = a.GetAddressBytes();
+        string? text = null;
         foreach (var e in _entries)
         {
-            if (e.Family == a.AddressFamily && Mask(bytes, e.Prefix).AsSpan().SequenceEqual(e.Network))
+            if (e.Table is not null)
+            {
+                if (e.Table.TryLookup(text ??= a.ToString(), out _))
+                    return !e.Negated;
+            }
+            else if (e.Family == a.AddressFamily && Mask(bytes, e.Prefix).AsSpan().SequenceEqual(e.Network))
                 return !e.Negated;
         }
         return false;
@@ -146,6 +173,8 @@ public sealed class NetworkList
 
     private static string Format(Entry e, bool bracketV6)
     {
+        if (e.Table is not null)
+            return e.Table.Name;
         string addr = new IPAddress(e.Network).ToString();
         string len = e.Prefix.ToString(CultureInfo.InvariantCulture);
         return e.Family == AddressFamily.InterNetworkV6 && bracketV6 ? $"[{addr}]/{len}" : $"{addr}/{len}";

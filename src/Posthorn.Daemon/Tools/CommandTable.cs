@@ -11,6 +11,7 @@ public static class CommandTable
         ["postconf"] = (a, c) => Task.FromResult(Postconf.Run(a, c)),
         ["newaliases"] = (a, c) => Task.FromResult(ToolShims.Newaliases(a, c)),
         ["postalias"] = (a, c) => Task.FromResult(Postalias.Run(a, c)),
+        ["postmap"] = (a, c) => Task.FromResult(Postmap.Run(a, c)),
         ["mailq"] = (a, c) => Task.FromResult(ToolShims.Mailq(a, c)),
         ["postqueue"] = ToolShims.PostqueueAsync,
         ["postsuper"] = (a, c) => Task.FromResult(ToolShims.Postsuper(a, c)),

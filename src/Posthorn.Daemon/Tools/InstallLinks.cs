@@ -5,7 +5,7 @@ namespace Posthorn.Daemon.Tools;
 public static class InstallLinks
 {
     public static readonly string[] Names =
-        ["postfix", "postconf", "sendmail", "newaliases", "mailq", "postqueue", "postsuper", "postcat", "postalias"];
+        ["postfix", "postconf", "sendmail", "newaliases", "mailq", "postqueue", "postsuper", "postcat", "postalias", "postmap"];
 
     public static int Run(string[] args, ToolContext ctx)
     {

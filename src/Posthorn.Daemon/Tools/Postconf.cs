@@ -5,19 +5,22 @@ namespace Posthorn.Daemon.Tools;
 
 /// <summary>postconf(1): show and edit main.cf parameters, show master.cf services.</summary>
 /// <remarks>
-/// Supported: <c>[-dhHnx] [-c dir] [name …]</c>, <c>[-e] name=value …</c>, <c>-X name …</c>, <c>-# name …</c>,
-/// <c>-M [service[/type] …]</c>. Output is Postfix's: <c>name = value</c> with white space in the value
+/// Supported: <c>[-dfhHnx] [-c dir] [name …]</c>, <c>[-e] name=value …</c>, <c>-X name …</c>, <c>-# name …</c>,
+/// and for master.cf <c>-M [-f] [service[/type] …]</c>, <c>-M name/type='entry' …</c>, <c>-MX</c>, <c>-M#</c>,
+/// <c>-F [-f] [service[/type[/field]] …]</c>, <c>-F name/type/field=value …</c>, <c>-P [-f] [service[/type[/parameter]] …]</c>,
+/// <c>-P name/type/parameter=value …</c>, <c>-PX name/type/parameter …</c> (Postconf.Master.cs). Output is Postfix's: <c>name = value</c> with white space in the value
 /// collapsed to single spaces, <c>name =</c> for an empty value; warnings as <c>postconf: warning: …</c>,
 /// fatal errors as <c>postconf: fatal: …</c> with exit status 1.
-/// Not supported: -f (folding), -o, -p, -C, -F, -P, -T, -a, -A, -b, -t, -l, -m, and editing master.cf.
-/// Security: -e, -X and -# rewrite main.cf; they need write access to the config directory.
+/// -f folds long lines before column 80 with a 4-space indent, as Postfix does.
+/// Not supported: -o, -p, -C, -T, -a, -A, -b, -t, -l, -m.
+/// Security: -e, -X, -# and the master.cf edits rewrite the file; they need write access to the config directory.
 /// </remarks>
-public static class Postconf
+public static partial class Postconf
 {
     private const string Usage = "usage: postconf [-dhHnx] [-c config_dir] [parameter ...]";
 
     [Flags]
-    private enum Mode { None = 0, Defaults = 1, HideName = 2, HideValue = 4, NonDefault = 8, Expand = 16, Edit = 32, Remove = 64, Comment = 128, Master = 256 }
+    private enum Mode { None = 0, Defaults = 1, HideName = 2, HideValue = 4, NonDefault = 8, Expand = 16, Edit = 32, Remove = 64, Comment = 128, Master = 256, Fold = 512, Fields = 1024, Params = 2048 }
 
     /// <summary>Runs postconf with Postfix's arguments; returns the exit status.</summary>
     public static int Run(string[] args, ToolContext ctx) => Run(args, ctx, null);
@@ -30,8 +33,8 @@ public static class Postconf
             if (!TryParseOptions(args, out var mode, out string? dir, out var operands, out string? error))
                 return Fatal(ctx, error!);
             string configDir = ctx.ConfigDirectory(dir);
-            if (mode.HasFlag(Mode.Master))
-                return ShowMaster(ctx, configDir, operands);
+            if ((mode & (Mode.Master | Mode.Fields | Mode.Params)) != 0)
+                return RunMaster(ctx, configDir, mode, operands);
             if (mode.HasFlag(Mode.Edit) || mode.HasFlag(Mode.Remove) || mode.HasFlag(Mode.Comment))
                 return EditMain(ctx, configDir, mode, operands);
             return Show(ctx, configDir, mode, operands, host);
@@ -94,6 +97,9 @@ public static class Postconf
                     case 'X': mode |= Mode.Remove; break;
                     case '#': mode |= Mode.Comment; break;
                     case 'M': mode |= Mode.Master; break;
+                    case 'F': mode |= Mode.Fields; break;
+                    case 'P': mode |= Mode.Params; break;
+                    case 'f': mode |= Mode.Fold; break;
                     case 'v': break; // Verbose logging: nothing more to say.
                     default:
                         error = Usage;
@@ -102,6 +108,8 @@ public static class Postconf
             }
         }
         operands.AddRange(args[i..]);
+        if ((mode & (Mode.Master | Mode.Fields | Mode.Params)) != 0)
+            return CheckMasterOptions(mode, operands, out error);
         // Postfix 2.8: "postconf name=value" edits main.cf without -e.
         if ((mode & (Mode.Remove | Mode.Comment | Mode.Master)) == 0 && operands.Count > 0 && operands[0].Contains('='))
             mode |= Mode.Edit;
@@ -168,7 +176,7 @@ public static class Postconf
         string text = mode.HasFlag(Mode.HideValue) ? name
             : mode.HasFlag(Mode.HideName) ? value
             : $"{name} = {value}";
-        ctx.Out.Write(string.Join(' ', text.Split([' ', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries)));
+        ctx.Out.Write(MasterCfEditor.FoldLine(text, mode.HasFlag(Mode.Fold)));
         ctx.Out.Write('\n');
     }
 
@@ -203,62 +211,5 @@ public static class Postconf
         if (edited != text)
             MainCfEditor.WriteAtomically(path, edited);
         return 0;
-    }
-
-    private static int ShowMaster(ToolContext ctx, string configDir, List<string> selectors)
-    {
-        string path = Path.Combine(configDir, "master.cf");
-        if (!File.Exists(path))
-            return Fatal(ctx, $"open {path}: No such file or directory");
-        var master = MasterConfig.Parse(File.ReadAllText(path), path);
-        foreach (var s in master.Services)
-        {
-            if (selectors.Count == 0 || selectors.Any(sel => Selects(sel, s)))
-                ctx.Out.Write(FormatService(s) + "\n");
-        }
-        return 0;
-    }
-
-    private static bool Selects(string selector, MasterService s)
-    {
-        int slash = selector.IndexOf('/');
-        return slash < 0 ? selector == s.Name : selector[..slash] == s.Name && selector[(slash + 1)..] == s.Type;
-    }
-
-    // Postfix postconf_master.c: the eight fields start at these columns, with at least one space between.
-    private static readonly int[] ColumnGoal = [0, 11, 17, 25, 33, 41, 49, 57];
-
-    /// <summary>One master.cf entry on one line, as <c>postconf -M</c> prints it.</summary>
-    internal static string FormatService(MasterService s)
-    {
-        var sb = new StringBuilder();
-        string[] fields = [s.Name, s.Type, s.Private, s.Unprivileged, s.Chroot, s.Wakeup, s.MaxProcesses, s.Command];
-        for (int f = 0; f < fields.Length; f++)
-        {
-            if (sb.Length > 0)
-            {
-                do
-                    sb.Append(' ');
-                while (sb.Length < ColumnGoal[f]);
-            }
-            sb.Append(fields[f]);
-        }
-        var args = s.DisplayArguments;
-        for (int i = 0; i < args.Count; i++)
-        {
-            sb.Append(' ').Append(args[i]);
-            if (args[i] == "-o" && i + 1 < args.Count)
-            {
-                string v = args[++i];
-                // A value with white space is shown in Postfix 3.0 braces.
-                sb.Append(' ').Append(v.AsSpan().IndexOfAny(' ', '\t') >= 0 ? "{ " + v + " }" : v);
-            }
-            else if (args[i].AsSpan().IndexOfAny(' ', '\t') >= 0)
-            {
-                sb.Length -= args[i].Length;
-                sb.Append("{ ").Append(args[i]).Append(" }");
-            }
-        }
-        return sb.ToString();
     }
 }

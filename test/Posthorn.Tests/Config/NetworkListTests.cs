@@ -46,7 +46,7 @@ public class NetworkListTests
     [InlineData("10.0.0.0/33", "bad net/mask pattern: \"10.0.0.0/33\"")]
     [InlineData("10.0.0/8", "bad net/mask pattern: \"10.0.0/8\"")]
     [InlineData("mail.example.test", "bad net/mask pattern: \"mail.example.test\"")]
-    [InlineData("hash:/etc/postfix/network_table", "unsupported table or bad net/mask pattern: \"hash:/etc/postfix/network_table\"")]
+    [InlineData("ldap:/etc/postfix/network_table", "unsupported table or bad net/mask pattern: \"ldap:/etc/postfix/network_table\"")]
     public void Bad_entries_are_rejected_with_postfix_wording(string text, string error)
     {
         Assert.False(NetworkList.TryParse(text, out _, out string? actual));

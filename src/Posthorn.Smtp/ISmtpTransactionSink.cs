@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Posthorn.Core;
 
 namespace Posthorn.Smtp;
@@ -56,6 +58,19 @@ public sealed class SmtpSessionInfo
     public string ClientDescription => $"{ClientName}[{AddressText}]";
 
     public string AddressText => Client.Address.IsIPv4MappedToIPv6 ? Client.Address.MapToIPv4().ToString() : Client.Address.ToString();
+
+    /// <summary>The TLS protocol in OpenSSL's words ("TLSv1.3") once STARTTLS or wrapper mode succeeded; null in plain text.</summary>
+    public string? TlsProtocol { get; set; }
+    /// <summary>The negotiated cipher suite ("TLS_AES_256_GCM_SHA384"), or null.</summary>
+    public string? TlsCipher { get; set; }
+    /// <summary>Secret key bits of the cipher (Postfix's "(256/256 bits)").</summary>
+    public int TlsCipherBits { get; set; }
+    public bool IsTls => TlsProtocol is not null;
+    /// <summary>The SASL mechanism of a successful AUTH ("PLAIN", "LOGIN"), or null.</summary>
+    public string? SaslMethod { get; set; }
+    /// <summary>The user a successful AUTH proved to be (Postfix permit_sasl_authenticated); null before.</summary>
+    public string? SaslUsername { get; set; }
+    public bool IsSaslAuthenticated => SaslUsername is not null;
 }
 
 /// <summary>One mail transaction: MAIL FROM, the accepted recipients, and (after the first) the writer.</summary>
@@ -95,4 +110,34 @@ public sealed record SmtpServerOptions
     public IReadOnlySet<string> DiscardEhloKeywords { get; init; } = new HashSet<string>();
     /// <summary>mail_name, for the Received: header ("by host (Posthorn) with ESMTP id …").</summary>
     public string MailName { get; init; } = "Posthorn";
+
+    /// <summary>The server certificate with its private key (smtpd_tls_cert_file/smtpd_tls_key_file, or the
+    /// first of smtpd_tls_chain_files); STARTTLS and wrapper mode need it.</summary>
+    public X509Certificate2? TlsCertificate { get; init; }
+    /// <summary>Intermediate certificates sent after <see cref="TlsCertificate"/> (smtpd_tls_chain_files).</summary>
+    public X509Certificate2Collection? TlsChain { get; init; }
+    /// <summary>smtpd_tls_security_level.</summary>
+    public SmtpTlsSecurityLevel TlsSecurityLevel { get; init; } = SmtpTlsSecurityLevel.None;
+    /// <summary>smtpd_tls_auth_only: no AUTH before TLS.</summary>
+    public bool TlsAuthOnly { get; init; }
+    /// <summary>smtpd_tls_protocols as the platform's flags; <see cref="SslProtocols.None"/> lets the system choose.</summary>
+    public SslProtocols TlsProtocols { get; init; } = SslProtocols.None;
+    /// <summary>smtpd_tls_received_header.</summary>
+    public bool TlsReceivedHeader { get; init; }
+    /// <summary>smtpd_tls_loglevel.</summary>
+    public int TlsLogLevel { get; init; }
+    /// <summary>smtpd_tls_wrappermode: TLS from the first byte (smtps, port 465).</summary>
+    public bool TlsWrapperMode { get; init; }
+    /// <summary>smtpd_sasl_auth_enable; AUTH also needs an <see cref="Authenticator"/>.</summary>
+    public bool SaslAuthEnable { get; init; }
+    /// <summary>Checks AUTH credentials; null leaves AUTH off.</summary>
+    public ISmtpAuthenticator? Authenticator { get; init; }
+    /// <summary>noplaintext in smtpd_sasl_security_options: PLAIN and LOGIN are not offered without TLS.</summary>
+    public bool SaslNoPlaintext { get; init; }
+    /// <summary>noplaintext in smtpd_sasl_tls_security_options: not offered over TLS either.</summary>
+    public bool SaslTlsNoPlaintext { get; init; }
+    /// <summary>broken_sasl_auth_clients: also announce <c>AUTH=PLAIN LOGIN</c>.</summary>
+    public bool BrokenSaslAuthClients { get; init; }
+    /// <summary>smtpd_sasl_authenticated_header: the Received: header names the SASL user.</summary>
+    public bool SaslAuthenticatedHeader { get; init; }
 }

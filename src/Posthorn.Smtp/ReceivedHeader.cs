@@ -15,6 +15,10 @@ namespace Posthorn.Smtp;
 /// </code>
 /// The <c>for</c> clause only when the message has exactly one recipient; otherwise the id line ends
 /// in ";" and the date has a line of its own. An IPv6 client address is written "IPv6:…" (RFC 5321 §4.1.3).
+/// With smtpd_tls_received_header and TLS on, two lines follow the "from" line:
+/// <c>(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))</c> and
+/// <c>(No client certificate requested)</c>; with smtpd_sasl_authenticated_header and a SASL login,
+/// <c>(Authenticated sender: alice)</c>. RFC 3848: the protocol is ESMTPS, ESMTPA or ESMTPSA when so.
 /// </remarks>
 public static class ReceivedHeader
 {
@@ -26,14 +30,27 @@ public static class ReceivedHeader
         var sb = new StringBuilder(256);
         sb.Append("Received: from ").Append(session.HeloName ?? session.ClientName)
           .Append(" (").Append(session.ClientName).Append(" [").Append(address).Append("])\n");
+        if (options.TlsReceivedHeader && session.IsTls)
+        {
+            sb.Append("\t(using ").Append(session.TlsProtocol).Append(" with cipher ").Append(session.TlsCipher)
+              .Append(" (").Append(session.TlsCipherBits).Append('/').Append(session.TlsCipherBits).Append(" bits))\n");
+            sb.Append("\t(No client certificate requested)\n");
+        }
+        if (options.SaslAuthenticatedHeader && session.SaslUsername is { } user)
+            sb.Append("\t(Authenticated sender: ").Append(user).Append(")\n");
         sb.Append("\tby ").Append(options.Hostname).Append(" (").Append(options.MailName).Append(") with ")
-          .Append(session.Protocol).Append(" id ").Append(id);
+          .Append(WithProtocol(session)).Append(" id ").Append(id);
         if (tx.Recipients.Count == 1)
             sb.Append("\n\tfor <").Append(tx.Recipients[0]).Append(">; ").Append(FormatDate(arrival, zone)).Append('\n');
         else
             sb.Append(";\n\t").Append(FormatDate(arrival, zone)).Append('\n');
         return sb.ToString();
     }
+
+    /// <summary>RFC 3848: ESMTP becomes ESMTPS over TLS, ESMTPA after AUTH, ESMTPSA with both.</summary>
+    public static string WithProtocol(SmtpSessionInfo session) =>
+        session.Protocol != "ESMTP" ? session.Protocol
+        : "ESMTP" + (session.IsTls ? "S" : "") + (session.IsSaslAuthenticated ? "A" : "");
 
     /// <summary>Postfix mail_date(): RFC 5322 §3.3 date-time, day of month padded with a space as
     /// strftime's %e does, then the zone abbreviation in a comment when one is known:

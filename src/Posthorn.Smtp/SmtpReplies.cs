@@ -72,6 +72,30 @@ public static class SmtpReplies
     public static readonly SmtpReply EtrnBadParameter = Plain(501, "Error: invalid parameter syntax");
     public static readonly SmtpReply EtrnUnavailable = Plain(458, "Unable to queue messages");
 
+    // STARTTLS (RFC 3207; Postfix smtpd.c starttls_cmd) and smtpd_tls_security_level = encrypt.
+    public static readonly SmtpReply ReadyToStartTls = new(220, "2.0.0", "Ready to start TLS");
+    public static readonly SmtpReply StartTlsSyntax = new(501, "5.5.4", "Syntax: STARTTLS");
+    public static readonly SmtpReply TlsAlreadyActive = new(554, "5.5.1", "Error: TLS already active");
+    public static readonly SmtpReply CommandNotImplemented = new(502, "5.5.1", "Error: command not implemented");
+    public static readonly SmtpReply TlsNotAvailable = new(454, "4.7.0", "TLS not available due to local problem");
+    public static readonly SmtpReply MustIssueStartTls = new(530, "5.7.0", "Must issue a STARTTLS command first");
+    public static readonly SmtpReply MailTransactionInProgress = new(503, "5.5.1", "Error: MAIL transaction in progress");
+
+    // AUTH (RFC 4954; Postfix smtpd_sasl_glue.c, smtpd_sasl_proto.c).
+    public static readonly SmtpReply AuthNotEnabled = new(503, "5.5.1", "Error: authentication not enabled");
+    public static readonly SmtpReply AlreadyAuthenticated = new(503, "5.5.1", "Error: already authenticated");
+    public static readonly SmtpReply AuthSyntax = new(501, "5.5.4", "Syntax: AUTH mechanism");
+    public static readonly SmtpReply UnsupportedMechanism = new(504, "5.5.4", "Unsupported authentication mechanism");
+    public static readonly SmtpReply AuthSuccessful = new(235, "2.7.0", "Authentication successful");
+    public static readonly SmtpReply AuthFailed = new(535, "5.7.8", "Error: authentication failed: authentication failure");
+    public static readonly SmtpReply AuthTemporaryFailure = new(454, "4.7.0", "Temporary authentication failure: authentication database unavailable");
+    public static readonly SmtpReply AuthAborted = new(501, "5.7.0", "Authentication aborted");
+    public static readonly SmtpReply AuthCannotDecode = new(501, "5.5.2", "Cannot decode response");
+    public static readonly SmtpReply AuthLineTooLong = new(500, "5.5.6", "Authentication exchange line is too long");
+    public static readonly SmtpReply BadAuthParameter = new(501, "5.5.4", "Bad AUTH parameter syntax");
+    /// <summary>RFC 4954 §4: <c>334</c> and a base64 challenge (empty for PLAIN).</summary>
+    public static SmtpReply AuthChallenge(string base64) => Plain(334, base64);
+
     // Anything else the client may send.
     // DEVIATION: Postfix 3.x smtpd.c says "502 5.5.2 Error: command not recognized"; the Posthorn
     // issue statement asks for 500 (RFC 5321 §4.2.4: 500 is "command unrecognized").

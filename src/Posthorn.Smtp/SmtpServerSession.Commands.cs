@@ -31,15 +31,23 @@ public sealed partial class SmtpServerSession
         offered.Add(_options.MessageSizeLimit > 0 ? "SIZE " + _options.MessageSizeLimit.ToString(CultureInfo.InvariantCulture) : "SIZE");
         if (!_options.DisableVrfy) offered.Add("VRFY");
         offered.Add("ETRN");
+        if (TlsOffered) offered.Add("STARTTLS");   // RFC 3207 §4; never again once TLS is on.
+        var mechanisms = SaslMechanisms();
+        if (mechanisms.Count > 0)
+        {
+            offered.Add("AUTH " + string.Join(' ', mechanisms));   // RFC 4954 §3
+            // Postfix broken_sasl_auth_clients: the pre-RFC form that old Outlook versions look for.
+            if (_options.BrokenSaslAuthClients) offered.Add("AUTH=" + string.Join(' ', mechanisms));
+        }
         offered.Add("ENHANCEDSTATUSCODES");
         offered.Add("8BITMIME");
-        // Not offered, because not implemented: STARTTLS, AUTH, DSN, SMTPUTF8, CHUNKING.
+        // Not offered, because not implemented: DSN, SMTPUTF8, CHUNKING.
 
         // Postfix smtpd_discard_ehlo_keywords: compared case-insensitively with the keyword's first word.
         var discard = _options.DiscardEhloKeywords;
-        var kept = offered.Where(k => !discard.Contains(k.Split(' ')[0].ToLowerInvariant())).ToList();
+        var kept = offered.Where(k => !discard.Contains(k.Split(' ', '=')[0].ToLowerInvariant())).ToList();
         if (kept.Count < offered.Count && !discard.Contains("silent-discard"))
-            _log.SmtpdDiscardingEhloKeywords(string.Join(' ', offered.Except(kept).Select(k => k.Split(' ')[0])));
+            _log.SmtpdDiscardingEhloKeywords(string.Join(' ', offered.Except(kept).Select(k => k.Split(' ', '=')[0]).Distinct()));
         await ReplyAsync(SmtpReplies.Ehlo(_options.Hostname, kept));
         return true;
     }

@@ -5,7 +5,7 @@ namespace Posthorn.Smtp;
 /// <summary>Reading from the client: the pipe buffer, smtpd_timeout, and bounded command lines.</summary>
 public sealed partial class SmtpServerSession
 {
-    private enum LineStatus : byte { Line, EndOfInput, BareLf }
+    private enum LineStatus : byte { Line, EndOfInput, BareLf, TooLong }
 
     private readonly record struct CommandLine(LineStatus Status, ReadOnlyMemory<byte> Text);
 
@@ -40,8 +40,9 @@ public sealed partial class SmtpServerSession
 
     /// <summary>Reads one command line, CRLF removed. C7: at most line_length_limit bytes are kept;
     /// Postfix smtpd_chat_query() skips the rest of a longer line (to stay in step with the client),
-    /// logs "request longer than", and handles what it kept.</summary>
-    private async ValueTask<CommandLine> ReadCommandLineAsync()
+    /// logs "request longer than", and handles what it kept. A <paramref name="sensitive"/> line (an AUTH
+    /// response) is never logged: over the limit it is skipped whole and reported as <see cref="LineStatus.TooLong"/>.</summary>
+    private async ValueTask<CommandLine> ReadCommandLineAsync(bool sensitive = false)
     {
         int limit = Math.Max(_options.LineLengthLimit, 1);
         if (_lineBuffer.Length < limit) _lineBuffer = new byte[limit];
@@ -65,12 +66,12 @@ public sealed partial class SmtpServerSession
                 // Exactly one byte over (a lone CR before CRLF): fall through to the overlong path.
             }
             if (lf is not null || _buffer.Length > limit + 1)
-                return await ReadOverlongLineAsync(limit);
+                return await ReadOverlongLineAsync(limit, sensitive);
             if (!await ReadMoreAsync()) return new CommandLine(LineStatus.EndOfInput, default);
         }
     }
 
-    private async ValueTask<CommandLine> ReadOverlongLineAsync(int limit)
+    private async ValueTask<CommandLine> ReadOverlongLineAsync(int limit, bool sensitive)
     {
         _buffer.Slice(0, limit).CopyTo(_lineBuffer);
         _buffer = _buffer.Slice(limit);
@@ -90,6 +91,9 @@ public sealed partial class SmtpServerSession
             _buffer = _buffer.Slice(_buffer.End);   // skipped, never buffered: memory stays bounded
             if (!await ReadMoreAsync()) return new CommandLine(LineStatus.EndOfInput, default);
         }
+        if (sensitive) return new CommandLine(LineStatus.TooLong, default);
+        // C13: an AUTH command's initial response is a credential; only its verb is logged.
+        if (start.StartsWith("AUTH ", StringComparison.OrdinalIgnoreCase)) start = start[..4];
         _log.SmtpdRequestTooLong(Client, limit, start);
         int length = limit;
         if (_lineBuffer[length - 1] == (byte)'\r') length--;

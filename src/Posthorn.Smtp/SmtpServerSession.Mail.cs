@@ -42,6 +42,16 @@ public sealed partial class SmtpServerSession
             if (p.Keyword == "BODY" && p.Value is { } body
                 && (body.Equals("7BIT", StringComparison.OrdinalIgnoreCase) || body.Equals("8BITMIME", StringComparison.OrdinalIgnoreCase)))
                 continue;
+            // RFC 4954 §5: AUTH=<> or AUTH=xtext when AUTH is offered. Like Postfix, the value is checked and not used.
+            if (p.Keyword == "AUTH" && p.Value is not null && SaslActive)
+            {
+                if (!IsXtext(p.Value))
+                {
+                    await ReplyAsync(SmtpReplies.BadAuthParameter);
+                    return false;
+                }
+                continue;
+            }
             if (p.Keyword == "SIZE" && p.Value is not null)
             {
                 // RFC 1870 §3: size-value = 1*20DIGIT. Postfix: non-digits give "Bad message size syntax".

@@ -9,7 +9,8 @@ namespace Posthorn.Smtp;
 /// <summary>smtpd(8): one SMTP connection, zero or more mail transactions.</summary>
 /// <remarks>
 /// Standards: RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3463 and RFC 2034 (enhanced
-/// status codes), RFC 6152 (8BITMIME). Not offered: STARTTLS, AUTH, DSN, SMTPUTF8, CHUNKING.
+/// status codes), RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN and LOGIN), RFC 3848
+/// (ESMTPS/ESMTPA in Received:). Not offered: DSN, SMTPUTF8, CHUNKING.
 /// Security: talks to untrusted peers. Every read is bounded: command lines by line_length_limit
 /// (the rest of an overlong line is skipped, as Postfix does), message content is streamed to the
 /// sink in chunks of at most <see cref="DataChunkSize"/> bytes, every wait for the client by
@@ -17,7 +18,10 @@ namespace Posthorn.Smtp;
 /// Parameters (via <see cref="SmtpServerOptions"/>): myhostname, smtpd_banner, mail_name,
 /// message_size_limit, line_length_limit, smtpd_timeout, smtpd_recipient_limit,
 /// smtpd_soft_error_limit, smtpd_hard_error_limit, disable_vrfy_command, smtpd_discard_ehlo_keywords,
-/// smtpd_forbid_bare_newline (as <see cref="SmtpServerOptions.AllowBareLf"/>).
+/// smtpd_forbid_bare_newline (as <see cref="SmtpServerOptions.AllowBareLf"/>), smtpd_tls_security_level,
+/// smtpd_tls_auth_only, smtpd_tls_protocols, smtpd_tls_loglevel, smtpd_tls_received_header,
+/// smtpd_tls_wrappermode, smtpd_sasl_auth_enable, smtpd_sasl_security_options,
+/// smtpd_sasl_tls_security_options, broken_sasl_auth_clients, smtpd_sasl_authenticated_header.
 /// Lifetime: <see cref="RunAsync"/> greets, serves until QUIT, end of input, timeout, the error limit
 /// or shutdown, logs <c>connect</c>/<c>disconnect</c>, and disposes the stream before it returns.
 /// It does not throw for anything the client does; our own failures end the session with 421 4.3.0.
@@ -28,7 +32,8 @@ public sealed partial class SmtpServerSession
     /// <summary>Postfix smtpd_error_sleep_time default: the pause before each reply once the soft error limit is reached.</summary>
     private static readonly TimeSpan ErrorSleepTime = TimeSpan.FromSeconds(1);
 
-    private readonly Stream _stream;
+    /// <summary>The connection; replaced by an <see cref="System.Net.Security.SslStream"/> over it after STARTTLS.</summary>
+    private Stream _stream;
     private readonly SmtpSessionInfo _info;
     private readonly SmtpServerOptions _options;
     private readonly ISmtpTransactionSink _sink;
@@ -70,6 +75,13 @@ public sealed partial class SmtpServerSession
     {
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
         _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
+        bool wrapperMode = _options.TlsWrapperMode;
+        if (wrapperMode)
+        {
+            // The plain pipes are never used: the handshake below builds its own over the SslStream.
+            await _input.CompleteAsync();
+            await _output.CompleteAsync();
+        }
         using var timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, timeout.Token);
         _timeout = timeout;
@@ -77,8 +89,11 @@ public sealed partial class SmtpServerSession
         _log.SmtpdConnect(Client);
         try
         {
-            await ReplyAsync(SmtpReplies.Greeting(_options.Banner));
-            await CommandLoopAsync();
+            if (!wrapperMode || await WrapperModeHandshakeAsync())
+            {
+                await ReplyAsync(SmtpReplies.Greeting(_options.Banner));
+                await CommandLoopAsync();
+            }
         }
         catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
         {
@@ -174,8 +189,18 @@ public sealed partial class SmtpServerSession
             return;
         }
         _where = verb.ToString().ToUpperInvariant();
+        if (_options.TlsSecurityLevel == SmtpTlsSecurityLevel.Encrypt && !_info.IsTls && !AllowedBeforeTls(verb))
+        {
+            // Postfix smtpd.c: smtpd_tls_security_level = encrypt refuses the rest until STARTTLS.
+            await ReplyAsync(SmtpReplies.MustIssueStartTls);
+            _counters.Record(verb, ok: false);
+            _errorCount++;
+            return;
+        }
         bool ok = verb switch
         {
+            SmtpVerb.StartTls => await StartTlsAsync(args),
+            SmtpVerb.Auth => await AuthAsync(args),
             SmtpVerb.Helo => await HeloAsync(args, extended: false),
             SmtpVerb.Ehlo => await HeloAsync(args, extended: true),
             SmtpVerb.Mail => await MailAsync(args),

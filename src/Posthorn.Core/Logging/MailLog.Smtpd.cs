@@ -56,4 +56,25 @@ public sealed partial class MailLog
 
     /// <summary>Our own failure while serving a client (a bug or a broken sink); the session ends with 421.</summary>
     public void SmtpdSessionFailed(string client, string what) => Warning(SmtpdProgram, $"{client}: {what}");
+    /// <summary>smtpd_tls_loglevel &gt;= 1: <c>Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)</c></summary>
+    public void SmtpdTlsEstablished(string client, string protocol, string cipher, int bits) =>
+        Info(SmtpdProgram, $"Anonymous TLS connection established from {client}: {protocol} with cipher {cipher} ({bits}/{bits} bits)");
+
+    /// <summary>The TLS handshake failed: <c>SSL_accept error from localhost[127.0.0.1]: …</c></summary>
+    public void SmtpdTlsAcceptError(string client, string detail) => Info(SmtpdProgram, $"SSL_accept error from {client}: {detail}");
+
+    /// <summary>Postfix smtpd_sasl_glue.c; fail2ban's postfix-sasl filter reads this line, so nothing may follow the reason:
+    /// <c>warning: localhost[127.0.0.1]: SASL PLAIN authentication failed: authentication failure</c></summary>
+    public void SmtpdSaslFailed(string client, string method, string reason) =>
+        Warning(SmtpdProgram, $"{client}: SASL {method} authentication failed: {reason}");
+
+    /// <summary>The client cancelled AUTH with "*": <c>warning: localhost[127.0.0.1]: SASL LOGIN authentication aborted</c></summary>
+    public void SmtpdSaslAborted(string client, string method) => Warning(SmtpdProgram, $"{client}: SASL {method} authentication aborted");
+
+    /// <summary>The first line of a queued message: <c>3F1A2B0C4D: client=localhost[127.0.0.1]</c>, with
+    /// <c>, sasl_method=PLAIN, sasl_username=alice</c> after a successful AUTH (Postfix smtpd.c).</summary>
+    public void SmtpdClient(QueueId id, string client, string? saslMethod, string? saslUsername) =>
+        Info(SmtpdProgram, saslUsername is null
+            ? $"{id}: client={client}"
+            : $"{id}: client={client}, sasl_method={saslMethod}, sasl_username={saslUsername}");
 }

@@ -18,6 +18,8 @@ public sealed class Settings
     public required LocalDeliveryOptions Local { get; init; }
     public required IReadOnlyList<string> RelayRestrictions { get; init; }
     public required IReadOnlyList<string> RecipientRestrictions { get; init; }
+    /// <summary>smtpd_client_restrictions (evaluated at RCPT TO: smtpd_delay_reject = yes).</summary>
+    public IReadOnlyList<string> ClientRestrictions { get; init; } = [];
     public required bool LocalRecipientCheck { get; init; }
     public required TimeSpan QueueRunDelay { get; init; }
     public required TimeSpan MinimalBackoff { get; init; }
@@ -43,7 +45,7 @@ public sealed class Settings
         return new Settings
         {
             Config = cfg,
-            Smtpd = SmtpdOptions(cfg),
+            Smtpd = Posthorn.Daemon.Smtpd.SmtpdSecurity.Apply(SmtpdOptions(cfg), cfg, log),
             MyNetworks = cfg.MyNetworks(),
             MyDestination = cfg.MyDestination(),
             RelayDomains = cfg.GetList("relay_domains"),
@@ -63,6 +65,7 @@ public sealed class Settings
             },
             RelayRestrictions = cfg.GetList("smtpd_relay_restrictions"),
             RecipientRestrictions = cfg.GetList("smtpd_recipient_restrictions"),
+            ClientRestrictions = cfg.GetList("smtpd_client_restrictions"),
             LocalRecipientCheck = cfg.Get("local_recipient_maps").Trim().Length > 0,
             QueueRunDelay = cfg.GetTime("queue_run_delay"),
             MinimalBackoff = cfg.GetTime("minimal_backoff_time"),
@@ -71,7 +74,8 @@ public sealed class Settings
         };
     }
 
-    /// <summary>The smtpd settings, from a snapshot that already has the service's <c>-o</c> overrides.</summary>
+    /// <summary>The smtpd settings, from a snapshot that already has the service's <c>-o</c> overrides
+    /// (TLS and SASL are added by <see cref="Posthorn.Daemon.Smtpd.SmtpdSecurity.Apply"/>).</summary>
     public static SmtpServerOptions SmtpdOptions(ConfigSnapshot cfg) => new()
     {
         Hostname = cfg.Get("myhostname"),

@@ -5,13 +5,15 @@ using Posthorn.Smtp;
 namespace Posthorn.Daemon.Smtpd;
 
 /// <summary>The RCPT TO decision as Postfix smtpd(8) makes it with smtpd_delay_reject = yes:
-/// smtpd_relay_restrictions first, then smtpd_recipient_restrictions, then the local recipient table.</summary>
+/// smtpd_client_restrictions first (delayed to RCPT TO), then smtpd_relay_restrictions, then
+/// smtpd_recipient_restrictions, then the local recipient table.</summary>
 /// <remarks>
 /// The walking skeleton understands the restrictions the stock configuration and the assignment use:
-/// permit, reject, defer, permit_mynetworks, permit_sasl_authenticated (no SASL yet: never matches),
-/// reject_unauth_destination, defer_unauth_destination. An unknown name is a configuration error and
+/// permit, reject, defer, permit_mynetworks, permit_sasl_authenticated (the session logged in with AUTH),
+/// reject_unauth_destination, defer_unauth_destination. A reject or defer names what the list is about:
+/// "Client host rejected" in smtpd_client_restrictions, "Recipient address rejected" in the others. An unknown name is a configuration error and
 /// Postfix answers it with a temporary failure ("451 4.3.5 Server configuration error"), never a permit.
-/// Parameters: smtpd_relay_restrictions, smtpd_recipient_restrictions, mynetworks, mydestination,
+/// Parameters: smtpd_client_restrictions, smtpd_relay_restrictions, smtpd_recipient_restrictions, mynetworks, mydestination,
 /// relay_domains, local_recipient_maps.
 /// </remarks>
 public static class RecipientPolicy
@@ -22,9 +24,12 @@ public static class RecipientPolicy
 
     public static SmtpReply? Evaluate(Settings s, SmtpSessionInfo session, SmtpPath rcpt, Func<string, bool> isLocalRecipient)
     {
+        // Postfix smtpd_check.c: "<name[addr]>: Client host rejected: Access denied" for the client list.
+        var (clientVerdict, clientReply) = EvaluateList(s, session, rcpt, s.ClientRestrictions, $"<{session.ClientDescription}>: Client host rejected");
+        if (clientVerdict == Verdict.Reply) return clientReply;
         foreach (var list in (IReadOnlyList<string>[])[s.RelayRestrictions, s.RecipientRestrictions])
         {
-            var (verdict, reply) = EvaluateList(s, session, rcpt, list);
+            var (verdict, reply) = EvaluateList(s, session, rcpt, list, $"<{rcpt}>: Recipient address rejected");
             if (verdict == Verdict.Reply) return reply;
             // A permit ends this list only; the next list still runs (Postfix smtpd_relay_restrictions).
         }
@@ -34,7 +39,8 @@ public static class RecipientPolicy
         return null;
     }
 
-    private static (Verdict, SmtpReply?) EvaluateList(Settings s, SmtpSessionInfo session, SmtpPath rcpt, IReadOnlyList<string> list)
+    private static (Verdict, SmtpReply?) EvaluateList(Settings s, SmtpSessionInfo session, SmtpPath rcpt, IReadOnlyList<string> list,
+        string rejected)
     {
         foreach (var name in list)
         {
@@ -43,14 +49,16 @@ public static class RecipientPolicy
                 case "permit":
                     return (Verdict.Permit, null);
                 case "reject":
-                    return (Verdict.Reply, new SmtpReply(554, "5.7.1", $"<{rcpt}>: Recipient address rejected: Access denied"));
+                    return (Verdict.Reply, new SmtpReply(554, "5.7.1", $"{rejected}: Access denied"));
                 case "defer":
-                    return (Verdict.Reply, new SmtpReply(450, "4.7.1", $"<{rcpt}>: Recipient address rejected: Access denied"));
+                    return (Verdict.Reply, new SmtpReply(450, "4.7.1", $"{rejected}: Access denied"));
                 case "permit_mynetworks":
                     if (s.MyNetworks.Contains(session.Client.Address)) return (Verdict.Permit, null);
                     break;
                 case "permit_sasl_authenticated":
-                    break; // SMTP AUTH arrives with issue 4; until then no client is authenticated.
+                    // Postfix postconf(5): permit when the client successfully authenticated (RFC 4954).
+                    if (session.IsSaslAuthenticated) return (Verdict.Permit, null);
+                    break;
                 case "reject_unauth_destination":
                     if (!IsAuthorizedDestination(s, rcpt))
                         return (Verdict.Reply, new SmtpReply(554, "5.7.1", $"<{rcpt}>: Relay access denied"));

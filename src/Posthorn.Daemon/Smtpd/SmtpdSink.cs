@@ -45,7 +45,7 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         // header addresses are qualified and missing Message-Id/Date/From headers added.
         var options = settings.Cleanup with { LocalHeaderRewrite = LocalAddresses.IsOwn(tx.Session.Client.Address) };
         var cleanup = new CleanupWriter(file, id, options, clock, log) { Sender = tx.Sender };
-        log.Info("smtpd", $"{id}: client={tx.Session.ClientDescription}");
+        log.SmtpdClient(id, tx.Session.ClientDescription, tx.Session.SaslMethod, tx.Session.SaslUsername);
         return ValueTask.FromResult<ISmtpMessageWriter>(new Writer(this, id, cleanup));
     }
 
@@ -57,17 +57,24 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
 
         public async ValueTask<SmtpReply> CommitAsync(SmtpTransaction tx, CancellationToken ct)
         {
+            var attributes = new Dictionary<string, string>
+            {
+                ["client_name"] = tx.Session.ClientName,
+                ["client_address"] = tx.Session.AddressText,
+                ["helo_name"] = tx.Session.HeloName ?? "",
+                ["protocol"] = tx.Session.Protocol,
+            };
+            // Postfix's queue file keeps the SASL login (for the log and for later policy).
+            if (tx.Session.SaslUsername is { } user)
+            {
+                attributes["sasl_method"] = tx.Session.SaslMethod ?? "";
+                attributes["sasl_username"] = user;
+            }
             var envelope = new QueueEnvelope(
                 tx.Sender,
                 tx.Recipients.Select(r => new QueueRecipient(r.ToString())).ToList(),
                 sink.Clock.GetUtcNow(),
-                new Dictionary<string, string>
-                {
-                    ["client_name"] = tx.Session.ClientName,
-                    ["client_address"] = tx.Session.AddressText,
-                    ["helo_name"] = tx.Session.HeloName ?? "",
-                    ["protocol"] = tx.Session.Protocol,
-                });
+                attributes);
             try
             {
                 await cleanup.CommitAsync(envelope, ct);

@@ -19,6 +19,7 @@ public static class CommandTable
         ["sendmail"] = (a, c) => Task.FromResult(ToolShims.Sendmail(a, c)),
         ["install-links"] = (a, c) => Task.FromResult(InstallLinks.Run(a, c)),
         ["demo"] = DemoCommand.RunAsync,
+        ["tls"] = TlsCommand.RunAsync,
     };
 
     /// <summary>The <c>postfix</c> verbs may be given directly: <c>posthorn start</c>.</summary>

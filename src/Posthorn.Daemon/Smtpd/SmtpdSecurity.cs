@@ -1,0 +1,126 @@
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Posthorn.Config;
+using Posthorn.Logging;
+using Posthorn.Mail.Auth;
+using Posthorn.Smtp;
+
+namespace Posthorn.Daemon.Smtpd;
+
+/// <summary>smtpd's TLS and SASL settings, read from one configuration snapshot into <see cref="SmtpServerOptions"/>.</summary>
+/// <remarks>
+/// Parameters: smtpd_tls_security_level, smtpd_tls_cert_file, smtpd_tls_key_file, smtpd_tls_chain_files,
+/// smtpd_tls_protocols, smtpd_tls_mandatory_protocols, smtpd_tls_auth_only, smtpd_tls_loglevel,
+/// smtpd_tls_received_header, smtpd_tls_wrappermode, smtpd_sasl_auth_enable, smtpd_sasl_type,
+/// smtpd_sasl_security_options, smtpd_sasl_tls_security_options, broken_sasl_auth_clients,
+/// smtpd_sasl_authenticated_header, posthorn_passwd_file.
+/// Security: the key file is read here, while the daemon still has the rights to read it.
+/// </remarks>
+public static class SmtpdSecurity
+{
+    public static SmtpServerOptions Apply(SmtpServerOptions options, ConfigSnapshot cfg, MailLog log)
+    {
+        var level = cfg.Get("smtpd_tls_security_level").Trim().ToLowerInvariant() switch
+        {
+            "may" => SmtpTlsSecurityLevel.May,
+            "encrypt" => SmtpTlsSecurityLevel.Encrypt,
+            "" or "none" => SmtpTlsSecurityLevel.None,
+            var other => Unsupported(log, other),
+        };
+        bool wrapper = cfg.GetBool("smtpd_tls_wrappermode");
+        X509Certificate2? cert = null;
+        X509Certificate2Collection? chain = null;
+        if (level != SmtpTlsSecurityLevel.None || wrapper)
+        {
+            (cert, chain) = LoadCertificate(cfg, log);
+            if (cert is null) log.Warning("smtpd", "No server certs available. TLS won't be enabled");
+        }
+        // Postfix postconf(5): the mandatory list applies at level encrypt, the other one at may.
+        string protocolsName = level == SmtpTlsSecurityLevel.Encrypt ? "smtpd_tls_mandatory_protocols" : "smtpd_tls_protocols";
+        if (!TlsProtocolList.TryParse(cfg.Get(protocolsName), out var protocols))
+        {
+            log.Warning("smtpd", $"{protocolsName}: no supported protocol in \"{cfg.Get(protocolsName)}\"; using the system default");
+            protocols = SslProtocols.None;
+        }
+        return options with
+        {
+            TlsCertificate = cert,
+            TlsChain = chain,
+            TlsSecurityLevel = level,
+            TlsAuthOnly = cfg.GetBool("smtpd_tls_auth_only"),
+            TlsProtocols = protocols,
+            TlsReceivedHeader = cfg.GetBool("smtpd_tls_received_header"),
+            TlsLogLevel = (int)cfg.GetNumber("smtpd_tls_loglevel"),
+            TlsWrapperMode = wrapper,
+            SaslAuthEnable = cfg.GetBool("smtpd_sasl_auth_enable"),
+            Authenticator = cfg.GetBool("smtpd_sasl_auth_enable") ? Authenticator(cfg, log) : null,
+            SaslNoPlaintext = HasOption(cfg, "smtpd_sasl_security_options", "noplaintext"),
+            SaslTlsNoPlaintext = HasOption(cfg, "smtpd_sasl_tls_security_options", "noplaintext"),
+            BrokenSaslAuthClients = cfg.GetBool("broken_sasl_auth_clients"),
+            SaslAuthenticatedHeader = cfg.GetBool("smtpd_sasl_authenticated_header"),
+        };
+    }
+
+    private static SmtpTlsSecurityLevel Unsupported(MailLog log, string value)
+    {
+        log.Warning("smtpd", $"invalid smtpd_tls_security_level value \"{value}\"; using none");
+        return SmtpTlsSecurityLevel.None;
+    }
+
+    private static bool HasOption(ConfigSnapshot cfg, string name, string option) =>
+        cfg.GetList(name).Any(o => o.Equals(option, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Postfix: smtpd_tls_chain_files (each file a key followed by its certificate chain) takes
+    /// precedence over smtpd_tls_cert_file and smtpd_tls_key_file. Only the first chain file is used.</summary>
+    internal static (X509Certificate2? Cert, X509Certificate2Collection? Chain) LoadCertificate(ConfigSnapshot cfg, MailLog log)
+    {
+        var chainFiles = cfg.GetList("smtpd_tls_chain_files");
+        string certFile = chainFiles.Count > 0 ? chainFiles[0] : cfg.Get("smtpd_tls_cert_file");
+        string keyFile = chainFiles.Count > 0 ? chainFiles[0] : cfg.Get("smtpd_tls_key_file");
+        if (certFile.Length == 0) return (null, null);
+        try
+        {
+            var cert = X509Certificate2.CreateFromPemFile(certFile, keyFile.Length > 0 ? keyFile : certFile);
+            var all = new X509Certificate2Collection();
+            all.ImportFromPemFile(certFile);
+            var chain = new X509Certificate2Collection();
+            foreach (var c in all)
+                if (c.Thumbprint != cert.Thumbprint) chain.Add(c);
+            return (cert, chain.Count > 0 ? chain : null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            log.Warning("smtpd", $"cannot load certificate from {certFile} and key from {keyFile}: {e.Message}");
+            return (null, null);
+        }
+    }
+
+    /// <summary>smtpd_sasl_type = posthorn: posthorn_passwd_file when set, else the system accounts.
+    /// DEVIATION: Postfix's default type "cyrus" means the same here (there is no Cyrus SASL library in
+    /// Posthorn); "dovecot" would need Dovecot's auth socket, which Posthorn does not speak, so AUTH stays off.</summary>
+    private static ISmtpAuthenticator? Authenticator(ConfigSnapshot cfg, MailLog log)
+    {
+        string type = cfg.Get("smtpd_sasl_type").Trim().ToLowerInvariant();
+        if (type is not ("posthorn" or "cyrus"))
+        {
+            log.Warning("smtpd", $"unsupported SASL server implementation: {type}; AUTH is not offered");
+            return null;
+        }
+        string file = cfg.Get("posthorn_passwd_file").Trim();
+        IPasswordDatabase db = file.Length > 0 ? new PasswdFile(file) : new SystemPasswordDatabase();
+        return new PasswordDatabaseAuthenticator(db);
+    }
+}
+
+/// <summary>The engine's <see cref="ISmtpAuthenticator"/> over a <see cref="IPasswordDatabase"/>.</summary>
+public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : ISmtpAuthenticator
+{
+    public async ValueTask<SmtpAuthResult> AuthenticateAsync(string user, string password, CancellationToken ct) =>
+        await database.VerifyAsync(user, password, ct) switch
+        {
+            AuthResult.Success => SmtpAuthResult.Success,
+            AuthResult.TemporaryFailure => SmtpAuthResult.TemporaryFailure,
+            _ => SmtpAuthResult.Failure,
+        };
+}

@@ -1,0 +1,97 @@
+using Xunit;
+using Posthorn.Mail.Auth;
+
+namespace Posthorn.Tests.Smtp;
+
+/// <summary>The Dovecot-style passwd-file and crypt(3) behind SMTP AUTH.</summary>
+public class AuthPasswordDatabaseTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("posthorn-auth-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    private PasswdFile Write(params string[] lines)
+    {
+        string path = Path.Combine(_dir.FullName, "passwd");
+        File.WriteAllLines(path, lines);
+        return new PasswdFile(path);
+    }
+
+    [Theory]
+    [InlineData("$6$rounds=5000$abcdefgh", "$6$")]
+    [InlineData("$5$abcdefgh", "$5$")]
+    [InlineData("$1$abcdefgh", "$1$")]
+    public void Crypt_hashes_with_the_method_the_setting_names(string setting, string prefix)
+    {
+        string? hash = Crypt.Hash("secret", setting);
+        Assert.NotNull(hash);
+        Assert.StartsWith(prefix, hash);
+        Assert.True(Crypt.Verify("secret", hash));
+        Assert.False(Crypt.Verify("Secret", hash));
+    }
+
+    [Fact]
+    public void Crypt_refuses_locked_and_empty_hashes()
+    {
+        Assert.False(Crypt.Verify("", "!"));
+        Assert.False(Crypt.Verify("x", "*"));
+        Assert.False(Crypt.Verify("x", ""));
+    }
+
+    [Fact]
+    public async Task Passwd_file_checks_plain_and_crypt_schemes()
+    {
+        string sha512 = Crypt.Hash("secret", "$6$saltsalt")!;
+        string md5 = Crypt.Hash("md5pass", "$1$saltsalt")!;
+        var db = Write(
+            "# users",
+            "",
+            $"alice:{{SHA512-CRYPT}}{sha512}:1000:1000::/home/alice::",
+            "bob:{PLAIN}hunter2:1001:1001::/home/bob::",
+            $"carol:{md5}:1002:1002::/home/carol::",    // no scheme: CRYPT
+            "dave:{SSHA}c29tZXRoaW5n:1003:1003::/home/dave::",
+            "bob:{PLAIN}second-entry-ignored");
+        Assert.Equal(AuthResult.Success, await db.VerifyAsync("alice", "secret", default));
+        Assert.Equal(AuthResult.Failure, await db.VerifyAsync("alice", "wrong", default));
+        Assert.Equal(AuthResult.Success, await db.VerifyAsync("bob", "hunter2", default));
+        Assert.Equal(AuthResult.Failure, await db.VerifyAsync("bob", "second-entry-ignored", default));
+        Assert.Equal(AuthResult.Success, await db.VerifyAsync("carol", "md5pass", default));
+        Assert.Equal(AuthResult.Failure, await db.VerifyAsync("dave", "something", default));   // unsupported scheme
+        Assert.Equal(AuthResult.Failure, await db.VerifyAsync("nobody", "secret", default));
+    }
+
+    [Fact]
+    public async Task Passwd_file_blowfish_when_libcrypt_has_it()
+    {
+        string? blf = Crypt.Hash("secret", "$2b$05$abcdefghijklmnopqrstuu");
+        if (blf is null) return;   // libcrypt built without bcrypt: BLF-CRYPT cannot be checked on this system
+        var db = Write($"erin:{{BLF-CRYPT}}{blf}:1004:1004::/home/erin::");
+        Assert.Equal(AuthResult.Success, await db.VerifyAsync("erin", "secret", default));
+        Assert.Equal(AuthResult.Failure, await db.VerifyAsync("erin", "secreT", default));
+    }
+
+    [Fact]
+    public async Task Passwd_file_is_read_again_after_a_change()
+    {
+        var db = Write("bob:{PLAIN}one");
+        Assert.Equal(AuthResult.Success, await db.VerifyAsync("bob", "one", default));
+        File.WriteAllLines(db.Path, ["bob:{PLAIN}two-longer"]);
+        Assert.Equal(AuthResult.Success, await db.VerifyAsync("bob", "two-longer", default));
+        Assert.Equal(AuthResult.Failure, await db.VerifyAsync("bob", "one", default));
+    }
+
+    [Fact]
+    public async Task A_missing_passwd_file_is_a_temporary_failure()
+    {
+        var db = new PasswdFile(Path.Combine(_dir.FullName, "absent"));
+        Assert.Equal(AuthResult.TemporaryFailure, await db.VerifyAsync("bob", "x", default));
+    }
+
+    [Fact]
+    public async Task System_database_never_accepts_an_unknown_user()
+    {
+        var db = new SystemPasswordDatabase();
+        Assert.NotEqual(AuthResult.Success, await db.VerifyAsync("posthorn-no-such-user", "x", default));
+        Assert.NotEqual(AuthResult.Success, await db.VerifyAsync("root", "certainly-not-the-root-password-" + Guid.NewGuid(), default));
+    }
+}

@@ -47,3 +47,28 @@ public readonly record struct DeliveryDelays(TimeSpan BeforeQueueManager, TimeSp
 public sealed record DeliveryRecord(
     string Recipient, string? OriginalRecipient, string Relay, DeliveryDelays Delays,
     EnhancedStatus Dsn, DeliveryOutcome Status, string Text);
+
+/// <summary>smtp(8) and bounce(8) lines.</summary>
+public sealed partial class MailLog
+{
+    /// <summary><c>ID: connect to mx.example[192.0.2.1]:25: Connection refused</c>, one per server that failed
+    /// before the one that answered (Postfix smtp(8) logs each; the recipient line quotes the last).</summary>
+    public void SmtpConnectFailed(QueueId id, string text) => Info("smtp", $"{id}: {text}");
+
+    /// <summary><c>Untrusted TLS connection established to mx.example[192.0.2.1]:25: TLSv1.3 with cipher X (256/256 bits)</c>.</summary>
+    public void SmtpTlsEstablished(string relay, string protocol, string cipher, int bits) =>
+        Info("smtp", $"Untrusted TLS connection established to {relay}: {protocol} with cipher {cipher} ({bits}/{bits} bits)");
+
+    /// <summary>Opportunistic TLS that failed: Postfix TLS_README, level may, falls back to plaintext.</summary>
+    public void SmtpTlsFallback(string relay, string reason) =>
+        Warning("smtp", $"TLS handshake with {relay} failed: {reason}; trying again without TLS");
+
+    /// <summary><c>ID: sender non-delivery notification: NEWID</c> (postfix/bounce).</summary>
+    public void SenderNonDeliveryNotification(QueueId id, QueueId bounceId) =>
+        Info("bounce", $"{id}: sender non-delivery notification: {bounceId}");
+
+    /// <summary>A bounce that would go to the null sender (a bounce of a bounce) is not sent; Postfix
+    /// would send a double bounce to 2bounce_notice_recipient instead.</summary>
+    public void BounceDiscarded(QueueId id) =>
+        Info("bounce", $"{id}: undeliverable mail with null sender: no non-delivery notification");
+}

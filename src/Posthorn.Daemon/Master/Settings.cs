@@ -26,6 +26,11 @@ public sealed class Settings
     public required TimeSpan MaximalBackoff { get; init; }
     public required TimeSpan MaximalQueueLifetime { get; init; }
 
+    private Posthorn.Daemon.Qmgr.OutboundSettings? _outbound;
+
+    /// <summary>smtp(8) and next-hop settings, derived from <see cref="Config"/> on first use.</summary>
+    public Posthorn.Daemon.Qmgr.OutboundSettings Outbound => _outbound ??= Posthorn.Daemon.Qmgr.OutboundSettings.From(Config);
+
     public static Settings From(ConfigSnapshot cfg, Posthorn.Logging.MailLog log)
     {
         var aliases = new List<AliasDatabase>();

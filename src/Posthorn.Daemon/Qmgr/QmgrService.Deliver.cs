@@ -1,8 +1,10 @@
 using Posthorn.Core;
 using Posthorn.Daemon.Master;
 using Posthorn.Logging;
+using Posthorn.Mail.Bounce;
 using Posthorn.Mail.Cleanup;
 using Posthorn.Mail.Delivery;
+using Posthorn.Mail.Outbound;
 using Posthorn.Mail.Queue;
 
 namespace Posthorn.Daemon.Qmgr;
@@ -28,31 +30,31 @@ public sealed partial class QmgrService
         var s = settings();
         log.QueueActive(id, env.Sender.ToString(), message.ContentLength, env.Recipients.Count);
 
-        bool pending = false;
+        DeferLog.Remove(queue, id);   // Postfix qmgr: a new delivery round starts a new defer log.
+        var round = new DeliveryRound(path);
+        var remote = new Dictionary<NextHop, List<int>>();
         for (int i = 0; i < env.Recipients.Count; i++)
         {
             var rcpt = env.Recipients[i];
             if (rcpt.Done) continue;
             var address = SmtpPath.FromAddress(rcpt.Address);
-            var start = clock.GetUtcNow();
-            bool done;
             if (s.IsLocalDomain(address.Domain))
             {
-                done = await DeliverLocalAsync(id, message, rcpt, address, activeAt, start, s, ct);
+                var start = clock.GetUtcNow();
+                bool done = await DeliverLocalAsync(id, message, i, rcpt, address, activeAt, start, s, round, ct);
+                round.Settle(i, done);
             }
             else
             {
-                // The outbound SMTP client arrives with issue 6; until then non-local mail waits here,
-                // with the reason Postfix gives for a transport that is not running.
-                var status = new EnhancedStatus(4, 3, 0);
-                const string reason = "mail transport unavailable";
-                Log("none", rcpt.Address, rcpt.OriginalRecipient, message, activeAt, start, status, DeliveryOutcome.Deferred, reason);
-                DeferLog.Append(queue, id, rcpt.Address, status, reason);
-                done = false;
+                var hop = s.Outbound.NextHopFor(address.Domain);
+                if (!remote.TryGetValue(hop, out var list)) remote[hop] = list = [];
+                list.Add(i);
             }
-            if (done) QueueFile.MarkDone(path, i);
-            else pending = true;
         }
+        var batches = remote.SelectMany(g => g.Value.Chunk(s.Outbound.DestinationRecipientLimit).Select(b => (Hop: g.Key, Indexes: b)));
+        await Task.WhenAll(batches.Select(b => DeliverRemoteAsync(message, b.Hop, b.Indexes, activeAt, s, round, ct)));
+        await BounceAsync(message, round, s, ct);
+        bool pending = round.Pending;
 
         if (!pending)
         {
@@ -71,8 +73,8 @@ public sealed partial class QmgrService
         TimeSpan.FromTicks(Math.Clamp(age.Ticks, s.MinimalBackoff.Ticks, Math.Max(s.MinimalBackoff.Ticks, s.MaximalBackoff.Ticks)));
 
     /// <returns>true when the recipient is finished (delivered, forwarded or bounced), false to retry later.</returns>
-    private async Task<bool> DeliverLocalAsync(QueueId id, QueuedMessage message, QueueRecipient rcpt, SmtpPath address,
-        DateTimeOffset activeAt, DateTimeOffset start, Settings s, CancellationToken ct)
+    private async Task<bool> DeliverLocalAsync(QueueId id, QueuedMessage message, int index, QueueRecipient rcpt, SmtpPath address,
+        DateTimeOffset activeAt, DateTimeOffset start, Settings s, DeliveryRound round, CancellationToken ct)
     {
         var request = new LocalDeliveryRequest(id, message.Envelope.Sender, address, rcpt.OriginalRecipient,
             message.OpenContent, message.Envelope.ArrivalTime);
@@ -90,6 +92,7 @@ public sealed partial class QmgrService
         }
 
         bool done = true;
+        var localBounces = new List<BouncedRecipient>();
         // LocalTransport writes each recipient's log line itself (it knows the per-recipient times).
         foreach (var r in result.Results)
         {
@@ -98,7 +101,13 @@ public sealed partial class QmgrService
                 DeferLog.Append(queue, id, rcpt.Address, r.Dsn, r.Text);
                 done = false;
             }
+            else if (r.Outcome == DeliveryOutcome.Bounced)
+            {
+                localBounces.Add(new BouncedRecipient(r.Recipient, r.OriginalRecipient ?? rcpt.OriginalRecipient, r.Dsn, r.Text, null, null));
+            }
         }
+        // A recipient that is retried (some expansion deferred) is not settled by its bounce notice.
+        foreach (var b in localBounces) round.Bounce(done ? index : -1, b);
         if (result.Forward.Count > 0)
         {
             var forwarded = await ResubmitAsync(message, result.Forward, s, ct);

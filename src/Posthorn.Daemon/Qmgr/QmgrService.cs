@@ -14,13 +14,20 @@ namespace Posthorn.Daemon.Qmgr;
 /// so no message is lost or stuck. A recipient is marked done in the queue file only after its
 /// delivery succeeded or failed for good; a crash in between delivers it again (at least once).
 /// Deferred messages wait in deferred/ with the next attempt time as the file's mtime, as in Postfix.
-/// Parameters: queue_run_delay, minimal_backoff_time, maximal_backoff_time, qmgr_message_active_limit.
+/// Non-local recipients are grouped by next hop (relayhost, else the domain) and handed to smtp(8),
+/// at most smtp_destination_concurrency_limit deliveries per next hop and
+/// smtp_destination_recipient_limit recipients per delivery; failed recipients get one RFC 3464
+/// notice per message (bounce(8)).
+/// Parameters: queue_run_delay, minimal_backoff_time, maximal_backoff_time, qmgr_message_active_limit,
+/// relayhost, smtp_destination_concurrency_limit, smtp_destination_recipient_limit.
 /// </remarks>
 public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory queue, QueueIdGenerator ids,
     Transports transports, MailLog log, TimeProvider clock)
 {
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private readonly SemaphoreSlim _active = new(16);
+    // Postfix qmgr_message_active_limit: messages in active/ at once. Each waits on its destinations'
+    // own limits (QmgrService.Remote.cs), so a slow destination holds only its own slots.
+    private readonly SemaphoreSlim _active = new((int)Math.Clamp(settings().Config.GetNumber("qmgr_message_active_limit"), 1, 20000));
     private readonly List<Task> _running = [];
 
     /// <summary>New mail is in incoming/ (smtpd, pickup, a resubmission): look now rather than at the next timer.</summary>

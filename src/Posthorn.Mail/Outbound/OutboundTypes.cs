@@ -1,0 +1,61 @@
+using Posthorn.Core;
+using Posthorn.Logging;
+
+namespace Posthorn.Mail.Outbound;
+
+/// <summary>The message smtp(8) sends: its envelope sender, its size and its content (LF line ends, as queued).</summary>
+/// <param name="OpenContent">Opens the content from the start; may be called once per server tried.</param>
+public sealed record OutboundMessage(QueueId Id, SmtpPath Sender, long Size, Func<Stream> OpenContent);
+
+/// <summary>One recipient for one next hop; <paramref name="OriginalRecipient"/> is kept for the DSN.</summary>
+public sealed record OutboundRecipient(string Address, string? OriginalRecipient = null);
+
+/// <summary>What happened to one recipient.</summary>
+/// <param name="Relay"><c>host[addr]:port</c> of the server that answered for it, or <c>none</c>.</param>
+/// <param name="Text">Postfix's status text: <c>250 2.0.0 Ok: queued as X</c>, <c>host x[a] said: 550 … (in reply to RCPT TO command)</c>,
+/// <c>connect to x[a]:25: Connection refused</c>.</param>
+/// <param name="RemoteMta">The server's host name when a server answered (DSN Remote-MTA).</param>
+/// <param name="DiagnosticCode">The server's reply (DSN Diagnostic-Code: smtp; …), when there was one.</param>
+public sealed record OutboundRecipientResult(
+    OutboundRecipient Recipient, DeliveryOutcome Outcome, EnhancedStatus Dsn, string Text, string Relay,
+    string? RemoteMta, string? DiagnosticCode);
+
+/// <summary>The results of one delivery, with Postfix's delay split: <see cref="Connection"/> (delays=…/…/c/…)
+/// and <see cref="Transmission"/> (…/d).</summary>
+public sealed record OutboundDeliveryResult(IReadOnlyList<OutboundRecipientResult> Recipients, TimeSpan Connection, TimeSpan Transmission);
+
+/// <summary><c>smtp_tls_security_level</c>, as far as Posthorn implements it.</summary>
+public enum SmtpTlsLevel
+{
+    /// <summary>Never STARTTLS.</summary>
+    None,
+    /// <summary>Opportunistic: STARTTLS when offered, no certificate check, plaintext when it fails.</summary>
+    May,
+    /// <summary>Mandatory encryption, no certificate check: no STARTTLS means deferral.</summary>
+    Encrypt,
+}
+
+/// <summary>The main.cf parameters smtp(8) reads, resolved by the caller; defaults from postconf(5).</summary>
+public sealed record SmtpClientOptions
+{
+    /// <summary>smtp_helo_name.</summary>
+    public string HeloName { get; init; } = "localhost";
+    public SmtpTlsLevel TlsLevel { get; init; } = SmtpTlsLevel.May;
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan HeloTimeout { get; init; } = TimeSpan.FromSeconds(300);
+    public TimeSpan StartTlsTimeout { get; init; } = TimeSpan.FromSeconds(300);
+    public TimeSpan MailTimeout { get; init; } = TimeSpan.FromSeconds(300);
+    public TimeSpan RcptTimeout { get; init; } = TimeSpan.FromSeconds(300);
+    public TimeSpan DataInitTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    public TimeSpan DataXferTimeout { get; init; } = TimeSpan.FromSeconds(180);
+    public TimeSpan DataDoneTimeout { get; init; } = TimeSpan.FromSeconds(600);
+    public TimeSpan QuitTimeout { get; init; } = TimeSpan.FromSeconds(300);
+    /// <summary>smtp_mx_session_limit: most servers that got as far as a greeting, per delivery.</summary>
+    public int MxSessionLimit { get; init; } = 2;
+    /// <summary>line_length_limit: a reply line longer than this ends the session (bounded reads, STYLE C7).</summary>
+    public int ReplyLineLimit { get; init; } = 2048;
+    /// <summary>Most lines in one multi-line reply (Posthorn's own bound).</summary>
+    public int ReplyLineCountLimit { get; init; } = 1000;
+    /// <summary>smtp_bind_address: local address of outgoing connections, when set.</summary>
+    public System.Net.IPAddress? BindAddress { get; init; }
+}

@@ -1,0 +1,102 @@
+using System.Net.Sockets;
+using Posthorn.Core;
+using Posthorn.Logging;
+
+namespace Posthorn.Mail.Outbound;
+
+/// <summary>smtp(8): delivers one message to the recipients of one next hop, trying its servers in MX order.</summary>
+/// <remarks>
+/// Standards: RFC 5321, RFC 1869/5321 (EHLO, HELO fallback), RFC 2920 (PIPELINING), RFC 1870 (SIZE),
+/// RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 3463 (status codes), RFC 7505 (null MX).
+/// Security: talks to untrusted servers; every reply read is bounded in time, line length and
+/// line count; TLS without certificate checks is encryption against passive listeners only.
+/// Parameters: smtp_helo_name, smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
+/// smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout, smtp_data_done_timeout,
+/// smtp_quit_timeout, smtp_starttls_timeout, smtp_tls_security_level, smtp_mx_address_limit,
+/// smtp_mx_session_limit, smtp_host_lookup, smtp_bind_address, inet_protocols.
+/// Postfix smtp(8): a soft failure (connection, 4xx greeting, 4xx reply) leaves the recipient for
+/// the next server; only after the last server does it become a deferral. A 5xx is final at once.
+/// </remarks>
+public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopResolver resolver, MailLog log, TimeProvider clock)
+{
+    private static readonly EnhancedStatus ConnectFailed = new(4, 4, 1);
+    private static readonly EnhancedStatus ConversationFailed = new(4, 4, 2);
+
+    /// <summary>Delivers <paramref name="message"/> to <paramref name="recipients"/>, all for <paramref name="hop"/>.</summary>
+    /// <returns>One result per recipient, in the order given. Never throws for what a server or DNS does;
+    /// cancellation of <paramref name="ct"/> throws.</returns>
+    public async Task<OutboundDeliveryResult> DeliverAsync(NextHop hop, OutboundMessage message,
+        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct)
+    {
+        var start = clock.GetUtcNow();
+        var state = new DeliveryState(recipients);
+        var resolution = await resolver.ResolveAsync(hop, ct).ConfigureAwait(false);
+        if (!resolution.Found)
+        {
+            state.FailAll(resolution.Outcome, resolution.Dsn, resolution.Error, "none", null, null);
+            return state.Finish(clock.GetUtcNow() - start, TimeSpan.Zero);
+        }
+
+        int sessions = 0;
+        foreach (var server in resolution.Servers)
+        {
+            bool greeted = await TryServerAsync(server, message, state, tls: options.TlsLevel != SmtpTlsLevel.None, ct).ConfigureAwait(false);
+            if (state.PendingCount == 0) break;
+            if (greeted && ++sessions >= options.MxSessionLimit) break;
+        }
+        var connected = state.ConnectedAt ?? clock.GetUtcNow();
+        return state.Finish(connected - start, clock.GetUtcNow() - connected);
+    }
+
+    /// <returns>true when the server greeted (counts toward smtp_mx_session_limit).</returns>
+    private async Task<bool> TryServerAsync(SmtpServerAddress server, OutboundMessage message, DeliveryState state, bool tls, CancellationToken ct)
+    {
+        SmtpConnection conn;
+        try
+        {
+            conn = await SmtpConnection.ConnectAsync(server, options, clock, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or TimeoutException)
+        {
+            string text = $"connect to {server}: {SocketErrorText(e)}";
+            log.SmtpConnectFailed(message.Id, text);
+            state.SoftAll(ConnectFailed, text, "none", null, null);
+            return false;
+        }
+        await using (conn.ConfigureAwait(false))
+        {
+            try
+            {
+                return await SessionAsync(conn, message, state, tls, ct).ConfigureAwait(false);
+            }
+            catch (SmtpSessionException e) when (e.Kind == SmtpSessionFailure.Tls && options.TlsLevel == SmtpTlsLevel.May)
+            {
+                log.SmtpTlsFallback(server.ToString(), e.Message);
+            }
+            catch (SmtpSessionException e)
+            {
+                string text = e.Kind switch
+                {
+                    SmtpSessionFailure.Timeout => $"conversation with {server.HostAndAddress} timed out while {e.Message}",
+                    SmtpSessionFailure.Malformed => $"host {server.HostAndAddress} sent a malformed reply while {e.Message}",
+                    SmtpSessionFailure.Tls => $"TLS handshake with {server.HostAndAddress} failed: {e.Message}",
+                    _ => $"lost connection with {server.HostAndAddress} while {e.Message}",
+                };
+                state.SoftAll(ConversationFailed, text, server.ToString(), server.HostName, null);
+                return true;
+            }
+        }
+        // Postfix TLS_README: with opportunistic TLS a failed handshake is retried in plaintext.
+        return await TryServerAsync(server, message, state, tls: false, ct).ConfigureAwait(false);
+    }
+
+    private static string SocketErrorText(Exception e) => e switch
+    {
+        TimeoutException => "Connection timed out",
+        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "Connection refused",
+        SocketException { SocketErrorCode: SocketError.TimedOut } => "Connection timed out",
+        SocketException { SocketErrorCode: SocketError.NetworkUnreachable } => "Network is unreachable",
+        SocketException { SocketErrorCode: SocketError.HostUnreachable } => "No route to host",
+        _ => e.Message,
+    };
+}

@@ -83,7 +83,7 @@ CF
 
 # posthorn_pid DIR: the running daemon's PID (from `postfix status`), empty when not running.
 posthorn_pid() {
-  "$PH" postfix -c "$1" status 2>&1 | sed -n 's/.*PID: *\([0-9]*\).*/\1/p'
+  { "$PH" postfix -c "$1" status 2>&1 || true; } | sed -n 's/.*PID: *\([0-9]*\).*/\1/p'
 }
 
 # posthorn_stop DIR: orderly stop, then SIGKILL if it hangs.

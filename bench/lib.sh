@@ -1,0 +1,95 @@
+# Shared helpers for the bench scripts (sourced, not run). Loopback only; root is needed for apt-get/useradd.
+
+# ensure_postfix: installs the Debian package `postfix` (for smtp-source and the peer daemon) when missing,
+# answering debconf "No configuration" and forbidding invoke-rc.d to start the system instance.
+ensure_postfix() {
+  [ -x /usr/sbin/postfix ] && [ -x /usr/sbin/smtp-source ] && return 0
+  [ "$(id -u)" = 0 ] || { echo "postfix is missing and only root can apt-get install it" >&2; return 1; }
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  local policy=/usr/sbin/policy-rc.d made_policy=
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; made_policy=1; fi
+  local master_before; master_before=$(pgrep -x master || true)
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix >/tmp/phbench-apt.log 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix >>/tmp/phbench-apt.log 2>&1; } \
+    || { [ -n "$made_policy" ] && rm -f "$policy"; echo "apt-get install postfix failed (see /tmp/phbench-apt.log)" >&2; return 1; }
+  [ -n "$made_policy" ] && rm -f "$policy"
+  # Never leave a system instance running that the install started.
+  if [ -z "$master_before" ] && pgrep -x master >/dev/null; then /usr/sbin/postfix stop >/dev/null 2>&1 || true; fi
+  return 0
+}
+
+# ensure_user NAME HOME: a system user for the bench whose home (Maildir/) is under HOME.
+ensure_user() {
+  local name=$1 home=$2
+  if ! id "$name" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir "$home" --shell /usr/sbin/nologin "$name"
+  else
+    usermod --home "$home" "$name"
+  fi
+  mkdir -p "$home"; chown "$name:" "$home"; chmod 755 "$home"
+}
+
+# rss_kb PID...: sum of VmRSS (KiB) of the given processes.
+rss_kb() {
+  local total=0 p v
+  for p in "$@"; do
+    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+    total=$(( total + ${v:-0} ))
+  done
+  echo "$total"
+}
+
+# wait_port HOST PORT SECONDS: waits until something listens.
+wait_port() {
+  local host=$1 port=$2 end=$(( $(date +%s) + $3 ))
+  while [ "$(date +%s)" -lt "$end" ]; do
+    python3 -c "import socket,sys; s=socket.create_connection(('$host',$port),1); s.close()" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# publish_posthorn REPO OUTDIR: Release publish unless $POSTHORN (a published posthorn binary) is set.
+# Prints the binary's path.
+publish_posthorn() {
+  if [ -n "${POSTHORN:-}" ]; then echo "$POSTHORN"; return 0; fi
+  dotnet publish "$1/src/Posthorn" -c Release -o "$2" >"$2.log" 2>&1 \
+    || { echo "dotnet publish failed; see $2.log" >&2; return 1; }
+  echo "$2/posthorn"
+}
+
+# posthorn_config DIR PORT MAILOWNER DELIVERY: a Posthorn instance in DIR listening on 127.0.0.1:PORT.
+# DELIVERY is a main.cf line: "home_mailbox = Maildir/" or "mail_spool_directory = …/" (Maildir per user).
+posthorn_config() {
+  local dir=$1 port=$2 owner=$3 delivery=$4
+  mkdir -p "$dir"
+  cat > "$dir/main.cf" <<CF
+inet_interfaces = loopback-only
+mynetworks_style = host
+myhostname = bench.localdomain
+mydestination = \$myhostname, localhost
+queue_directory = $dir/queue
+data_directory = $dir/data
+maillog_file = $dir/maillog
+alias_maps = hash:$dir/aliases
+alias_database = hash:$dir/aliases
+mail_owner = $owner
+$delivery
+CF
+  printf '127.0.0.1:%s  inet  n  -  n  -  -  smtpd\n' "$port" > "$dir/master.cf"
+  printf 'postmaster: root\n' > "$dir/aliases"
+  MAIL_CONFIG=$dir "$PH" newaliases
+}
+
+# posthorn_pid DIR: the running daemon's PID (from `postfix status`), empty when not running.
+posthorn_pid() {
+  { "$PH" postfix -c "$1" status 2>&1 || true; } | sed -n 's/.*PID: *\([0-9]*\).*/\1/p'
+}
+
+# posthorn_stop DIR: orderly stop, then SIGKILL if it hangs.
+posthorn_stop() {
+  local pid; pid=$(posthorn_pid "$1")
+  [ -n "$pid" ] || return 0
+  timeout 40 "$PH" postfix -c "$1" stop >/dev/null 2>&1 || true
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# SMTP side by side: Posthorn against Postfix on this machine, in one run, loopback only.
+#
+#   bench/smtp-compare.sh [--with-200] [--idle N] [--skip-postfix]
+#
+# Run as root (apt-get, useradd, Postfix's local(8) as the recipient). It
+#  - installs the Debian package postfix when missing (debconf "No configuration"; the system
+#    instance is never started), and creates the system user phbench (home in a temp directory);
+#  - runs Postfix as a separate instance (own config_directory and queue_directory, 127.0.0.1:2626,
+#    chroot off, default fsync behaviour) and Posthorn (Release publish, 127.0.0.1:2525), one at a
+#    time, both delivering to ~phbench/Maildir/ (home_mailbox = Maildir/);
+#  - drives each with ../shared/bench/smtp-throughput.sh (smtp-source) at 1, 10, 50 (and 200 with
+#    --with-200) sessions x 4096 and 102400 bytes;
+#  - measures RSS (and PSS) right after start and with N idle SMTP connections (default 2000;
+#    --idle 10000; Postfix: master plus all its children, summed) and the wall
+#    time of `postconf -n` and `mailq` (hyperfine when installed, else 20 timed runs);
+#  - prints a table and writes bench/results/smtp-YYYYMMDD-HHMM.csv and .png.
+# Environment: COUNT_4K (default 2000), COUNT_100K (default 500), POSTHORN (a published posthorn
+# binary: skips the publish), SMTP_THROUGHPUT (path of smtp-throughput.sh), KEEP=1 keeps the temp dir.
+# Every daemon it starts is stopped on exit.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+here="$repo/bench"
+. "$here/lib.sh"
+# The shared load scripts live next to the repository (../shared/bench/); a git worktree one level
+# deeper finds them at ../../shared/bench/; SMTP_THROUGHPUT overrides both.
+thr=${SMTP_THROUGHPUT:-}
+for c in "$repo/../shared/bench/smtp-throughput.sh" "$repo/../../shared/bench/smtp-throughput.sh"; do
+  [ -z "$thr" ] && [ -x "$c" ] && thr=$c
+done
+[ -n "$thr" ] && [ -x "$thr" ] || { echo "missing ../shared/bench/smtp-throughput.sh next to the repository (or set SMTP_THROUGHPUT)" >&2; exit 2; }
+
+sessions_list="1 10 50" idle=2000 skip_postfix=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --with-200) sessions_list="1 10 50 200" ;;
+    --idle) idle=$2; shift ;;
+    --skip-postfix) skip_postfix=1 ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
+  esac
+  shift
+done
+count_4k=${COUNT_4K:-2000} count_100k=${COUNT_100K:-500}
+[ "$(id -u)" = 0 ] || { echo "run as root (apt-get, useradd, delivery as phbench)" >&2; exit 2; }
+ulimit -n "$(ulimit -Hn)"
+
+ensure_postfix
+work=$(mktemp -d /tmp/phbench.XXXXXX); chmod 755 "$work"
+user=phbench home="$work/home" maildir="$work/home/Maildir"
+ensure_user "$user" "$home"
+pfconf="$work/postfix" phconf="$work/posthorn" raw="$work/raw.txt"
+PH=
+cleanup() {
+  [ -n "$PH" ] && posthorn_stop "$phconf"
+  if [ -f "$pfconf/main.cf" ] && [ -f "$work/pfq/pid/master.pid" ]; then
+    /usr/sbin/postfix -c "$pfconf" stop >/dev/null 2>&1 || /usr/sbin/postfix -c "$pfconf" abort >/dev/null 2>&1 || true
+  fi
+  [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== publishing Posthorn (Release)" >&2
+PH=$(publish_posthorn "$repo" "$work/out")
+posthorn_config "$phconf" 2525 postfix "home_mailbox = Maildir/"
+
+# The Postfix peer: the stock master.cf with smtp on 127.0.0.1:2626 and chroot off everywhere.
+mkdir -p "$pfconf"
+awk '/^[^#[:space:]]/ && NF >= 8 { if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:2626"; $5 = "n" } { print }' \
+  /etc/postfix/master.cf > "$pfconf/master.cf"
+cat > "$pfconf/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $work/pfq
+data_directory = $work/pfdata
+myhostname = bench.localdomain
+mydestination = \$myhostname, localhost
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+home_mailbox = Maildir/
+alias_maps =
+alias_database =
+maillog_file = $work/pf.log
+maillog_file_prefixes = $work
+CF
+# postfix(1) logs to syslog unless stderr is a terminal: on failure, say where to look.
+mkdir -p "$work/pfq"
+/usr/sbin/postfix -c "$pfconf" check 2>&1 \
+  || { echo "postfix -c $pfconf check failed (rerun it in a terminal to see why)" >&2; exit 1; }
+
+clear_maildir() { rm -rf "$maildir"; }
+
+# run_loads NAME PORT: every load against one server; lines "NAME SESSIONS SIZE COUNT <throughput output>".
+run_loads() {
+  local name=$1 port=$2 s size count out
+  for size in 4096 102400; do
+    count=$([ "$size" = 4096 ] && echo "$count_4k" || echo "$count_100k")
+    for s in $sessions_list; do
+      clear_maildir
+      echo "== $name: $s sessions x $size bytes x $count" >&2
+      out=$(timeout 900 "$thr" "127.0.0.1:$port" "$count" "$s" "$size" "$user@localhost" "$maildir" 2>&2 | tail -1) || out="failed"
+      echo "   $out" >&2
+      echo "$name $s $size $count $out" >> "$raw"
+    done
+  done
+}
+
+# cli_ms CMD...: mean wall time in ms of a one-shot command (hyperfine when present).
+cli_ms() {
+  if command -v hyperfine >/dev/null; then
+    hyperfine -N -w 2 -r 20 --export-json "$work/hf.json" "$*" >/dev/null 2>&1 \
+      && python3 -c "import json; print(round(json.load(open('$work/hf.json'))['results'][0]['mean']*1000, 1))" && return
+  fi
+  python3 - "$@" <<'PY'
+import subprocess, sys, time
+runs = []
+for _ in range(20):
+    t = time.monotonic(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); runs.append(time.monotonic() - t)
+print(round(sum(runs) / len(runs) * 1000, 1))
+PY
+}
+
+# --- Posthorn
+"$PH" postfix -c "$phconf" start
+wait_port 127.0.0.1 2525 30 || { echo "Posthorn did not listen on 2525" >&2; exit 1; }
+echo "== posthorn: RSS at rest, then with $idle idle connections" >&2
+echo "posthorn idle - - $(python3 "$here/idle-hold.py" 127.0.0.1 2525 "$idle" 10 "$(posthorn_pid "$phconf")")" | tee -a "$raw" >&2
+run_loads posthorn 2525
+echo "posthorn cli_postconf - - ms=$(cli_ms "$PH" postconf -c "$phconf" -n)" >> "$raw"
+echo "posthorn cli_mailq - - ms=$(MAIL_CONFIG=$phconf cli_ms "$PH" mailq)" >> "$raw"
+posthorn_stop "$phconf"
+
+# --- Postfix
+if [ -z "$skip_postfix" ]; then
+  /usr/sbin/postfix -c "$pfconf" start 2>&1 || { echo "postfix -c $pfconf start failed; see $work/pf.log" >&2; exit 1; }
+  wait_port 127.0.0.1 2626 30 || { echo "Postfix did not listen on 2626" >&2; exit 1; }
+  echo "== postfix: RSS at rest, then with $idle idle connections (master and all its children)" >&2
+  echo "postfix idle - - $(python3 "$here/idle-hold.py" 127.0.0.1 2626 "$idle" 10 "$(head -1 "$work/pfq/pid/master.pid" | tr -d ' ')")" | tee -a "$raw" >&2
+  run_loads postfix 2626
+  echo "postfix cli_postconf - - ms=$(cli_ms /usr/sbin/postconf -c "$pfconf" -n)" >> "$raw"
+  echo "postfix cli_mailq - - ms=$(MAIL_CONFIG=$pfconf cli_ms "$(command -v mailq || echo /usr/bin/mailq)")" >> "$raw"
+  /usr/sbin/postfix -c "$pfconf" stop >/dev/null 2>&1 || true
+fi
+
+mkdir -p "$here/results"
+stamp=$(date +%Y%m%d-%H%M)
+python3 "$here/smtp-report.py" "$raw" "$here/results/smtp-$stamp.csv"
+chart_py=python3
+python3 -c 'import matplotlib' 2>/dev/null || {
+  /usr/bin/python3 -c 'import matplotlib' 2>/dev/null \
+    || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib >/dev/null 2>&1 || true
+  chart_py=/usr/bin/python3
+}
+if "$chart_py" -c 'import matplotlib' 2>/dev/null; then
+  "$chart_py" "$here/smtp-chart.py" "$here/results/smtp-$stamp.csv" "$here/results/smtp-$stamp.png" \
+    && echo "chart: bench/results/smtp-$stamp.png"
+else
+  echo "chart: skipped (matplotlib unavailable: apt-get install python3-matplotlib failed)"
+fi
+echo "csv:   bench/results/smtp-$stamp.csv"

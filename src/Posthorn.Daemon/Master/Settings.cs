@@ -13,7 +13,7 @@ public sealed class Settings
     public required SmtpServerOptions Smtpd { get; init; }
     public required NetworkList MyNetworks { get; init; }
     public required DomainList MyDestination { get; init; }
-    public required IReadOnlyList<string> RelayDomains { get; init; }
+    public required DomainList RelayDomains { get; init; }
     public required CleanupOptions Cleanup { get; init; }
     public required LocalDeliveryOptions Local { get; init; }
     public required IReadOnlyList<string> RelayRestrictions { get; init; }
@@ -53,7 +53,7 @@ public sealed class Settings
             Smtpd = Posthorn.Daemon.Smtpd.SmtpdSecurity.Apply(SmtpdOptions(cfg), cfg, log),
             MyNetworks = cfg.MyNetworks(),
             MyDestination = cfg.MyDestination(),
-            RelayDomains = cfg.GetList("relay_domains"),
+            RelayDomains = cfg.RelayDomains(),
             Cleanup = new CleanupOptions(cfg.Get("myorigin"), cfg.Get("myhostname"), cfg.GetBool("append_at_myorigin"),
                 (int)cfg.GetNumber("header_size_limit"), (int)cfg.GetNumber("hopcount_limit")),
             Local = new LocalDeliveryOptions
@@ -100,8 +100,7 @@ public sealed class Settings
     /// ADDRESS_CLASS_README: an unqualified address and <c>[ip]</c> of this host count too.</summary>
     public bool IsLocalDomain(string domain) => domain.Length == 0 || MyDestination.Matches(domain.TrimEnd('.'));
 
-    /// <summary>relay_domains: mail we accept from anyone and forward.</summary>
-    public bool IsRelayDomain(string domain) =>
-        RelayDomains.Any(d => string.Equals(d, domain, StringComparison.OrdinalIgnoreCase)
-            || (d.StartsWith('.') && domain.EndsWith(d, StringComparison.OrdinalIgnoreCase)));
+    /// <summary>relay_domains: mail we accept from anyone and forward (subdomains match as
+    /// parent_domain_matches_subdomains says; type:table entries are looked up).</summary>
+    public bool IsRelayDomain(string domain) => domain.Length > 0 && RelayDomains.Matches(domain.TrimEnd('.'));
 }

@@ -124,3 +124,25 @@ public sealed record LocalDeliveryResult(IReadOnlyList<LocalRecipientResult> Res
 
     public bool AnyDeferred => Results.Any(r => r.Outcome == DeliveryOutcome.Deferred);
 }
+
+/// <summary>Reads the list-valued local(8) parameters into their flags.</summary>
+public static class LocalParameterValues
+{
+    /// <summary>allow_mail_to_commands / allow_mail_to_files: <c>alias</c>, <c>forward</c>, <c>include</c>.</summary>
+    public static LocalSources Sources(IEnumerable<string> values) => values.Aggregate(LocalSources.None, (a, v) => a | v.ToLowerInvariant() switch
+    {
+        "alias" => LocalSources.Alias,
+        "forward" => LocalSources.Forward,
+        "include" => LocalSources.Include,
+        _ => LocalSources.None,
+    });
+
+    /// <summary>prepend_delivered_header: <c>command</c>, <c>file</c>, <c>forward</c>.</summary>
+    public static DeliveredHeader DeliveredHeaders(IEnumerable<string> values) => values.Aggregate(DeliveredHeader.None, (a, v) => a | v.ToLowerInvariant() switch
+    {
+        "command" => DeliveredHeader.Command,
+        "file" => DeliveredHeader.File,
+        "forward" => DeliveredHeader.Forward,
+        _ => DeliveredHeader.None,
+    });
+}

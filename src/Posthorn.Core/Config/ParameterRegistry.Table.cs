@@ -145,6 +145,13 @@ public static partial class ParameterRegistry
         List("allow_mail_to_files", "alias, forward", "Where /file destinations are allowed."),
         Bool("biff", "yes", "Notify the local biff service of new mail."),
         Bool("require_home_directory", "no", "Require that the home directory exists before delivery."),
+        List("export_environment", "TZ MAIL_CONFIG LANG", "Environment variables passed on to external commands."),
+        Text("command_expansion_filter",
+            "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            "Characters local(8) allows in the environment of external commands."),
+        Text("forward_expansion_filter",
+            "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            "Characters local(8) allows in $name expansions of forward_path."),
 
         // smtpd(8).
         Text("smtpd_banner", "$myhostname ESMTP $mail_name", "Text after 220 in the SMTP greeting."),

@@ -59,7 +59,6 @@ public sealed class Settings
             Local = new LocalDeliveryOptions
             {
                 MyHostname = cfg.Get("myhostname"),
-                MyOrigin = cfg.Get("myorigin"),
                 MyDestination = cfg.MyDestination().Names,
                 MailSpoolDirectory = cfg.Get("mail_spool_directory"),
                 HomeMailbox = cfg.Get("home_mailbox"),
@@ -67,6 +66,24 @@ public sealed class Settings
                 Aliases = aliases,
                 DefaultPrivs = cfg.Get("default_privs"),
                 MailboxSizeLimit = cfg.GetSize("mailbox_size_limit"),
+                MyOrigin = cfg.Get("myorigin"),
+                // Postfix alias.c: a map that cannot be read defers local mail ("alias database unavailable").
+                UnavailableAliasMaps = cfg.GetList("alias_maps").Where(m => m.IndexOf(':') is > 0 and var c
+                    && m[..c] is "hash" or "btree" or "lmdb" or "cdb" or "dbm"
+                    && !aliases.Any(a => a.SourcePath == m[(c + 1)..])).ToArray(),
+                MailToCommands = LocalParameterValues.Sources(cfg.GetList("allow_mail_to_commands")),
+                MailToFiles = LocalParameterValues.Sources(cfg.GetList("allow_mail_to_files")),
+                PrependDeliveredHeader = LocalParameterValues.DeliveredHeaders(cfg.GetList("prepend_delivered_header")),
+                ForwardPath = cfg.GetList("forward_path"),
+                MailboxCommand = cfg.Get("mailbox_command"),
+                LuserRelay = cfg.Get("luser_relay"),
+                CommandTimeLimit = cfg.GetTime("command_time_limit"),
+                CommandExecutionDirectory = cfg.Get("command_execution_directory"),
+                LocalCommandShell = cfg.Get("local_command_shell"),
+                CommandExpansionFilter = cfg.Get("command_expansion_filter"),
+                ForwardExpansionFilter = cfg.Get("forward_expansion_filter"),
+                ExpandOwnerAlias = cfg.GetBool("expand_owner_alias"),
+                OwnerRequestSpecial = cfg.GetBool("owner_request_special"),
             },
             RelayRestrictions = cfg.GetList("smtpd_relay_restrictions"),
             RecipientRestrictions = cfg.GetList("smtpd_recipient_restrictions"),

@@ -22,7 +22,7 @@ public sealed class AliasDatabase
     private readonly string _dbPath;
     private volatile Snapshot _current;
 
-    private sealed record Snapshot(FrozenDictionary<string, string[]> Map, long Mtime, long Size, ulong Inode);
+    private sealed record Snapshot(FrozenDictionary<string, string[]> Map, long Mtime, long Size, ulong Inode, uint Uid = 0, uint Gid = 0);
 
     private AliasDatabase(string sourcePath, string dbPath, Snapshot snapshot)
     {
@@ -33,6 +33,10 @@ public sealed class AliasDatabase
 
     /// <summary>The text file the map was compiled from.</summary>
     public string SourcePath { get; }
+
+    /// <summary>The owner (uid, gid) of the compiled file (texthash: of the text file). Postfix
+    /// local(8) runs |command and /file targets of a map not owned by root with these rights.</summary>
+    public (uint Uid, uint Gid) Owner => (Current.Uid, Current.Gid);
 
     /// <summary>Every key (lower case), for postalias -s style listings and tests.</summary>
     public IEnumerable<string> Keys => Current.Map.Keys;
@@ -138,7 +142,8 @@ public sealed class AliasDatabase
                     foreach (var error in parsed.Errors) log.Warning(program, error);
                     var dict = new Dictionary<string, string[]>(StringComparer.Ordinal);
                     foreach (var e in parsed.Entries) dict.TryAdd(e.Name.ToLowerInvariant(), e.Targets.ToArray());
-                    return new AliasDatabase(path, "", new Snapshot(dict.ToFrozenDictionary(StringComparer.Ordinal), 0, 0, 0));
+                    LibC.TryStat(path, out var st, out _);
+                    return new AliasDatabase(path, "", new Snapshot(dict.ToFrozenDictionary(StringComparer.Ordinal), 0, 0, 0, st.Uid, st.Gid));
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -201,7 +206,7 @@ public sealed class AliasDatabase
                 for (int j = 0; j < n; j++) targets[j] = r.ReadString();
                 dict[key] = targets;
             }
-            return new Snapshot(dict.ToFrozenDictionary(StringComparer.Ordinal), st.MtimeSeconds, st.Size, st.Inode);
+            return new Snapshot(dict.ToFrozenDictionary(StringComparer.Ordinal), st.MtimeSeconds, st.Size, st.Inode, st.Uid, st.Gid);
         }
         catch (EndOfStreamException)
         {

@@ -42,6 +42,8 @@ internal static partial class LibC
     private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buf);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static unsafe partial int getpwnam_r(string name, Passwd* pwd, byte* buf, nuint buflen, Passwd** result);
+    [LibraryImport(Lib, SetLastError = true)]
+    public static unsafe partial int getpwuid_r(uint uid, Passwd* pwd, byte* buf, nuint buflen, Passwd** result);
 
     /// <summary>struct passwd on LP64 Linux.</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -11,17 +11,65 @@ public sealed record LocalDeliveryOptions
     /// <summary>mydestination: alias targets in these domains are delivered here rather than forwarded.
     /// Empty means Postfix's default, <c>$myhostname, localhost.$mydomain, localhost</c> (without the middle one).</summary>
     public IReadOnlyList<string> MyDestination { get; init; } = [];
-    /// <summary>myorigin: the domain appended to unqualified alias results (null: MyHostname).</summary>
-    public string? MyOrigin { get; init; }
     public string MailSpoolDirectory { get; init; } = "/var/mail";
     public string HomeMailbox { get; init; } = "";
     public string RecipientDelimiter { get; init; } = "";
     /// <summary>The opened alias_maps, searched in order.</summary>
     public IReadOnlyList<AliasDatabase> Aliases { get; init; } = [];
-    /// <summary>allow_mail_to_commands, reduced to yes/no for alias expansions.</summary>
-    public bool AllowMailToCommands { get; init; }
-    /// <summary>allow_mail_to_files, reduced to yes/no for alias expansions.</summary>
-    public bool AllowMailToFiles { get; init; }
+    /// <summary>allow_mail_to_commands as yes/no for alias expansions: true allows alias and
+    /// forward (Postfix's default), false takes alias out of <see cref="MailToCommands"/>.</summary>
+    public bool AllowMailToCommands
+    {
+        get => (MailToCommands & LocalSources.Alias) != 0;
+        init => MailToCommands = value ? MailToCommands | LocalSources.Alias | LocalSources.Forward : MailToCommands & ~LocalSources.Alias;
+    }
+    /// <summary>allow_mail_to_files as yes/no, like <see cref="AllowMailToCommands"/>.</summary>
+    public bool AllowMailToFiles
+    {
+        get => (MailToFiles & LocalSources.Alias) != 0;
+        init => MailToFiles = value ? MailToFiles | LocalSources.Alias | LocalSources.Forward : MailToFiles & ~LocalSources.Alias;
+    }
+    /// <summary>allow_mail_to_commands: where <c>|command</c> targets are allowed. The library
+    /// default allows none; the daemon sets Postfix's <c>alias, forward</c>.</summary>
+    public LocalSources MailToCommands { get; init; }
+    /// <summary>allow_mail_to_files: where <c>/file</c> targets are allowed (see <see cref="MailToCommands"/>).</summary>
+    public LocalSources MailToFiles { get; init; }
+    /// <summary>alias_maps entries that could not be opened: while any is listed, every
+    /// recipient is deferred ("alias database unavailable"), as Postfix does on a lookup error.</summary>
+    public IReadOnlyList<string> UnavailableAliasMaps { get; init; } = [];
+    /// <summary>myorigin: the domain of owner-alias senders and of unqualified alias results. Empty means <see cref="MyHostname"/>.</summary>
+    public string MyOrigin { get; init; } = "";
+    /// <summary>forward_path: the .forward files tried in order, before $name expansion. Empty: no .forward.</summary>
+    public IReadOnlyList<string> ForwardPath { get; init; } = [];
+    /// <summary>mailbox_command: delivers to the mailbox instead of local(8) (e.g. procmail),
+    /// run by the shell as written, with the recipient's rights (default_privs for root).</summary>
+    public string MailboxCommand { get; init; } = "";
+    /// <summary>luser_relay: where mail for unknown local users goes ($name expanded); empty bounces it.</summary>
+    public string LuserRelay { get; init; } = "";
+    /// <summary>command_time_limit: a command still running after this is killed.</summary>
+    public TimeSpan CommandTimeLimit { get; init; } = TimeSpan.FromSeconds(1000);
+    /// <summary>command_execution_directory ($name expanded); empty means the recipient's home (see LocalTransport.Command.cs).</summary>
+    public string CommandExecutionDirectory { get; init; } = "";
+    /// <summary>local_command_shell: e.g. <c>/usr/sbin/smrsh -c</c>; empty runs <c>/bin/sh -c</c>.</summary>
+    public string LocalCommandShell { get; init; } = "";
+    /// <summary>command_expansion_filter: characters allowed in exported environment values; others become "_".</summary>
+    public string CommandExpansionFilter { get; init; } = DefaultExpansionFilter;
+    /// <summary>forward_expansion_filter: characters allowed in $name values in forward_path.</summary>
+    public string ForwardExpansionFilter { get; init; } = DefaultExpansionFilter;
+    /// <summary>export_environment values, passed to commands unchanged (e.g. TZ, LANG), resolved by the caller.</summary>
+    public IReadOnlyDictionary<string, string> ExportEnvironment { get; init; } = new Dictionary<string, string>();
+    /// <summary>prepend_delivered_header: which deliveries get a Delivered-To: header (mailboxes always do).</summary>
+    public DeliveredHeader PrependDeliveredHeader { get; init; } = DeliveredHeader.Command | DeliveredHeader.File | DeliveredHeader.Forward;
+    /// <summary>expand_owner_alias: an owner-NAME alias's own value becomes the sender, not "owner-NAME".</summary>
+    public bool ExpandOwnerAlias { get; init; }
+    /// <summary>owner_request_special: owner-NAME and NAME-request are not split at a "-" recipient_delimiter.</summary>
+    public bool OwnerRequestSpecial { get; init; } = true;
+    /// <summary>The program that starts a command with other ids when the daemon is root
+    /// (util-linux setpriv(1)).</summary>
+    public string SetprivPath { get; init; } = "/usr/bin/setpriv";
+
+    /// <summary>Postfix's default command_expansion_filter and forward_expansion_filter.</summary>
+    public const string DefaultExpansionFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     /// <summary>default_privs: the account that writes /file targets from a root-owned alias map.</summary>
     public string DefaultPrivs { get; init; } = "nobody";
     /// <summary>mailbox_size_limit in bytes (0 = no limit): the largest mbox or Maildir file.</summary>
@@ -33,6 +81,14 @@ public sealed record LocalDeliveryOptions
     public TimeSpan StaleLockTime { get; init; } = TimeSpan.FromSeconds(500);
 }
 
+/// <summary>Where an alias-like target was found (allow_mail_to_commands, allow_mail_to_files).</summary>
+[Flags]
+public enum LocalSources { None = 0, Alias = 1, Forward = 2, Include = 4 }
+
+/// <summary>prepend_delivered_header values.</summary>
+[Flags]
+public enum DeliveredHeader { None = 0, Command = 1, File = 2, Forward = 4 }
+
 /// <summary>One recipient handed to local(8) by qmgr.</summary>
 /// <param name="OpenContent">Opens the message (header and body, CRLF or LF line ends) from the
 /// start; may be called more than once. It is called before any change of identity, so a queue
@@ -42,9 +98,18 @@ public sealed record LocalDeliveryRequest(
     Func<Stream> OpenContent, DateTimeOffset ArrivalTime);
 
 /// <summary>What happened for one final recipient (the request's recipient itself, or one that
-/// an alias expanded into). <see cref="Text"/> is Postfix's status text, for the log and DSNs.</summary>
+/// an alias expanded into). <see cref="Text"/> is Postfix's status text, for the log and DSNs.
+/// <see cref="ErrorsTo"/>, when set, is the owner-NAME sender a bounce goes to instead of the
+/// message's sender (Postfix bounce_workaround).</summary>
 public sealed record LocalRecipientResult(
-    string Recipient, string? OriginalRecipient, DeliveryOutcome Outcome, EnhancedStatus Dsn, string Text);
+    string Recipient, string? OriginalRecipient, DeliveryOutcome Outcome, EnhancedStatus Dsn, string Text)
+{
+    public string? ErrorsTo { get; init; }
+}
+
+/// <summary>An address to send the message on to, with the envelope sender to use (null: the
+/// message's own sender; an owner-NAME alias sets another).</summary>
+public sealed record LocalForward(string Address, string? Sender);
 
 /// <summary>The outcome of one request. Each result has already been logged by the transport
 /// (<c>postfix/local</c> status line). The queue recipient is done unless some result is
@@ -54,5 +119,30 @@ public sealed record LocalRecipientResult(
 /// on as a new message (and log <c>status=sent (forwarded as ID)</c>).</summary>
 public sealed record LocalDeliveryResult(IReadOnlyList<LocalRecipientResult> Results, IReadOnlyList<string> Forward)
 {
+    /// <summary><see cref="Forward"/> with the envelope sender of each (owner- aliases).</summary>
+    public IReadOnlyList<LocalForward> Forwards { get; init; } = [];
+
     public bool AnyDeferred => Results.Any(r => r.Outcome == DeliveryOutcome.Deferred);
+}
+
+/// <summary>Reads the list-valued local(8) parameters into their flags.</summary>
+public static class LocalParameterValues
+{
+    /// <summary>allow_mail_to_commands / allow_mail_to_files: <c>alias</c>, <c>forward</c>, <c>include</c>.</summary>
+    public static LocalSources Sources(IEnumerable<string> values) => values.Aggregate(LocalSources.None, (a, v) => a | v.ToLowerInvariant() switch
+    {
+        "alias" => LocalSources.Alias,
+        "forward" => LocalSources.Forward,
+        "include" => LocalSources.Include,
+        _ => LocalSources.None,
+    });
+
+    /// <summary>prepend_delivered_header: <c>command</c>, <c>file</c>, <c>forward</c>.</summary>
+    public static DeliveredHeader DeliveredHeaders(IEnumerable<string> values) => values.Aggregate(DeliveredHeader.None, (a, v) => a | v.ToLowerInvariant() switch
+    {
+        "command" => DeliveredHeader.Command,
+        "file" => DeliveredHeader.File,
+        "forward" => DeliveredHeader.Forward,
+        _ => DeliveredHeader.None,
+    });
 }

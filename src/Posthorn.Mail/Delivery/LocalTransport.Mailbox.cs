@@ -28,8 +28,11 @@ public sealed partial class LocalTransport
                 {
                     MailboxDelivery m => DeliverMailbox(req, x, m, ct),
                     FileDelivery f => DeliverFile(req, x, f, ct),
+                    CommandDelivery c => DeliverCommand(req, x, c, ct),
                     _ => throw new InvalidOperationException(p.GetType().Name),
                 };
+            // Postfix bounce_workaround: with an owner- sender, problems go to the owner.
+            if (r.Outcome != DeliveryOutcome.Sent && p.Sender is not null) r = r with { ErrorsTo = p.Sender };
             done.Add((r, start, _clock.GetUtcNow()));
         }
         return done;
@@ -46,7 +49,8 @@ public sealed partial class LocalTransport
         try
         {
             var (fsUid, fsGid, chown) = ChooseIdentity(user, inSpool);
-            string headers = MailCopy.DeliveryHeaders(req.Sender, x.Original, m.DeliveredTo);
+            var sender = SenderOf(req, m);
+            string headers = MailCopy.DeliveryHeaders(sender, x.Original, m.DeliveredTo);
             using var content = req.OpenContent(); // opened with the daemon's rights, before the switch
             using (FsIdentity.Become(fsUid, fsGid))
             {
@@ -57,7 +61,7 @@ public sealed partial class LocalTransport
                 }
                 else
                 {
-                    string prefix = MailCopy.FromLine(req.Sender, _clock.GetLocalNow()) + headers;
+                    string prefix = MailCopy.FromLine(sender, _clock.GetLocalNow()) + headers;
                     lock (MboxLock(path))
                         MboxFile.Append(path, (uint)user.Uid, chown, Locking(ct), dotlockMayFail: !inSpool,
                             (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
@@ -77,21 +81,18 @@ public sealed partial class LocalTransport
         }
     }
 
-    /// <summary>An alias target <c>/path</c> (mbox format) or <c>/path/</c> (Maildir), written as default_privs.</summary>
+    /// <summary>An alias or .forward target <c>/path</c> (mbox format) or <c>/path/</c> (Maildir),
+    /// written with the rights of the expansion (the user, the alias map's owner, or default_privs).</summary>
     private LocalRecipientResult DeliverFile(LocalDeliveryRequest req, Expansion x, FileDelivery f, CancellationToken ct)
     {
         bool maildir = f.Path.EndsWith('/');
         try
         {
-            uint uid = LibC.geteuid(), gid = LibC.getegid();
-            if (LibC.IsRoot)
-            {
-                // Postfix local(8): deliveries to files from a root-owned alias map run as default_privs.
-                if (!_users.TryGetUser(_o.DefaultPrivs, out var privs))
-                    return Result(f.Recipient, x.Original, DeliveryOutcome.Deferred, "4.3.0", $"unknown default_privs user: {_o.DefaultPrivs}");
-                (uid, gid) = ((uint)privs.Uid, (uint)privs.Gid);
-            }
-            string headers = MailCopy.DeliveryHeaders(req.Sender, x.Original, f.DeliveredTo);
+            if (!TryResolvePrivs(f.Privs, out uint uid, out uint gid, out var problem))
+                return Result(f.Recipient, x.Original, DeliveryOutcome.Deferred, "4.3.0", problem);
+            var sender = SenderOf(req, f);
+            string headers = MailCopy.DeliveryHeaders(sender, x.Original,
+                (_o.PrependDeliveredHeader & DeliveredHeader.File) != 0 ? f.DeliveredTo : null);
             using var content = req.OpenContent();
             using (FsIdentity.Become(uid, gid))
             {
@@ -101,7 +102,7 @@ public sealed partial class LocalTransport
                     MaildirFile.Deliver(f.Path, name, fd => MailCopy.Write(fd, 0, _o.MailboxSizeLimit, headers, content, mbox: false));
                     return Result(f.Recipient, x.Original, DeliveryOutcome.Sent, "2.0.0", "delivered to maildir");
                 }
-                string prefix = MailCopy.FromLine(req.Sender, _clock.GetLocalNow()) + headers;
+                string prefix = MailCopy.FromLine(sender, _clock.GetLocalNow()) + headers;
                 lock (MboxLock(f.Path))
                     MboxFile.Append(f.Path, owner: null, chown: null, Locking(ct), dotlockMayFail: true,
                         (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
@@ -118,6 +119,31 @@ public sealed partial class LocalTransport
             return Failed(f.Recipient, x, e.Errno, $"cannot append message to file {f.Path}: {e.Message}");
         }
     }
+
+    /// <summary>The ids a /file or |command runs with. Not root: the daemon's own (Postfix's
+    /// unprivileged mode). Root: the expansion's, or default_privs for root-owned sources
+    /// (Postfix local(8) DELIVERY RIGHTS; command.c never runs a command as root).</summary>
+    private bool TryResolvePrivs(Privs? p, out uint uid, out uint gid, out string problem)
+    {
+        (uid, gid, problem) = (LibC.geteuid(), LibC.getegid(), "");
+        if (!LibC.IsRoot) return true;
+        if (p is { Uid: not 0 })
+        {
+            (uid, gid) = (p.Uid, p.Gid);
+            return true;
+        }
+        if (!_users.TryGetUser(_o.DefaultPrivs, out var privs) || privs.Uid == 0)
+        {
+            problem = $"unknown default_privs user: {_o.DefaultPrivs}";
+            return false;
+        }
+        (uid, gid) = ((uint)privs.Uid, (uint)privs.Gid);
+        return true;
+    }
+
+    /// <summary>The envelope sender of a delivery: an owner-NAME alias's, else the message's.</summary>
+    private static Posthorn.Core.SmtpPath SenderOf(LocalDeliveryRequest req, Planned p) =>
+        p.Sender is null ? req.Sender : Posthorn.Core.SmtpPath.FromAddress(p.Sender);
 
     /// <summary>Postfix mailbox.c "mailbox delivery with least privilege": in the spool, write as
     /// the recipient when the directory is world-writable, as the recipient with the spool's group

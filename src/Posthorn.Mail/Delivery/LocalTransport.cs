@@ -11,11 +11,14 @@ namespace Posthorn.Mail.Delivery;
 /// thread whose filesystem identity is the recipient's (or root plus fchown for a spool that only
 /// root may write, as Postfix does), and opens files safe_open-style (no symlink, one link,
 /// expected owner). Alias targets that are commands or files are refused unless allowed.
-/// Parameters: myhostname, mydestination, mail_spool_directory, home_mailbox,
+/// |command targets run in a child process with the rights Postfix gives them (CommandRunner).
+/// Parameters: myhostname, myorigin, mydestination, mail_spool_directory, home_mailbox,
 /// recipient_delimiter, alias_maps, allow_mail_to_commands, allow_mail_to_files, default_privs,
-/// mailbox_size_limit, deliver_lock_attempts, deliver_lock_delay, stale_lock_time.
-/// Not done: .forward files, owner-alias senders, mailbox_command, mailbox_transport,
-/// fallback_transport, luser_relay, biff.
+/// mailbox_size_limit, deliver_lock_attempts, deliver_lock_delay, stale_lock_time, forward_path,
+/// forward_expansion_filter, mailbox_command, luser_relay, command_time_limit,
+/// command_execution_directory, command_expansion_filter, local_command_shell,
+/// export_environment, prepend_delivered_header, expand_owner_alias, owner_request_special.
+/// Not done: mailbox_command_maps, mailbox_transport, fallback_transport, biff.
 /// </remarks>
 public sealed partial class LocalTransport
 {
@@ -43,20 +46,24 @@ public sealed partial class LocalTransport
     public async Task<LocalDeliveryResult> DeliverAsync(LocalDeliveryRequest req, CancellationToken ct)
     {
         var started = _clock.GetUtcNow();
-        var x = Expand(req);
+        // Expansion reads .forward files as their owners, so it runs on the delivery thread too.
+        var (x, done) = await FsIdentity.RunOnDedicatedThreadAsync(() =>
+        {
+            var x = Expand(req);
+            return (x, x.Deliveries.Count > 0 ? ExecuteAll(req, x, ct) : []);
+        }).ConfigureAwait(false);
         var results = new List<(LocalRecipientResult Result, DateTimeOffset Start, DateTimeOffset End)>();
         foreach (var r in x.Results) results.Add((r, started, started));
-        if (x.Deliveries.Count > 0)
-        {
-            var done = await FsIdentity.RunOnDedicatedThreadAsync(() => ExecuteAll(req, x, ct)).ConfigureAwait(false);
-            results.AddRange(done);
-        }
+        results.AddRange(done);
         foreach (var (r, start, end) in results)
         {
             var delays = new DeliveryDelays(start - req.ArrivalTime, TimeSpan.Zero, TimeSpan.Zero, end - start);
             _log.DeliveryStatus(Program, req.Id, new DeliveryRecord(r.Recipient, r.OriginalRecipient, "local", delays, r.Dsn, r.Outcome, r.Text));
         }
-        return new LocalDeliveryResult(results.Select(r => r.Result).ToArray(), x.Forward);
+        return new LocalDeliveryResult(results.Select(r => r.Result).ToArray(), x.Forward.Select(f => f.Address).ToArray())
+        {
+            Forwards = x.Forward.ToArray(),
+        };
     }
 
     /// <summary>local_recipient_maps' default (<c>proxy:unix:passwd.byname $alias_maps</c>): true
@@ -79,6 +86,10 @@ public sealed partial class LocalTransport
     {
         if (_o.RecipientDelimiter.Length == 0) return (name, null);
         int i = name.AsSpan().IndexOfAny(_o.RecipientDelimiter);
+        // Postfix owner_request_special: owner-NAME and NAME-request are not split at a "-".
+        if (i > 0 && name[i] == '-' && _o.OwnerRequestSpecial
+            && (name.StartsWith("owner-", StringComparison.Ordinal) || name.EndsWith("-request", StringComparison.Ordinal)))
+            return (name, null);
         return i > 0 ? (name[..i], name[(i + 1)..]) : (name, null);
     }
 

@@ -35,23 +35,32 @@ internal static class MailCopy
     }
 
     /// <summary>Return-Path, X-Original-To (when known) and Delivered-To (lower case), as Postfix local(8) prepends them.</summary>
-    public static string DeliveryHeaders(SmtpPath sender, string? originalRecipient, string deliveredTo)
+    /// <param name="deliveredTo">null leaves Delivered-To out (prepend_delivered_header).</param>
+    public static string DeliveryHeaders(SmtpPath sender, string? originalRecipient, string? deliveredTo)
     {
         var sb = new StringBuilder();
         sb.Append("Return-Path: <").Append(sender.ToString()).Append(">\n");
         if (!string.IsNullOrEmpty(originalRecipient)) sb.Append("X-Original-To: ").Append(originalRecipient).Append('\n');
-        sb.Append("Delivered-To: ").Append(deliveredTo.ToLowerInvariant()).Append('\n');
+        if (deliveredTo is not null) sb.Append("Delivered-To: ").Append(deliveredTo.ToLowerInvariant()).Append('\n');
         return sb.ToString();
     }
+
+    /// <summary>Writes prefix + content (line ends converted, no quoting, no empty line added) to
+    /// a pipe, as Postfix feeds a |command.</summary>
+    /// <exception cref="IOException">the pipe was closed or the content could not be read.</exception>
+    public static long WriteTo(Stream output, string prefix, Stream content) =>
+        Copy(new ChunkWriter(-1, 0, 0, output), prefix, content, mbox: false, blank: false);
 
     /// <summary>Writes prefix + converted content at <paramref name="offset"/> of <paramref name="fd"/>.</summary>
     /// <param name="limit">mailbox_size_limit: the file may not grow past it (0 = none); over the
     /// limit the copy fails with EFBIG, as Postfix's RLIMIT_FSIZE makes write(2) fail.</param>
     /// <returns>The number of bytes written.</returns>
     /// <exception cref="DeliveryIOException">a write failed; the caller truncates to <paramref name="offset"/>.</exception>
-    public static long Write(int fd, long offset, long limit, string prefix, Stream content, bool mbox)
+    public static long Write(int fd, long offset, long limit, string prefix, Stream content, bool mbox) =>
+        Copy(new ChunkWriter(fd, offset, limit, null), prefix, content, mbox, blank: mbox);
+
+    private static long Copy(ChunkWriter output, string prefix, Stream content, bool mbox, bool blank)
     {
-        var output = new ChunkWriter(fd, offset, limit);
         output.Append(Encoding.UTF8.GetBytes(prefix));
         var input = new byte[ChunkSize];
         var fromPrefix = new byte[5];
@@ -75,7 +84,7 @@ internal static class MailCopy
         if (pendingCr) Emit((byte)'\r');
         if (held > 0) { output.Append(fromPrefix.AsSpan(0, held)); held = 0; lastWasLf = false; }
         if (!lastWasLf) output.Append("\n"u8);
-        if (mbox) output.Append("\n"u8); // Postfix MAIL_COPY_BLANK: the empty line that ends an mbox message
+        if (blank) output.Append("\n"u8); // Postfix MAIL_COPY_BLANK: the empty line that ends an mbox message
         output.Flush();
         return output.Written;
 
@@ -102,8 +111,8 @@ internal static class MailCopy
         }
     }
 
-    /// <summary>Buffers output and writes it with pwrite(2), enforcing the size limit.</summary>
-    private sealed class ChunkWriter(int fd, long offset, long limit)
+    /// <summary>Buffers output and writes it with pwrite(2) (or to <c>stream</c> when given), enforcing the size limit.</summary>
+    private sealed class ChunkWriter(int fd, long offset, long limit, Stream? stream)
     {
         private readonly byte[] _buffer = new byte[ChunkSize];
         private int _used;
@@ -126,6 +135,13 @@ internal static class MailCopy
             if (_used == 0) return;
             long end = offset + Written + _used;
             if (limit > 0 && end > limit) throw new DeliveryIOException(LibC.EFBIG, "error writing message");
+            if (stream is not null)
+            {
+                stream.Write(_buffer, 0, _used);
+                Written += _used;
+                _used = 0;
+                return;
+            }
             if (!LibC.TryWriteAll(fd, _buffer.AsSpan(0, _used), offset + Written, out int errno))
                 throw new DeliveryIOException(errno, "error writing message");
             Written += _used;

@@ -9,4 +9,12 @@ public sealed record SystemUser(string Name, int Uid, int Gid, string Home, stri
 public interface IUserDatabase
 {
     bool TryGetUser(string name, out SystemUser user);
+
+    /// <summary>getpwuid(3): the account with this uid (the owner of an alias map or :include:
+    /// file). Databases that cannot answer say false, and callers use the file's own group.</summary>
+    bool TryGetUserById(int uid, out SystemUser user)
+    {
+        user = null!;
+        return false;
+    }
 }

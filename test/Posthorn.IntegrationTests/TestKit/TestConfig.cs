@@ -91,6 +91,9 @@ public sealed record TestConfig
             new("alias_maps", "hash:" + Path.Combine(dir, "aliases")),
             new("alias_database", "hash:" + Path.Combine(dir, "aliases")),
             new("mail_owner", User),
+            // Tests never ask the machine's resolver (it is off loopback): DNS goes to a loopback
+            // port where nothing answers, so mail for other domains is deferred, as with DNS down.
+            new("posthorn_dns_servers", "127.0.0.1:9"),
         };
         foreach (var extra in Extra)
         {

@@ -1,0 +1,128 @@
+using System.Globalization;
+using Posthorn.Store;
+
+namespace Posthorn.Imap;
+
+/// <summary>FETCH (RFC 9051 §6.4.5, §7.5.2).</summary>
+public sealed partial class ImapServerSession
+{
+    private sealed record FetchItem(string Name, string? Section = null, bool Peek = false, long? Start = null, long? Count = null);
+
+    private async ValueTask<Result> FetchAsync(IReadOnlyList<ImapToken> args, bool uid)
+    {
+        if (args.Count < 2) return Result.Bad("Invalid arguments.");
+        var indexes = Resolve(args[0], uid);
+        var items = ParseFetchItems(args[1]);
+        // RFC 9051 §6.4.9: UID FETCH always returns UID.
+        if (uid && !items.Any(i => i.Name == "UID")) items.Insert(0, new FetchItem("UID"));
+        bool needsContent = items.Any(i => i.Name is "ENVELOPE" or "BODY" or "BODYSTRUCTURE" or "RFC822" or "RFC822.HEADER"
+            or "RFC822.TEXT" or "SECTION");
+        bool setsSeen = !_box!.ReadOnly && items.Any(i => i.Name is "RFC822" or "RFC822.TEXT" || i.Name == "SECTION" && !i.Peek);
+        foreach (int index in indexes)
+        {
+            var m = _box.Messages[index];
+            ImapMessage? content = null;
+            if (needsContent)
+            {
+                var bytes = await _box.ReadAsync(m, _ct);
+                // RFC 9051 §7.5.1: a message expunged by another session may still be fetched; it is gone, so say so.
+                if (bytes is null) return Result.No("Some messages were expunged.", "EXPUNGEISSUEDBEFORE");
+                content = new ImapMessage(bytes);
+            }
+            bool flagsChanged = false;
+            if (setsSeen && !m.Flags.HasFlag(MessageFlags.Seen))
+            {
+                // RFC 9051 §6.4.5: BODY[...] sets \Seen; the new flags are sent with the data.
+                var stored = await _box.StoreFlagsAsync([index], FlagOperation.Add, MessageFlags.Seen, [], _ct);
+                if (stored.Count > 0) { m = stored[0].Message; flagsChanged = true; }
+            }
+            _w.Ascii($"* {index + 1} FETCH (");
+            bool first = true;
+            foreach (var item in items) WriteFetchItem(item, m, content, ref first);
+            if (flagsChanged && !items.Any(i => i.Name == "FLAGS")) WriteFetchItem(new FetchItem("FLAGS"), m, content, ref first);
+            _w.Raw(")"u8).Crlf();
+            // Back-pressure: a client that does not read its output stalls here instead of filling memory.
+            if (_output.UnflushedBytes > 65536) await FlushAsync();
+        }
+        return Result.Ok("Fetch completed.");
+    }
+
+    private void WriteFetchItem(FetchItem item, MessageInfo m, ImapMessage? c, ref bool first)
+    {
+        if (!first) _w.Raw(" "u8);
+        first = false;
+        switch (item.Name)
+        {
+            case "UID": _w.Ascii($"UID {m.Uid}"); break;
+            case "FLAGS": _w.Ascii("FLAGS " + FormatFlags(m)); break;
+            case "RFC822.SIZE": _w.Ascii($"RFC822.SIZE {m.Size}"); break;
+            case "INTERNALDATE":
+                _w.Ascii("INTERNALDATE \"" + m.InternalDate.ToString("dd-MMM-yyyy HH:mm:ss ", CultureInfo.InvariantCulture)
+                    + m.InternalDate.ToString("zzz", CultureInfo.InvariantCulture).Replace(":", "", StringComparison.Ordinal) + "\"");
+                break;
+            case "ENVELOPE": _w.Raw("ENVELOPE "u8); c!.WriteEnvelope(_w); break;
+            case "BODYSTRUCTURE": _w.Raw("BODYSTRUCTURE "u8); c!.WriteBodyStructure(_w, true); break;
+            case "BODY": _w.Raw("BODY "u8); c!.WriteBodyStructure(_w, false); break;
+            case "RFC822": _w.Raw("RFC822 "u8).Literal(c!.Data); break;
+            case "RFC822.HEADER": c!.TryGetSection("HEADER", out var h); _w.Raw("RFC822.HEADER "u8).Literal(h); break;
+            case "RFC822.TEXT": c!.TryGetSection("TEXT", out var t); _w.Raw("RFC822.TEXT "u8).Literal(t); break;
+            case "SECTION":
+                if (!c!.TryGetSection(item.Section!, out var bytes)) bytes = [];
+                string origin = "";
+                if (item.Start is long start)
+                {
+                    // RFC 9051 §6.4.5: <start.count>; the response names only the origin.
+                    long from = Math.Min(start, bytes.Length);
+                    long count = Math.Min(item.Count ?? long.MaxValue, bytes.Length - from);
+                    bytes = bytes.AsSpan((int)from, (int)count).ToArray();
+                    origin = $"<{start}>";
+                }
+                _w.Ascii($"BODY[{item.Section}]{origin} ").Literal(bytes);
+                break;
+        }
+    }
+
+    private static List<FetchItem> ParseFetchItems(ImapToken arg)
+    {
+        var tokens = arg.Kind == ImapTokenKind.List ? arg.Items : [arg];
+        var items = new List<FetchItem>();
+        foreach (var t in tokens)
+        {
+            string s = t.Text;
+            string upper = s.ToUpperInvariant();
+            switch (upper)
+            {
+                // RFC 9051 §6.4.5 macros.
+                case "ALL": items.AddRange([new("FLAGS"), new("INTERNALDATE"), new("RFC822.SIZE"), new("ENVELOPE")]); continue;
+                case "FAST": items.AddRange([new("FLAGS"), new("INTERNALDATE"), new("RFC822.SIZE")]); continue;
+                case "FULL": items.AddRange([new("FLAGS"), new("INTERNALDATE"), new("RFC822.SIZE"), new("ENVELOPE"), new("BODY")]); continue;
+                case "UID" or "FLAGS" or "INTERNALDATE" or "RFC822.SIZE" or "ENVELOPE" or "BODYSTRUCTURE" or "BODY"
+                    or "RFC822" or "RFC822.HEADER" or "RFC822.TEXT":
+                    items.Add(new FetchItem(upper));
+                    continue;
+            }
+            bool peek = upper.StartsWith("BODY.PEEK[", StringComparison.Ordinal);
+            if (!peek && !upper.StartsWith("BODY[", StringComparison.Ordinal))
+                throw new CommandSyntaxException($"Unknown FETCH item {s}.");
+            int open = s.IndexOf('['), close = s.LastIndexOf(']');
+            if (close < open) throw new CommandSyntaxException("Invalid section.");
+            string section = s[(open + 1)..close];
+            // Section words are case-insensitive; the field names inside keep their case.
+            int paren = section.IndexOf('(');
+            section = paren < 0 ? section.ToUpperInvariant() : section[..paren].ToUpperInvariant() + section[paren..];
+            string partial = s[(close + 1)..];
+            long? start = null, count = null;
+            if (partial.Length > 0)
+            {
+                if (partial[0] != '<' || partial[^1] != '>') throw new CommandSyntaxException("Invalid partial.");
+                var nums = partial[1..^1].Split('.');
+                if (nums.Length != 2 || !long.TryParse(nums[0], NumberStyles.None, CultureInfo.InvariantCulture, out long a)
+                    || !long.TryParse(nums[1], NumberStyles.None, CultureInfo.InvariantCulture, out long b) || b == 0)
+                    throw new CommandSyntaxException("Invalid partial.");
+                (start, count) = (a, b);
+            }
+            items.Add(new FetchItem("SECTION", section, peek, start, count));
+        }
+        return items;
+    }
+}

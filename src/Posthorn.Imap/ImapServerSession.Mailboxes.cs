@@ -1,0 +1,229 @@
+using System.Globalization;
+using Posthorn.Store;
+
+namespace Posthorn.Imap;
+
+/// <summary>Commands of the authenticated state (RFC 9051 §6.3).</summary>
+public sealed partial class ImapServerSession
+{
+    private static string MailboxName(ImapToken t)
+    {
+        if (t.Kind == ImapTokenKind.List) throw new CommandSyntaxException("Invalid mailbox name.");
+        string n = t.Text;
+        // RFC 9051 §5.1: INBOX in any case is INBOX.
+        return n.Equals("INBOX", StringComparison.OrdinalIgnoreCase) ? "INBOX" : n;
+    }
+
+    private async ValueTask<Result> SelectAsync(IReadOnlyList<ImapToken> args, bool readOnly)
+    {
+        if (args.Count < 1) return Result.Bad("Invalid arguments.");
+        string name = MailboxName(args[0]);
+        if (_box is not null)
+        {
+            await _box.DisposeAsync();
+            _box = null;
+            // RFC 9051 §6.3.2: the previous mailbox is closed without expunge, announced with [CLOSED].
+            _w.Raw("* OK [CLOSED] Previous mailbox closed."u8).Crlf();
+        }
+        var box = await _account!.OpenAsync(name, readOnly, _ct);
+        if (box is null) return Result.No($"Mailbox doesn't exist: {name}", "NONEXISTENT");
+        _box = box;
+        _announcedExists = box.Messages.Count;
+        _w.Raw(@"* FLAGS (\Answered \Flagged \Deleted \Seen \Draft)"u8).Crlf();
+        _w.Raw(readOnly ? "* OK [PERMANENTFLAGS ()] Read-only mailbox."u8
+            : @"* OK [PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)] Flags permitted."u8).Crlf();
+        _w.Ascii($"* {box.Messages.Count} EXISTS").Crlf();
+        if (!_rev2)
+        {
+            // RFC 3501 §6.3.1: RECENT and the first unseen message; IMAP4rev2 dropped both.
+            _w.Raw("* 0 RECENT"u8).Crlf();
+            int unseen = box.Messages.ToList().FindIndex(m => !m.Flags.HasFlag(MessageFlags.Seen));
+            if (unseen >= 0) _w.Ascii($"* OK [UNSEEN {unseen + 1}] First unseen.").Crlf();
+        }
+        _w.Ascii($"* OK [UIDVALIDITY {box.UidValidity}] UIDs valid").Crlf();
+        _w.Ascii($"* OK [UIDNEXT {box.UidNext}] Predicted next UID").Crlf();
+        if (_rev2)
+        {
+            _w.Raw("* LIST () \".\" "u8).AString(name).Crlf();
+        }
+        return Result.Ok(readOnly ? "Examine completed." : "Select completed.", readOnly ? "READ-ONLY" : "READ-WRITE");
+    }
+
+    private static Result FromError(StoreError? e, string ok) => e is null ? Result.Ok(ok) : Result.No(e.Text, e.Code);
+
+    private Result Create(IReadOnlyList<ImapToken> args)
+    {
+        if (args.Count < 1) return Result.Bad("Invalid arguments.");
+        // RFC 9051 §6.3.4: a trailing delimiter only says the name will have inferiors.
+        string name = MailboxName(args[0]).TrimEnd('.');
+        return FromError(_account!.Create(name), "Create completed.");
+    }
+
+    private Result Delete(IReadOnlyList<ImapToken> args)
+    {
+        if (args.Count != 1) return Result.Bad("Invalid arguments.");
+        string name = MailboxName(args[0]);
+        if (_box is not null && _box.Name == name) return Result.No("Can't delete the selected mailbox.", "INUSE");
+        return FromError(_account!.Delete(name), "Delete completed.");
+    }
+
+    private Result Rename(IReadOnlyList<ImapToken> args)
+    {
+        if (args.Count != 2) return Result.Bad("Invalid arguments.");
+        return FromError(_account!.Rename(MailboxName(args[0]), MailboxName(args[1])), "Rename completed.");
+    }
+
+    private Result Subscribe(IReadOnlyList<ImapToken> args, bool on)
+    {
+        if (args.Count != 1) return Result.Bad("Invalid arguments.");
+        _account!.SetSubscribed(MailboxName(args[0]), on);
+        return Result.Ok(on ? "Subscribe completed." : "Unsubscribe completed.");
+    }
+
+    /// <summary>LIST reference pattern / LSUB (RFC 9051 §6.3.9; RFC 3501 §6.3.9). The selection
+    /// options of LIST-EXTENDED are not supported beyond ignoring them.</summary>
+    private Result List(IReadOnlyList<ImapToken> args, bool lsub)
+    {
+        var a = args.Where(t => t.Kind != ImapTokenKind.List).ToList();
+        if (a.Count < 2) return Result.Bad("Invalid arguments.");
+        string reference = a[0].Text, pattern = a[1].Text;
+        string word = lsub ? "LSUB" : "LIST";
+        if (pattern.Length == 0)
+        {
+            // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and root.
+            _w.Ascii($"* {word} (\\Noselect) \".\" \"\"").Crlf();
+            return Result.Ok($"{word} completed.");
+        }
+        string full = reference + pattern;
+        var all = _account!.ListMailboxes();
+        var subscribed = _account.Subscriptions();
+        foreach (var name in lsub ? subscribed.Where(s => _account.Exists(s)).Order(StringComparer.Ordinal).ToList() : all)
+        {
+            if (!Matches(full, name)) continue;
+            bool children = all.Any(n => n.StartsWith(name + ".", StringComparison.Ordinal));
+            _w.Ascii($"* {word} ({(children ? "\\HasChildren" : "\\HasNoChildren")}) \".\" ").AString(name).Crlf();
+        }
+        return Result.Ok($"{word} completed.");
+    }
+
+    /// <summary>RFC 9051 §6.3.9: "*" matches anything, "%" anything but the delimiter. Matched by
+    /// dynamic programming, so that a pattern of many wildcards costs O(n·m), never backtracking.</summary>
+    internal static bool Matches(string pattern, string name)
+    {
+        if (pattern.StartsWith("INBOX", StringComparison.OrdinalIgnoreCase) && name.StartsWith("INBOX", StringComparison.Ordinal))
+            pattern = "INBOX" + pattern[5..];
+        var reach = new bool[name.Length + 1];
+        reach[0] = true;
+        foreach (char p in pattern)
+        {
+            var next = new bool[name.Length + 1];
+            for (int i = 0; i <= name.Length; i++)
+            {
+                if (!reach[i]) continue;
+                if (p is '*' or '%')
+                {
+                    next[i] = true;
+                    for (int j = i; j < name.Length && (p == '*' || name[j] != '.'); j++) next[j + 1] = true;
+                }
+                else if (i < name.Length && name[i] == p)
+                {
+                    next[i + 1] = true;
+                }
+            }
+            reach = next;
+        }
+        return reach[name.Length];
+    }
+
+    private async ValueTask<Result> StatusAsync(IReadOnlyList<ImapToken> args)
+    {
+        if (args.Count != 2 || args[1].Kind != ImapTokenKind.List) return Result.Bad("Invalid arguments.");
+        string name = MailboxName(args[0]);
+        var status = await _account!.StatusAsync(name, _ct);
+        if (status is null) return Result.No($"Mailbox doesn't exist: {name}", "NONEXISTENT");
+        var items = new List<string>();
+        foreach (var item in args[1].Items)
+        {
+            string key = item.Text.ToUpperInvariant();
+            long? value = key switch
+            {
+                "MESSAGES" => status.Messages,
+                "UIDNEXT" => status.UidNext,
+                "UIDVALIDITY" => status.UidValidity,
+                "UNSEEN" => status.Unseen,
+                "RECENT" => 0,
+                "SIZE" => status.Size,
+                "DELETED" => null,
+                _ => throw new CommandSyntaxException($"Invalid status item {key}."),
+            };
+            if (value is { } v) items.Add(key + " " + v.ToString(CultureInfo.InvariantCulture));
+        }
+        _w.Raw("* STATUS "u8).AString(name).Ascii(" (" + string.Join(' ', items) + ")").Crlf();
+        return Result.Ok("Status completed.");
+    }
+
+    /// <summary>APPEND mailbox [flags] [date-time] literal (RFC 9051 §6.3.12), answered with APPENDUID (RFC 4315).</summary>
+    private async ValueTask<Result> AppendAsync(IReadOnlyList<ImapToken> args)
+    {
+        if (args.Count < 2 || args[^1].Kind != ImapTokenKind.String) return Result.Bad("Invalid arguments.");
+        string name = MailboxName(args[0]);
+        var flags = MessageFlags.None;
+        IReadOnlyList<string> keywords = [];
+        DateTimeOffset? date = null;
+        for (int i = 1; i < args.Count - 1; i++)
+        {
+            if (args[i].Kind == ImapTokenKind.List) (flags, keywords) = ParseFlags(args[i].Items);
+            else if (TryParseDateTime(args[i].Text, out var d)) date = d;
+            else return Result.Bad("Invalid arguments.");
+        }
+        var (result, error) = await _account!.AppendAsync(name, args[^1].Bytes, flags, keywords, date, _ct);
+        if (error is not null) return Result.No(error.Text, error.Code);
+        return Result.Ok("Append completed.", $"APPENDUID {result!.UidValidity} {result.Uid}");
+    }
+
+    /// <summary>RFC 9051 §9 date-time = DQUOTE date-day-fixed "-" date-month "-" date-year SP time SP zone DQUOTE.</summary>
+    internal static bool TryParseDateTime(string s, out DateTimeOffset date) =>
+        DateTimeOffset.TryParseExact(s.Trim(), ["d-MMM-yyyy HH:mm:ss zzz", "dd-MMM-yyyy HH:mm:ss zzz"],
+            CultureInfo.InvariantCulture, DateTimeStyles.None, out date)
+        || DateTimeOffset.TryParseExact(InsertColon(s.Trim()), ["d-MMM-yyyy HH:mm:ss zzz", "dd-MMM-yyyy HH:mm:ss zzz"],
+            CultureInfo.InvariantCulture, DateTimeStyles.None, out date);
+
+    /// <summary>"+0200" → "+02:00" for .NET's zzz.</summary>
+    private static string InsertColon(string s) => s.Length > 5 && s[^5] is '+' or '-' ? s[..^2] + ":" + s[^2..] : s;
+
+    private static (MessageFlags Flags, IReadOnlyList<string> Keywords) ParseFlags(IEnumerable<ImapToken> tokens)
+    {
+        var flags = MessageFlags.None;
+        var keywords = new List<string>();
+        foreach (var t in tokens)
+        {
+            string f = t.Text;
+            switch (f.ToUpperInvariant())
+            {
+                case @"\SEEN": flags |= MessageFlags.Seen; break;
+                case @"\ANSWERED": flags |= MessageFlags.Answered; break;
+                case @"\FLAGGED": flags |= MessageFlags.Flagged; break;
+                case @"\DELETED": flags |= MessageFlags.Deleted; break;
+                case @"\DRAFT": flags |= MessageFlags.Draft; break;
+                case @"\RECENT": break;
+                default:
+                    if (f.StartsWith('\\') || f.Length == 0) throw new CommandSyntaxException($"Invalid system flag {f}.");
+                    keywords.Add(f);
+                    break;
+            }
+        }
+        return (flags, keywords);
+    }
+
+    internal static string FormatFlags(MessageInfo m)
+    {
+        var names = new List<string>();
+        if (m.Flags.HasFlag(MessageFlags.Answered)) names.Add(@"\Answered");
+        if (m.Flags.HasFlag(MessageFlags.Flagged)) names.Add(@"\Flagged");
+        if (m.Flags.HasFlag(MessageFlags.Deleted)) names.Add(@"\Deleted");
+        if (m.Flags.HasFlag(MessageFlags.Seen)) names.Add(@"\Seen");
+        if (m.Flags.HasFlag(MessageFlags.Draft)) names.Add(@"\Draft");
+        names.AddRange(m.Keywords);
+        return "(" + string.Join(' ', names) + ")";
+    }
+}

@@ -1,0 +1,57 @@
+namespace Posthorn.Imap;
+
+/// <summary>SEARCH (RFC 9051 §6.4.4): "* SEARCH" for IMAP4rev1, "* ESEARCH" once IMAP4rev2 is enabled.</summary>
+public sealed partial class ImapServerSession
+{
+    private async ValueTask<Result> SearchAsync(string tag, IReadOnlyList<ImapToken> args, bool uid)
+    {
+        var keys = args.ToList();
+        var returns = new List<string>();
+        // RFC 4731 / RFC 9051 §6.4.4.1: RETURN (MIN MAX COUNT ALL).
+        if (keys.Count >= 2 && keys[0].IsAtom("RETURN") && keys[1].Kind == ImapTokenKind.List)
+        {
+            returns.AddRange(keys[1].Items.Select(i => i.Text.ToUpperInvariant()));
+            keys.RemoveRange(0, 2);
+        }
+        if (keys.Count >= 2 && keys[0].IsAtom("CHARSET"))
+        {
+            string charset = keys[1].Text.ToUpperInvariant();
+            if (charset is not ("UTF-8" or "US-ASCII")) return Result.No("Unsupported charset.", "BADCHARSET (UTF-8 US-ASCII)");
+            keys.RemoveRange(0, 2);
+        }
+        if (keys.Count == 0) return Result.Bad("Missing search keys.");
+        var messages = _box!.Messages;
+        var search = ImapSearch.Parse(keys, messages.Count, messages.Count > 0 ? messages[^1].Uid : 0);
+        var hits = new List<uint>();
+        for (int i = 0; i < messages.Count; i++)
+        {
+            ImapMessage? content = null;
+            if (search.NeedsContent)
+            {
+                var bytes = await _box.ReadAsync(messages[i], _ct);
+                if (bytes is null) continue;
+                content = new ImapMessage(bytes);
+            }
+            if (search.Matches(i + 1, messages[i], content)) hits.Add(uid ? messages[i].Uid : (uint)(i + 1));
+        }
+        if (_rev2 || returns.Count > 0)
+        {
+            if (returns.Count == 0) returns.Add("ALL");
+            var parts = new List<string> { $"(TAG \"{tag}\")" };
+            if (uid) parts.Add("UID");
+            if (hits.Count > 0)
+            {
+                if (returns.Contains("MIN")) parts.Add($"MIN {hits.Min()}");
+                if (returns.Contains("MAX")) parts.Add($"MAX {hits.Max()}");
+                if (returns.Contains("ALL")) parts.Add("ALL " + SequenceSet.Format(hits.Order()));
+            }
+            if (returns.Contains("COUNT")) parts.Add($"COUNT {hits.Count}");
+            _w.Ascii("* ESEARCH " + string.Join(' ', parts)).Crlf();
+        }
+        else
+        {
+            _w.Ascii("* SEARCH" + string.Concat(hits.Select(h => " " + h))).Crlf();
+        }
+        return Result.Ok("Search completed.");
+    }
+}

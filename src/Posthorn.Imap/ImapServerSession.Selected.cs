@@ -1,0 +1,141 @@
+using Posthorn.Store;
+
+namespace Posthorn.Imap;
+
+/// <summary>Commands of the selected state (RFC 9051 §6.4) other than FETCH and SEARCH, and the
+/// untagged updates that tell the client about other sessions' changes (RFC 9051 §7.5.1).</summary>
+public sealed partial class ImapServerSession
+{
+    /// <summary>Sends EXPUNGE / EXISTS / FETCH FLAGS for what changed since the last look.</summary>
+    private async ValueTask SendUpdatesAsync(bool allowExpunge)
+    {
+        var changes = await _box!.SyncAsync(allowExpunge, _ct);
+        if (changes.IsEmpty) return;
+        foreach (int seq in changes.Expunged) _w.Ascii($"* {seq} EXPUNGE").Crlf();
+        _announcedExists -= changes.Expunged.Count;
+        if (changes.Exists != _announcedExists)
+        {
+            _w.Ascii($"* {changes.Exists} EXISTS").Crlf();
+            _announcedExists = changes.Exists;
+        }
+        foreach (int i in changes.FlagsChanged)
+        {
+            var m = _box.Messages[i];
+            _w.Ascii($"* {i + 1} FETCH (UID {m.Uid} FLAGS {FormatFlags(m)})").Crlf();
+        }
+    }
+
+    /// <summary>The view indexes a sequence set names, by sequence number or (UID commands) by UID.</summary>
+    private List<int> Resolve(ImapToken set, bool uid)
+    {
+        if (set.Kind != ImapTokenKind.Atom || !SequenceSet.TryParse(set.Bytes.Span, out var seq))
+            throw new CommandSyntaxException("Invalid sequence set.");
+        var messages = _box!.Messages;
+        var result = new List<int>();
+        if (messages.Count == 0) return result;
+        // RFC 9051 §6.4.8: "*" is the largest UID in use in the mailbox.
+        uint largest = uid ? messages[^1].Uid : (uint)messages.Count;
+        for (int i = 0; i < messages.Count; i++)
+            if (seq.Contains(uid ? messages[i].Uid : (uint)(i + 1), largest)) result.Add(i);
+        return result;
+    }
+
+    private async ValueTask<Result> CloseAsync(bool expunge)
+    {
+        // RFC 9051 §6.4.2: CLOSE expunges silently (not in a read-only mailbox); UNSELECT does not.
+        if (expunge && !_box!.ReadOnly) await _box.ExpungeAsync(null, _ct);
+        await _box!.DisposeAsync();
+        _box = null;
+        return Result.Ok(expunge ? "Close completed." : "Unselect completed.");
+    }
+
+    private async ValueTask<Result> ExpungeAsync(IReadOnlyList<ImapToken> args, bool uid)
+    {
+        if (_box!.ReadOnly) return Result.No("Mailbox is read-only.", "READ-ONLY");
+        HashSet<uint>? uids = null;
+        if (uid)
+        {
+            // RFC 4315 §2.1: UID EXPUNGE removes only the named \Deleted messages.
+            if (args.Count != 1) return Result.Bad("Invalid arguments.");
+            uids = Resolve(args[0], true).Select(i => _box.Messages[i].Uid).ToHashSet();
+        }
+        var seqs = await _box.ExpungeAsync(uids, _ct);
+        foreach (int s in seqs) _w.Ascii($"* {s} EXPUNGE").Crlf();
+        _announcedExists -= seqs.Count;
+        return Result.Ok("Expunge completed.");
+    }
+
+    /// <summary>STORE set (+|-)FLAGS[.SILENT] flags (RFC 9051 §6.4.6).</summary>
+    private async ValueTask<Result> StoreAsync(IReadOnlyList<ImapToken> args, bool uid)
+    {
+        if (args.Count < 3) return Result.Bad("Invalid arguments.");
+        if (_box!.ReadOnly) return Result.No("Mailbox is read-only.", "READ-ONLY");
+        var indexes = Resolve(args[0], uid);
+        string item = args[1].Text.ToUpperInvariant();
+        bool silent = item.EndsWith(".SILENT", StringComparison.Ordinal);
+        if (silent) item = item[..^7];
+        var op = item switch
+        {
+            "FLAGS" => FlagOperation.Replace,
+            "+FLAGS" => FlagOperation.Add,
+            "-FLAGS" => FlagOperation.Remove,
+            _ => throw new CommandSyntaxException("Invalid STORE item."),
+        };
+        var flagTokens = args.Count == 3 && args[2].Kind == ImapTokenKind.List ? args[2].Items : args.Skip(2).ToList();
+        var (flags, keywords) = ParseFlags(flagTokens);
+        var changed = await _box.StoreFlagsAsync(indexes, op, flags, keywords, _ct);
+        if (!silent)
+        {
+            foreach (var (i, m) in changed)
+            {
+                _w.Ascii($"* {i + 1} FETCH (");
+                if (uid) _w.Ascii($"UID {m.Uid} ");
+                _w.Ascii($"FLAGS {FormatFlags(m)})").Crlf();
+            }
+        }
+        return Result.Ok("Store completed.");
+    }
+
+    /// <summary>COPY / MOVE set mailbox (RFC 9051 §6.4.7–6.4.8, RFC 6851), with COPYUID (RFC 4315).</summary>
+    private async ValueTask<Result> CopyAsync(IReadOnlyList<ImapToken> args, bool uid, bool move)
+    {
+        if (args.Count != 2) return Result.Bad("Invalid arguments.");
+        if (move && _box!.ReadOnly) return Result.No("Mailbox is read-only.", "READ-ONLY");
+        var indexes = Resolve(args[0], uid);
+        string target = MailboxName(args[1]);
+        if (indexes.Count == 0) return Result.Ok(move ? "No messages moved." : "No messages copied.");
+        var (result, error) = await _box!.CopyAsync(indexes, target, move, _ct);
+        if (error is not null) return Result.No(error.Text, error.Code);
+        string copyUid = $"COPYUID {result!.UidValidity} {SequenceSet.Format(result.SourceUids)} {SequenceSet.Format(result.TargetUids)}";
+        if (!move) return Result.Ok("Copy completed.", copyUid);
+        // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.
+        _w.Ascii($"* OK [{copyUid}] Moved UIDs.").Crlf();
+        foreach (int s in result.Expunged) _w.Ascii($"* {s} EXPUNGE").Crlf();
+        _announcedExists -= result.Expunged.Count;
+        return Result.Ok("Move completed.");
+    }
+
+    /// <summary>IDLE (RFC 2177): updates are pushed every imapd_mailbox_check_interval until "DONE".</summary>
+    private async ValueTask<Result> IdleAsync()
+    {
+        _w.Raw("+ idling"u8).Crlf();
+        await FlushAsync();
+        var done = ReadLineAsync().AsTask();
+        while (true)
+        {
+            var tick = Task.Delay(_options.MailboxCheckInterval, _clock, _ct);
+            if (await Task.WhenAny(done, tick) == done) break;
+            await tick;
+            if (_box is not null)
+            {
+                await SendUpdatesAsync(allowExpunge: true);
+                await FlushAsync();
+            }
+        }
+        var line = await done;
+        if (line is null) throw new IOException("end of input during IDLE");
+        if (!System.Text.Encoding.ASCII.GetString(line).Equals("DONE", StringComparison.OrdinalIgnoreCase))
+            return Result.Bad("Expected DONE.");
+        return Result.Ok("Idle completed.");
+    }
+}

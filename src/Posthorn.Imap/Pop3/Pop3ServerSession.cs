@@ -1,0 +1,281 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using Posthorn.Imap;
+using Posthorn.Imap.Auth;
+using Posthorn.Logging;
+using Posthorn.Store;
+
+namespace Posthorn.Pop3;
+
+/// <summary>pop3d: one POP3 connection over the user's INBOX.</summary>
+/// <remarks>
+/// Standards: RFC 1939 (USER, PASS, STAT, LIST, RETR, DELE, NOOP, RSET, QUIT, TOP, UIDL), RFC 2449 (CAPA).
+/// Not offered: APOP, STLS, SASL. UIDLs are "UIDVALIDITY-UID"… in Dovecot's default %08Xu%08Xv form,
+/// so they stay stable as long as the IMAP UIDs do. Deletions happen only at QUIT, in the UPDATE
+/// state (RFC 1939 §6), by marking \Deleted and expunging those messages.
+/// Security: as imapd: bounded lines, imapd_timeout, plaintext logins only where
+/// <see cref="ImapSessionOptions.PlaintextAllowed"/>, the maildrop of the logged-in user only.
+/// DEVIATION: RFC 1939 §8 asks for an exclusive lock on the maildrop; a second session is not refused yet.
+/// </remarks>
+public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options, IMailStore store, IImapUserResolver users,
+    MailLog log, TimeProvider clock)
+{
+    private PipeReader _input = null!;
+    private PipeWriter _output = null!;
+    private CancellationToken _ct;
+    private CancellationTokenSource _timeout = null!;
+    private ImapUser? _user;
+    private IMailbox? _box;
+    private readonly HashSet<int> _deleted = [];
+    private int _retr, _top;
+    private long _retrBytes, _topBytes;
+
+    public async Task RunAsync(CancellationToken shutdown)
+    {
+        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
+        _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+        using var timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, timeout.Token);
+        _timeout = timeout;
+        _ct = linked.Token;
+        string? pendingUser = null;
+        string reason = "Connection closed";
+        int attempts = 0;
+        var start = clock.GetUtcNow();
+        try
+        {
+            await SendAsync("+OK Posthorn ready.");
+            while (true)
+            {
+                string? line = await ReadLineAsync();
+                if (line is null) break;
+                int sp = line.IndexOf(' ');
+                string cmd = (sp < 0 ? line : line[..sp]).ToUpperInvariant();
+                string arg = sp < 0 ? "" : line[(sp + 1)..];
+                if (cmd == "QUIT")
+                {
+                    if (_box is not null) await UpdateAsync();
+                    await SendAsync("+OK Logging out.");
+                    reason = "Logged out";
+                    break;
+                }
+                if (cmd == "CAPA")
+                {
+                    // RFC 2449 §5.
+                    await SendAsync("+OK\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n" +
+                        (_box is null && options.PlaintextAllowed ? "USER\r\n" : "") + ".");
+                    continue;
+                }
+                if (_box is null)
+                {
+                    switch (cmd)
+                    {
+                        case "USER":
+                            if (!options.PlaintextAllowed) { await SendAsync("-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."); break; }
+                            pendingUser = arg;
+                            await SendAsync("+OK");
+                            break;
+                        case "PASS":
+                            if (pendingUser is null) { await SendAsync("-ERR No username given."); break; }
+                            attempts++;
+                            _user = await users.AuthenticateAsync(pendingUser, arg, _ct);
+                            if (_user is null)
+                            {
+                                await Task.Delay(options.AuthFailureDelay, clock, _ct);
+                                log.ImapLoginDisconnected("pop3", $"auth failed, {attempts} attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs",
+                                    ImapServerSession.Printable(pendingUser), "PLAIN", options.RemoteIp, options.LocalIp, options.SecurityLabel, options.SessionId);
+                                pendingUser = null;
+                                await SendAsync("-ERR [AUTH] Authentication failed.");
+                                break;
+                            }
+                            _box = await store.OpenAccount(_user.Name, _user.Maildir).OpenAsync("INBOX", false, _ct);
+                            if (_box is null) { _user = null; await SendAsync("-ERR [SYS/TEMP] Mailbox unavailable."); break; }
+                            log.ImapLogin("pop3", _user.Name, "PLAIN", options.RemoteIp, options.LocalIp, options.SecurityLabel, options.SessionId);
+                            await SendAsync("+OK Logged in.");
+                            break;
+                        default:
+                            await SendAsync("-ERR Unknown command.");
+                            break;
+                    }
+                    continue;
+                }
+                await TransactionAsync(cmd, arg);
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            reason = "Inactivity";
+        }
+        catch (OperationCanceledException) when (shutdown.IsCancellationRequested)
+        {
+            reason = "Server shutting down";
+        }
+        catch (IOException)
+        {
+            reason = "Connection closed";
+        }
+        finally
+        {
+            if (_user is not null)
+            {
+                log.ImapSessionEnd("pop3", _user.Name, reason,
+                    $"top={_top}/{_topBytes}, retr={_retr}/{_retrBytes}, del={_deleted.Count}/{_box?.Messages.Count ?? 0}, size={_box?.Messages.Sum(m => m.Size) ?? 0}");
+            }
+            else
+            {
+                log.ImapLoginDisconnected("pop3", attempts > 0 ? $"auth failed, {attempts} attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs"
+                    : $"no auth attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs",
+                    "", null, options.RemoteIp, options.LocalIp, options.SecurityLabel, options.SessionId);
+            }
+            if (_box is not null) await _box.DisposeAsync();
+            await _input.CompleteAsync();
+            await _output.CompleteAsync();
+            await stream.DisposeAsync();
+        }
+    }
+
+    /// <summary>TRANSACTION state commands (RFC 1939 §5). Message numbers are fixed for the session.</summary>
+    private async ValueTask TransactionAsync(string cmd, string arg)
+    {
+        var msgs = _box!.Messages;
+        switch (cmd)
+        {
+            case "STAT":
+                await SendAsync($"+OK {Live().Count()} {Live().Sum(i => msgs[i].Size)}");
+                return;
+            case "LIST" or "UIDL":
+                if (arg.Length == 0)
+                {
+                    var sb = new StringBuilder("+OK\r\n");
+                    foreach (int i in Live()) sb.Append(i + 1).Append(' ').Append(cmd == "LIST" ? Size(i) : Uidl(i)).Append("\r\n");
+                    await SendAsync(sb.Append('.').ToString());
+                }
+                else if (Number(arg) is int n)
+                {
+                    await SendAsync($"+OK {n + 1} {(cmd == "LIST" ? Size(n) : Uidl(n))}");
+                }
+                else await SendAsync("-ERR There's no message " + arg + ".");
+                return;
+            case "RETR" or "TOP":
+            {
+                var parts = arg.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                int lines = 0;
+                if (parts.Length == 0 || Number(parts[0]) is not int n
+                    || cmd == "TOP" && (parts.Length != 2 || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out lines)))
+                {
+                    await SendAsync("-ERR Invalid message number or arguments.");
+                    return;
+                }
+                var bytes = await _box.ReadAsync(msgs[n], _ct);
+                if (bytes is null) { await SendAsync("-ERR Message was deleted by another session."); return; }
+                byte[] data = ImapMessage.ToCrlf(bytes);
+                if (cmd == "TOP") data = Top(data, lines);
+                if (cmd == "RETR") { _retr++; _retrBytes += data.Length; } else { _top++; _topBytes += data.Length; }
+                await SendMultilineAsync(cmd == "RETR" ? $"+OK {data.Length} octets" : "+OK", data);
+                return;
+            }
+            case "DELE":
+                if (Number(arg) is int d) { _deleted.Add(d); await SendAsync("+OK Marked to be deleted."); }
+                else await SendAsync("-ERR There's no message " + arg + ".");
+                return;
+            case "RSET":
+                _deleted.Clear();
+                await SendAsync("+OK");
+                return;
+            case "NOOP":
+                await SendAsync("+OK");
+                return;
+            default:
+                await SendAsync("-ERR Unknown command.");
+                return;
+        }
+    }
+
+    private IEnumerable<int> Live() => Enumerable.Range(0, _box!.Messages.Count).Where(i => !_deleted.Contains(i));
+
+    /// <summary>A message number that exists and is not marked deleted, as an index; else null.</summary>
+    private int? Number(string arg) =>
+        int.TryParse(arg.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n)
+        && n >= 1 && n <= _box!.Messages.Count && !_deleted.Contains(n - 1) ? n - 1 : null;
+
+    private long Size(int i) => _box!.Messages[i].Size;
+
+    /// <summary>Dovecot's default pop3_uidl_format %08Xu%08Xv: UID then UIDVALIDITY in hex.</summary>
+    private string Uidl(int i) => $"{_box!.Messages[i].Uid:X8}{_box.UidValidity:X8}";
+
+    /// <summary>RFC 1939 §7 TOP: the header, the blank line, and the first n body lines.</summary>
+    private static byte[] Top(byte[] data, int lines)
+    {
+        int sep = data.AsSpan().IndexOf("\r\n\r\n"u8);
+        if (sep < 0) return data;
+        int end = sep + 4;
+        for (int k = 0; k < lines && end < data.Length; k++)
+        {
+            int nl = data.AsSpan(end).IndexOf((byte)'\n');
+            end = nl < 0 ? data.Length : end + nl + 1;
+        }
+        return data[..end];
+    }
+
+    /// <summary>RFC 1939 §6 UPDATE: remove the messages marked with DELE.</summary>
+    private async ValueTask UpdateAsync()
+    {
+        if (_deleted.Count == 0) return;
+        var indexes = _deleted.Order().ToList();
+        var uids = indexes.Select(i => _box!.Messages[i].Uid).ToHashSet();
+        await _box!.StoreFlagsAsync(indexes, FlagOperation.Add, MessageFlags.Deleted, [], _ct);
+        await _box.ExpungeAsync(uids, _ct);
+    }
+
+    private async ValueTask SendAsync(string text)
+    {
+        _output.Write(Encoding.UTF8.GetBytes(text + "\r\n"));
+        await _output.FlushAsync(_ct);
+    }
+
+    /// <summary>A multi-line response: lines starting with "." are dot-stuffed (RFC 1939 §3).</summary>
+    private async ValueTask SendMultilineAsync(string first, byte[] data)
+    {
+        _output.Write(Encoding.ASCII.GetBytes(first + "\r\n"));
+        bool lineStart = true;
+        int runStart = 0;
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (lineStart && data[i] == (byte)'.')
+            {
+                _output.Write(data.AsSpan(runStart, i - runStart));
+                _output.Write("."u8);
+                runStart = i;
+            }
+            lineStart = data[i] == (byte)'\n';
+        }
+        _output.Write(data.AsSpan(runStart));
+        if (data.Length > 0 && data[^1] != (byte)'\n') _output.Write("\r\n"u8);
+        _output.Write(".\r\n"u8);
+        await _output.FlushAsync(_ct);
+    }
+
+    private async ValueTask<string?> ReadLineAsync()
+    {
+        while (true)
+        {
+            _timeout.CancelAfter(options.Timeout);
+            var read = await _input.ReadAsync(_ct);
+            var buffer = read.Buffer;
+            if (buffer.PositionOf((byte)'\n') is { } lf)
+            {
+                // RFC 2449 §4: commands are at most 255 octets; we allow up to imapd_max_line_length.
+                byte[] bytes = buffer.Slice(0, lf).ToArray();
+                _input.AdvanceTo(buffer.GetPosition(1, lf));
+                return Encoding.UTF8.GetString(bytes).TrimEnd('\r');
+            }
+            if (buffer.Length > options.MaxLineLength || read.IsCompleted)
+            {
+                _input.AdvanceTo(buffer.End);
+                return null;
+            }
+            _input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+}

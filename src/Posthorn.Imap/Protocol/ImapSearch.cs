@@ -1,0 +1,159 @@
+using System.Globalization;
+using MimeKit;
+using Posthorn.Store;
+
+namespace Posthorn.Imap;
+
+/// <summary>A parsed SEARCH program (RFC 9051 §6.4.4): a tree of keys evaluated per message.</summary>
+/// <remarks>Keys: ALL, the flag keys and their UN- forms, NEW/OLD/RECENT, KEYWORD/UNKEYWORD, FROM, TO,
+/// CC, BCC, SUBJECT, HEADER, BODY, TEXT, UID, sequence sets, BEFORE/ON/SINCE, SENTBEFORE/SENTON/SENTSINCE,
+/// LARGER/SMALLER, NOT, OR and parenthesized groups. Nesting is bounded by <see cref="MaxDepth"/>
+/// (and by the command parser's list depth), so a hostile program is answered BAD, not with a stack overflow.
+/// String matching is case-insensitive substring matching on decoded text (RFC 9051 §6.4.4).</remarks>
+internal sealed class ImapSearch
+{
+    public const int MaxDepth = 100;
+
+    private readonly Func<int, MessageInfo, ImapMessage?, bool> _predicate;
+
+    private ImapSearch(Func<int, MessageInfo, ImapMessage?, bool> predicate, bool needsContent)
+    {
+        _predicate = predicate;
+        NeedsContent = needsContent;
+    }
+
+    /// <summary>Whether any key looks into the message (so the session must read it).</summary>
+    public bool NeedsContent { get; }
+
+    /// <summary>Whether message <paramref name="seq"/> matches.</summary>
+    public bool Matches(int seq, MessageInfo m, ImapMessage? content) => _predicate(seq, m, content);
+
+    /// <summary>Parses keys; <paramref name="count"/> and <paramref name="maxUid"/> give "*" its meaning.</summary>
+    public static ImapSearch Parse(IReadOnlyList<ImapToken> keys, int count, uint maxUid)
+    {
+        var state = new ParseState(keys, count, maxUid);
+        var all = new List<Func<int, MessageInfo, ImapMessage?, bool>>();
+        while (state.Pos < keys.Count) all.Add(state.ParseKey(0));
+        return new ImapSearch((s, m, c) => all.All(p => p(s, m, c)), state.NeedsContent);
+    }
+
+    private sealed class ParseState(IReadOnlyList<ImapToken> tokens, int count, uint maxUid)
+    {
+        public int Pos;
+        public bool NeedsContent;
+
+        private ImapToken Next() => Pos < tokens.Count ? tokens[Pos++] : throw new CommandSyntaxException("Missing search argument.");
+
+        private string NextString() => Next() is { Kind: not ImapTokenKind.List } t ? t.Text : throw new CommandSyntaxException("Invalid search argument.");
+
+        public Func<int, MessageInfo, ImapMessage?, bool> ParseKey(int depth)
+        {
+            if (depth > MaxDepth) throw new CommandSyntaxException("Search program too deep.");
+            var t = Next();
+            if (t.Kind == ImapTokenKind.List)
+            {
+                var inner = new ParseState(t.Items, count, maxUid);
+                var parts = new List<Func<int, MessageInfo, ImapMessage?, bool>>();
+                while (inner.Pos < t.Items.Count) parts.Add(inner.ParseKey(depth + 1));
+                NeedsContent |= inner.NeedsContent;
+                if (parts.Count == 0) throw new CommandSyntaxException("Empty search group.");
+                return (s, m, c) => parts.All(p => p(s, m, c));
+            }
+            string key = t.Text.ToUpperInvariant();
+            switch (key)
+            {
+                case "ALL": return (_, _, _) => true;
+                case "ANSWERED": return Flag(MessageFlags.Answered, true);
+                case "UNANSWERED": return Flag(MessageFlags.Answered, false);
+                case "DELETED": return Flag(MessageFlags.Deleted, true);
+                case "UNDELETED": return Flag(MessageFlags.Deleted, false);
+                case "DRAFT": return Flag(MessageFlags.Draft, true);
+                case "UNDRAFT": return Flag(MessageFlags.Draft, false);
+                case "FLAGGED": return Flag(MessageFlags.Flagged, true);
+                case "UNFLAGGED": return Flag(MessageFlags.Flagged, false);
+                case "SEEN": return Flag(MessageFlags.Seen, true);
+                case "UNSEEN" or "NEW": return Flag(MessageFlags.Seen, false);
+                // This store keeps no \Recent (IMAP4rev2 dropped it): no message is recent.
+                case "RECENT": return (_, _, _) => false;
+                case "OLD": return (_, _, _) => true;
+                case "KEYWORD": { string k = NextString(); return (_, m, _) => m.Keywords.Contains(k, StringComparer.OrdinalIgnoreCase); }
+                case "UNKEYWORD": { string k = NextString(); return (_, m, _) => !m.Keywords.Contains(k, StringComparer.OrdinalIgnoreCase); }
+                case "LARGER": { long n = Number(); return (_, m, _) => m.Size > n; }
+                case "SMALLER": { long n = Number(); return (_, m, _) => m.Size < n; }
+                case "BEFORE": { var d = Date(); return (_, m, _) => m.InternalDate.Date < d; }
+                case "ON": { var d = Date(); return (_, m, _) => m.InternalDate.Date == d; }
+                case "SINCE": { var d = Date(); return (_, m, _) => m.InternalDate.Date >= d; }
+                case "SENTBEFORE": { var d = Date(); NeedsContent = true; return (_, _, c) => Sent(c) is { } s && s < d; }
+                case "SENTON": { var d = Date(); NeedsContent = true; return (_, _, c) => Sent(c) is { } s && s == d; }
+                case "SENTSINCE": { var d = Date(); NeedsContent = true; return (_, _, c) => Sent(c) is { } s && s >= d; }
+                case "FROM" or "TO" or "CC" or "BCC" or "SUBJECT":
+                    return HeaderKey(key, NextString());
+                case "HEADER": { string name = NextString(); return HeaderKey(name, NextString()); }
+                case "BODY": { string v = NextString(); NeedsContent = true; return (_, _, c) => BodyContains(c!, v); }
+                case "TEXT":
+                {
+                    string v = NextString();
+                    NeedsContent = true;
+                    return (_, _, c) => HeadersContain(c!, null, v) || BodyContains(c!, v);
+                }
+                case "UID":
+                {
+                    var set = Set(NextString());
+                    return (_, m, _) => set.Contains(m.Uid, maxUid);
+                }
+                case "NOT": { var inner = ParseKey(depth + 1); return (s, m, c) => !inner(s, m, c); }
+                case "OR":
+                {
+                    var a = ParseKey(depth + 1);
+                    var b = ParseKey(depth + 1);
+                    return (s, m, c) => a(s, m, c) || b(s, m, c);
+                }
+                default:
+                {
+                    if (!SequenceSet.TryParse(t.Bytes.Span, out var set)) throw new CommandSyntaxException($"Unknown search key {t.Text}.");
+                    return (s, _, _) => set.Contains((uint)s, (uint)count);
+                }
+            }
+        }
+
+        private Func<int, MessageInfo, ImapMessage?, bool> HeaderKey(string name, string value)
+        {
+            NeedsContent = true;
+            return (_, _, c) => HeadersContain(c!, name, value);
+        }
+
+        private static Func<int, MessageInfo, ImapMessage?, bool> Flag(MessageFlags f, bool set) => (_, m, _) => m.Flags.HasFlag(f) == set;
+
+        private long Number() => long.TryParse(NextString(), NumberStyles.None, CultureInfo.InvariantCulture, out long n)
+            ? n : throw new CommandSyntaxException("Invalid number.");
+
+        private static SequenceSet Set(string s) => SequenceSet.TryParse(System.Text.Encoding.ASCII.GetBytes(s), out var set)
+            ? set : throw new CommandSyntaxException("Invalid sequence set.");
+
+        /// <summary>RFC 9051 §9: date = date-text / DQUOTE date-text DQUOTE; date-text = date-day "-" date-month "-" date-year.</summary>
+        private DateTime Date() =>
+            DateTime.TryParseExact(NextString(), ["d-MMM-yyyy", "dd-MMM-yyyy"], CultureInfo.InvariantCulture, DateTimeStyles.None, out var d)
+                ? d.Date : throw new CommandSyntaxException("Invalid date.");
+    }
+
+    private static DateTime? Sent(ImapMessage? c) =>
+        c?.Message.Headers.Contains(HeaderId.Date) == true ? c.Message.Date.Date : null;
+
+    private static bool HeadersContain(ImapMessage c, string? name, string value)
+    {
+        foreach (var h in c.Message.Headers)
+        {
+            if (name is not null && !h.Field.Equals(name, StringComparison.OrdinalIgnoreCase)) continue;
+            // RFC 9051 §6.4.4: HEADER name "" matches every message that has the field.
+            if (value.Length == 0 || h.Value.Contains(value, StringComparison.OrdinalIgnoreCase)) return true;
+        }
+        return false;
+    }
+
+    private static bool BodyContains(ImapMessage c, string value)
+    {
+        foreach (var part in c.Message.BodyParts)
+            if (part is TextPart text && text.Text.Contains(value, StringComparison.OrdinalIgnoreCase)) return true;
+        return false;
+    }
+}

@@ -1,0 +1,168 @@
+namespace Posthorn.Store.Maildir;
+
+/// <summary>The state of one Maildir folder shared by every session of the process that has it open:
+/// the index rows in memory, kept in step with the directory and the SQLite index.</summary>
+/// <remarks>
+/// Every method runs under <see cref="Lock"/>. <see cref="Sync"/> notices other programs: another
+/// process's index commit through <c>PRAGMA data_version</c>, and delivery or mutt through the
+/// modification times of new/ and cur/ (a rescan then reconciles file names with the index).
+/// <see cref="Version"/> grows with every change, so a session's view knows when to diff itself.
+/// </remarks>
+internal sealed partial class MaildirFolder : IDisposable
+{
+    private readonly Dictionary<string, Entry> _byBase = new(StringComparer.Ordinal);
+    private readonly SortedDictionary<uint, Entry> _byUid = new();
+    private readonly TimeProvider _clock;
+    private MaildirIndex _index;
+    private long _dataVersion = -1;
+    private DateTime _newMtime, _curMtime;
+    private MessageInfo[]? _snapshot;
+
+    public MaildirFolder(string path, TimeProvider clock)
+    {
+        Path = path;
+        _clock = clock;
+        foreach (var sub in new[] { "tmp", "new", "cur" })
+            Directory.CreateDirectory(System.IO.Path.Combine(path, sub));
+        _index = new MaildirIndex(path);
+    }
+
+    public string Path { get; }
+    public SemaphoreSlim Lock { get; } = new(1, 1);
+    public int References { get; set; }
+    public long Version { get; private set; }
+    public uint UidValidity { get; private set; }
+    public uint UidNext { get; private set; } = 1;
+    public ulong HighestModSeq { get; private set; } = 1;
+
+    /// <summary>A file of the folder: its index record and where it is now (relative path).</summary>
+    public sealed class Entry(MessageInfo info, string rel, string otherInfo)
+    {
+        public MessageInfo Info { get; set; } = info;
+        public string Rel { get; set; } = rel;
+        /// <summary>Info letters we keep but do not interpret.</summary>
+        public string OtherInfo { get; set; } = otherInfo;
+    }
+
+    /// <summary>Every message, in UID order; the same array until something changes.</summary>
+    public MessageInfo[] Snapshot => _snapshot ??= _byUid.Values.Select(e => e.Info).ToArray();
+
+    public Entry? ByUid(uint uid) => _byUid.GetValueOrDefault(uid);
+
+    public string FullPath(Entry e) => System.IO.Path.Combine(Path, e.Rel);
+
+    /// <summary>Brings the folder up to date with the index and the files.</summary>
+    public void Sync()
+    {
+        long dv;
+        try
+        {
+            dv = _index.DataVersion();
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException) when (!File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName)))
+        {
+            dv = -2;
+        }
+        bool reload = dv != _dataVersion || !File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName));
+        if (reload) Reload();
+        _dataVersion = _index.DataVersion();
+        var newM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "new"));
+        var curM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "cur"));
+        if (reload || newM != _newMtime || curM != _curMtime)
+        {
+            _newMtime = newM;
+            _curMtime = curM;
+            Scan();
+        }
+    }
+
+    private void Reload()
+    {
+        if (!File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName)))
+        {
+            // The index was deleted under us: start a new one (the rescan rebuilds it from the files).
+            _index.Dispose();
+            _index = new MaildirIndex(Path);
+        }
+        _byBase.Clear();
+        _byUid.Clear();
+        var (validity, next, modseq) = _index.ReadMeta();
+        if (validity == 0)
+        {
+            // RFC 9051 §2.3.1.1: a new UIDVALIDITY must be larger than any earlier one; the time in
+            // seconds is what Dovecot uses too.
+            validity = (uint)Math.Max(1, _clock.GetUtcNow().ToUnixTimeSeconds());
+            next = 1;
+            modseq = 1;
+            _index.Commit(validity, next, modseq, [], []);
+        }
+        UidValidity = validity;
+        UidNext = next;
+        HighestModSeq = modseq;
+        foreach (var row in _index.ReadAll())
+        {
+            var info = new MessageInfo(row.Uid, row.Flags, SplitKeywords(row.Keywords), row.ModSeq, row.Size,
+                DateTimeOffset.FromUnixTimeSeconds(row.InternalDate)) { Key = row.Base };
+            string other = row.Rel.StartsWith("cur/", StringComparison.Ordinal) ? MaildirName.Parse(row.Rel[4..]).Other : "";
+            var e = new Entry(info, row.Rel, other);
+            _byBase[row.Base] = e;
+            _byUid[row.Uid] = e;
+        }
+        Changed();
+    }
+
+    private void Changed()
+    {
+        _snapshot = null;
+        Version++;
+    }
+
+    internal static IReadOnlyList<string> SplitKeywords(string s) =>
+        s.Length == 0 ? [] : s.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+
+    /// <summary>Gives the next modseq (RFC 7162 §3.1.1: strictly increasing within a mailbox).</summary>
+    public ulong NextModSeq() => ++HighestModSeq;
+
+    /// <summary>Persists the given entries (and removals) with the current meta values.</summary>
+    public void Persist(IEnumerable<Entry> upserts, IEnumerable<uint> deletes)
+    {
+        _index.Commit(UidValidity, UidNext, HighestModSeq, upserts.Select(ToRow).ToList(), deletes.ToList());
+        _dataVersion = _index.DataVersion();
+        Changed();
+    }
+
+    private static MaildirIndex.Row ToRow(Entry e) => new(e.Info.Uid, e.Info.Key, e.Rel, e.Info.Flags,
+        string.Join(' ', e.Info.Keywords), e.Info.ModSeq, e.Info.Size, e.Info.InternalDate.ToUnixTimeSeconds());
+
+    /// <summary>Registers a file placed in cur/ by this process (APPEND, COPY, MOVE) with a new UID.</summary>
+    public Entry Add(string baseName, string rel, MessageFlags flags, IReadOnlyList<string> keywords, long size, DateTimeOffset date)
+    {
+        var info = new MessageInfo(UidNext++, flags, keywords, NextModSeq(), size, date) { Key = baseName };
+        var e = new Entry(info, rel, "");
+        _byBase[baseName] = e;
+        _byUid[info.Uid] = e;
+        Persist([e], []);
+        return e;
+    }
+
+    /// <summary>Drops entries whose files are gone (or were removed by this process).</summary>
+    public void Remove(IReadOnlyList<Entry> entries)
+    {
+        foreach (var e in entries)
+        {
+            _byBase.Remove(e.Info.Key);
+            _byUid.Remove(e.Info.Uid);
+        }
+        if (entries.Count > 0)
+        {
+            NextModSeq();
+            Persist([], entries.Select(e => e.Info.Uid));
+        }
+    }
+
+    public void Dispose()
+    {
+        _index.Dispose();
+        Lock.Dispose();
+    }
+}

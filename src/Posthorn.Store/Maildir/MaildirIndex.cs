@@ -1,0 +1,140 @@
+using Microsoft.Data.Sqlite;
+
+namespace Posthorn.Store.Maildir;
+
+/// <summary>The index beside one Maildir folder: <c>posthorn-index.sqlite</c> in the folder's directory.</summary>
+/// <remarks>
+/// DESIGN.md decision 5: the files stay the truth; the index keeps what the files cannot: UIDVALIDITY,
+/// UIDNEXT, the UID of each file (by its unique base name), keywords, modseqs, and cached
+/// RFC822.SIZE and INTERNALDATE so that SELECT does not read every message. Deleting the file is
+/// safe: it is rebuilt from the mail with a new UIDVALIDITY (RFC 9051 §2.3.1.1 requires a new one
+/// whenever UIDs cannot be kept).
+/// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq;
+/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME".
+/// Concurrency: one connection per open folder in this process, used under the folder's lock; other
+/// processes are noticed through <c>PRAGMA data_version</c>.
+/// </remarks>
+internal sealed class MaildirIndex : IDisposable
+{
+    public const string FileName = "posthorn-index.sqlite";
+
+    private readonly SqliteConnection _db;
+
+    public MaildirIndex(string folderPath)
+    {
+        _db = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = Path.Combine(folderPath, FileName),
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+        }.ToString());
+        _db.Open();
+        Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+        Exec("""
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
+              flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
+              internaldate INTEGER NOT NULL);
+            """);
+    }
+
+    public sealed record Row(uint Uid, string Base, string Rel, MessageFlags Flags, string Keywords, ulong ModSeq,
+        long Size, long InternalDate);
+
+    public long DataVersion() => (long)Scalar("PRAGMA data_version")!;
+
+    /// <summary>Reads (uidvalidity, uidnext, highestmodseq); zeros for a new index.</summary>
+    public (uint UidValidity, uint UidNext, ulong HighestModSeq) ReadMeta()
+    {
+        uint validity = 0, next = 1;
+        ulong modseq = 1;
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT key, value FROM meta";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            long v = r.GetInt64(1);
+            switch (r.GetString(0))
+            {
+                case "uidvalidity": validity = (uint)v; break;
+                case "uidnext": next = (uint)v; break;
+                case "highestmodseq": modseq = (ulong)v; break;
+            }
+        }
+        return (validity, next, modseq);
+    }
+
+    public List<Row> ReadAll()
+    {
+        var rows = new List<Row>();
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT uid, base, rel, flags, keywords, modseq, size, internaldate FROM msg ORDER BY uid";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+            rows.Add(new Row((uint)r.GetInt64(0), r.GetString(1), r.GetString(2), (MessageFlags)r.GetInt32(3),
+                r.GetString(4), (ulong)r.GetInt64(5), r.GetInt64(6), r.GetInt64(7)));
+        return rows;
+    }
+
+    /// <summary>Writes a batch of changes in one transaction.</summary>
+    public void Commit(uint uidValidity, uint uidNext, ulong highestModSeq, IEnumerable<Row> upserts, IEnumerable<uint> deletes)
+    {
+        using var tx = _db.BeginTransaction();
+        using (var meta = _db.CreateCommand())
+        {
+            meta.Transaction = tx;
+            meta.CommandText = "INSERT OR REPLACE INTO meta(key, value) VALUES ('uidvalidity', $v), ('uidnext', $n), ('highestmodseq', $m)";
+            meta.Parameters.AddWithValue("$v", (long)uidValidity);
+            meta.Parameters.AddWithValue("$n", (long)uidNext);
+            meta.Parameters.AddWithValue("$m", (long)highestModSeq);
+            meta.ExecuteNonQuery();
+        }
+        using (var up = _db.CreateCommand())
+        {
+            up.Transaction = tx;
+            up.CommandText = "INSERT OR REPLACE INTO msg(uid, base, rel, flags, keywords, modseq, size, internaldate) VALUES ($u, $b, $r, $f, $k, $m, $s, $d)";
+            var pu = up.Parameters.Add("$u", SqliteType.Integer);
+            var pb = up.Parameters.Add("$b", SqliteType.Text);
+            var pr = up.Parameters.Add("$r", SqliteType.Text);
+            var pf = up.Parameters.Add("$f", SqliteType.Integer);
+            var pk = up.Parameters.Add("$k", SqliteType.Text);
+            var pm = up.Parameters.Add("$m", SqliteType.Integer);
+            var ps = up.Parameters.Add("$s", SqliteType.Integer);
+            var pd = up.Parameters.Add("$d", SqliteType.Integer);
+            foreach (var row in upserts)
+            {
+                pu.Value = (long)row.Uid; pb.Value = row.Base; pr.Value = row.Rel; pf.Value = (int)row.Flags;
+                pk.Value = row.Keywords; pm.Value = (long)row.ModSeq; ps.Value = row.Size; pd.Value = row.InternalDate;
+                up.ExecuteNonQuery();
+            }
+        }
+        using (var del = _db.CreateCommand())
+        {
+            del.Transaction = tx;
+            del.CommandText = "DELETE FROM msg WHERE uid = $u";
+            var pu = del.Parameters.Add("$u", SqliteType.Integer);
+            foreach (uint uid in deletes)
+            {
+                pu.Value = (long)uid;
+                del.ExecuteNonQuery();
+            }
+        }
+        tx.Commit();
+    }
+
+    private void Exec(string sql)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    private object? Scalar(string sql)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd.ExecuteScalar();
+    }
+
+    public void Dispose() => _db.Dispose();
+}

@@ -1,0 +1,76 @@
+using System.Text;
+
+namespace Posthorn.Store.Maildir;
+
+/// <summary>Maildir file names: <c>BASE</c> in new/, <c>BASE:2,FLAGS</c> in cur/.</summary>
+/// <remarks>
+/// The Maildir convention (cr.yp.to/proto/maildir.html): "info" after ":2," holds the flags in ASCII
+/// order, D (draft), F (flagged), R (replied = \Answered), S (seen), T (trashed = \Deleted).
+/// mutt and Dovecot read and write the same letters, so a flag set over IMAP shows in mutt.
+/// Letters we do not know (Dovecot's keyword letters a–z) are kept as they are.
+/// </remarks>
+internal static class MaildirName
+{
+    /// <summary>Splits a file name into its unique base, the system flags and any other info letters.</summary>
+    public static (string Base, MessageFlags Flags, string Other) Parse(string fileName)
+    {
+        int colon = fileName.IndexOf(':');
+        if (colon < 0) return (fileName, MessageFlags.None, "");
+        string b = fileName[..colon];
+        string info = fileName[(colon + 1)..];
+        if (!info.StartsWith("2,", StringComparison.Ordinal)) return (b, MessageFlags.None, "");
+        var flags = MessageFlags.None;
+        var other = new StringBuilder();
+        foreach (char c in info.AsSpan(2))
+        {
+            switch (c)
+            {
+                case 'D': flags |= MessageFlags.Draft; break;
+                case 'F': flags |= MessageFlags.Flagged; break;
+                case 'R': flags |= MessageFlags.Answered; break;
+                case 'S': flags |= MessageFlags.Seen; break;
+                case 'T': flags |= MessageFlags.Deleted; break;
+                default: other.Append(c); break;
+            }
+        }
+        return (b, flags, other.ToString());
+    }
+
+    /// <summary>The cur/ file name for <paramref name="baseName"/> with the given flags, letters in ASCII order.</summary>
+    public static string Format(string baseName, MessageFlags flags, string other = "")
+    {
+        var sb = new StringBuilder(baseName.Length + 8).Append(baseName).Append(":2,");
+        if (flags.HasFlag(MessageFlags.Draft)) sb.Append('D');
+        if (flags.HasFlag(MessageFlags.Flagged)) sb.Append('F');
+        if (flags.HasFlag(MessageFlags.Answered)) sb.Append('R');
+        if (flags.HasFlag(MessageFlags.Seen)) sb.Append('S');
+        if (flags.HasFlag(MessageFlags.Deleted)) sb.Append('T');
+        var rest = other.ToCharArray();
+        Array.Sort(rest);
+        return sb.Append(rest).ToString();
+    }
+
+    /// <summary>The size a message has with CRLF line ends (IMAP RFC822.SIZE, POP3 octets): stored
+    /// Maildir files usually end lines in LF alone, so each bare LF counts one more octet.</summary>
+    public static long CrlfSize(ReadOnlySpan<byte> data, ref byte previous)
+    {
+        long size = data.Length;
+        foreach (byte b in data)
+        {
+            if (b == (byte)'\n' && previous != (byte)'\r') size++;
+            previous = b;
+        }
+        return size;
+    }
+
+    public static long CrlfSize(string path)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+        var buf = new byte[65536];
+        long total = 0;
+        byte prev = 0;
+        int n;
+        while ((n = f.Read(buf)) > 0) total += CrlfSize(buf.AsSpan(0, n), ref prev);
+        return total;
+    }
+}

@@ -22,7 +22,9 @@ public sealed partial class MasterDaemon
                 Log.Warning("master", $"accept on {listener.Service.Name}: {e.Message}");
                 continue;
             }
-            _ = Task.Run(() => ServeSmtpAsync(listener, client, transports, ct), CancellationToken.None);
+            _ = listener.Service.Command == "smtpd"
+                ? Task.Run(() => ServeSmtpAsync(listener, client, transports, ct), CancellationToken.None)
+                : Task.Run(() => ServeMailboxAccessAsync(listener, client, ct), CancellationToken.None);
         }
     }
 

@@ -37,6 +37,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
     private QmgrService _qmgr = null!;
     private PickupService _pickup = null!;
     private FileStream? _lock;
+    private readonly Posthorn.Store.Maildir.MaildirStore _store;
     private string _stopReason = "terminating on request";
 
     /// <summary>One bound socket of a master.cf service; <see cref="Settings"/> is swapped by reload.</summary>
@@ -55,6 +56,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
         _ids = new QueueIdGenerator(_clock);
         _queue = new QueueDirectory(cfg.Get("queue_directory"));
         _settings = Settings.From(cfg, logs.Log);
+        _store = new Posthorn.Store.Maildir.MaildirStore(_clock, cfg.Get("myhostname"), Environment.ProcessId);
     }
 
     private MailLog Log => _logFactory.Log;
@@ -147,7 +149,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
         foreach (var svc in cfg.Master.Services)
         {
             if (svc.Type != "inet") continue;
-            if (svc.Command != "smtpd")
+            if (svc.Command is not ("smtpd" or "imapd" or "pop3d"))
             {
                 Log.Warning("master", $"{svc.Name}/{svc.Type}: service command {svc.Command} is not available yet; not listening");
                 continue;

@@ -174,7 +174,7 @@ public sealed partial class DaemonProcess : IAsyncDisposable
     private void PickPorts()
     {
         SmtpPort = FreePort.Next();
-        SecondSmtpPort = Config.SecondListenerBanner is null ? null : FreePort.Next();
+        SecondSmtpPort = Config.HasSecondListener ? FreePort.Next() : null;
     }
 
     private void WriteConfig() => Config.WriteTo(ConfigDir, SmtpPort, SecondSmtpPort);
@@ -213,8 +213,10 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         int[] ports = SecondSmtpPort is { } p2 ? [SmtpPort, p2] : [SmtpPort];
         foreach (int port in ports)
         {
-            await Wait.UntilAsync(async () => p.HasExited || await GreetsAsync(port), StartTimeout,
-                $"posthorn to accept SMTP connections on 127.0.0.1:{port}", Diagnostics);
+            // An imapd/pop3d row greets in its own protocol: accepting is enough there.
+            bool smtp = port == SmtpPort || Config.SecondListenerCommand is null;
+            await Wait.UntilAsync(async () => p.HasExited || (smtp ? await GreetsAsync(port) : await AcceptsConnectionsAsync(port)), StartTimeout,
+                $"posthorn to accept connections on 127.0.0.1:{port}", Diagnostics);
             if (p.HasExited) return false;
         }
         return true;

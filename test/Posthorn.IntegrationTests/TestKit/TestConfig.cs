@@ -54,6 +54,11 @@ public sealed record TestConfig
     /// <summary>When set, master.cf gets a second smtpd row with <c>-o smtpd_banner=</c> this value.</summary>
     public string? SecondListenerBanner { get; init; }
 
+    /// <summary>When set (e.g. "imapd", "pop3d"), master.cf gets a second row running that service.</summary>
+    public string? SecondListenerCommand { get; init; }
+
+    internal bool HasSecondListener => SecondListenerBanner is not null || SecondListenerCommand is not null;
+
     /// <summary>The aliases file; null means <see cref="DefaultAliases"/>.</summary>
     public IReadOnlyList<string>? Aliases { get; init; }
 
@@ -117,7 +122,11 @@ public sealed record TestConfig
         var sb = new StringBuilder();
         sb.Append("# service type  private unpriv  chroot  wakeup  maxproc command + args\n");
         sb.Append($"127.0.0.1:{port} inet n - n - - smtpd\n");
-        if (SecondListenerBanner is not null && secondPort is not null)
+        if (SecondListenerCommand is not null && secondPort is not null)
+        {
+            sb.Append($"127.0.0.1:{secondPort} inet n - n - - {SecondListenerCommand}\n");
+        }
+        else if (SecondListenerBanner is not null && secondPort is not null)
         {
             sb.Append($"127.0.0.1:{secondPort} inet n - n - - smtpd\n");
             sb.Append($"  -o smtpd_banner={SecondListenerBanner}\n");

@@ -50,7 +50,7 @@ public sealed class TestKitTests
                 "mynetworks = 192.0.2.0/24",
                 $"queue_directory = {D}/queue", $"data_directory = {D}/data", $"mail_spool_directory = {D}/mail",
                 $"maillog_file = {D}/maillog", $"alias_maps = hash:{D}/aliases", $"alias_database = hash:{D}/aliases",
-                $"mail_owner = {Environment.UserName}", "message_size_limit = 2000", "",
+                $"mail_owner = {Environment.UserName}", "posthorn_dns_servers = 127.0.0.1:9", "message_size_limit = 2000", "",
             ];
             Assert.Equal(expected, main.Split('\n'));
             Assert.Equal("# service type  private unpriv  chroot  wakeup  maxproc command + args\n127.0.0.1:12345 inet n - n - - smtpd\n",

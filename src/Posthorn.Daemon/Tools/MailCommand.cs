@@ -1,6 +1,7 @@
 using Posthorn.Config;
 using Posthorn.Daemon.Master;
 using Posthorn.Mail.Delivery;
+using Posthorn.Mail.Queue;
 using Posthorn.Mua;
 
 namespace Posthorn.Daemon.Tools;

@@ -145,3 +145,29 @@ public sealed class MailReadTests : IDisposable
         Assert.Contains("root only", _f.Err.ToString());
     }
 }
+
+/// <summary>Bad input and the root-only -u flag.</summary>
+public sealed class MailReadEdgeTests : IDisposable
+{
+    private readonly MuaFixture _f = new();
+
+    public void Dispose() => _f.Dispose();
+
+    [Fact]
+    public void A_file_that_is_not_an_mbox_is_reported_and_left_alone()
+    {
+        string junk = Path.Combine(_f.Dir, "junk");
+        File.WriteAllText(junk, "Subject: no From_ line\n\nbody\n");
+        Assert.Equal(1, _f.Run("d 1\nq\n", "-f", junk));
+        Assert.Contains($"mail: {junk}:", _f.Err.ToString());
+        Assert.Equal("Subject: no From_ line\n\nbody\n", File.ReadAllText(junk));
+    }
+
+    [Fact]
+    public void Root_may_open_another_users_mailbox_with_dash_u()
+    {
+        var ctx = _f.Context("h\nx\n") with { IsRoot = true, UserName = "root" };
+        Assert.Equal(0, MailProgram.Run(["-u", "bob"], ctx));
+        Assert.Contains($"\"{_f.Mbox}\": 3 messages", _f.Out.ToString());
+    }
+}

@@ -17,6 +17,8 @@ public static class CommandTable
         ["postsuper"] = (a, c) => Task.FromResult(ToolShims.Postsuper(a, c)),
         ["postcat"] = (a, c) => Task.FromResult(ToolShims.Postcat(a, c)),
         ["sendmail"] = (a, c) => Task.FromResult(ToolShims.Sendmail(a, c)),
+        ["mail"] = (a, c) => Task.FromResult(MailCommand.Run(a, c)),
+        ["mailx"] = (a, c) => Task.FromResult(MailCommand.Run(a, c)),
         ["install-links"] = (a, c) => Task.FromResult(InstallLinks.Run(a, c)),
         ["demo"] = DemoCommand.RunAsync,
         ["tls"] = TlsCommand.RunAsync,
@@ -53,6 +55,7 @@ public static class CommandTable
         o.WriteLine("  newaliases, postalias hash:FILE  compile the aliases database");
         o.WriteLine("  mailq, postqueue -p|-f, postsuper -d ID|ALL, postcat -q ID");
         o.WriteLine("  sendmail [-t] [-i] [-f sender] rcpt… < message");
+        o.WriteLine("  mail [-s subj] [-c cc] [-b bcc] [-a file] [-r from] [-E] addr… < body; mail [-f file | -u user]");
         o.WriteLine("  install-links DIR               write wrappers named postfix, postconf, sendmail, mailq, …");
         o.WriteLine();
         o.WriteLine("MAIL_CONFIG or -c DIR chooses the configuration directory (default /etc/postfix).");

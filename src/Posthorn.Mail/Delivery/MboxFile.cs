@@ -9,9 +9,12 @@ namespace Posthorn.Mail.Delivery;
 /// regular file with one link and, when <c>owner</c> is given, belong to that user; a new
 /// file is created with O_EXCL, mode 0600, and given to <c>chown</c> when the thread works as root.
 /// Parameters: deliver_lock_attempts, deliver_lock_delay, stale_lock_time, mailbox_size_limit.
+/// <see cref="Rewrite"/> is the same locking for a mail reader that removes messages (posthorn mail).
 /// </remarks>
-internal static class MboxFile
+public static class MboxFile
 {
+    private const int O_RDWR = 2;
+
     /// <summary>What a failed step reports; <see cref="Text"/> follows "cannot update mailbox X for user Y. ".</summary>
     public sealed class Failure(int errno, string text) : Exception(text)
     {
@@ -61,6 +64,76 @@ internal static class MboxFile
         finally
         {
             if (dotlocked) LibC.unlink(lockPath);
+        }
+    }
+
+    /// <summary>Replaces an existing mbox under the same dotlock and fcntl lock that <see cref="Append"/>
+    /// takes, so neither local delivery nor another reader changes it meanwhile.</summary>
+    /// <remarks>
+    /// <paramref name="body"/> reads the locked file (<c>current</c>, positioned at 0) and writes the new
+    /// content to <c>replacement</c>, a new file in the same directory with the original's owner and
+    /// mode. It is fsync'd and renamed over the original, so a crash leaves either the old or the new
+    /// mailbox, never a half-written one. When <paramref name="body"/> returns false or throws, the
+    /// original stays as it is.
+    /// </remarks>
+    /// <returns>whether the mailbox was replaced.</returns>
+    /// <exception cref="Failure">the file cannot be opened or locked.</exception>
+    public static bool Rewrite(string path, Locking locking, bool dotlockMayFail, Func<Stream, Stream, bool> body)
+    {
+        string lockPath = path + ".lock";
+        bool dotlocked = DotLock(lockPath, locking, dotlockMayFail);
+        try
+        {
+            int fd = LibC.Open(path, O_RDWR | LibC.O_NOFOLLOW | LibC.O_NOCTTY, 0, out int errno);
+            if (fd < 0) throw new Failure(errno, $"cannot open file: {LibC.StrError(errno)}");
+            try
+            {
+                if (!LibC.TryFstat(fd, out var st, out errno)) throw new Failure(errno, $"cannot stat file: {LibC.StrError(errno)}");
+                if (!st.IsRegular || st.Links != 1) throw new Failure(LibC.EPERM, "cannot open file: not a regular file with one link");
+                LockFcntl(fd, locking);
+                bool replaced = ReplaceLocked(path, fd, st, body);
+                LibC.TryLockWhole(fd, unlock: true, out _);
+                return replaced;
+            }
+            finally
+            {
+                LibC.close(fd);
+            }
+        }
+        finally
+        {
+            if (dotlocked) LibC.unlink(lockPath);
+        }
+    }
+
+    private static bool ReplaceLocked(string path, int fd, LibC.FileStat st, Func<Stream, Stream, bool> body)
+    {
+        string temp = $"{path}.{Environment.ProcessId}.tmp";
+        int tfd = LibC.Open(temp, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_NOCTTY, 0x180, out int errno);
+        if (tfd < 0) throw new Failure(errno, $"cannot create file {temp}: {LibC.StrError(errno)}");
+        bool keep = false;
+        try
+        {
+            if (LibC.IsRoot && LibC.fchown(tfd, st.Uid, st.Gid) < 0)
+                throw new Failure(LibC.Errno, $"cannot change file ownership: {LibC.StrError(LibC.Errno)}");
+            File.SetUnixFileMode(temp, (UnixFileMode)(st.Mode & 0xFFF));
+            using (var current = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), FileAccess.ReadWrite))
+            using (var replacement = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(tfd, ownsHandle: false), FileAccess.Write))
+            {
+                current.Position = 0;
+                if (!body(current, replacement)) return false;
+                replacement.Flush();
+            }
+            if (LibC.fsync(tfd) < 0) throw new Failure(LibC.Errno, $"error writing {temp}: {LibC.StrError(LibC.Errno)}");
+            if (LibC.rename(temp, path) < 0) throw new Failure(LibC.Errno, $"cannot rename {temp}: {LibC.StrError(LibC.Errno)}");
+            keep = true;
+            new Queue.DirectorySync(Path.GetDirectoryName(Path.GetFullPath(path))!).Sync();
+            return true;
+        }
+        finally
+        {
+            LibC.close(tfd);
+            if (!keep) LibC.unlink(temp);
         }
     }
 

@@ -1,0 +1,140 @@
+using MimeKit;
+using Posthorn.Mail.Delivery;
+
+namespace Posthorn.Mua;
+
+/// <summary>The commands of <see cref="LineSession"/> that change something: delete, reply, mail, save, quit.</summary>
+public sealed partial class LineSession
+{
+    private int? Delete(string args, bool deleted)
+    {
+        var list = Select(args, undeletedOnly: deleted);
+        foreach (var e in list) e.Deleted = deleted;
+        if (deleted && list.Count > 0)
+        {
+            // mailx: after a delete the current message is the next one not deleted.
+            var next = box.Entries.FirstOrDefault(x => x.Number > list[^1].Number && !x.Deleted);
+            _current = next?.Number ?? list[^1].Number;
+            _printedCurrent = false;
+        }
+        else if (list.Count > 0) _current = list[^1].Number;
+        return null;
+    }
+
+    /// <summary>POSIX mailx: <c>r</c> answers the sender and every recipient, <c>R</c> only the sender.</summary>
+    private int? Reply(string args, bool all)
+    {
+        var list = Select(args, undeletedOnly: true);
+        if (list.Count == 0) return null;
+        var e = list[0];
+        MimeMessage orig;
+        try { orig = box.Load(e); }
+        catch (Exception ex) when (ex is FormatException or IOException) { ctx.Err.WriteLine($"mail: {ex.Message}"); return null; }
+        // RFC 5322 §3.6.2: replies go to Reply-To: when it is present, else From:.
+        var to = (orig.ReplyTo.Count > 0 ? orig.ReplyTo : orig.From).Mailboxes.Select(m => m.Address).ToList();
+        var cc = new List<string>();
+        if (all)
+        {
+            bool NotMe(string a) => !a.Equals(ctx.UserName, StringComparison.OrdinalIgnoreCase)
+                && !a.StartsWith(ctx.UserName + "@", StringComparison.OrdinalIgnoreCase);
+            to.AddRange(orig.To.Mailboxes.Select(m => m.Address).Where(NotMe));
+            cc.AddRange(orig.Cc.Mailboxes.Select(m => m.Address).Where(NotMe));
+        }
+        to = to.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        cc = cc.Where(c => !to.Contains(c, StringComparer.OrdinalIgnoreCase)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        string subject = orig.Subject ?? "";
+        if (!subject.StartsWith("Re:", StringComparison.OrdinalIgnoreCase)) subject = "Re: " + subject;
+        // RFC 5322 §3.6.4: In-Reply-To is the parent's Message-ID, References its References plus it.
+        var refs = orig.References.ToList();
+        if (orig.MessageId is { } id) refs.Add(id);
+        ctx.Out.WriteLine($"To: {string.Join(", ", to)}");
+        if (cc.Count > 0) ctx.Out.WriteLine($"Cc: {string.Join(", ", cc)}");
+        ctx.Out.WriteLine($"Subject: {subject}");
+        e.State = MessageState.Read;
+        SendComposed(new Draft(to, cc, [], subject, ReadBody(), [], InReplyTo: orig.MessageId, References: refs));
+        return null;
+    }
+
+    private int? MailTo(string args)
+    {
+        var to = args.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries).ToList();
+        if (to.Count == 0)
+        {
+            ctx.Err.WriteLine("No recipients specified");
+            return null;
+        }
+        ctx.Out.WriteLine("Subject: ");
+        string subject = ctx.In.ReadLine() ?? "";
+        SendComposed(new Draft(to, [], [], subject, ReadBody(), []));
+        return null;
+    }
+
+    /// <summary>The body of a message composed in command mode: lines up to one with "." alone, or the end of input.</summary>
+    private string ReadBody()
+    {
+        var body = new System.Text.StringBuilder();
+        for (string? line; (line = ctx.In.ReadLine()) is not null && line != ".";) body.Append(line).Append('\n');
+        return body.ToString();
+    }
+
+    private void SendComposed(Draft d)
+    {
+        try
+        {
+            if (Composer.Send(ctx, d) != 0) ctx.Err.WriteLine("mail: the message was not sent");
+            else ctx.Out.WriteLine("EOT");
+        }
+        catch (Exception e) when (e is ParseException or IOException)
+        {
+            ctx.Err.WriteLine($"mail: the message was not sent: {e.Message}");
+        }
+    }
+
+    /// <summary>mailx <c>save [list] file</c>: appends in mbox format under local delivery's locks.</summary>
+    private int? Save(string args)
+    {
+        int cut = args.LastIndexOf(' ');
+        string file = cut < 0 ? args : args[(cut + 1)..];
+        string list = cut < 0 ? "" : args[..cut].Trim();
+        if (file.Length == 0)
+        {
+            ctx.Err.WriteLine("No file specified");
+            return null;
+        }
+        var entries = Select(list, undeletedOnly: true);
+        if (entries.Count == 0) return null;
+        try
+        {
+            MboxFile.Append(file, owner: null, chown: null, ctx.Locking, dotlockMayFail: true, (fd, end) =>
+            {
+                using var to = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), FileAccess.Write);
+                to.Position = end;
+                foreach (var e in entries) box.CopyAsMbox(e, to);
+            });
+        }
+        catch (Exception e) when (e is MboxFile.Failure or IOException or UnauthorizedAccessException)
+        {
+            ctx.Err.WriteLine($"{file}: {e.Message}");
+            return null;
+        }
+        ctx.Out.WriteLine($"\"{file}\" [Appended] {entries.Sum(e => e.Lines)}/{entries.Sum(e => e.Size)}");
+        return null;
+    }
+
+    /// <summary>mailx <c>quit</c>: deleted messages leave the mailbox, the others are held.</summary>
+    private int Quit()
+    {
+        try
+        {
+            int kept = box.Commit();
+            if (kept < box.Entries.Count || kept > 0)
+                ctx.Out.WriteLine($"Held {kept} message{(kept == 1 ? "" : "s")} in {box.Path}");
+            return 0;
+        }
+        catch (Exception e) when (e is MboxFile.Failure or IOException or UnauthorizedAccessException)
+        {
+            ctx.Err.WriteLine($"mail: {box.Path}: {e.Message}; mailbox left unchanged");
+            return 1;
+        }
+    }
+}

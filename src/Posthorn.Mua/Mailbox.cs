@@ -1,0 +1,66 @@
+using System.Globalization;
+using MimeKit;
+
+namespace Posthorn.Mua;
+
+/// <summary>mailx's message states: N new, U unread (seen by a reader, not read), read.</summary>
+public enum MessageState { New, Unread, Read }
+
+/// <summary>One message of an open mailbox, as the header summary shows it.</summary>
+public sealed class MailboxEntry
+{
+    public required int Number { get; init; }
+    /// <summary>The From: address (or the envelope sender of the From_ line).</summary>
+    public required string From { get; init; }
+    /// <summary>"Tue Nov 25 13:17", from the From_ line or the Date: header.</summary>
+    public required string Date { get; init; }
+    public required string Subject { get; init; }
+    public required long Size { get; init; }
+    public long Lines { get; set; }
+    public required MessageState State { get; set; }
+    public bool Deleted { get; set; }
+    /// <summary>mbox: where the From_ line starts and how many bytes up to the next one.</summary>
+    internal long Offset { get; init; }
+    /// <summary>Maildir: the message file.</summary>
+    internal string? FilePath { get; init; }
+}
+
+/// <summary>An mbox file or a Maildir opened by <c>posthorn mail</c>: the index of its messages,
+/// each message on demand, and the commit of deletions on quit.</summary>
+public abstract class Mailbox
+{
+    public required string Path { get; init; }
+    public List<MailboxEntry> Entries { get; } = [];
+
+    /// <summary>Opens a Maildir (a directory, or a path ending in "/") or an mbox file.</summary>
+    /// <exception cref="FileNotFoundException">there is no such mailbox.</exception>
+    /// <exception cref="FormatException">the file is not in mbox format.</exception>
+    public static Mailbox Open(string path, MuaContext ctx) =>
+        path.EndsWith('/') || Directory.Exists(path) ? MaildirMailbox.Open(path) : MboxMailbox.Open(path, ctx.Locking);
+
+    /// <summary>Parses one message (mbox: from its From_ line).</summary>
+    public abstract MimeMessage Load(MailboxEntry e);
+
+    /// <summary>The envelope line mailx prints before the headers: "From sender date".</summary>
+    public abstract string FromLine(MailboxEntry e);
+
+    /// <summary>Writes the message in mbox format (From_ line, body, blank line) for <c>save</c>.</summary>
+    public abstract void CopyAsMbox(MailboxEntry e, Stream to);
+
+    /// <summary>Removes the deleted messages; returns how many remain.</summary>
+    /// <exception cref="IOException">the mailbox changed in a way that makes the rewrite unsafe.</exception>
+    public abstract int Commit();
+
+    /// <summary>The From:, Subject: and date columns of the header summary.</summary>
+    internal static (string From, string Subject) Summary(HeaderList headers, string fallbackFrom)
+    {
+        string from = fallbackFrom;
+        if (headers[HeaderId.From] is { } f && InternetAddressList.TryParse(f, out var list)
+            && list.Mailboxes.FirstOrDefault() is { } mb)
+            from = mb.Address;
+        return (from, headers[HeaderId.Subject] ?? "");
+    }
+
+    /// <summary>mailx's date column, "Tue Nov 25 13:17", in the time zone the date was written in.</summary>
+    internal static string DateColumn(DateTimeOffset d) => d.ToString("ddd MMM dd HH:mm", CultureInfo.InvariantCulture);
+}

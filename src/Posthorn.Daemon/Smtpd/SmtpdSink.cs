@@ -26,12 +26,15 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     private RestrictionEvaluator? _policy;
     /// <summary>The transaction an access table marked DISCARD (Postfix: the whole message is thrown away).</summary>
     private SmtpTransaction? _discard;
+    /// <summary>The transaction an access table marked HOLD before its queue file was opened.</summary>
+    private SmtpTransaction? _hold;
 
     /// <summary>The DNS resolver for reject_rbl_client; by default one for posthorn_dns_servers (or resolv.conf).</summary>
     public IDnsResolver? Dns { get; init; }
 
     private RestrictionEvaluator Policy => _policy ??= new RestrictionEvaluator(settings, settings.Restrictions,
-        Dns ?? new DnsClientResolver(settings.Outbound.DnsServers, TimeSpan.FromSeconds(5)), log, local.IsLocalRecipient);
+        Dns ?? new LazyDnsResolver(() => new DnsClientResolver(settings.Outbound.DnsServers, TimeSpan.FromSeconds(5))),
+        log, local.IsLocalRecipient);
 
     public async ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct)
     {
@@ -39,6 +42,9 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         if (ReferenceEquals(_discard, tx)) return null;
         var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id), ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
+        // DEVIATION: HOLD takes effect only when it comes before the queue file is opened (the first accepted
+        // recipient, which is where client, HELO and sender checks first run); Postfix holds on any later HOLD too.
+        if (decision.Reply is null && decision.Hold && tx.Writer is null) _hold = tx;
         return decision.Reply;
     }
 
@@ -62,7 +68,9 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     public ValueTask<ISmtpMessageWriter> OpenMessageAsync(SmtpTransaction tx, CancellationToken ct)
     {
         var id = ids.Next();
-        var file = QueueFileWriter.Create(queue, id, QueueName.Incoming);
+        // Postfix access(5) HOLD: "Place the message on the hold queue, where it will sit until someone
+        // either deletes it or releases it for delivery" (postsuper -H).
+        var file = QueueFileWriter.Create(queue, id, ReferenceEquals(_hold, tx) ? QueueName.Hold : QueueName.Incoming);
         // Postfix cleanup(8): local_header_rewrite_clients = permit_inet_interfaces decides whether
         // header addresses are qualified and missing Message-Id/Date/From headers added.
         var options = settings.Cleanup with { LocalHeaderRewrite = LocalAddresses.IsOwn(tx.Session.Client.Address) };

@@ -129,4 +129,21 @@ public sealed class SmtpdSinkPolicyTests : IDisposable
         Assert.Contains(_h.Lines, l => l.Contains("discard: RCPT from client.example[192.0.2.7]: <junk@x.example>: Sender address triggers DISCARD action"));
         Assert.Empty(Directory.EnumerateFiles(d.Queue.Root, "*", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public async Task Hold_puts_the_message_on_the_hold_queue()
+    {
+        string access = _h.Hash("senders", "suspect@x.example HOLD\n");
+        await using var d = new Dialogue(_h, $"smtpd_sender_restrictions = check_sender_access {access}");
+        await d.ReplyAsync();
+        await d.CommandAsync("HELO client.example");
+        await d.CommandAsync("MAIL FROM:<suspect@x.example>");
+        Assert.Equal("250 2.1.5 Ok", await d.CommandAsync("RCPT TO:<user@example.test>"));
+        Assert.Equal("354 End data with <CR><LF>.<CR><LF>", await d.CommandAsync("DATA"));
+        string queued = await d.CommandAsync("Subject: x\r\n\r\nbody\r\n.");
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", queued);
+        string id = queued["250 2.0.0 Ok: queued as ".Length..];
+        Assert.True(File.Exists(Path.Combine(d.Queue.Root, "hold", id)));
+        Assert.False(File.Exists(Path.Combine(d.Queue.Root, "incoming", id)));
+    }
 }

@@ -96,13 +96,15 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             log.Warning("smtpd", $"{stage.ParameterName}: restriction class nesting is too deep");
             return ConfigError(ev);
         }
+        // A warn_if_reject before a restriction class (or a table that returns a list) covers all of it.
+        bool outerWarn = ev.WarnIfReject;
         try
         {
             bool warnNext = false;
             for (int i = 0; i < list.Count; i++)
             {
                 // Postfix postconf(5) warn_if_reject: "change the meaning of the next restriction".
-                ev.WarnIfReject = warnNext;
+                ev.WarnIfReject = outerWarn || warnNext;
                 warnNext = false;
                 string name = list[i].ToLowerInvariant();
                 if (name == "warn_if_reject")
@@ -121,7 +123,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                     argument = list[++i];
                 }
                 var outcome = await EvaluateOneAsync(ev, name, argument, stage, ct);
-                ev.WarnIfReject = false;
+                ev.WarnIfReject = outerWarn;
                 if (outcome != Outcome.Dunno)
                     return outcome;
                 if (ev.Discard)
@@ -132,6 +134,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         finally
         {
             ev.Depth--;
+            ev.WarnIfReject = outerWarn;
         }
     }
 

@@ -95,6 +95,10 @@ public sealed class RestrictionListTests : IDisposable
         Assert.Null(await _h.RcptAsync("smtpd_helo_restrictions = warn_if_reject, reject"));
         Assert.Contains("NOQUEUE: reject_warning: RCPT from client.example[192.0.2.7]: 554 5.7.1 <client.example>: Helo command rejected: "
             + "Access denied; from=<someone@sender.example> to=<user@example.test> proto=ESMTP helo=<client.example>", _h.Lines);
+        // A restriction class after warn_if_reject is softened as a whole.
+        Assert.Null(await _h.RcptAsync("smtpd_restriction_classes = strict\nstrict = reject_non_fqdn_helo_hostname, reject\n"
+            + "smtpd_helo_restrictions = warn_if_reject, strict", session: PolicyHarness.Session(helo: "localhost")));
+        Assert.Contains(_h.Lines, l => l.StartsWith("NOQUEUE: reject_warning: RCPT from client.example[192.0.2.7]: 504 5.5.2 <localhost>"));
         // Only the next restriction is softened.
         Assert.StartsWith("554 5.7.1 <client.example>", await _h.RcptAsync("smtpd_helo_restrictions = warn_if_reject, reject, reject"));
     }

@@ -24,6 +24,10 @@ public interface ISmtpTransactionSink
     /// (Postfix smtpd_delay_open_until_valid_rcpt = yes). Assigns the queue ID and logs
     /// <c>ID: client=host[addr]</c>. Content follows only if DATA comes.</summary>
     ValueTask<ISmtpMessageWriter> OpenMessageAsync(SmtpTransaction tx, CancellationToken ct);
+
+    /// <summary>DATA was given with at least one accepted recipient, before the 354 reply; may refuse it
+    /// (Postfix smtpd_data_restrictions). The default accepts.</summary>
+    ValueTask<SmtpReply?> CheckDataAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
 }
 
 /// <summary>Receives one message's content and makes it durable.</summary>
@@ -102,6 +106,8 @@ public sealed record SmtpServerOptions
     /// <summary>smtpd_soft_error_limit / smtpd_hard_error_limit.</summary>
     public int SoftErrorLimit { get; init; } = 10;
     public int HardErrorLimit { get; init; } = 20;
+    /// <summary>smtpd_helo_required: MAIL FROM is refused until HELO or EHLO was given (Postfix default: no).</summary>
+    public bool HeloRequired { get; init; }
     /// <summary>disable_vrfy_command.</summary>
     public bool DisableVrfy { get; init; }
     /// <summary>Accept lines that end in a bare LF (Postfix smtpd_forbid_bare_newline exempts mynetworks).</summary>

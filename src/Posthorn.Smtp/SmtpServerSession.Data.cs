@@ -31,6 +31,13 @@ public sealed partial class SmtpServerSession
             await ReplyAsync(SmtpReplies.DataSyntax);
             return false;
         }
+        // Postfix smtpd.c data_cmd: smtpd_data_restrictions are checked before the 354 reply.
+        if (await _sink.CheckDataAsync(tx, _ct) is { IsPositive: false } refused)
+        {
+            LogReject(refused, tx.Sender, tx.Recipients.Count == 1 ? tx.Recipients[0] : null);
+            await ReplyAsync(refused);
+            return false;
+        }
         var writer = tx.Writer!;
         await ReplyAsync(SmtpReplies.StartData);
         _chunk = ArrayPool<byte>.Shared.Rent(DataChunkSize);

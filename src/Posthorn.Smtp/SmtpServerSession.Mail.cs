@@ -11,9 +11,8 @@ public sealed partial class SmtpServerSession
 
     private async ValueTask<bool> MailAsync(ReadOnlyMemory<byte> args)
     {
-        // DEVIATION: Postfix asks for HELO/EHLO first only with smtpd_helo_required = yes (default no);
-        // Posthorn always does, so that the Received: header always has a HELO name.
-        if (_info.HeloName is null)
+        // Postfix smtpd.c mail_cmd: "503 5.5.1 Error: send HELO/EHLO first" only with smtpd_helo_required = yes.
+        if (_options.HeloRequired && _info.HeloName is null)
         {
             await ReplyAsync(SmtpReplies.SendHeloFirst);
             return false;

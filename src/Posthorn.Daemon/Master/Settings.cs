@@ -27,6 +27,12 @@ public sealed class Settings
     public required TimeSpan MaximalQueueLifetime { get; init; }
 
     private Posthorn.Daemon.Qmgr.OutboundSettings? _outbound;
+    private Posthorn.Daemon.Policy.RestrictionSettings? _restrictions;
+
+    /// <summary>The smtpd_*_restrictions lists, classes and reply codes, derived from <see cref="Config"/> on first
+    /// use (smtpd_client_restrictions as <see cref="ClientRestrictions"/> has it).</summary>
+    public Posthorn.Daemon.Policy.RestrictionSettings Restrictions =>
+        _restrictions ??= Posthorn.Daemon.Policy.RestrictionSettings.From(Config, ClientRestrictions);
 
     /// <summary>smtp(8) and next-hop settings, derived from <see cref="Config"/> on first use.</summary>
     public Posthorn.Daemon.Qmgr.OutboundSettings Outbound => _outbound ??= Posthorn.Daemon.Qmgr.OutboundSettings.From(Config);
@@ -111,6 +117,7 @@ public sealed class Settings
         DisableVrfy = cfg.GetBool("disable_vrfy_command"),
         DiscardEhloKeywords = cfg.GetList("smtpd_discard_ehlo_keywords").Select(k => k.ToLowerInvariant()).ToHashSet(),
         MailName = cfg.Get("mail_name"),
+        HeloRequired = cfg.GetBool("smtpd_helo_required"),
     };
 
     /// <summary>Whether mail for <paramref name="domain"/> is delivered here (mydestination), per Postfix's

@@ -1,8 +1,10 @@
 using Posthorn.Core;
 using Posthorn.Daemon.Master;
+using Posthorn.Daemon.Policy;
 using Posthorn.Logging;
 using Posthorn.Mail.Cleanup;
 using Posthorn.Mail.Delivery;
+using Posthorn.Mail.Outbound;
 using Posthorn.Mail.Queue;
 using Posthorn.Smtp;
 
@@ -21,12 +23,38 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
 
     public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
 
-    public ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct)
+    private RestrictionEvaluator? _policy;
+    /// <summary>The transaction an access table marked DISCARD (Postfix: the whole message is thrown away).</summary>
+    private SmtpTransaction? _discard;
+    /// <summary>The transaction an access table marked HOLD before its queue file was opened.</summary>
+    private SmtpTransaction? _hold;
+
+    /// <summary>The DNS resolver for reject_rbl_client; by default one for posthorn_dns_servers (or resolv.conf).</summary>
+    public IDnsResolver? Dns { get; init; }
+
+    private RestrictionEvaluator Policy => _policy ??= new RestrictionEvaluator(settings, settings.Restrictions,
+        Dns ?? new LazyDnsResolver(() => new DnsClientResolver(settings.Outbound.DnsServers, TimeSpan.FromSeconds(5))),
+        log, local.IsLocalRecipient);
+
+    public async ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct)
     {
-        var reply = RecipientPolicy.Evaluate(settings, tx.Session, recipient, local.IsLocalRecipient);
-        if (reply == RecipientPolicy.ServerConfigurationError)
-            log.Warning("smtpd", "unknown smtpd restriction in smtpd_relay_restrictions or smtpd_recipient_restrictions");
-        return ValueTask.FromResult(reply);
+        // Postfix: after DISCARD the remaining recipients are accepted without checks.
+        if (ReferenceEquals(_discard, tx)) return null;
+        var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id), ct);
+        if (decision.Reply is null && decision.Discard) _discard = tx;
+        // DEVIATION: HOLD takes effect only when it comes before the queue file is opened (the first accepted
+        // recipient, which is where client, HELO and sender checks first run); Postfix holds on any later HOLD too.
+        if (decision.Reply is null && decision.Hold && tx.Writer is null) _hold = tx;
+        return decision.Reply;
+    }
+
+    public async ValueTask<SmtpReply?> CheckDataAsync(SmtpTransaction tx, CancellationToken ct)
+    {
+        if (ReferenceEquals(_discard, tx)) return null;
+        var only = tx.Recipients.Count == 1 ? tx.Recipients[0] : null;
+        var decision = await Policy.CheckDataAsync(new PolicyRequest(tx.Session, tx.Sender, only, "DATA", tx.Writer?.Id), ct);
+        if (decision.Reply is null && decision.Discard) _discard = tx;
+        return decision.Reply;
     }
 
     public ValueTask<SmtpReply> VerifyAsync(SmtpSessionInfo session, SmtpPath address, CancellationToken ct)
@@ -40,7 +68,9 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     public ValueTask<ISmtpMessageWriter> OpenMessageAsync(SmtpTransaction tx, CancellationToken ct)
     {
         var id = ids.Next();
-        var file = QueueFileWriter.Create(queue, id, QueueName.Incoming);
+        // Postfix access(5) HOLD: "Place the message on the hold queue, where it will sit until someone
+        // either deletes it or releases it for delivery" (postsuper -H).
+        var file = QueueFileWriter.Create(queue, id, ReferenceEquals(_hold, tx) ? QueueName.Hold : QueueName.Incoming);
         // Postfix cleanup(8): local_header_rewrite_clients = permit_inet_interfaces decides whether
         // header addresses are qualified and missing Message-Id/Date/From headers added.
         var options = settings.Cleanup with { LocalHeaderRewrite = LocalAddresses.IsOwn(tx.Session.Client.Address) };
@@ -70,6 +100,10 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
                 attributes["sasl_method"] = tx.Session.SaslMethod ?? "";
                 attributes["sasl_username"] = user;
             }
+            // Postfix access(5) DISCARD: "Claim successful delivery and silently discard the message";
+            // the uncommitted queue file is removed when the engine disposes this writer.
+            if (ReferenceEquals(sink._discard, tx))
+                return new SmtpReply(250, "2.0.0", $"Ok: queued as {id}");
             var envelope = new QueueEnvelope(
                 tx.Sender,
                 tx.Recipients.Select(r => new QueueRecipient(r.ToString())).ToList(),

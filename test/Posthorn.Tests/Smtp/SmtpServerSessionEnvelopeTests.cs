@@ -51,10 +51,17 @@ public class SmtpServerSessionEnvelopeTests
     }
 
     [Fact]
-    public async Task Mail_before_helo_is_refused()
+    public async Task Mail_before_helo_is_refused_when_helo_is_required()
+    {
+        await using var h = await SmtpHarness.StartAsync(SmtpHarness.DefaultOptions with { HeloRequired = true });
+        Assert.Equal("503 5.5.1 Error: send HELO/EHLO first", await h.CommandAsync("MAIL FROM:<a@example.com>"));
+    }
+
+    [Fact]
+    public async Task Mail_before_helo_is_accepted_with_postfix_default_helo_required_no()
     {
         await using var h = await SmtpHarness.StartAsync();
-        Assert.Equal("503 5.5.1 Error: send HELO/EHLO first", await h.CommandAsync("MAIL FROM:<a@example.com>"));
+        Assert.Equal("250 2.1.0 Ok", await h.CommandAsync("MAIL FROM:<a@example.com>"));
     }
 
     [Theory]

@@ -69,7 +69,7 @@ public class TlsStartTlsTests
     [Fact]
     public async Task Starttls_forgets_helo_and_the_client_must_say_ehlo_again()
     {
-        await using var s = await LoopbackSmtp.StartAsync(LoopbackSmtp.TlsOptions);
+        await using var s = await LoopbackSmtp.StartAsync(LoopbackSmtp.TlsOptions with { HeloRequired = true });
         Assert.StartsWith("250-", await s.CommandAsync("EHLO client.example"));
         Assert.Equal("220 2.0.0 Ready to start TLS", await s.CommandAsync("STARTTLS"));
         await s.StartClientTlsAsync();

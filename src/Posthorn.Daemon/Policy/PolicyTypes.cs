@@ -1,0 +1,43 @@
+using Posthorn.Core;
+using Posthorn.Smtp;
+
+namespace Posthorn.Daemon.Policy;
+
+/// <summary>What a restriction check is about: the session, and the envelope as far as it is known.</summary>
+/// <param name="Command">The SMTP command being checked, for the log (<c>RCPT</c>, <c>DATA</c>).</param>
+/// <param name="QueueId">The transaction's queue ID once the first recipient was accepted, else null (NOQUEUE).</param>
+public sealed record PolicyRequest(SmtpSessionInfo Session, SmtpPath? Sender, SmtpPath? Recipient, string Command,
+    QueueId? QueueId = null);
+
+/// <summary>The outcome of a check: a refusal, or acceptance possibly marked for HOLD or DISCARD.</summary>
+/// <param name="Reply">The refusal to send, or null to accept.</param>
+/// <param name="Hold">An access table said HOLD (Postfix: the message goes to the hold queue).</param>
+/// <param name="Discard">An access table said DISCARD: accept, then throw the whole message away.</param>
+/// <param name="ConfigurationError">The reply is 451 4.3.5 because a list names something unknown.</param>
+public sealed record PolicyDecision(SmtpReply? Reply, bool Hold = false, bool Discard = false, bool ConfigurationError = false)
+{
+    public static readonly PolicyDecision Accept = new((SmtpReply?)null);
+}
+
+/// <summary>The result of one restriction or one list (Postfix SMTPD_CHECK_DUNNO / OK / REJECT).</summary>
+internal enum Outcome { Dunno, Permit, Reject }
+
+/// <summary>Which restriction list is running: gives the "X rejected" wording of a plain reject or defer.</summary>
+/// <param name="ReplyClass">Postfix's reply_class: "Client host", "Helo command", "Sender address", …</param>
+/// <param name="ReplyName">Postfix's reply_name: what is put between &lt;&gt;.</param>
+internal readonly record struct Stage(string ParameterName, string ReplyClass, string ReplyName);
+
+/// <summary>The state of one evaluation (Postfix's SMTPD_STATE fields defer_if_permit, defer_if_reject,
+/// warn_if_reject, discard, saved flags), for one RCPT or DATA check.</summary>
+internal sealed class Evaluation(PolicyRequest request)
+{
+    public PolicyRequest Request { get; } = request;
+    public SmtpReply? DeferIfPermit { get; set; }
+    public SmtpReply? DeferIfReject { get; set; }
+    public bool WarnIfReject { get; set; }
+    public bool Hold { get; set; }
+    public bool Discard { get; set; }
+    public bool ConfigurationError { get; set; }
+    public SmtpReply? Final { get; set; }
+    public int Depth { get; set; }
+}

@@ -1,0 +1,241 @@
+using Posthorn.Core;
+using Posthorn.Daemon.Master;
+using Posthorn.Logging;
+using Posthorn.Mail.Outbound;
+
+namespace Posthorn.Daemon.Policy;
+
+/// <summary>smtpd(8)'s access policy: the smtpd_*_restrictions lists, evaluated as Postfix's smtpd_check.c does
+/// with smtpd_delay_reject = yes.</summary>
+/// <remarks>
+/// At RCPT TO the lists run in the order client, HELO, sender, relay, recipient (Postfix SMTPD_ACCESS_README
+/// "Delayed evaluation of SMTP access restriction lists"). Within a list the first restriction that permits or
+/// rejects decides; a permit ends only its own list and the next list still runs; a reject ends everything.
+/// At DATA, smtpd_data_restrictions run alone. defer_if_permit, defer_if_reject and warn_if_reject keep
+/// Postfix's state across the lists of one check. An unknown restriction is a configuration error answered
+/// with "451 4.3.5 Server configuration error", never a permit; a table that fails answers
+/// "451 4.3.0 &lt;name&gt;: Temporary lookup failure".
+/// Security: every input (HELO name, addresses, client name) comes from an untrusted client; table keys are
+/// built from it but never interpreted; DNS list queries use only the client's numeric address.
+/// Parameters: see <see cref="RestrictionSettings"/>, plus mynetworks, mydestination, relay_domains,
+/// local_recipient_maps.
+/// </remarks>
+public sealed partial class RestrictionEvaluator(Settings settings, RestrictionSettings restrictions, IDnsResolver? dns,
+    MailLog log, Func<string, bool> isLocalRecipient)
+{
+    /// <summary>Postfix smtpd_check.c: the reply for a list that names an unknown restriction.</summary>
+    public static readonly SmtpReply ServerConfigurationError = new(451, "4.3.5", "Server configuration error");
+
+    /// <summary>Postfix limits nesting of restriction classes; deeper is a configuration error.</summary>
+    private const int MaxDepth = 100;
+
+    /// <summary>The RCPT TO decision: all five lists, then the local recipient table
+    /// (smtpd_reject_unlisted_recipient), then a pending defer_if_permit.</summary>
+    public async ValueTask<PolicyDecision> CheckRecipientAsync(PolicyRequest request, CancellationToken ct)
+    {
+        var ev = new Evaluation(request);
+        var session = request.Session;
+        var rcpt = request.Recipient!;
+        Stage[] stages =
+        [
+            new("smtpd_client_restrictions", "Client host", session.ClientDescription),
+            new("smtpd_helo_restrictions", "Helo command", session.HeloName ?? ""),
+            new("smtpd_sender_restrictions", "Sender address", request.Sender?.ToString() ?? ""),
+            new("smtpd_relay_restrictions", "Recipient address", rcpt.ToString()),
+            new("smtpd_recipient_restrictions", "Recipient address", rcpt.ToString()),
+        ];
+        IReadOnlyList<string>[] lists =
+            [restrictions.Client, restrictions.Helo, restrictions.Sender, restrictions.Relay, restrictions.Recipient];
+        for (int i = 0; i < stages.Length; i++)
+        {
+            // Postfix: once DISCARD was seen, the remaining checks are skipped and the mail is accepted.
+            if (ev.Discard) break;
+            if (await EvaluateListAsync(ev, lists[i], stages[i], ct) == Outcome.Reject)
+                return Decide(ev);
+        }
+        // Postfix smtpd_reject_unlisted_recipient: the local recipient table is checked after the lists.
+        if (!ev.Discard && UnlistedRecipient(rcpt) is { } unknown)
+        {
+            ev.Final = unknown;
+            return Decide(ev);
+        }
+        return FinishPermit(ev);
+    }
+
+    /// <summary>The DATA decision: smtpd_data_restrictions. Restrictions about the recipient see it only when
+    /// the transaction has exactly one (Postfix smtpd_check_data).</summary>
+    public async ValueTask<PolicyDecision> CheckDataAsync(PolicyRequest request, CancellationToken ct)
+    {
+        var ev = new Evaluation(request);
+        if (await EvaluateListAsync(ev, restrictions.Data, new Stage("smtpd_data_restrictions", "Data command", "DATA"), ct)
+            == Outcome.Reject)
+            return Decide(ev);
+        return FinishPermit(ev);
+    }
+
+    private PolicyDecision FinishPermit(Evaluation ev)
+    {
+        // Postfix smtpd_check.c: "Force permission into deferral when some earlier temporary error may have
+        // prevented us from rejecting mail."
+        if (ev.DeferIfPermit is { } deferred)
+        {
+            ev.Final = deferred;
+            return Decide(ev);
+        }
+        return new PolicyDecision(null, ev.Hold, ev.Discard);
+    }
+
+    private static PolicyDecision Decide(Evaluation ev) =>
+        new(ev.Final, ev.Hold, ev.Discard, ev.ConfigurationError);
+
+    /// <summary>One restriction list: the first restriction that permits or rejects decides.</summary>
+    private async ValueTask<Outcome> EvaluateListAsync(Evaluation ev, IReadOnlyList<string> list, Stage stage, CancellationToken ct)
+    {
+        if (++ev.Depth > MaxDepth)
+        {
+            log.Warning("smtpd", $"{stage.ParameterName}: restriction class nesting is too deep");
+            return ConfigError(ev);
+        }
+        // A warn_if_reject before a restriction class (or a table that returns a list) covers all of it.
+        bool outerWarn = ev.WarnIfReject;
+        try
+        {
+            bool warnNext = false;
+            for (int i = 0; i < list.Count; i++)
+            {
+                // Postfix postconf(5) warn_if_reject: "change the meaning of the next restriction".
+                ev.WarnIfReject = outerWarn || warnNext;
+                warnNext = false;
+                string name = list[i].ToLowerInvariant();
+                if (name == "warn_if_reject")
+                {
+                    warnNext = true;
+                    continue;
+                }
+                string? argument = null;
+                if (TakesArgument(name))
+                {
+                    if (i + 1 >= list.Count)
+                    {
+                        log.Warning("smtpd", $"restriction {name} requires table or domain argument");
+                        return ConfigError(ev);
+                    }
+                    argument = list[++i];
+                }
+                var outcome = await EvaluateOneAsync(ev, name, argument, stage, ct);
+                ev.WarnIfReject = outerWarn;
+                if (outcome != Outcome.Dunno)
+                    return outcome;
+                if (ev.Discard)
+                    return Outcome.Permit;
+            }
+            return Outcome.Dunno;
+        }
+        finally
+        {
+            ev.Depth--;
+            ev.WarnIfReject = outerWarn;
+        }
+    }
+
+    private static bool TakesArgument(string name) => name is "check_client_access" or "check_helo_access"
+        or "check_sender_access" or "check_recipient_access" or "reject_rbl_client";
+
+    private async ValueTask<Outcome> EvaluateOneAsync(Evaluation ev, string name, string? argument, Stage stage, CancellationToken ct)
+    {
+        var request = ev.Request;
+        var rcpt = request.Recipient;
+        switch (name)
+        {
+            case "permit":
+                return Outcome.Permit;
+            case "reject":
+                return Reject(ev, new SmtpReply(restrictions.RejectCode, "5.7.1", $"<{stage.ReplyName}>: {stage.ReplyClass} rejected: Access denied"));
+            case "defer":
+                return Reject(ev, new SmtpReply(restrictions.DeferCode, "4.7.1", $"<{stage.ReplyName}>: {stage.ReplyClass} rejected: Access denied"));
+            case "defer_if_permit":
+                // Postfix smtpd_check.c DEFER_IF_PERMIT2: remembered; applies only if the check ends in a permit.
+                ev.DeferIfPermit ??= new SmtpReply(450, "4.7.0", $"<{stage.ReplyName}>: {stage.ReplyClass} rejected: defer_if_permit requested");
+                return Outcome.Dunno;
+            case "defer_if_reject":
+                ev.DeferIfReject ??= new SmtpReply(450, "4.7.0", $"<{stage.ReplyName}>: {stage.ReplyClass} rejected: defer_if_reject requested");
+                return Outcome.Dunno;
+            case "permit_mynetworks":
+                return settings.MyNetworks.Contains(request.Session.Client.Address) ? Outcome.Permit : Outcome.Dunno;
+            case "permit_sasl_authenticated":
+                // Postfix postconf(5): permit when the client successfully authenticated (RFC 4954).
+                return request.Session.IsSaslAuthenticated ? Outcome.Permit : Outcome.Dunno;
+            case "reject_unauth_destination":
+                if (rcpt is null || IsAuthorizedDestination(rcpt)) return Outcome.Dunno;
+                return Reject(ev, new SmtpReply(restrictions.RelayRejectCode, "5.7.1", $"<{rcpt}>: Relay access denied"));
+            case "defer_unauth_destination":
+                if (rcpt is null || IsAuthorizedDestination(rcpt)) return Outcome.Dunno;
+                return Reject(ev, new SmtpReply(454, "4.7.1", $"<{rcpt}>: Relay access denied"));
+            case "reject_unlisted_recipient":
+                return rcpt is not null && UnlistedRecipient(rcpt) is { } unknown ? Reject(ev, unknown) : Outcome.Dunno;
+            case "reject_invalid_helo_hostname":
+                return RejectInvalidHelo(ev);
+            case "reject_non_fqdn_helo_hostname":
+                return RejectNonFqdnHelo(ev);
+            case "reject_non_fqdn_sender":
+                return RejectNonFqdnAddress(ev, request.Sender, "Sender address");
+            case "reject_non_fqdn_recipient":
+                return RejectNonFqdnAddress(ev, rcpt, "Recipient address");
+            case "check_client_access":
+                return await CheckAccessAsync(ev, argument!, AccessTarget.Client, ct);
+            case "check_helo_access":
+                return await CheckAccessAsync(ev, argument!, AccessTarget.Helo, ct);
+            case "check_sender_access":
+                return await CheckAccessAsync(ev, argument!, AccessTarget.Sender, ct);
+            case "check_recipient_access":
+                return await CheckAccessAsync(ev, argument!, AccessTarget.Recipient, ct);
+            case "reject_rbl_client":
+                return await RejectRblClientAsync(ev, argument!, ct);
+        }
+        if (restrictions.Classes.TryGetValue(name, out var classList))
+            return await EvaluateListAsync(ev, classList, stage, ct);
+        // Postfix smtpd_check.c: msg_warn("unknown smtpd restriction: \"%s\"") and a 4.3.5 deferral.
+        log.Warning("smtpd", $"unknown smtpd restriction: \"{name}\"");
+        return ConfigError(ev);
+    }
+
+    /// <summary>A restriction wants to reject: warn_if_reject turns it into a log line, defer_if_reject into a
+    /// temporary refusal (Postfix smtpd_check_reject).</summary>
+    private Outcome Reject(Evaluation ev, SmtpReply reply)
+    {
+        if (ev.WarnIfReject)
+        {
+            PolicyLog.WhatsUp(log, ev.Request, "reject_warning", reply.ToString());
+            return Outcome.Dunno;
+        }
+        if (reply.IsPermanent && ev.DeferIfReject is { } deferred)
+            reply = deferred;
+        ev.Final = reply;
+        return Outcome.Reject;
+    }
+
+    private static Outcome ConfigError(Evaluation ev)
+    {
+        ev.ConfigurationError = true;
+        ev.Final = ServerConfigurationError;
+        return Outcome.Reject;
+    }
+
+    /// <summary>Postfix's reject_dict_retry: a table that cannot answer defers the request.</summary>
+    private Outcome LookupFailure(Evaluation ev, string replyName, string detail)
+    {
+        log.Warning("smtpd", detail);
+        ev.Final = new SmtpReply(451, "4.3.0", $"<{replyName}>: Temporary lookup failure");
+        return Outcome.Reject;
+    }
+
+    /// <summary>Postfix postconf(5) reject_unauth_destination: the domain is in mydestination,
+    /// inet_interfaces, proxy_interfaces, virtual_alias_domains, virtual_mailbox_domains or relay_domains.</summary>
+    private bool IsAuthorizedDestination(SmtpPath rcpt) => settings.IsLocalDomain(rcpt.Domain) || settings.IsRelayDomain(rcpt.Domain);
+
+    private SmtpReply? UnlistedRecipient(SmtpPath rcpt) =>
+        settings.IsLocalDomain(rcpt.Domain) && settings.LocalRecipientCheck && !isLocalRecipient(rcpt.LocalPart)
+            ? new SmtpReply(restrictions.UnknownLocalRecipientRejectCode, "5.1.1",
+                $"<{rcpt}>: Recipient address rejected: User unknown in local recipient table")
+            : null;
+}

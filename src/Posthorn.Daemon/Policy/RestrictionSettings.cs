@@ -1,0 +1,77 @@
+using System.Collections.Concurrent;
+using Posthorn.Config;
+using Posthorn.Config.Tables;
+
+namespace Posthorn.Daemon.Policy;
+
+/// <summary>The smtpd restriction lists, restriction classes and reply codes of one configuration snapshot,
+/// with the access tables they name, opened on first use and kept for the snapshot's life.</summary>
+/// <remarks>Parameters: smtpd_client_restrictions, smtpd_helo_restrictions, smtpd_sender_restrictions,
+/// smtpd_relay_restrictions, smtpd_recipient_restrictions, smtpd_data_restrictions, smtpd_restriction_classes,
+/// smtpd_helo_required, parent_domain_matches_subdomains (smtpd_access_maps), recipient_delimiter, reject_code,
+/// defer_code, access_map_reject_code, access_map_defer_code, maps_rbl_reject_code, invalid_hostname_reject_code,
+/// non_fqdn_reject_code, relay_domains_reject_code, unknown_local_recipient_reject_code.</remarks>
+public sealed class RestrictionSettings
+{
+    private readonly ConcurrentDictionary<string, ILookupTable> _tables = new(StringComparer.Ordinal);
+
+    public required ConfigSnapshot Config { get; init; }
+    public IReadOnlyList<string> Client { get; init; } = [];
+    public IReadOnlyList<string> Helo { get; init; } = [];
+    public IReadOnlyList<string> Sender { get; init; } = [];
+    public IReadOnlyList<string> Relay { get; init; } = [];
+    public IReadOnlyList<string> Recipient { get; init; } = [];
+    public IReadOnlyList<string> Data { get; init; } = [];
+    /// <summary>smtpd_restriction_classes: class name → its restriction list.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Classes { get; init; } =
+        new Dictionary<string, IReadOnlyList<string>>();
+    /// <summary>parent_domain_matches_subdomains contains smtpd_access_maps.</summary>
+    public bool ParentMatchesSubdomains { get; init; } = true;
+    public string RecipientDelimiter { get; init; } = "";
+    public short RejectCode { get; init; } = 554;
+    public short DeferCode { get; init; } = 450;
+    public short AccessMapRejectCode { get; init; } = 554;
+    public short AccessMapDeferCode { get; init; } = 450;
+    public short RblRejectCode { get; init; } = 554;
+    public short InvalidHostnameRejectCode { get; init; } = 501;
+    public short NonFqdnRejectCode { get; init; } = 504;
+    public short RelayRejectCode { get; init; } = 554;
+    public short UnknownLocalRecipientRejectCode { get; init; } = 550;
+
+    /// <summary>The lists of <paramref name="cfg"/> (a snapshot that already has the service's -o overrides).</summary>
+    public static RestrictionSettings From(ConfigSnapshot cfg, IReadOnlyList<string>? clientOverride = null)
+    {
+        var classes = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+        // Postfix postconf(5) smtpd_restriction_classes: each name is itself a main.cf parameter holding a list.
+        foreach (var name in cfg.GetList("smtpd_restriction_classes"))
+            classes[name] = cfg.GetList(name);
+        short Code(string p) => (short)cfg.GetNumber(p);
+        return new RestrictionSettings
+        {
+            Config = cfg,
+            Client = clientOverride ?? cfg.GetList("smtpd_client_restrictions"),
+            Helo = cfg.GetList("smtpd_helo_restrictions"),
+            Sender = cfg.GetList("smtpd_sender_restrictions"),
+            Relay = cfg.GetList("smtpd_relay_restrictions"),
+            Recipient = cfg.GetList("smtpd_recipient_restrictions"),
+            Data = cfg.GetList("smtpd_data_restrictions"),
+            Classes = classes,
+            ParentMatchesSubdomains = LookupKeys.ParentDomainMatchesSubdomains(cfg, "smtpd_access_maps"),
+            RecipientDelimiter = cfg.Get("recipient_delimiter"),
+            RejectCode = Code("reject_code"),
+            DeferCode = Code("defer_code"),
+            AccessMapRejectCode = Code("access_map_reject_code"),
+            AccessMapDeferCode = Code("access_map_defer_code"),
+            RblRejectCode = Code("maps_rbl_reject_code"),
+            InvalidHostnameRejectCode = Code("invalid_hostname_reject_code"),
+            NonFqdnRejectCode = Code("non_fqdn_reject_code"),
+            RelayRejectCode = Code("relay_domains_reject_code"),
+            UnknownLocalRecipientRejectCode = Code("unknown_local_recipient_reject_code"),
+        };
+    }
+
+    /// <summary>The table <paramref name="spec"/>; one that cannot be opened answers every lookup with a
+    /// <see cref="LookupTableException"/> (Postfix's surrogate table), so the request is deferred, not permitted.</summary>
+    public ILookupTable Table(string spec) =>
+        _tables.GetOrAdd(spec, s => LookupTables.OpenOrFail(s, Config.TableOptions));
+}

@@ -15,7 +15,8 @@
 #    --idle 10000; Postfix: master plus all its children, summed) and the wall
 #    time of `postconf -n` and `mailq` (hyperfine when installed, else 20 timed runs);
 #  - prints a table and writes bench/results/smtp-YYYYMMDD-HHMM.csv and .png.
-# Environment: COUNT_4K (default 2000), COUNT_100K (default 500), POSTHORN (a published posthorn
+# Environment: COUNT_4K (default 2000), COUNT_100K (default 500), WARMUP (untimed messages sent to
+# each server before its measured loads, default 300), POSTHORN (a published posthorn
 # binary: skips the publish), SMTP_THROUGHPUT (path of smtp-throughput.sh), KEEP=1 keeps the temp dir.
 # Every daemon it starts is stopped on exit.
 set -euo pipefail
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-count_4k=${COUNT_4K:-2000} count_100k=${COUNT_100K:-500}
+count_4k=${COUNT_4K:-2000} count_100k=${COUNT_100K:-500} warmup=${WARMUP:-300}
 [ "$(id -u)" = 0 ] || { echo "run as root (apt-get, useradd, delivery as phbench)" >&2; exit 2; }
 ulimit -n "$(ulimit -Hn)"
 
@@ -90,8 +91,17 @@ mkdir -p "$work/pfq"
 clear_maildir() { rm -rf "$maildir"; }
 
 # run_loads NAME PORT: every load against one server; lines "NAME SESSIONS SIZE COUNT <throughput output>".
+# An untimed warm-up load comes first (WARMUP messages, 10 sessions, 4 KiB; WARMUP=0 skips it), for
+# both servers alike: without it the first measured load (1 session) pays Posthorn's JIT and tiered
+# compilation (a fresh daemon ran 1 x 4K x 300 at about half the rate of the same load right after).
 run_loads() {
   local name=$1 port=$2 s size count out
+  if [ "$warmup" -gt 0 ]; then
+    clear_maildir
+    echo "== $name: warm-up, 10 sessions x 4096 bytes x $warmup (not measured)" >&2
+    timeout 900 "$thr" "127.0.0.1:$port" "$warmup" 10 4096 "$user@localhost" "$maildir" >/dev/null 2>&1 \
+      || echo "   warm-up failed" >&2
+  fi
   for size in 4096 102400; do
     count=$([ "$size" = 4096 ] && echo "$count_4k" || echo "$count_100k")
     for s in $sessions_list; do

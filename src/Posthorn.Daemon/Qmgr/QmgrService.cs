@@ -58,26 +58,7 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
                 ReleaseDueDeferred(now);
                 lastDeferredScan = now;
             }
-            foreach (var id in queue.List(QueueName.Incoming).ToList())
-            {
-                await _active.WaitAsync(ct);
-                try
-                {
-                    queue.Move(id, QueueName.Incoming, QueueName.Active);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    _active.Release();
-                    log.Warning("qmgr", $"{id}: cannot move to active: {e.Message}");
-                    continue;
-                }
-                var task = Task.Run(async () =>
-                {
-                    try { await ProcessAsync(id, ct); }
-                    finally { _active.Release(); Wake(); }
-                }, CancellationToken.None);
-                lock (_running) { _running.RemoveAll(t => t.IsCompleted); _running.Add(task); }
-            }
+            await ClaimIncomingAsync(ct);
             using var tick = CancellationTokenSource.CreateLinkedTokenSource(ct);
             tick.CancelAfter(TimeSpan.FromSeconds(1));
             try { await _wake.Reader.ReadAsync(tick.Token); }
@@ -87,6 +68,64 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
         Task[] pending;
         lock (_running) pending = [.. _running];
         await Task.WhenAll(pending);
+    }
+
+    /// <summary>Moves what is in incoming/ to active/ and starts its delivery, as many as
+    /// qmgr_message_active_limit allows. The claim is a group commit: the messages renamed while
+    /// slots were free share one fsync of active/, which comes before any of them is delivered
+    /// (one fsync per batch instead of one per message, DESIGN.md decision 3).</summary>
+    private async Task ClaimIncomingAsync(CancellationToken ct)
+    {
+        var claimed = new List<QueueId>();
+        foreach (var id in queue.List(QueueName.Incoming).ToList())
+        {
+            if (!_active.Wait(0))
+            {
+                // No free slot: what is claimed so far goes out before this loop waits for one.
+                StartClaimed(claimed, ct);
+                await _active.WaitAsync(ct);
+            }
+            try
+            {
+                queue.MoveUnsynced(id, QueueName.Incoming, QueueName.Active);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _active.Release();
+                log.Warning("qmgr", $"{id}: cannot move to active: {e.Message}");
+                continue;
+            }
+            claimed.Add(id);
+        }
+        StartClaimed(claimed, ct);
+    }
+
+    /// <summary>Makes the batch's renames durable, then starts one delivery per message.</summary>
+    private void StartClaimed(List<QueueId> claimed, CancellationToken ct)
+    {
+        if (claimed.Count == 0) return;
+        try
+        {
+            queue.SyncQueue(QueueName.Active);
+        }
+        catch (IOException e)
+        {
+            // The files stay in active/ undelivered until the next start puts them back in incoming/.
+            foreach (var id in claimed) log.Warning("qmgr", $"{id}: cannot move to active: {e.Message}");
+            _active.Release(claimed.Count);
+            claimed.Clear();
+            return;
+        }
+        foreach (var id in claimed)
+        {
+            var task = Task.Run(async () =>
+            {
+                try { await ProcessAsync(id, ct); }
+                finally { _active.Release(); Wake(); }
+            }, CancellationToken.None);
+            lock (_running) { _running.RemoveAll(t => t.IsCompleted); _running.Add(task); }
+        }
+        claimed.Clear();
     }
 
     /// <summary>Deferred files whose mtime (the next attempt time) has passed go back to incoming.</summary>

@@ -90,6 +90,20 @@ public sealed class QueueDirectory
         _syncs[to].Sync();                                               // directory entry durable
     }
 
+    /// <summary>The rename(2) half of <see cref="Move"/>: for a caller that moves several files into
+    /// <paramref name="to"/> and then makes them durable together with one <see cref="SyncQueue"/>
+    /// before acting on any of them (qmgr's claim of a batch of incoming messages).</summary>
+    /// <exception cref="FileNotFoundException">The message is not in <paramref name="from"/>.</exception>
+    public void MoveUnsynced(QueueId id, QueueName from, QueueName to)
+    {
+        if (from == to) return;
+        File.Move(PathOf(from, id), PathOf(to, id), overwrite: true);   // rename(2)
+    }
+
+    /// <summary>fsync(2) of one queue directory: every rename into it made so far is durable.</summary>
+    /// <exception cref="IOException">The fsync failed.</exception>
+    public void SyncQueue(QueueName q) => _syncs[q].Sync();
+
     /// <summary>Removes a message file and its defer and bounce logs; a missing file is not an error.</summary>
     /// <remarks>The logs go first, as in Postfix postsuper, so no log outlives its message. No
     /// directory fsync: if a crash undoes the unlink, the message is delivered again, which

@@ -48,7 +48,9 @@ public sealed partial class LocalTransport
         string what = maildir ? "maildir" : "mailbox";
         try
         {
-            var (fsUid, fsGid, chown) = ChooseIdentity(user, inSpool);
+            // Postfix maildir.c: Maildir delivery always runs with the recipient's privileges, also in
+            // the spool; only mbox in a spool the user cannot write is created as root and chowned.
+            var (fsUid, fsGid, chown) = ChooseIdentity(user, inSpool && !maildir);
             var sender = SenderOf(req, m);
             string headers = MailCopy.DeliveryHeaders(sender, x.Original, m.DeliveredTo);
             using var content = req.OpenContent(); // opened with the daemon's rights, before the switch

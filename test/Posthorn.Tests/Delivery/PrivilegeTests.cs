@@ -106,6 +106,31 @@ public class PrivilegeTests
         Assert.Equal((uint)nobody.Uid, st.Uid);
     }
 
+    [Fact]
+    public async Task As_root_a_Maildir_in_the_spool_is_created_as_the_user_never_as_root()
+    {
+        // mail_spool_directory ending in "/" (Maildir per user) in a root-owned 0755 spool: Postfix
+        // maildir.c delivers with the recipient's rights, so nobody cannot create it there...
+        var (fx, nobody) = Setup((UnixFileMode)0x1ED);
+        using var cleanup = fx;
+        var t = fx.Transport(fx.Options() with { MailSpoolDirectory = fx.Spool + "/" }, new OneUser(nobody));
+        var r = await t.DeliverAsync(DeliveryFixture.Request("nobody@host.example", Message), default);
+        Assert.Equal(DeliveryOutcome.Deferred, Assert.Single(r.Results).Outcome);
+        Assert.False(Directory.Exists(Path.Combine(fx.Spool, "nobody")));
+        if (!LibC.IsRoot) return;
+
+        // ...and once the administrator gives nobody its directory, everything in it is nobody's.
+        Directory.CreateDirectory(Path.Combine(fx.Spool, "nobody"));
+        Assert.Equal(0, Chown(Path.Combine(fx.Spool, "nobody"), nobody.Uid, nobody.Gid));
+        r = await t.DeliverAsync(DeliveryFixture.Request("nobody@host.example", Message), default);
+        Assert.Equal("delivered to maildir", Assert.Single(r.Results).Text);
+        foreach (var sub in new[] { "tmp", "new", "cur" })
+        {
+            Assert.True(LibC.TryLstat(Path.Combine(fx.Spool, "nobody", sub), out var st, out _));
+            Assert.Equal((uint)nobody.Uid, st.Uid);
+        }
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
     private static extern int Chown(string path, int uid, int gid);
 }

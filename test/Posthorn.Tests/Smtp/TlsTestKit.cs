@@ -107,17 +107,7 @@ internal sealed class LoopbackSmtp : IAsyncDisposable
     }
 
     /// <summary>Reads one whole reply; lines joined with LF, CRLF removed.</summary>
-    public async Task<string> ReadReplyAsync()
-    {
-        var lines = new List<string>();
-        while (true)
-        {
-            string? line = await ReadLineAsync();
-            Assert.True(line is not null, $"connection closed; reply so far: {string.Join("|", lines)}");
-            lines.Add(line);
-            if (line.Length < 4 || line[3] == ' ') return string.Join("\n", lines);
-        }
-    }
+    public Task<string> ReadReplyAsync() => SmtpReplyAssembler.ReadAsync(ReadLineAsync);
 
     private async Task<string?> ReadLineAsync()
     {

@@ -1,0 +1,23 @@
+namespace Posthorn.Config;
+
+public static partial class ParameterRegistry
+{
+    /// <summary>Address rewriting: canonical, virtual aliases, relocated, recipient tables.</summary>
+    private static IEnumerable<Parameter> RewriteParameters() =>
+    [
+        // Address rewriting and lookup tables.
+        Maps("alias_maps", "hash:/etc/aliases", "Alias databases for local(8) delivery."),
+        Maps("alias_database", "hash:/etc/aliases", "Alias databases built by newaliases."),
+        Maps("canonical_maps", "", "Address mapping for envelope and header addresses."),
+        Maps("sender_canonical_maps", "", "Address mapping for sender addresses."),
+        Maps("recipient_canonical_maps", "", "Address mapping for recipient addresses."),
+        Maps("relocated_maps", "", "Tables of users who moved."),
+        Maps("virtual_alias_maps", "$virtual_maps", "Aliases for all domains."),
+        Maps("virtual_maps", "", "Obsolete name of virtual_alias_maps."),
+        List("virtual_alias_domains", "$virtual_alias_maps", "Domains that exist only as aliases."),
+        Maps("local_recipient_maps", "proxy:unix:passwd.byname $alias_maps", "Known local recipients; others are rejected."),
+        Maps("relay_recipient_maps", "", "Known recipients in relay_domains."),
+        Bool("owner_request_special", "yes", "Treat owner-list and list-request specially."),
+        Bool("expand_owner_alias", "no", "Use the owner-alias expansion as sender of alias mail."),
+    ];
+}

@@ -1,0 +1,56 @@
+namespace Posthorn.Config;
+
+public static partial class ParameterRegistry
+{
+    /// <summary>smtpd(8): protocol, limits, TLS and SASL.</summary>
+    private static IEnumerable<Parameter> SmtpdParameters() =>
+    [
+        // smtpd(8).
+        Text("smtpd_banner", "$myhostname ESMTP $mail_name", "Text after 220 in the SMTP greeting."),
+        Time("smtpd_timeout", "300s", "Time limit for reading a client request or sending a reply."),
+        Num("smtpd_recipient_limit", "1000", "Most recipients per message."),
+        Num("smtpd_recipient_overshoot_limit", "1000", "Recipients beyond the limit before error counting starts."),
+        Num("smtpd_soft_error_limit", "10", "Errors after which each reply is delayed."),
+        Num("smtpd_hard_error_limit", "20", "Errors after which the connection is closed."),
+        Time("smtpd_error_sleep_time", "1s", "Delay before an error reply after the soft limit."),
+        Num("smtpd_junk_command_limit", "100", "Most NOOP, VRFY, ETRN and RSET commands per session."),
+        Num("smtpd_history_flush_threshold", "100", "Most commands remembered for the postmaster notice."),
+        Bool("disable_vrfy_command", "no", "Disable the VRFY command."),
+        List("smtpd_discard_ehlo_keywords", "", "EHLO keywords not announced."),
+        Bool("smtpd_helo_required", "no", "Require HELO or EHLO before MAIL."),
+        Bool("strict_rfc821_envelopes", "no", "Require <> around MAIL FROM and RCPT TO addresses."),
+        Bool("smtputf8_enable", "yes", "Enable SMTPUTF8 (RFC 6531)."),
+        Bool("smtpd_delay_reject", "yes", "Delay client, HELO and sender rejects until RCPT TO."),
+        Num("smtpd_client_connection_count_limit", "50", "Most simultaneous connections per client."),
+        Num("smtpd_client_connection_rate_limit", "0", "Most connections per client per time unit; 0 is no limit."),
+        Num("smtpd_client_message_rate_limit", "0", "Most messages per client per time unit; 0 is no limit."),
+        Num("smtpd_client_recipient_rate_limit", "0", "Most recipients per client per time unit; 0 is no limit."),
+        Time("anvil_rate_time_unit", "60s", "The time unit of the client rate limits."),
+        Bool("smtpd_peername_lookup", "yes", "Look up the client's host name."),
+        Bool("smtpd_client_port_logging", "no", "Log the client's port number."),
+        List("smtpd_authorized_xclient_hosts", "", "Clients allowed to use XCLIENT."),
+        Maps("smtpd_sender_login_maps", "", "Which SASL login owns which sender address."),
+        Text("smtpd_tls_security_level", "", "SMTP server TLS: none, may or encrypt."),
+        Text("smtpd_tls_cert_file", "", "PEM certificate of the SMTP server."),
+        Text("smtpd_tls_key_file", "$smtpd_tls_cert_file", "PEM private key of the SMTP server."),
+        List("smtpd_tls_chain_files", "", "PEM files with keys and certificate chains."),
+        Text("smtpd_tls_CAfile", "", "PEM file of trusted client certificate authorities."),
+        Bool("smtpd_tls_auth_only", "no", "Offer AUTH only over TLS."),
+        Num("smtpd_tls_loglevel", "0", "How much TLS activity to log."),
+        Bool("smtpd_tls_received_header", "no", "Record TLS details in the Received: header."),
+        Bool("smtpd_sasl_auth_enable", "no", "Enable SMTP AUTH (RFC 4954)."),
+        Text("smtpd_sasl_type", "cyrus", "The SASL implementation."),
+        Text("smtpd_sasl_path", "smtpd", "Implementation-specific SASL configuration."),
+        List("smtpd_sasl_security_options", "noanonymous", "SASL mechanism restrictions."),
+        Text("smtpd_sasl_local_domain", "", "Realm of SASL users."),
+        Bool("broken_sasl_auth_clients", "no", "Also announce AUTH=MECH for old clients."),
+        List("smtpd_tls_protocols", "!SSLv2, !SSLv3", "TLS protocols the SMTP server uses with opportunistic TLS."),
+        List("smtpd_tls_mandatory_protocols", "!SSLv2, !SSLv3", "TLS protocols the SMTP server uses with mandatory TLS."),
+        Bool("smtpd_tls_wrappermode", "no", "Run TLS from the first byte (smtps, port 465), not STARTTLS."),
+        List("smtpd_sasl_tls_security_options", "$smtpd_sasl_security_options", "SASL mechanism restrictions over TLS."),
+        Bool("smtpd_sasl_authenticated_header", "no", "Name the SASL login in the Received: header."),
+        Text("posthorn_passwd_file", "", "Posthorn extension: Dovecot-style passwd-file for smtpd_sasl_type = posthorn; empty means system accounts."),
+        List("smtpd_milters", "", "Mail filters for SMTP mail."),
+        List("non_smtpd_milters", "", "Mail filters for locally submitted mail."),
+    ];
+}

@@ -58,4 +58,9 @@ public sealed record SmtpClientOptions
     public int ReplyLineCountLimit { get; init; } = 1000;
     /// <summary>smtp_bind_address: local address of outgoing connections, when set.</summary>
     public System.Net.IPAddress? BindAddress { get; init; }
+    /// <summary>Speak LMTP (RFC 2033): LHLO, no HELO fallback, one reply per recipient after the final dot.</summary>
+    public bool Lmtp { get; init; }
+    /// <summary>smtp_fallback_relay (formerly fallback_relay): tried in order when every server of the
+    /// destination was unreachable or the destination was not found.</summary>
+    public IReadOnlyList<NextHop> FallbackRelay { get; init; } = [];
 }

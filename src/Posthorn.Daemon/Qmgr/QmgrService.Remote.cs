@@ -14,6 +14,8 @@ public sealed partial class QmgrService
     // slots only. DEVIATION: the limit is fixed (no slow start / feedback), and the windows of
     // destinations no longer in use are kept for the life of the process.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _destinations = new(StringComparer.OrdinalIgnoreCase);
+    // Deliveries waiting for or holding each destination's window: more than one is a backlog.
+    private readonly ConcurrentDictionary<string, int> _backlog = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>What one delivery round settled: recipients done (marked in the queue file as they settle),
     /// those still pending, and those to report in a bounce. Thread-safe: batches run in parallel.</summary>
@@ -72,21 +74,32 @@ public sealed partial class QmgrService
             foreach (var t in targets) Report(c, service.Program, t, start, ConfigError(), settle);
             return;
         }
-        var window = _destinations.GetOrAdd($"{service.Name}:{nexthop}", _ => new SemaphoreSlim(service.ConcurrencyLimit));
-        await window.WaitAsync(c.Ct);
+        string key = $"{service.Name}:{nexthop}";
+        var window = _destinations.GetOrAdd(key, _ => new SemaphoreSlim(service.ConcurrencyLimit));
+        _backlog.AddOrUpdate(key, 1, (_, n) => n + 1);
         OutboundDeliveryResult result;
         try
         {
-            start = clock.GetUtcNow();
-            var recipients = targets.Select(t => new OutboundRecipient(t.Address, t.OriginalRecipient)).ToList();
-            var outbound = new OutboundMessage(message.Id, env.Sender, message.ContentLength, message.OpenContent);
-            result = lmtp
-                ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct)
-                : await transports.Smtp(c.Settings, service).DeliverAsync(hop, outbound, recipients, c.Ct);
+            await window.WaitAsync(c.Ct);
+            try
+            {
+                start = clock.GetUtcNow();
+                var recipients = targets.Select(t => new OutboundRecipient(t.Address, t.OriginalRecipient)).ToList();
+                var outbound = new OutboundMessage(message.Id, env.Sender, message.ContentLength, message.OpenContent);
+                // Postfix smtp_connection_cache_on_demand: other deliveries to this destination are waiting.
+                bool backlog = _backlog.TryGetValue(key, out int waiting) && waiting > 1;
+                result = lmtp
+                    ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct)
+                    : await transports.Smtp(c.Settings, service).DeliverAsync(hop, outbound, recipients, backlog, c.Ct);
+            }
+            finally
+            {
+                window.Release();
+            }
         }
         finally
         {
-            window.Release();
+            _backlog.AddOrUpdate(key, 0, (_, n) => n - 1);
         }
 
         var delays = new DeliveryDelays(c.ActiveAt - env.ArrivalTime, start - c.ActiveAt, result.Connection, result.Transmission);

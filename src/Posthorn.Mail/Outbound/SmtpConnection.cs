@@ -42,6 +42,9 @@ internal sealed class SmtpConnection : IAsyncDisposable
 
     public PipeWriter Writer => _writer;
 
+    /// <summary>Handed to the <see cref="SmtpConnectionCache"/>: the delivery that opened it must not close it.</summary>
+    public bool Cached { get; set; }
+
     public SslStream? Tls => _stream as SslStream;
 
     /// <exception cref="SocketException">Connection refused, unreachable, …</exception>

@@ -61,7 +61,7 @@ public sealed partial class SmtpTransport
             return true;
         }
         await TransactionAsync(conn, message, state, ehlo, ct).ConfigureAwait(false);
-        await QuitAsync(conn, ct).ConfigureAwait(false);
+        await QuitOrKeepAsync(conn, ehlo, state, ct).ConfigureAwait(false);
         return true;
     }
 

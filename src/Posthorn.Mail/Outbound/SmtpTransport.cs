@@ -13,7 +13,8 @@ namespace Posthorn.Mail.Outbound;
 /// Parameters: smtp_helo_name, smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
 /// smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout, smtp_data_done_timeout,
 /// smtp_quit_timeout, smtp_starttls_timeout, smtp_tls_security_level, smtp_mx_address_limit,
-/// smtp_mx_session_limit, smtp_host_lookup, smtp_bind_address, inet_protocols, smtp_fallback_relay.
+/// smtp_mx_session_limit, smtp_host_lookup, smtp_bind_address, inet_protocols, smtp_fallback_relay,
+/// smtp_connection_cache_on_demand, smtp_connection_cache_time_limit, smtp_rset_timeout.
 /// With <see cref="SmtpClientOptions.Lmtp"/> the same engine is lmtp(8) (RFC 2033, <see cref="LmtpTransport"/>).
 /// Postfix smtp(8): a soft failure (connection, 4xx greeting, 4xx reply) leaves the recipient for
 /// the next server; only after the last server does it become a deferral. A 5xx is final at once.
@@ -23,15 +24,22 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
     private static readonly EnhancedStatus ConnectFailed = new(4, 4, 1);
     private static readonly EnhancedStatus ConversationFailed = new(4, 4, 2);
     private static readonly EnhancedStatus NullMxStatus = new(5, 1, 10);
+    private readonly SmtpConnectionCache? _cache = options.ConnectionCacheTimeLimit > TimeSpan.Zero && !options.Lmtp
+        ? new SmtpConnectionCache(options.ConnectionCacheTimeLimit, clock) : null;
 
     /// <summary>Delivers <paramref name="message"/> to <paramref name="recipients"/>, all for <paramref name="hop"/>.</summary>
     /// <returns>One result per recipient, in the order given. Never throws for what a server or DNS does;
     /// cancellation of <paramref name="ct"/> throws.</returns>
+    public Task<OutboundDeliveryResult> DeliverAsync(NextHop hop, OutboundMessage message,
+        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct) => DeliverAsync(hop, message, recipients, backlog: false, ct);
+
+    /// <param name="backlog">More deliveries to this next hop are waiting (Postfix qmgr's on-demand signal):
+    /// with connection caching on, the session stays open for them for smtp_connection_cache_time_limit.</param>
     public async Task<OutboundDeliveryResult> DeliverAsync(NextHop hop, OutboundMessage message,
-        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct)
+        IReadOnlyList<OutboundRecipient> recipients, bool backlog, CancellationToken ct)
     {
         var start = clock.GetUtcNow();
-        var state = new DeliveryState(recipients);
+        var state = new DeliveryState(recipients) { KeepSession = backlog };
         var resolution = await resolver.ResolveAsync(hop, ct).ConfigureAwait(false);
         // postconf(5) smtp_fallback_relay: for destinations "that can't be found or that are unreachable";
         // a null MX is the domain's own refusal, not a failure to find it.
@@ -89,6 +97,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
     /// <returns>true when the server greeted (counts toward smtp_mx_session_limit).</returns>
     private async Task<bool> TryServerAsync(SmtpServerAddress server, OutboundMessage message, DeliveryState state, bool tls, CancellationToken ct)
     {
+        if (_cache is not null && await TryCachedAsync(server, message, state, ct).ConfigureAwait(false)) return true;
         SmtpConnection conn;
         try
         {
@@ -101,7 +110,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
             state.SoftAll(ConnectFailed, text, "none", null, null);
             return false;
         }
-        await using (conn.ConfigureAwait(false))
+        try
         {
             try
             {
@@ -123,6 +132,10 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
                 state.SoftAll(ConversationFailed, text, server.ToString(), server.HostName, null);
                 return true;
             }
+        }
+        finally
+        {
+            if (!conn.Cached) await conn.DisposeAsync().ConfigureAwait(false);
         }
         // Postfix TLS_README: with opportunistic TLS a failed handshake is retried in plaintext.
         return await TryServerAsync(server, message, state, tls: false, ct).ConfigureAwait(false);

@@ -102,16 +102,16 @@ public sealed class RoutingTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task An_unknown_transport_defers_with_mail_transport_unavailable_and_discard_reports_sent()
+    public async Task An_unknown_transport_defers_with_mail_transport_unavailable_retry_defers_and_discard_reports_sent()
     {
-        var cfg = TestConfig.Default.With("transport_maps", "inline:{ nowhere.test=bogus:, void.test=discard:silenced }");
+        var cfg = TestConfig.Default.With("transport_maps", "inline:{ nowhere.test=bogus:, void.test=discard:silenced, {later.test=retry:4.7.0 try again later} }");
         await using var d = await DaemonProcess.StartAsync(cfg, output);
         string token = Token.New();
         string id;
         await using (var smtp = await d.ConnectAsync())
         {
             await smtp.CommandAsync("EHLO client.example");
-            id = await smtp.SendMailAsync("alice@sender.example", ["x@nowhere.test", "y@void.test"], Token.Message(token, "t " + token));
+            id = await smtp.SendMailAsync("alice@sender.example", ["x@nowhere.test", "y@void.test", "z@later.test"], Token.Message(token, "t " + token));
         }
 
         string deferred = await d.WaitForLogAsync(l => l.Contains($"{id}: to=<x@nowhere.test>", StringComparison.Ordinal), $"{id} unavailable");
@@ -120,6 +120,11 @@ public sealed class RoutingTests(ITestOutputHelper output)
         string discarded = await d.WaitForLogAsync(l => l.Contains($"{id}: to=<y@void.test>", StringComparison.Ordinal), $"{id} discard");
         Assert.Contains("postfix/discard[", discarded);
         Assert.Contains("dsn=2.0.0, status=sent (silenced)", discarded);
+        // The retry service is error(8) deferring with the next hop as the reason.
+        string retried = await d.WaitForLogAsync(l => l.Contains($"{id}: to=<z@later.test>", StringComparison.Ordinal), $"{id} retry");
+        Assert.Contains("postfix/error[", retried);
+        Assert.Contains("dsn=4.7.0, status=deferred (try again later)", retried);
+        await d.WaitForLogAsync("warning: connect to transport private/bogus: No such file or directory");
         var mailq = await d.RunToolAsync("mailq");
         Assert.Contains("x@nowhere.test", mailq.Stdout);
         Assert.DoesNotContain("y@void.test", mailq.Stdout);

@@ -53,7 +53,7 @@ public sealed partial class QmgrService
         if (service is null)
         {
             // Postfix qmgr(8): no master.cf row means no delivery agent listens on private/TRANSPORT.
-            log.Warning("qmgr", $"connect to transport private/{transport}: No such file or directory");
+            log.TransportUnavailable(transport);
             foreach (var t in targets)
                 Report(c, "qmgr", t, start, new TargetResult(DeliveryOutcome.Deferred, TransportUnavailable, "mail transport unavailable"), settle);
             return;

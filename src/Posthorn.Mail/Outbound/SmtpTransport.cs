@@ -106,7 +106,8 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         catch (Exception e) when (e is SocketException or TimeoutException)
         {
             string text = $"connect to {server}: {SocketErrorText(e)}";
-            log.SmtpConnectFailed(message.Id, text);
+            if (options.Lmtp) log.LmtpConnectFailed(message.Id, text);
+            else log.SmtpConnectFailed(message.Id, text);
             state.SoftAll(ConnectFailed, text, "none", null, null);
             return false;
         }

@@ -82,7 +82,4 @@ public sealed record OutboundSettings(
             (int)Math.Max(1, cfg.GetNumber(P("smtp_destination_recipient_limit"))),
             cfg.Get("myhostname"), cfg.Get("mail_name"));
     }
-
-    /// <summary>Postfix trivial-rewrite: relayhost when set, otherwise the recipient's domain.</summary>
-    public NextHop NextHopFor(string domain) => RelayHost ?? NextHop.ForDomain(domain.ToLowerInvariant());
 }

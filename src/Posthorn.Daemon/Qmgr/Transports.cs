@@ -39,9 +39,6 @@ public sealed class Transports(IUserDatabase users, MailLog log, TimeProvider cl
         return transport;
     }
 
-    /// <summary>smtp(8) with main.cf's settings (the <c>smtp</c> transport).</summary>
-    public SmtpTransport Smtp(Settings s) => Smtp(s, Service(s, "smtp") ?? new TransportService("smtp", DeliveryAgent.Smtp, s.Config));
-
     /// <summary>The master.cf transport <paramref name="name"/>, or null when master.cf has none.</summary>
     public TransportService? Service(Settings s, string name) =>
         For(s).Services.GetOrAdd(name, n => TransportService.Find(s.Config, n));

@@ -60,5 +60,28 @@ public static partial class ParameterRegistry
         Bool("disable_dns_lookups", "no", "Disable DNS lookups in the SMTP client."),
         Num("smtp_destination_concurrency_limit", "$default_destination_concurrency_limit", "Parallel smtp(8) deliveries per destination."),
         Num("smtp_destination_recipient_limit", "$default_destination_recipient_limit", "Recipients per smtp(8) delivery."),
+        Bool("smtp_connection_cache_on_demand", "yes", "Keep SMTP sessions open for destinations with a backlog."),
+        Time("smtp_connection_cache_time_limit", "2s", "How long an idle cached SMTP session stays open."),
+        Time("smtp_rset_timeout", "20s", "Time limit for the reply to RSET on a cached session."),
+        List("fallback_relay", "", "Obsolete name of smtp_fallback_relay."),
+        List("smtp_fallback_relay", "$fallback_relay", "Relay hosts for destinations that cannot be found or reached."),
+        Num("relay_destination_concurrency_limit", "$default_destination_concurrency_limit", "Parallel relay deliveries per destination."),
+        Num("relay_destination_recipient_limit", "$default_destination_recipient_limit", "Recipients per relay delivery."),
+        Num("virtual_destination_concurrency_limit", "$default_destination_concurrency_limit", "Parallel virtual(8) deliveries per domain."),
+        Num("virtual_destination_recipient_limit", "$default_destination_recipient_limit", "Recipients per virtual(8) delivery."),
+
+        // lmtp(8) client (RFC 2033); parameters not listed here are shared with smtp(8).
+        Text("lmtp_lhlo_name", "$myhostname", "Host name sent in the LMTP client's LHLO."),
+        Time("lmtp_connect_timeout", "0s", "Time limit for connecting to an LMTP server; 0 means the system's."),
+        Time("lmtp_lhlo_timeout", "300s", "Time limit for the greeting and LHLO reply."),
+        Time("lmtp_mail_timeout", "300s", "Time limit for the reply to MAIL FROM."),
+        Time("lmtp_rcpt_timeout", "300s", "Time limit for the reply to RCPT TO."),
+        Time("lmtp_data_init_timeout", "120s", "Time limit for the reply to DATA."),
+        Time("lmtp_data_xfer_timeout", "180s", "Time limit for sending the message content."),
+        Time("lmtp_data_done_timeout", "600s", "Time limit for the per-recipient replies to the final dot."),
+        Time("lmtp_quit_timeout", "300s", "Time limit for the reply to QUIT."),
+        Text("lmtp_tls_security_level", "", "LMTP client TLS: none (default), may, encrypt."),
+        Num("lmtp_destination_concurrency_limit", "$default_destination_concurrency_limit", "Parallel lmtp(8) deliveries per destination."),
+        Num("lmtp_destination_recipient_limit", "$default_destination_recipient_limit", "Recipients per lmtp(8) delivery."),
     ];
 }

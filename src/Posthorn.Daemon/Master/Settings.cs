@@ -34,6 +34,11 @@ public sealed class Settings
     public Posthorn.Daemon.Policy.RestrictionSettings Restrictions =>
         _restrictions ??= Posthorn.Daemon.Policy.RestrictionSettings.From(Config, ClientRestrictions);
 
+    private Posthorn.Daemon.Qmgr.AddressRouter? _router;
+
+    /// <summary>trivial-rewrite(8) resolve and transport_maps, derived from <see cref="Config"/> on first use.</summary>
+    public Posthorn.Daemon.Qmgr.AddressRouter Router => _router ??= Posthorn.Daemon.Qmgr.AddressRouter.From(Config);
+
     /// <summary>smtp(8) and next-hop settings, derived from <see cref="Config"/> on first use.</summary>
     public Posthorn.Daemon.Qmgr.OutboundSettings Outbound => _outbound ??= Posthorn.Daemon.Qmgr.OutboundSettings.From(Config);
 
@@ -82,6 +87,8 @@ public sealed class Settings
                 PrependDeliveredHeader = LocalParameterValues.DeliveredHeaders(cfg.GetList("prepend_delivered_header")),
                 ForwardPath = cfg.GetList("forward_path"),
                 MailboxCommand = cfg.Get("mailbox_command"),
+                MailboxTransport = cfg.Get("mailbox_transport").Trim(),
+                FallbackTransport = cfg.Get("fallback_transport").Trim(),
                 LuserRelay = cfg.Get("luser_relay"),
                 CommandTimeLimit = cfg.GetTime("command_time_limit"),
                 CommandExecutionDirectory = cfg.Get("command_execution_directory"),

@@ -7,35 +7,63 @@ namespace Posthorn.Daemon.Qmgr;
 /// <summary>What qmgr and smtp(8) read from main.cf for mail that leaves the host.</summary>
 /// <remarks>Parameters: relayhost, smtp_* timeouts, smtp_tls_security_level, smtp_host_lookup,
 /// inet_protocols, smtp_bind_address, smtp_mx_address_limit, smtp_mx_session_limit,
-/// smtp_destination_concurrency_limit, smtp_destination_recipient_limit, posthorn_dns_servers (extension).</remarks>
+/// smtp_destination_concurrency_limit, smtp_destination_recipient_limit, smtp_fallback_relay,
+/// posthorn_dns_servers (extension), and the lmtp_ forms of these for lmtp(8).</remarks>
 public sealed record OutboundSettings(
     SmtpClientOptions Smtp, HostLookupOptions Lookup, IReadOnlyList<IPEndPoint> DnsServers, NextHop? RelayHost,
     int DestinationConcurrencyLimit, int DestinationRecipientLimit, string MyHostname, string MailName)
 {
-    public static OutboundSettings From(ConfigSnapshot cfg)
+    public static OutboundSettings From(ConfigSnapshot cfg) => From(cfg, lmtp: false);
+
+    /// <summary>The settings of smtp(8), or with <paramref name="lmtp"/> of lmtp(8): Postfix reads the same
+    /// parameters with the <c>lmtp_</c> prefix (<c>lmtp_lhlo_name</c>, <c>lmtp_lhlo_timeout</c>, …); those not
+    /// in the registry are shared with smtp(8).</summary>
+    public static OutboundSettings From(ConfigSnapshot cfg, bool lmtp)
     {
+        string P(string name)
+        {
+            if (!lmtp) return name;
+            string l = "lmtp_" + name[5..].Replace("helo", "lhlo", StringComparison.Ordinal);
+            return ParameterRegistry.TryGet(l, out _) || cfg.IsSet(l) ? l : name;
+        }
         var protocols = cfg.GetList("inet_protocols").Select(p => p.ToLowerInvariant()).ToList();
         bool all = protocols.Contains("all");
-        string level = cfg.Get("smtp_tls_security_level").Trim().ToLowerInvariant();
+        string level = cfg.Get(P("smtp_tls_security_level")).Trim().ToLowerInvariant();
+        var connectTimeout = cfg.GetTime(P("smtp_connect_timeout"));
+        var fallback = new List<NextHop>();
+        foreach (var f in lmtp ? [] : cfg.GetList("smtp_fallback_relay"))
+            if (NextHop.TryParse(f, out var relayHop)) fallback.Add(relayHop);
         var smtp = new SmtpClientOptions
         {
-            HeloName = cfg.Get("smtp_helo_name"),
+            HeloName = cfg.Get(P("smtp_helo_name")),
             // Postfix's default is empty (none); Posthorn's STARTTLS-when-offered default is Postfix's "may".
             // DEVIATION: an empty smtp_tls_security_level means "may", and verify/secure act as encrypt
-            // (no certificate verification yet).
-            TlsLevel = level switch { "none" => SmtpTlsLevel.None, "encrypt" or "verify" or "secure" or "dane" or "dane-only" => SmtpTlsLevel.Encrypt, _ => SmtpTlsLevel.May },
-            ConnectTimeout = cfg.GetTime("smtp_connect_timeout"),
-            HeloTimeout = cfg.GetTime("smtp_helo_timeout"),
-            StartTlsTimeout = cfg.GetTime("smtp_starttls_timeout"),
-            MailTimeout = cfg.GetTime("smtp_mail_timeout"),
-            RcptTimeout = cfg.GetTime("smtp_rcpt_timeout"),
-            DataInitTimeout = cfg.GetTime("smtp_data_init_timeout"),
-            DataXferTimeout = cfg.GetTime("smtp_data_xfer_timeout"),
-            DataDoneTimeout = cfg.GetTime("smtp_data_done_timeout"),
-            QuitTimeout = cfg.GetTime("smtp_quit_timeout"),
+            // (no certificate verification yet). For lmtp(8) empty means none, as in Postfix.
+            TlsLevel = level switch
+            {
+                "none" => SmtpTlsLevel.None,
+                "encrypt" or "verify" or "secure" or "dane" or "dane-only" => SmtpTlsLevel.Encrypt,
+                "" when lmtp => SmtpTlsLevel.None,
+                _ => SmtpTlsLevel.May,
+            },
+            // postconf(5) lmtp_connect_timeout: 0 means the system's limit; Posthorn uses smtp(8)'s 30s then.
+            ConnectTimeout = connectTimeout > TimeSpan.Zero ? connectTimeout : TimeSpan.FromSeconds(30),
+            HeloTimeout = cfg.GetTime(P("smtp_helo_timeout")),
+            StartTlsTimeout = cfg.GetTime(P("smtp_starttls_timeout")),
+            MailTimeout = cfg.GetTime(P("smtp_mail_timeout")),
+            RcptTimeout = cfg.GetTime(P("smtp_rcpt_timeout")),
+            DataInitTimeout = cfg.GetTime(P("smtp_data_init_timeout")),
+            DataXferTimeout = cfg.GetTime(P("smtp_data_xfer_timeout")),
+            DataDoneTimeout = cfg.GetTime(P("smtp_data_done_timeout")),
+            QuitTimeout = cfg.GetTime(P("smtp_quit_timeout")),
             MxSessionLimit = (int)Math.Max(1, cfg.GetNumber("smtp_mx_session_limit")),
             ReplyLineLimit = (int)Math.Max(512, cfg.GetNumber("line_length_limit")),
             BindAddress = IPAddress.TryParse(cfg.Get("smtp_bind_address"), out var bind) ? bind : null,
+            // DEVIATION: lmtp(8) sessions are not cached.
+            ConnectionCacheTimeLimit = !lmtp && cfg.GetBool("smtp_connection_cache_on_demand") ? cfg.GetTime("smtp_connection_cache_time_limit") : TimeSpan.Zero,
+            RsetTimeout = cfg.GetTime("smtp_rset_timeout"),
+            Lmtp = lmtp,
+            FallbackRelay = fallback,
         };
         var lookup = new HostLookupOptions
         {
@@ -50,11 +78,8 @@ public sealed record OutboundSettings(
         string relay = cfg.Get("relayhost").Trim();
         return new OutboundSettings(smtp, lookup, servers,
             relay.Length > 0 && NextHop.TryParse(relay, out var hop) ? hop : null,
-            (int)Math.Max(1, cfg.GetNumber("smtp_destination_concurrency_limit")),
-            (int)Math.Max(1, cfg.GetNumber("smtp_destination_recipient_limit")),
+            (int)Math.Max(1, cfg.GetNumber(P("smtp_destination_concurrency_limit"))),
+            (int)Math.Max(1, cfg.GetNumber(P("smtp_destination_recipient_limit"))),
             cfg.Get("myhostname"), cfg.Get("mail_name"));
     }
-
-    /// <summary>Postfix trivial-rewrite: relayhost when set, otherwise the recipient's domain.</summary>
-    public NextHop NextHopFor(string domain) => RelayHost ?? NextHop.ForDomain(domain.ToLowerInvariant());
 }

@@ -31,30 +31,21 @@ public sealed partial class QmgrService
         log.QueueActive(id, env.Sender.ToString(), message.ContentLength, env.Recipients.Count);
 
         DeferLog.Remove(queue, id);   // Postfix qmgr: a new delivery round starts a new defer log.
-        var round = new DeliveryRound(path);
-        var remote = new Dictionary<NextHop, List<int>>();
+        var c = new RoundContext(message, activeAt, s, new DeliveryRound(path), ct);
+        // trivial-rewrite(8) resolve + transport(5): recipients that share (transport, nexthop) go together.
+        var routes = new Dictionary<(string Transport, string NextHop), List<Target>>();
         for (int i = 0; i < env.Recipients.Count; i++)
         {
             var rcpt = env.Recipients[i];
             if (rcpt.Done) continue;
-            var address = SmtpPath.FromAddress(rcpt.Address);
-            if (s.IsLocalDomain(address.Domain))
-            {
-                var start = clock.GetUtcNow();
-                bool done = await DeliverLocalAsync(id, message, i, rcpt, address, activeAt, start, s, round, ct);
-                round.Settle(i, done);
-            }
-            else
-            {
-                var hop = s.Outbound.NextHopFor(address.Domain);
-                if (!remote.TryGetValue(hop, out var list)) remote[hop] = list = [];
-                list.Add(i);
-            }
+            var route = s.Router.Resolve(rcpt.Address);
+            var key = (route.Transport, route.NextHop);
+            if (!routes.TryGetValue(key, out var list)) routes[key] = list = [];
+            list.Add(new Target(i, rcpt.Address, rcpt.OriginalRecipient));
         }
-        var batches = remote.SelectMany(g => g.Value.Chunk(s.Outbound.DestinationRecipientLimit).Select(b => (Hop: g.Key, Indexes: b)));
-        await Task.WhenAll(batches.Select(b => DeliverRemoteAsync(message, b.Hop, b.Indexes, activeAt, s, round, ct)));
-        await BounceAsync(message, round, s, ct);
-        bool pending = round.Pending;
+        await Task.WhenAll(routes.Select(r => DispatchAsync(c, r.Key.Transport, r.Key.NextHop, r.Value, (t, result) => SettleQueued(c, t, result))));
+        await BounceAsync(message, c.Round, s, ct);
+        bool pending = c.Round.Pending;
 
         if (!pending)
         {
@@ -72,50 +63,79 @@ public sealed partial class QmgrService
     private static TimeSpan Backoff(TimeSpan age, Settings s) =>
         TimeSpan.FromTicks(Math.Clamp(age.Ticks, s.MinimalBackoff.Ticks, Math.Max(s.MinimalBackoff.Ticks, s.MaximalBackoff.Ticks)));
 
-    /// <returns>true when the recipient is finished (delivered, forwarded or bounced), false to retry later.</returns>
-    private async Task<bool> DeliverLocalAsync(QueueId id, QueuedMessage message, int index, QueueRecipient rcpt, SmtpPath address,
-        DateTimeOffset activeAt, DateTimeOffset start, Settings s, DeliveryRound round, CancellationToken ct)
+    /// <summary>local(8) for one queue recipient; settles it in the round: done when delivered, forwarded or
+    /// bounced, pending when any part is to be retried.</summary>
+    private async Task DeliverLocalAsync(RoundContext c, Target t)
     {
-        var request = new LocalDeliveryRequest(id, message.Envelope.Sender, address, rcpt.OriginalRecipient,
+        var message = c.Message;
+        var id = message.Id;
+        var start = clock.GetUtcNow();
+        var request = new LocalDeliveryRequest(id, message.Envelope.Sender, SmtpPath.FromAddress(t.Address), t.OriginalRecipient,
             message.OpenContent, message.Envelope.ArrivalTime);
         LocalDeliveryResult result;
         try
         {
-            result = await transports.Local(s).DeliverAsync(request, ct);
+            result = await transports.Local(c.Settings).DeliverAsync(request, c.Ct);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var status = new EnhancedStatus(4, 3, 0);
-            Log("local", rcpt.Address, rcpt.OriginalRecipient, message, activeAt, start, status, DeliveryOutcome.Deferred, e.Message);
-            DeferLog.Append(queue, id, rcpt.Address, status, e.Message);
-            return false;
+            Log("local", t.Address, t.OriginalRecipient, message, c.ActiveAt, start, status, DeliveryOutcome.Deferred, e.Message);
+            DeferLog.Append(queue, id, t.Address, status, e.Message);
+            c.Round.Settle(t.Index, done: false);
+            return;
         }
 
         bool done = true;
         var localBounces = new List<BouncedRecipient>();
-        // LocalTransport writes each recipient's log line itself (it knows the per-recipient times).
-        foreach (var r in result.Results)
+        void Fail(string address, string? original, EnhancedStatus dsn, string text, DeliveryOutcome outcome)
         {
-            if (r.Outcome == DeliveryOutcome.Deferred)
+            if (outcome == DeliveryOutcome.Deferred)
             {
-                DeferLog.Append(queue, id, rcpt.Address, r.Dsn, r.Text);
+                DeferLog.Append(queue, id, t.Address, dsn, text);
                 done = false;
             }
-            else if (r.Outcome == DeliveryOutcome.Bounced)
+            else if (outcome == DeliveryOutcome.Bounced)
             {
-                localBounces.Add(new BouncedRecipient(r.Recipient, r.OriginalRecipient ?? rcpt.OriginalRecipient, r.Dsn, r.Text, null, null));
+                localBounces.Add(new BouncedRecipient(address, original ?? t.OriginalRecipient, dsn, text, null, null));
             }
         }
+        // LocalTransport writes each recipient's log line itself (it knows the per-recipient times).
+        foreach (var r in result.Results.Where(r => r.PassTo is null)) Fail(r.Recipient, r.OriginalRecipient, r.Dsn, r.Text, r.Outcome);
+        foreach (var (pass, r) in await PassOnAsync(c, result.Results.Where(r => r.PassTo is not null).ToList()))
+            Fail(pass.Address, pass.OriginalRecipient, r.Dsn, r.Text, r.Outcome);
         // A recipient that is retried (some expansion deferred) is not settled by its bounce notice.
-        foreach (var b in localBounces) round.Bounce(done ? index : -1, b);
+        foreach (var b in localBounces) c.Round.Bounce(done ? t.Index : -1, b);
         if (result.Forward.Count > 0)
         {
-            var forwarded = await ResubmitAsync(message, result.Forward, s, ct);
+            var forwarded = await ResubmitAsync(message, result.Forward, c.Settings, c.Ct);
             foreach (var to in result.Forward)
-                Log("local", to, rcpt.OriginalRecipient ?? rcpt.Address, message, activeAt, start,
+                Log("local", to, t.OriginalRecipient ?? t.Address, message, c.ActiveAt, start,
                     new EnhancedStatus(2, 0, 0), DeliveryOutcome.Sent, $"forwarded as {forwarded}");
         }
-        return done;
+        c.Round.Settle(t.Index, done);
+    }
+
+    /// <summary>local(8)'s hand-offs (mailbox_transport, fallback_transport): each is delivered by the named
+    /// transport now, in this round (Postfix local(8) deliver_pass() hands it to that delivery agent).</summary>
+    private async Task<List<(Target, TargetResult)>> PassOnAsync(RoundContext c, IReadOnlyList<LocalRecipientResult> passes)
+    {
+        var results = new List<(Target, TargetResult)>();
+        foreach (var group in passes.GroupBy(p => p.PassTo!))
+        {
+            var (transport, nexthop) = AddressRouter.Split(group.Key);
+            var targets = group.Select(p => new Target(-1, p.Recipient, p.OriginalRecipient)).ToList();
+            // transport(5)-style: no nexthop means the recipient's domain.
+            foreach (var byHop in targets.GroupBy(x => nexthop.Length > 0 ? nexthop : DomainOf(x.Address)))
+                await DispatchAsync(c, transport, byHop.Key, byHop.ToList(), (x, r) => { lock (results) results.Add((x, r)); });
+        }
+        return results;
+    }
+
+    private static string DomainOf(string address)
+    {
+        int at = address.LastIndexOf('@');
+        return at < 0 ? "" : address[(at + 1)..];
     }
 
     /// <summary>Alias targets elsewhere become a new message with the same sender and content (Postfix local(8)).</summary>

@@ -10,10 +10,12 @@ namespace Posthorn.Daemon.Qmgr;
 
 public sealed partial class QmgrService
 {
-    // Postfix qmgr(8): one concurrency window per next hop, so a slow destination uses its own
+    // Postfix qmgr(8): one concurrency window per transport and next hop, so a slow destination uses its own
     // slots only. DEVIATION: the limit is fixed (no slow start / feedback), and the windows of
     // destinations no longer in use are kept for the life of the process.
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _destinations = new(StringComparer.OrdinalIgnoreCase);
+    // Deliveries waiting for or holding each destination's window: more than one is a backlog.
+    private readonly ConcurrentDictionary<string, int> _backlog = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>What one delivery round settled: recipients done (marked in the queue file as they settle),
     /// those still pending, and those to report in a bounce. Thread-safe: batches run in parallel.</summary>
@@ -55,44 +57,58 @@ public sealed partial class QmgrService
         }
     }
 
-    private async Task DeliverRemoteAsync(QueuedMessage message, NextHop hop, int[] indexes, DateTimeOffset activeAt,
-        Settings s, DeliveryRound round, CancellationToken ct)
+    /// <summary>smtp(8) or lmtp(8): one delivery of a batch of recipients to one next hop, within that
+    /// destination's concurrency window (<c>transport_destination_concurrency_limit</c>).</summary>
+    private async Task DeliverRemoteAsync(RoundContext c, TransportService service, string nexthop, Target[] targets,
+        Action<Target, TargetResult> settle)
     {
+        var message = c.Message;
         var env = message.Envelope;
-        var window = _destinations.GetOrAdd(hop.ToString(), _ => new SemaphoreSlim(s.Outbound.DestinationConcurrencyLimit));
-        await window.WaitAsync(ct);
-        OutboundDeliveryResult result;
         var start = clock.GetUtcNow();
+        bool lmtp = service.Agent == DeliveryAgent.Lmtp;
+        NextHop hop = default;
+        LmtpDestination lmtpHop = default;
+        if (lmtp ? !LmtpDestination.TryParse(nexthop, queue.Root, out lmtpHop) : !NextHop.TryParse(nexthop, out hop))
+        {
+            log.Warning(service.Program, $"{message.Id}: bad next-hop destination for transport {service.Name}: \"{nexthop}\"");
+            foreach (var t in targets) Report(c, service.Program, t, start, ConfigError(), settle);
+            return;
+        }
+        string key = $"{service.Name}:{nexthop}";
+        var window = _destinations.GetOrAdd(key, _ => new SemaphoreSlim(service.ConcurrencyLimit));
+        _backlog.AddOrUpdate(key, 1, (_, n) => n + 1);
+        OutboundDeliveryResult result;
         try
         {
-            var recipients = indexes.Select(i => new OutboundRecipient(env.Recipients[i].Address, env.Recipients[i].OriginalRecipient)).ToList();
-            var outbound = new OutboundMessage(message.Id, env.Sender, message.ContentLength, message.OpenContent);
-            result = await transports.Smtp(s).DeliverAsync(hop, outbound, recipients, ct);
+            await window.WaitAsync(c.Ct);
+            try
+            {
+                start = clock.GetUtcNow();
+                var recipients = targets.Select(t => new OutboundRecipient(t.Address, t.OriginalRecipient)).ToList();
+                var outbound = new OutboundMessage(message.Id, env.Sender, message.ContentLength, message.OpenContent);
+                // Postfix smtp_connection_cache_on_demand: other deliveries to this destination are waiting.
+                bool backlog = _backlog.TryGetValue(key, out int waiting) && waiting > 1;
+                result = lmtp
+                    ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct)
+                    : await transports.Smtp(c.Settings, service).DeliverAsync(hop, outbound, recipients, backlog, c.Ct);
+            }
+            finally
+            {
+                window.Release();
+            }
         }
         finally
         {
-            window.Release();
+            _backlog.AddOrUpdate(key, 0, (_, n) => n - 1);
         }
 
-        for (int k = 0; k < indexes.Length; k++)
+        var delays = new DeliveryDelays(c.ActiveAt - env.ArrivalTime, start - c.ActiveAt, result.Connection, result.Transmission);
+        for (int k = 0; k < targets.Length; k++)
         {
             var r = result.Recipients[k];
-            var rcpt = env.Recipients[indexes[k]];
-            var delays = new DeliveryDelays(activeAt - env.ArrivalTime, start - activeAt, result.Connection, result.Transmission);
-            log.DeliveryStatus("smtp", message.Id, new DeliveryRecord(rcpt.Address, rcpt.OriginalRecipient, r.Relay, delays, r.Dsn, r.Outcome, r.Text));
-            switch (r.Outcome)
-            {
-                case DeliveryOutcome.Deferred:
-                    DeferLog.Append(queue, message.Id, rcpt.Address, r.Dsn, r.Text);
-                    round.Settle(indexes[k], done: false);
-                    break;
-                case DeliveryOutcome.Bounced:
-                    round.Bounce(indexes[k], new BouncedRecipient(rcpt.Address, rcpt.OriginalRecipient, r.Dsn, r.Text, r.RemoteMta, r.DiagnosticCode));
-                    break;
-                default:
-                    round.Settle(indexes[k], done: true);
-                    break;
-            }
+            var t = targets[k];
+            log.DeliveryStatus(service.Program, message.Id, new DeliveryRecord(t.Address, t.OriginalRecipient, r.Relay, delays, r.Dsn, r.Outcome, r.Text));
+            settle(t, new TargetResult(r.Outcome, r.Dsn, r.Text, r.RemoteMta, r.DiagnosticCode));
         }
     }
 

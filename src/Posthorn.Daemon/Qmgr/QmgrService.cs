@@ -14,12 +14,16 @@ namespace Posthorn.Daemon.Qmgr;
 /// so no message is lost or stuck. A recipient is marked done in the queue file only after its
 /// delivery succeeded or failed for good; a crash in between delivers it again (at least once).
 /// Deferred messages wait in deferred/ with the next attempt time as the file's mtime, as in Postfix.
-/// Non-local recipients are grouped by next hop (relayhost, else the domain) and handed to smtp(8),
-/// at most smtp_destination_concurrency_limit deliveries per next hop and
-/// smtp_destination_recipient_limit recipients per delivery; failed recipients get one RFC 3464
-/// notice per message (bounce(8)).
+/// Each recipient is routed as trivial-rewrite(8) and transport(5) do (<see cref="AddressRouter"/>):
+/// its address class gives a default (transport, nexthop), transport_maps may override it. Recipients
+/// that share both go to that master.cf transport together (<see cref="TransportService"/>): local(8),
+/// virtual(8), smtp(8), lmtp(8), error(8)/retry, discard(8); an unknown transport defers ("mail transport
+/// unavailable"). smtp/lmtp deliveries run at most transport_destination_concurrency_limit at once per
+/// next hop with at most transport_destination_recipient_limit recipients each, so a slow destination
+/// holds only its own slots; failed recipients get one RFC 3464 notice per message (bounce(8)).
 /// Parameters: queue_run_delay, minimal_backoff_time, maximal_backoff_time, qmgr_message_active_limit,
-/// relayhost, smtp_destination_concurrency_limit, smtp_destination_recipient_limit.
+/// default_destination_concurrency_limit, default_destination_recipient_limit and their per-transport forms,
+/// and what AddressRouter reads.
 /// </remarks>
 public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory queue, QueueIdGenerator ids,
     Transports transports, MailLog log, TimeProvider clock)

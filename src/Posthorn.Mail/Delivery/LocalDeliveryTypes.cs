@@ -44,6 +44,12 @@ public sealed record LocalDeliveryOptions
     /// <summary>mailbox_command: delivers to the mailbox instead of local(8) (e.g. procmail),
     /// run by the shell as written, with the recipient's rights (default_privs for root).</summary>
     public string MailboxCommand { get; init; } = "";
+    /// <summary>mailbox_transport (<c>transport:nexthop</c>, e.g. <c>lmtp:unix:private/dovecot-lmtp</c>): mailbox
+    /// deliveries are handed to that transport (<see cref="LocalRecipientResult.PassTo"/>). Empty: local(8) delivers.</summary>
+    public string MailboxTransport { get; init; } = "";
+    /// <summary>fallback_transport: recipients that are neither aliases nor passwd users are handed to that
+    /// transport instead of luser_relay or a bounce. Empty: not used.</summary>
+    public string FallbackTransport { get; init; } = "";
     /// <summary>luser_relay: where mail for unknown local users goes ($name expanded); empty bounces it.</summary>
     public string LuserRelay { get; init; } = "";
     /// <summary>command_time_limit: a command still running after this is killed.</summary>
@@ -105,6 +111,12 @@ public sealed record LocalRecipientResult(
     string Recipient, string? OriginalRecipient, DeliveryOutcome Outcome, EnhancedStatus Dsn, string Text)
 {
     public string? ErrorsTo { get; init; }
+
+    /// <summary>Set when local(8) hands this recipient to another transport (mailbox_transport,
+    /// fallback_transport): <c>transport:nexthop</c>. Such a result is not logged by local; the caller
+    /// delivers it and reports that outcome (its <see cref="Outcome"/> says Deferred only so that a caller
+    /// unaware of hand-offs retries rather than loses it).</summary>
+    public string? PassTo { get; init; }
 }
 
 /// <summary>An address to send the message on to, with the envelope sender to use (null: the

@@ -86,6 +86,12 @@ public sealed partial class LocalTransport
     /// <summary>The user's mailbox: mailbox_command when set, else the mbox or Maildir.</summary>
     private void Mailbox(Expansion x, SystemUser user, string address, Ctx ctx)
     {
+        // Postfix local(8): mailbox_transport comes before mailbox_command and the mailbox itself.
+        if (_o.MailboxTransport.Length > 0)
+        {
+            if (x.Seen.Add("mailbox " + user.Name)) x.Results.Add(Pass(x, address, ctx, _o.MailboxTransport));
+            return;
+        }
         if (_o.MailboxCommand.Length == 0)
         {
             if (x.Seen.Add("mailbox " + user.Name)) x.Deliveries.Add(new MailboxDelivery(address, address, ctx.Sender, user));

@@ -77,6 +77,12 @@ public sealed partial class LocalTransport
     /// bounced as Postfix does ("unknown user").</summary>
     private void Unknown(Expansion x, string name, string bare, string? extension, string address, Ctx ctx, int level)
     {
+        // Postfix local(8) unknown.c: fallback_transport comes before luser_relay.
+        if (_o.FallbackTransport.Length > 0)
+        {
+            x.Results.Add(Pass(x, address, ctx, _o.FallbackTransport));
+            return;
+        }
         if (_o.LuserRelay.Length == 0 || ctx.LuserDone)
         {
             Add(x, address, ctx, DeliveryOutcome.Bounced, "5.1.1", $"unknown user: \"{bare}\"");

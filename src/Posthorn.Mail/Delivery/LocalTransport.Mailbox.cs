@@ -165,6 +165,11 @@ public sealed partial class LocalTransport
         return (0, 0, (uid, gid));
     }
 
+    /// <summary>A hand-off to mailbox_transport or fallback_transport (Postfix local(8) deliver_pass()):
+    /// the caller delivers it through that transport.</summary>
+    private static LocalRecipientResult Pass(Expansion x, string address, Ctx ctx, string transport) =>
+        Result(address, x.Original, DeliveryOutcome.Deferred, "4.3.0", $"passed to transport {transport}") with { PassTo = transport, ErrorsTo = ctx.Sender };
+
     /// <summary>Postfix mbox_dsn(): a full disk or quota is the recipient's problem only when the
     /// file is too large (5.2.2); everything else is tried again later.</summary>
     private static LocalRecipientResult Failed(string recipient, Expansion x, int errno, string text) => errno switch

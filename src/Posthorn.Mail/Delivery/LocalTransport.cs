@@ -18,7 +18,8 @@ namespace Posthorn.Mail.Delivery;
 /// forward_expansion_filter, mailbox_command, luser_relay, command_time_limit,
 /// command_execution_directory, command_expansion_filter, local_command_shell,
 /// export_environment, prepend_delivered_header, expand_owner_alias, owner_request_special.
-/// Not done: mailbox_command_maps, mailbox_transport, fallback_transport, biff.
+/// mailbox_transport and fallback_transport hand the recipient back to the caller (LocalRecipientResult.PassTo).
+/// Not done: mailbox_command_maps, mailbox_transport_maps, fallback_transport_maps, biff.
 /// </remarks>
 public sealed partial class LocalTransport
 {
@@ -57,6 +58,7 @@ public sealed partial class LocalTransport
         results.AddRange(done);
         foreach (var (r, start, end) in results)
         {
+            if (r.PassTo is not null) continue;   // handed to another transport, which logs it
             var delays = new DeliveryDelays(start - req.ArrivalTime, TimeSpan.Zero, TimeSpan.Zero, end - start);
             _log.DeliveryStatus(Program, req.Id, new DeliveryRecord(r.Recipient, r.OriginalRecipient, "local", delays, r.Dsn, r.Outcome, r.Text));
         }

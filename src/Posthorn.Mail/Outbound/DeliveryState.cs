@@ -11,6 +11,9 @@ internal sealed class DeliveryState(IReadOnlyList<OutboundRecipient> recipients)
 
     public DateTimeOffset? ConnectedAt { get; set; }
 
+    /// <summary>More deliveries to this destination are waiting: keep the session open for them.</summary>
+    public bool KeepSession { get; init; }
+
     public int PendingCount => _final.Count(r => r is null);
 
     /// <summary>Indexes of recipients without a final result.</summary>

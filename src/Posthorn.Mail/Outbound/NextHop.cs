@@ -61,9 +61,17 @@ public readonly record struct NextHop(string Host, int Port, bool SkipMx)
 /// <summary>One address to try: the name it came from (the MX host), its address and port.</summary>
 public sealed record SmtpServerAddress(string HostName, System.Net.IPAddress Address, int Port)
 {
-    /// <summary>Postfix's relay notation: <c>mx.example[192.0.2.1]:25</c>.</summary>
-    public override string ToString() => $"{HostName}[{Address}]:{Port}";
+    /// <summary>A Unix-domain socket to connect to instead of <see cref="Address"/> (LMTP <c>unix:</c> next hops).</summary>
+    public string? SocketPath { get; init; }
+
+    /// <summary>A server reached over a Unix-domain socket; <paramref name="hostName"/> names it in logs.</summary>
+    public static SmtpServerAddress Unix(string hostName, string path) =>
+        new(hostName, System.Net.IPAddress.None, 0) { SocketPath = path };
+
+    /// <summary>Postfix's relay notation: <c>mx.example[192.0.2.1]:25</c>, or <c>host[/path]</c> for a socket
+    /// (Postfix lmtp(8) logs <c>relay=host[private/dovecot-lmtp]</c>).</summary>
+    public override string ToString() => SocketPath is null ? $"{HostName}[{Address}]:{Port}" : $"{HostName}[{SocketPath}]";
 
     /// <summary><c>mx.example[192.0.2.1]</c>, as Postfix names the peer in "host … said:".</summary>
-    public string HostAndAddress => $"{HostName}[{Address}]";
+    public string HostAndAddress => SocketPath is null ? $"{HostName}[{Address}]" : $"{HostName}[{SocketPath}]";
 }

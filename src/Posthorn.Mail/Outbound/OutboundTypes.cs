@@ -58,4 +58,14 @@ public sealed record SmtpClientOptions
     public int ReplyLineCountLimit { get; init; } = 1000;
     /// <summary>smtp_bind_address: local address of outgoing connections, when set.</summary>
     public System.Net.IPAddress? BindAddress { get; init; }
+    /// <summary>smtp_connection_cache_time_limit when smtp_connection_cache_on_demand is on: an idle session
+    /// is kept this long for the next delivery to the same server. Zero: no caching (QUIT after each delivery).</summary>
+    public TimeSpan ConnectionCacheTimeLimit { get; init; }
+    /// <summary>smtp_rset_timeout: the reply to the RSET that checks a cached session before reuse.</summary>
+    public TimeSpan RsetTimeout { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>Speak LMTP (RFC 2033): LHLO, no HELO fallback, one reply per recipient after the final dot.</summary>
+    public bool Lmtp { get; init; }
+    /// <summary>smtp_fallback_relay (formerly fallback_relay): tried in order when every server of the
+    /// destination was unreachable or the destination was not found.</summary>
+    public IReadOnlyList<NextHop> FallbackRelay { get; init; } = [];
 }

@@ -16,7 +16,7 @@ internal sealed class SmtpSessionException(SmtpSessionFailure kind, string messa
 
 internal enum SmtpSessionFailure { Lost, Timeout, Malformed, Tls }
 
-/// <summary>One TCP connection to an SMTP server: bounded reply reading and command writing over pipelines (STYLE C8).</summary>
+/// <summary>One TCP (or, for LMTP, Unix-domain) connection to an SMTP server: bounded reply reading and command writing over pipelines (STYLE C8).</summary>
 internal sealed class SmtpConnection : IAsyncDisposable
 {
     private readonly Socket _socket;
@@ -42,22 +42,31 @@ internal sealed class SmtpConnection : IAsyncDisposable
 
     public PipeWriter Writer => _writer;
 
+    /// <summary>Handed to the <see cref="SmtpConnectionCache"/>: the delivery that opened it must not close it.</summary>
+    public bool Cached { get; set; }
+
     public SslStream? Tls => _stream as SslStream;
 
     /// <exception cref="SocketException">Connection refused, unreachable, …</exception>
     /// <exception cref="TimeoutException">smtp_connect_timeout passed.</exception>
     public static async Task<SmtpConnection> ConnectAsync(SmtpServerAddress server, SmtpClientOptions options, TimeProvider clock, CancellationToken ct)
     {
-        var socket = new Socket(server.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        bool unix = server.SocketPath is not null;
+        var socket = unix
+            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(server.Address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            if (options.BindAddress is { } bind && bind.AddressFamily == server.Address.AddressFamily)
+            if (!unix && options.BindAddress is { } bind && bind.AddressFamily == server.Address.AddressFamily)
                 socket.Bind(new System.Net.IPEndPoint(bind, 0));
             using var timeout = new CancellationTokenSource(options.ConnectTimeout, clock);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
+            System.Net.EndPoint endPoint = unix
+                ? new UnixDomainSocketEndPoint(server.SocketPath!)
+                : new System.Net.IPEndPoint(server.Address, server.Port);
             try
             {
-                await socket.ConnectAsync(server.Address, server.Port, linked.Token).ConfigureAwait(false);
+                await socket.ConnectAsync(endPoint, linked.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {

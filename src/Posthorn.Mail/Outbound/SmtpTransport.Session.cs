@@ -61,7 +61,7 @@ public sealed partial class SmtpTransport
             return true;
         }
         await TransactionAsync(conn, message, state, ehlo, ct).ConfigureAwait(false);
-        await QuitAsync(conn, ct).ConfigureAwait(false);
+        await QuitOrKeepAsync(conn, ehlo, state, ct).ConfigureAwait(false);
         return true;
     }
 
@@ -69,12 +69,14 @@ public sealed partial class SmtpTransport
     private async Task<Dictionary<string, string>?> HelloAsync(SmtpConnection conn, DeliveryState state, CancellationToken ct)
     {
         var server = conn.Server;
-        conn.Write($"EHLO {options.HeloName}");
-        await conn.FlushAsync(options.HeloTimeout, "performing the EHLO handshake", ct).ConfigureAwait(false);
-        var reply = await conn.ReadReplyAsync(options.HeloTimeout, "performing the EHLO handshake", ct).ConfigureAwait(false);
+        // RFC 2033 §4.1: LMTP greets with LHLO, with EHLO's syntax and reply; there is no HELO fallback.
+        string command = options.Lmtp ? "LHLO" : "EHLO";
+        string stage = $"performing the {command} handshake";
+        conn.Write($"{command} {options.HeloName}");
+        await conn.FlushAsync(options.HeloTimeout, stage, ct).ConfigureAwait(false);
+        var reply = await conn.ReadReplyAsync(options.HeloTimeout, stage, ct).ConfigureAwait(false);
         if (reply.IsPositive) return reply.EhloKeywords();
-        string command = "EHLO";
-        if (reply.IsPermanent)
+        if (reply.IsPermanent && !options.Lmtp)
         {
             conn.Write($"HELO {options.HeloName}");
             await conn.FlushAsync(options.HeloTimeout, "performing the HELO handshake", ct).ConfigureAwait(false);
@@ -164,14 +166,18 @@ public sealed partial class SmtpTransport
         }
 
         await SendContentAsync(conn, message, ct).ConfigureAwait(false);
-        var done = await conn.ReadReplyAsync(options.DataDoneTimeout, "sending end of data -- message may be sent more than once", ct).ConfigureAwait(false);
-        if (!done.IsPositive)
+        // RFC 2033 §4.2: after the final dot an LMTP server sends one reply per accepted RCPT, in RCPT order.
+        foreach (var group in options.Lmtp ? accepted.Select(i => new[] { i }) : [accepted.ToArray()])
         {
-            Reject(state, accepted, done, server, "end of DATA");
-            return;
+            var done = await conn.ReadReplyAsync(options.DataDoneTimeout, "sending end of data -- message may be sent more than once", ct).ConfigureAwait(false);
+            if (!done.IsPositive)
+            {
+                Reject(state, group, done, server, "end of DATA");
+                continue;
+            }
+            foreach (int i in group)
+                state.Final(i, DeliveryOutcome.Sent, done.Status, done.Text, server.ToString(), server.HostName, done.Text);
         }
-        foreach (int i in accepted)
-            state.Final(i, DeliveryOutcome.Sent, done.Status, done.Text, server.ToString(), server.HostName, done.Text);
     }
 
     private async Task SendContentAsync(SmtpConnection conn, OutboundMessage message, CancellationToken ct)

@@ -13,7 +13,9 @@ namespace Posthorn.Mail.Outbound;
 /// Parameters: smtp_helo_name, smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
 /// smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout, smtp_data_done_timeout,
 /// smtp_quit_timeout, smtp_starttls_timeout, smtp_tls_security_level, smtp_mx_address_limit,
-/// smtp_mx_session_limit, smtp_host_lookup, smtp_bind_address, inet_protocols.
+/// smtp_mx_session_limit, smtp_host_lookup, smtp_bind_address, inet_protocols, smtp_fallback_relay,
+/// smtp_connection_cache_on_demand, smtp_connection_cache_time_limit, smtp_rset_timeout.
+/// With <see cref="SmtpClientOptions.Lmtp"/> the same engine is lmtp(8) (RFC 2033, <see cref="LmtpTransport"/>).
 /// Postfix smtp(8): a soft failure (connection, 4xx greeting, 4xx reply) leaves the recipient for
 /// the next server; only after the last server does it become a deferral. A 5xx is final at once.
 /// </remarks>
@@ -21,36 +23,81 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
 {
     private static readonly EnhancedStatus ConnectFailed = new(4, 4, 1);
     private static readonly EnhancedStatus ConversationFailed = new(4, 4, 2);
+    private static readonly EnhancedStatus NullMxStatus = new(5, 1, 10);
+    private readonly SmtpConnectionCache? _cache = options.ConnectionCacheTimeLimit > TimeSpan.Zero && !options.Lmtp
+        ? new SmtpConnectionCache(options.ConnectionCacheTimeLimit, clock) : null;
 
     /// <summary>Delivers <paramref name="message"/> to <paramref name="recipients"/>, all for <paramref name="hop"/>.</summary>
     /// <returns>One result per recipient, in the order given. Never throws for what a server or DNS does;
     /// cancellation of <paramref name="ct"/> throws.</returns>
+    public Task<OutboundDeliveryResult> DeliverAsync(NextHop hop, OutboundMessage message,
+        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct) => DeliverAsync(hop, message, recipients, backlog: false, ct);
+
+    /// <param name="backlog">More deliveries to this next hop are waiting (Postfix qmgr's on-demand signal):
+    /// with connection caching on, the session stays open for them for smtp_connection_cache_time_limit.</param>
     public async Task<OutboundDeliveryResult> DeliverAsync(NextHop hop, OutboundMessage message,
-        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct)
+        IReadOnlyList<OutboundRecipient> recipients, bool backlog, CancellationToken ct)
     {
         var start = clock.GetUtcNow();
-        var state = new DeliveryState(recipients);
+        var state = new DeliveryState(recipients) { KeepSession = backlog };
         var resolution = await resolver.ResolveAsync(hop, ct).ConfigureAwait(false);
+        // postconf(5) smtp_fallback_relay: for destinations "that can't be found or that are unreachable";
+        // a null MX is the domain's own refusal, not a failure to find it.
+        bool fallback = options.FallbackRelay.Count > 0 && resolution.Dsn != NullMxStatus;
         if (!resolution.Found)
         {
-            state.FailAll(resolution.Outcome, resolution.Dsn, resolution.Error, "none", null, null);
-            return state.Finish(clock.GetUtcNow() - start, TimeSpan.Zero);
+            if (!fallback)
+            {
+                state.FailAll(resolution.Outcome, resolution.Dsn, resolution.Error, "none", null, null);
+                return state.Finish(clock.GetUtcNow() - start, TimeSpan.Zero);
+            }
+            state.SoftAll(resolution.Dsn with { Class = 4 }, resolution.Error, "none", null, null);
         }
 
-        int sessions = 0;
-        foreach (var server in resolution.Servers)
+        var sessions = new SessionCount();
+        await TryServersAsync(resolution.Servers, message, state, sessions, ct).ConfigureAwait(false);
+        // Postfix smtp(8): the fallback relays come after the destination's own servers, in the order given.
+        for (int i = 0; fallback && i < options.FallbackRelay.Count && state.PendingCount > 0 && sessions.Value < options.MxSessionLimit; i++)
         {
-            bool greeted = await TryServerAsync(server, message, state, tls: options.TlsLevel != SmtpTlsLevel.None, ct).ConfigureAwait(false);
-            if (state.PendingCount == 0) break;
-            if (greeted && ++sessions >= options.MxSessionLimit) break;
+            var relay = await resolver.ResolveAsync(options.FallbackRelay[i], ct).ConfigureAwait(false);
+            if (relay.Found) await TryServersAsync(relay.Servers, message, state, sessions, ct).ConfigureAwait(false);
         }
         var connected = state.ConnectedAt ?? clock.GetUtcNow();
         return state.Finish(connected - start, clock.GetUtcNow() - connected);
     }
 
+    /// <summary>Delivers to servers already chosen (LMTP: a socket or a host without MX lookup).</summary>
+    internal async Task<OutboundDeliveryResult> DeliverToAsync(IReadOnlyList<SmtpServerAddress> servers, OutboundMessage message,
+        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct)
+    {
+        var start = clock.GetUtcNow();
+        var state = new DeliveryState(recipients);
+        await TryServersAsync(servers, message, state, new SessionCount(), ct).ConfigureAwait(false);
+        var connected = state.ConnectedAt ?? clock.GetUtcNow();
+        return state.Finish(connected - start, clock.GetUtcNow() - connected);
+    }
+
+    /// <summary>Sessions that got as far as a greeting in one delivery (smtp_mx_session_limit).</summary>
+    private sealed class SessionCount
+    {
+        public int Value;
+    }
+
+    private async Task TryServersAsync(IReadOnlyList<SmtpServerAddress> servers, OutboundMessage message, DeliveryState state,
+        SessionCount sessions, CancellationToken ct)
+    {
+        foreach (var server in servers)
+        {
+            if (state.PendingCount == 0 || sessions.Value >= options.MxSessionLimit) return;
+            bool greeted = await TryServerAsync(server, message, state, tls: options.TlsLevel != SmtpTlsLevel.None, ct).ConfigureAwait(false);
+            if (greeted) sessions.Value++;
+        }
+    }
+
     /// <returns>true when the server greeted (counts toward smtp_mx_session_limit).</returns>
     private async Task<bool> TryServerAsync(SmtpServerAddress server, OutboundMessage message, DeliveryState state, bool tls, CancellationToken ct)
     {
+        if (_cache is not null && await TryCachedAsync(server, message, state, ct).ConfigureAwait(false)) return true;
         SmtpConnection conn;
         try
         {
@@ -59,11 +106,12 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         catch (Exception e) when (e is SocketException or TimeoutException)
         {
             string text = $"connect to {server}: {SocketErrorText(e)}";
-            log.SmtpConnectFailed(message.Id, text);
+            if (options.Lmtp) log.LmtpConnectFailed(message.Id, text);
+            else log.SmtpConnectFailed(message.Id, text);
             state.SoftAll(ConnectFailed, text, "none", null, null);
             return false;
         }
-        await using (conn.ConfigureAwait(false))
+        try
         {
             try
             {
@@ -85,6 +133,10 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
                 state.SoftAll(ConversationFailed, text, server.ToString(), server.HostName, null);
                 return true;
             }
+        }
+        finally
+        {
+            if (!conn.Cached) await conn.DisposeAsync().ConfigureAwait(false);
         }
         // Postfix TLS_README: with opportunistic TLS a failed handshake is retried in plaintext.
         return await TryServerAsync(server, message, state, tls: false, ct).ConfigureAwait(false);

@@ -10,22 +10,42 @@ namespace Posthorn.Tests.Outbound;
 
 /// <summary>A real SMTP server on 127.0.0.1 that speaks a scripted dialogue and records what it receives.</summary>
 /// <remarks>Each command line goes to <see cref="Reply"/>, which returns the reply lines (CRLF added) or
-/// null to hang up. DATA content is collected until the lone dot and answered by <see cref="DataDone"/>.</remarks>
+/// null to hang up. DATA content is collected until the lone dot and answered by <see cref="DataDone"/>.
+/// With <see cref="Lmtp"/> it answers the final dot as an RFC 2033 server: one reply per accepted RCPT,
+/// from <see cref="LmtpDataDone"/>. Given a socket path, it listens on that Unix-domain socket instead.</remarks>
 internal sealed class LoopbackSmtpServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accept;
 
-    public LoopbackSmtpServer(Func<string, string?>? reply = null, string greeting = "220 mx.test ESMTP")
+    public LoopbackSmtpServer(Func<string, string?>? reply = null, string greeting = "220 mx.test ESMTP", string? unixSocketPath = null)
     {
         Greeting = greeting;
         if (reply is not null) Reply = reply;
-        _listener.Start();
+        if (unixSocketPath is null)
+        {
+            _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        }
+        else
+        {
+            _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            _listener.Bind(new UnixDomainSocketEndPoint(unixSocketPath));
+        }
+        _listener.Listen(64);
         _accept = AcceptLoopAsync();
     }
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+    public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+    /// <summary>Answer the final dot with one reply per accepted recipient (RFC 2033 §4.2).</summary>
+    public bool Lmtp { get; init; }
+    /// <summary>LMTP: the reply for one accepted recipient (its RCPT address) after the final dot.</summary>
+    public Func<string, string> LmtpDataDone { get; init; } = rcpt => $"250 2.0.0 <{rcpt}> Saved";
+    /// <summary>Sessions accepted so far.</summary>
+    public int Sessions => _sessions;
+    private int _sessions;
     public string Greeting { get; init; }
     public Func<string, string?> Reply { get; init; } = DefaultReply;
     public Func<string, string> DataDone { get; init; } = _ => "250 2.0.0 Ok: queued as ABC123";
@@ -42,7 +62,7 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
 
     public static string? DefaultReply(string command) => Verb(command) switch
     {
-        "EHLO" => "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
+        "EHLO" or "LHLO" => "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
         "HELO" => "250 mx.test",
         "MAIL" => "250 2.1.0 Ok",
         "RCPT" => "250 2.1.5 Ok",
@@ -64,7 +84,7 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
         while (!_stop.IsCancellationRequested)
         {
             Socket socket;
-            try { socket = await _listener.AcceptSocketAsync(_stop.Token); }
+            try { socket = await _listener.AcceptAsync(_stop.Token); }
             catch (Exception) { return; }
             _ = Task.Run(() => SessionAsync(socket));
         }
@@ -73,7 +93,9 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
     private async Task SessionAsync(Socket socket)
     {
         using var _ = socket;
+        Interlocked.Increment(ref _sessions);
         Stream stream = new NetworkStream(socket, ownsSocket: false);
+        var accepted = new List<string>();
         try
         {
             var io = new LineIo(stream);
@@ -103,12 +125,18 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
                     if (reply is null) return;
                     await io.WriteAsync(reply);
                     if (Verb(line) == "QUIT") return;
+                    if (Verb(line) == "MAIL") accepted.Clear();
+                    if (Verb(line) == "RCPT" && reply.StartsWith('2'))
+                        accepted.Add(line[(line.IndexOf('<') + 1)..line.LastIndexOf('>')]);
                     if (Verb(line) == "DATA" && reply.StartsWith("354", StringComparison.Ordinal))
                     {
                         var content = await io.ReadDataAsync(_stop.Token);
                         if (content is null) return;
                         lock (Messages) Messages.Add(content);
-                        await io.WriteAsync(DataDone(Encoding.UTF8.GetString(content)));
+                        if (Lmtp)
+                            foreach (var rcpt in accepted) await io.WriteAsync(LmtpDataDone(rcpt));
+                        else
+                            await io.WriteAsync(DataDone(Encoding.UTF8.GetString(content)));
                     }
                 }
             }
@@ -128,7 +156,7 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
-        _listener.Stop();
+        _listener.Dispose();
         await _accept;
         _stop.Dispose();
     }

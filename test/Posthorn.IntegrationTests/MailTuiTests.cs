@@ -126,6 +126,85 @@ public sealed class MailTuiTests(ITestOutputHelper output)
         Assert.Equal($"Re: hi {token}", left.Header("Subject"));
     }
 
+    [Fact]
+    public async Task A_50_MB_attachment_is_listed_with_its_size_and_the_text_beside_it_shown()
+    {
+        using var dir = new TempDir();
+        string mbox = Path.Combine(dir.Path, "mbox");
+        using (var w = new StreamWriter(mbox, false, new UTF8Encoding(false)))
+        {
+            w.Write("From big@example.test Tue Nov 25 13:17:08 2025\nFrom: big@example.test\nSubject: big one\nMIME-Version: 1.0\n");
+            w.Write("Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nsee the attachment\n--b\n");
+            w.Write("Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"big.bin\"\nContent-Transfer-Encoding: base64\n\n");
+            string line = Convert.ToBase64String(new byte[57]);   // 76 characters, 57 bytes
+            for (int i = 0; i < 50 * 1024 * 1024 / 57; i++) w.Write(line + "\n");
+            w.Write(Convert.ToBase64String(new byte[50 * 1024 * 1024 % 57]) + "\n--b--\n\n");
+        }
+        long size = new FileInfo(mbox).Length;
+        await using var tmux = await TmuxScreen.StartAsync(output, dir, ["mail", "--tui", "-f", mbox]);
+        if (tmux is null) return;
+        await tmux.WaitForAsync("the index", s => s.Contains("big one") && s.Contains("(  67M)"));
+        await tmux.KeysAsync("Enter");
+        await tmux.WaitForAsync("the attachment line", s => s.Contains("see the attachment") && s.Contains("[-- Attachment #1: big.bin (application/octet-stream, 50M) --]"));
+        await tmux.KeysAsync("x");
+        await tmux.WaitForAsync("the exit", s => s.Contains("[posthorn exited 0]"));
+        Assert.Equal(size, new FileInfo(mbox).Length);
+    }
+
+    /// <summary>The IMAP mode against Posthorn's own imapd: Maildir delivery, a passwd-file user.</summary>
+    [Fact]
+    public async Task Imap_mode_lists_the_INBOX_decodes_a_message_and_dollar_expunges_it_on_the_server()
+    {
+        const string password = "tui-imap-pass";
+        var config = (TestConfig.Default with { SpoolMaildir = true, SecondListenerCommand = "imapd" })
+            .With("posthorn_passwd_file", "$config_directory/passwd").With("imapd_mailbox", "");
+        await using var d = await DaemonProcess.StartAsync(config, output);
+        string maildir = Path.Combine(d.ConfigDir, "maildir", User);
+        File.WriteAllText(Path.Combine(d.ConfigDir, "passwd"), $"{User}:{{PLAIN}}{password}::::{maildir}::\n");
+        string token = Token.New();
+        foreach (string subject in new[] { $"keep {token}", $"drop {token}" })
+        {
+            await using var smtp = await d.ConnectAsync();
+            await smtp.CommandAsync("EHLO client.example");
+            string id = await smtp.SendMailAsync("alice@sender.example", $"{User}@{TestConfig.Myhostname}",
+                $"From: Alice <alice@sender.example>\nSubject: {subject}\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+                + Convert.ToBase64String(Encoding.UTF8.GetBytes($"Körper {subject}\n")) + "\n");
+            await smtp.CommandAsync("QUIT");
+            await d.WaitForLogAsync($"{id}: removed");
+        }
+        int Files() => Directory.GetFiles(Path.Combine(maildir, "new")).Length + Directory.GetFiles(Path.Combine(maildir, "cur")).Length;
+        Assert.Equal(2, Files());
+
+        using var dir = new TempDir();
+        await using var tmux = await TmuxScreen.StartAsync(output, dir, ["mail", "--imap", $"imap://{User}@127.0.0.1:{d.SecondSmtpPort}"],
+            new() { ["POSTHORN_IMAP_PASSWORD"] = password });
+        if (tmux is null) return;
+        await tmux.WaitForAsync("the IMAP index", s => s.Contains($"keep {token}") && s.Contains($"drop {token}") && s.Contains("alice@sender.example"));
+        await tmux.KeysAsync("j", "Enter");
+        await tmux.WaitForAsync("the decoded body", s => s.Contains($"Körper drop {token}"));
+        await tmux.KeysAsync("d");
+        await tmux.WaitForAsync("the D flag", s => s.Contains("Del:1"));
+        await tmux.KeysAsync("$");
+        await tmux.WaitForAsync("the expunge", s => s.Contains("1 message deleted.") && s.Contains("[Msgs:1"));
+        Assert.Equal(1, Files());
+        await tmux.KeysAsync("q");
+        await tmux.WaitForAsync("the exit", s => s.Contains("[posthorn exited 0]"));
+    }
+
+    [Fact]
+    public async Task Imap_mode_with_a_wrong_password_reports_the_refused_login()
+    {
+        var config = (TestConfig.Default with { SpoolMaildir = true, SecondListenerCommand = "imapd" })
+            .With("posthorn_passwd_file", "$config_directory/passwd").With("imapd_mailbox", "");
+        await using var d = await DaemonProcess.StartAsync(config, output);
+        File.WriteAllText(Path.Combine(d.ConfigDir, "passwd"), $"{User}:{{PLAIN}}right::::{Path.Combine(d.ConfigDir, "maildir", User)}::\n");
+        using var dir = new TempDir();
+        await using var tmux = await TmuxScreen.StartAsync(output, dir, ["mail", "--imap", $"imap://{User}@127.0.0.1:{d.SecondSmtpPort}"],
+            new() { ["POSTHORN_IMAP_PASSWORD"] = "wrong" });
+        if (tmux is null) return;
+        await tmux.WaitForAsync("the refusal", s => s.Contains("login failed") && s.Contains("[posthorn exited 1]"));
+    }
+
     /// <summary>A temporary directory with a main.cf the mail command can read (its mailbox comes from -f).</summary>
     private sealed class TempDir : IDisposable
     {
@@ -156,6 +235,7 @@ public sealed class MailTuiTests(ITestOutputHelper output)
         private readonly string _tmux;
         private readonly string _socket = "posthorn-tui-" + Guid.NewGuid().ToString("N")[..12];
         private readonly ITestOutputHelper _output;
+        private string _socketPath = "";
         private static readonly Dictionary<string, string?> Utf8 = new() { ["LANG"] = "C.UTF-8", ["LC_ALL"] = "C.UTF-8" };
 
         private TmuxScreen(string tmux, ITestOutputHelper output) => (_tmux, _output) = (tmux, output);
@@ -195,6 +275,8 @@ public sealed class MailTuiTests(ITestOutputHelper output)
                 await screen.DisposeAsync();
                 throw new InvalidOperationException("tmux new-session failed: " + started);
             }
+            var where = await screen.TmuxAsync("display-message", "-p", "-t", "tui", "#{socket_path}");
+            screen._socketPath = where.Stdout.Trim();
             return screen;
         }
 
@@ -229,6 +311,8 @@ public sealed class MailTuiTests(ITestOutputHelper output)
         {
             var r = await TmuxAsync("kill-server");
             if (r.ExitCode != 0) _output.WriteLine("tmux kill-server: " + r);
+            // The server leaves its socket file behind in /tmp/tmux-UID.
+            if (_socketPath.EndsWith(_socket, StringComparison.Ordinal)) File.Delete(_socketPath);
         }
     }
 }

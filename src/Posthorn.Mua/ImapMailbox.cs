@@ -23,12 +23,16 @@ public sealed class ImapMailbox : Mailbox, IDisposable
 
     private readonly ImapClient _client;
     private readonly IMailFolder _inbox;
+    private readonly ImapUrl _url;
+    private readonly string _password;
     private readonly Dictionary<MailboxEntry, UniqueId> _uids = [];
 
-    private ImapMailbox(ImapClient client, IMailFolder inbox)
+    private ImapMailbox(ImapClient client, IMailFolder inbox, ImapUrl url, string password)
     {
         _client = client;
         _inbox = inbox;
+        _url = url;
+        _password = password;
     }
 
     /// <summary>Connects, logs in and opens INBOX read-write.</summary>
@@ -39,11 +43,10 @@ public sealed class ImapMailbox : Mailbox, IDisposable
         var client = new ImapClient { Timeout = 60_000 };
         try
         {
-            var tls = url.Secure ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
-            client.Connect(url.Host, url.Port, tls, ct);
+            client.Connect(url.Host, url.Port, url.Tls, ct);
             client.Authenticate(url.User, password, ct);
             client.Inbox.Open(FolderAccess.ReadWrite, ct);
-            var box = new ImapMailbox(client, client.Inbox) { Path = url.ToString() };
+            var box = new ImapMailbox(client, client.Inbox, url, password) { Path = url.ToString() };
             box.Fetch();
             return box;
         }
@@ -54,8 +57,14 @@ public sealed class ImapMailbox : Mailbox, IDisposable
         }
     }
 
+    /// <summary>Watches INBOX on a second connection (IDLE, RFC 2177) and calls <paramref name="changed"/>
+    /// from another thread when the message count changes; <paramref name="failed"/> when watching stops.</summary>
+    public IDisposable Watch(Action changed, Action<string> failed) => ImapWatcher.Start(_url, _password, changed, failed);
+
     private void Fetch()
     {
+        // Deletion marks not yet committed survive a refresh.
+        var marked = _uids.Where(kv => kv.Key.Deleted).Select(kv => kv.Value).ToHashSet();
         Entries.Clear();
         _uids.Clear();
         if (_inbox.Count == 0) return;
@@ -74,7 +83,7 @@ public sealed class ImapMailbox : Mailbox, IDisposable
                 // RFC 9051 §2.3.2: \Seen read; \Recent (rev1) is a new arrival; neither: old unread.
                 State = flags.HasFlag(MessageFlags.Seen) ? MessageState.Read : flags.HasFlag(MessageFlags.Recent) ? MessageState.New : MessageState.Unread,
                 Replied = flags.HasFlag(MessageFlags.Answered),
-                Deleted = flags.HasFlag(MessageFlags.Deleted),
+                Deleted = flags.HasFlag(MessageFlags.Deleted) || marked.Contains(s.UniqueId),
             };
             Entries.Add(entry);
             _uids[entry] = s.UniqueId;
@@ -110,6 +119,9 @@ public sealed class ImapMailbox : Mailbox, IDisposable
 
     public override Mailbox Reopen(MuaContext ctx)
     {
+        // RFC 9051 §7.4.1: the server tells this session of new messages (EXISTS) only at the end of a
+        // command; until then "1:*" means the messages it already announced.
+        _client.NoOp();
         Fetch();
         return this;
     }
@@ -151,6 +163,9 @@ public sealed record ImapUrl(bool Secure, string User, string Host, int Port)
         url = new ImapUrl(secure, user, uri.Host.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? (secure ? 993 : 143) : uri.Port);
         return true;
     }
+
+    /// <summary>imaps: TLS from the start (RFC 8314); imap: STARTTLS when the server offers it.</summary>
+    public SecureSocketOptions Tls => Secure ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
 
     public override string ToString() => $"{(Secure ? "imaps" : "imap")}://{User}@{Host}:{Port}/INBOX";
 }

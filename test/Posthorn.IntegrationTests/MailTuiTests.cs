@@ -153,7 +153,7 @@ public sealed class MailTuiTests(ITestOutputHelper output)
 
     /// <summary>The IMAP mode against Posthorn's own imapd: Maildir delivery, a passwd-file user.</summary>
     [Fact]
-    public async Task Imap_mode_lists_the_INBOX_decodes_a_message_and_dollar_expunges_it_on_the_server()
+    public async Task Imap_mode_lists_the_INBOX_sees_new_mail_through_IDLE_decodes_a_message_and_dollar_expunges_it()
     {
         const string password = "tui-imap-pass";
         var config = (TestConfig.Default with { SpoolMaildir = true, SecondListenerCommand = "imapd" })
@@ -162,7 +162,7 @@ public sealed class MailTuiTests(ITestOutputHelper output)
         string maildir = Path.Combine(d.ConfigDir, "maildir", User);
         File.WriteAllText(Path.Combine(d.ConfigDir, "passwd"), $"{User}:{{PLAIN}}{password}::::{maildir}::\n");
         string token = Token.New();
-        foreach (string subject in new[] { $"keep {token}", $"drop {token}" })
+        async Task DeliverAsync(string subject)
         {
             await using var smtp = await d.ConnectAsync();
             await smtp.CommandAsync("EHLO client.example");
@@ -172,6 +172,8 @@ public sealed class MailTuiTests(ITestOutputHelper output)
             await smtp.CommandAsync("QUIT");
             await d.WaitForLogAsync($"{id}: removed");
         }
+        await DeliverAsync($"keep {token}");
+        await DeliverAsync($"drop {token}");
         int Files() => Directory.GetFiles(Path.Combine(maildir, "new")).Length + Directory.GetFiles(Path.Combine(maildir, "cur")).Length;
         Assert.Equal(2, Files());
 
@@ -180,13 +182,16 @@ public sealed class MailTuiTests(ITestOutputHelper output)
             new() { ["POSTHORN_IMAP_PASSWORD"] = password });
         if (tmux is null) return;
         await tmux.WaitForAsync("the IMAP index", s => s.Contains($"keep {token}") && s.Contains($"drop {token}") && s.Contains("alice@sender.example"));
+        // IDLE: mail that arrives while the reader is open appears in the index by itself.
+        await DeliverAsync($"late {token}");
+        await tmux.WaitForAsync("the new mail seen through IDLE", s => s.Contains($"late {token}") && s.Contains("New mail in this mailbox.") && s.Contains("[Msgs:3"));
         await tmux.KeysAsync("j", "Enter");
         await tmux.WaitForAsync("the decoded body", s => s.Contains($"Körper drop {token}"));
         await tmux.KeysAsync("d");
         await tmux.WaitForAsync("the D flag", s => s.Contains("Del:1"));
         await tmux.KeysAsync("$");
-        await tmux.WaitForAsync("the expunge", s => s.Contains("1 message deleted.") && s.Contains("[Msgs:1"));
-        Assert.Equal(1, Files());
+        await tmux.WaitForAsync("the expunge", s => s.Contains("1 message deleted.") && s.Contains("[Msgs:2"));
+        Assert.Equal(2, Files());
         await tmux.KeysAsync("q");
         await tmux.WaitForAsync("the exit", s => s.Contains("[posthorn exited 0]"));
     }

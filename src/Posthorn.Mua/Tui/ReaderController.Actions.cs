@@ -158,6 +158,28 @@ public sealed partial class ReaderController
         return true;
     }
 
+    /// <summary>The mailbox changed outside (IMAP IDLE saw new mail or an expunge): reads the index
+    /// again; uncommitted deletion marks stay. The pager keeps showing the open message.</summary>
+    public void MailboxChanged()
+    {
+        int before = Box.Entries.Count;
+        try
+        {
+            Box = Box.Reopen(_ctx);
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            Message = MessageText.Clean($"{Box.Path}: {e.Message}");
+            return;
+        }
+        Selected = Math.Clamp(Selected, 0, Math.Max(0, Box.Entries.Count - 1));
+        // mutt's words for new mail in the open mailbox.
+        if (Box.Entries.Count > before) Message = "New mail in this mailbox.";
+    }
+
+    /// <summary>Shows <paramref name="text"/> on the message line.</summary>
+    public void Notice(string text) => Message = MessageText.Clean(text);
+
     /// <summary>q: as mailx, commit the deletions and end; on failure stay (x leaves without changes).</summary>
     private ReaderAction Quit()
     {

@@ -11,6 +11,8 @@ public static class TuiProgram
     public static int Run(Mailbox box, MuaContext ctx)
     {
         var controller = new ReaderController(box, ctx);
+        var live = new LiveSession();
+        using var watcher = box is ImapMailbox imap ? imap.Watch(live.Changed, live.Failed) : null;
         while (true)
         {
             ReaderAction outcome;
@@ -18,7 +20,15 @@ public static class TuiProgram
             {
                 app.Init();
                 using var view = new ReaderView(controller);
-                app.Run(view);
+                live.Attach(app, view, controller);
+                try
+                {
+                    app.Run(view);
+                }
+                finally
+                {
+                    live.Detach();
+                }
                 outcome = view.Outcome;
             }
             switch (outcome.Kind)
@@ -31,6 +41,73 @@ public static class TuiProgram
                 default:
                     return outcome.ExitCode;
             }
+        }
+    }
+
+    /// <summary>Carries news from the IMAP watcher's thread to the UI thread of the current Terminal.Gui
+    /// session; news that comes while the editor runs waits for the next session.</summary>
+    private sealed class LiveSession
+    {
+        private readonly Lock _gate = new();
+        private IApplication? _app;
+        private ReaderView? _view;
+        private ReaderController? _controller;
+        private bool _changed;
+        private string? _problem;
+
+        public void Changed()
+        {
+            lock (_gate) _changed = true;
+            Post();
+        }
+
+        public void Failed(string problem)
+        {
+            lock (_gate) _problem = problem;
+            Post();
+        }
+
+        public void Attach(IApplication app, ReaderView view, ReaderController controller)
+        {
+            lock (_gate) (_app, _view, _controller) = (app, view, controller);
+            Post();
+        }
+
+        public void Detach()
+        {
+            lock (_gate) (_app, _view, _controller) = (null, null, null);
+        }
+
+        private void Post()
+        {
+            IApplication? app;
+            lock (_gate) app = _app;
+            try
+            {
+                app?.Invoke(Apply);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+            {
+                // The session ended meanwhile; the next Attach applies the news.
+            }
+        }
+
+        /// <summary>On the UI thread: applies what arrived.</summary>
+        private void Apply()
+        {
+            bool changed;
+            string? problem;
+            ReaderController? controller;
+            ReaderView? view;
+            lock (_gate)
+            {
+                (changed, problem, controller, view) = (_changed, _problem, _controller, _view);
+                if (controller is null) return;
+                (_changed, _problem) = (false, null);
+            }
+            if (changed) controller.MailboxChanged();
+            if (problem is not null) controller.Notice(problem);
+            view?.SetNeedsDraw();
         }
     }
 

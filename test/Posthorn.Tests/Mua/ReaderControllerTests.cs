@@ -277,4 +277,17 @@ public sealed class ReaderControllerTests : IDisposable
         Assert.Contains(end, l => l == new string('w', 100));
         Assert.Contains(end, l => l.TrimEnd() == "+" + new string('w', 50));
     }
+
+    [Fact]
+    public void A_change_reported_from_outside_reads_the_index_again_and_says_new_mail()
+    {
+        var c = Open();
+        Keys(c, 'j');
+        File.AppendAllText(_f.Mbox, "From eve@example.test Fri Nov 28 10:00:00 2025\nFrom: eve@example.test\nSubject: late\n\nlate body\n\n");
+        c.MailboxChanged();
+        Assert.Equal(4, c.Box.Entries.Count);
+        Assert.Equal(1, c.Selected);
+        Assert.Equal("New mail in this mailbox.", c.Message);
+        Assert.Contains("late", Screen(c));
+    }
 }

@@ -187,8 +187,8 @@ public sealed class MailTuiTests(ITestOutputHelper output)
         await tmux.WaitForAsync("the new mail seen through IDLE", s => s.Contains($"late {token}") && s.Contains("New mail in this mailbox.") && s.Contains("[Msgs:3"));
         await tmux.KeysAsync("j", "Enter");
         await tmux.WaitForAsync("the decoded body", s => s.Contains($"Körper drop {token}"));
-        await tmux.KeysAsync("d");
-        await tmux.WaitForAsync("the D flag", s => s.Contains("Del:1"));
+        await tmux.KeysAsync("q", "d");   // in the index: in the pager d would go on to the next message
+        await tmux.WaitForAsync("the D flag", s => s.Contains("   2 D ") && s.Contains("Del:1"));
         await tmux.KeysAsync("$");
         await tmux.WaitForAsync("the expunge", s => s.Contains("1 message deleted.") && s.Contains("[Msgs:2"));
         Assert.Equal(2, Files());

@@ -105,6 +105,10 @@ public sealed class ImapMailbox : Mailbox, IDisposable
         WriteMboxQuoted(FromLine(e), message, to);
     }
 
+    /// <summary>RFC 9051 §2.3.2: \Answered.</summary>
+    public override void MarkAnswered(MailboxEntry e) =>
+        _inbox.Store(_uids[e], new StoreFlagsRequest(StoreAction.Add, MessageFlags.Answered) { Silent = true });
+
     public override int Commit()
     {
         var gone = Entries.Where(x => x.Deleted).Select(x => _uids[x]).ToList();

@@ -43,6 +43,10 @@ public abstract class Mailbox
     /// <summary>Reads the mailbox again (after a commit: the kept messages, then any new ones).</summary>
     public virtual Mailbox Reopen(MuaContext ctx) => Open(Path, ctx);
 
+    /// <summary>Stores that <paramref name="e"/> was answered where the format keeps it at once (IMAP);
+    /// mbox and Maildir keep it only on screen (see the DEVIATION in MboxMailbox).</summary>
+    public virtual void MarkAnswered(MailboxEntry e) { }
+
     /// <summary>Parses one message (mbox: from its From_ line).</summary>
     public abstract MimeMessage Load(MailboxEntry e);
 

@@ -21,7 +21,7 @@ public sealed partial class ReaderController
         {
             orig = Box.Load(e);
         }
-        catch (Exception ex) when (ex is FormatException or IOException or InvalidOperationException)
+        catch (Exception ex) when (IsMailboxFailure(ex))
         {
             Message = MessageText.Clean($"Cannot read message {e.Number}: {ex.Message}");
             return ReaderAction.Continue;
@@ -92,7 +92,19 @@ public sealed partial class ReaderController
             Message = MessageText.Clean($"The message was not sent: {e.Message}");
             return;
         }
-        if (answers is not null) answers.Replied = true;
+        if (answers is not null)
+        {
+            answers.Replied = true;
+            try
+            {
+                Box.MarkAnswered(answers);
+            }
+            catch (Exception e) when (IsMailboxFailure(e))
+            {
+                Message = MessageText.Clean($"Mail sent; the answered flag was not stored: {e.Message}");
+                return;
+            }
+        }
         Message = "Mail sent.";
     }
 
@@ -126,7 +138,7 @@ public sealed partial class ReaderController
         {
             Box.Commit();
         }
-        catch (Exception e) when (e is MboxFile.Failure or IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (IsMailboxFailure(e))
         {
             Message = MessageText.Clean($"{Box.Path}: {e.Message}; mailbox left unchanged.");
             return false;
@@ -144,7 +156,7 @@ public sealed partial class ReaderController
             Message = MessageText.Clean($"{Box.Path}: {e.Message}");
             return true;
         }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (IsMailboxFailure(e))
         {
             Box.Entries.RemoveAll(x => x.Deleted);
             Message = MessageText.Clean($"{Box.Path}: {e.Message}");
@@ -167,7 +179,7 @@ public sealed partial class ReaderController
         {
             Box = Box.Reopen(_ctx);
         }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (IsMailboxFailure(e))
         {
             Message = MessageText.Clean($"{Box.Path}: {e.Message}");
             return;
@@ -176,6 +188,11 @@ public sealed partial class ReaderController
         // mutt's words for new mail in the open mailbox.
         if (Box.Entries.Count > before) Message = "New mail in this mailbox.";
     }
+
+    /// <summary>What reading or changing a mailbox can fail with (files, locks, parse errors, the IMAP
+    /// server or connection); shown on the message line, never a crash.</summary>
+    internal static bool IsMailboxFailure(Exception e) => e is IOException or FormatException or UnauthorizedAccessException
+        or InvalidOperationException or MboxFile.Failure or MailKit.ProtocolException or MailKit.CommandException;
 
     /// <summary>Shows <paramref name="text"/> on the message line.</summary>
     public void Notice(string text) => Message = MessageText.Clean(text);

@@ -148,7 +148,7 @@ public sealed partial class ReaderController
         {
             _pager = MessageText.Lines(Box.Load(e));
         }
-        catch (Exception ex) when (ex is FormatException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        catch (Exception ex) when (IsMailboxFailure(ex))
         {
             _pager = [$"[-- message {e.Number} cannot be read: {MessageText.Clean(ex.Message)} --]"];
         }

@@ -10,6 +10,8 @@ public static class TuiProgram
 {
     public static int Run(Mailbox box, MuaContext ctx)
     {
+        if (Console.IsInputRedirected || Console.IsOutputRedirected)
+            return MailProgram.Fail(ctx, "--tui needs a terminal (standard input and output)");
         var controller = new ReaderController(box, ctx);
         var live = new LiveSession();
         using var watcher = box is ImapMailbox imap ? imap.Watch(live.Changed, live.Failed) : null;

@@ -30,28 +30,13 @@ public sealed partial class LineSession
         MimeMessage orig;
         try { orig = box.Load(e); }
         catch (Exception ex) when (ex is FormatException or IOException) { ctx.Err.WriteLine($"mail: {ex.Message}"); return null; }
-        // RFC 5322 §3.6.2: replies go to Reply-To: when it is present, else From:.
-        var to = (orig.ReplyTo.Count > 0 ? orig.ReplyTo : orig.From).Mailboxes.Select(m => m.Address).ToList();
-        var cc = new List<string>();
-        if (all)
-        {
-            bool NotMe(string a) => !a.Equals(ctx.UserName, StringComparison.OrdinalIgnoreCase)
-                && !a.StartsWith(ctx.UserName + "@", StringComparison.OrdinalIgnoreCase);
-            to.AddRange(orig.To.Mailboxes.Select(m => m.Address).Where(NotMe));
-            cc.AddRange(orig.Cc.Mailboxes.Select(m => m.Address).Where(NotMe));
-        }
-        to = to.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        cc = cc.Where(c => !to.Contains(c, StringComparer.OrdinalIgnoreCase)).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
-        string subject = orig.Subject ?? "";
-        if (!subject.StartsWith("Re:", StringComparison.OrdinalIgnoreCase)) subject = "Re: " + subject;
-        // RFC 5322 §3.6.4: In-Reply-To is the parent's Message-ID, References its References plus it.
-        var refs = orig.References.ToList();
-        if (orig.MessageId is { } id) refs.Add(id);
+        var draft = Replies.Build(orig, ctx.UserName, all);
+        var (to, cc, subject) = (draft.To, draft.Cc, draft.Subject);
         ctx.Out.WriteLine($"To: {string.Join(", ", to)}");
         if (cc.Count > 0) ctx.Out.WriteLine($"Cc: {string.Join(", ", cc)}");
         ctx.Out.WriteLine($"Subject: {subject}");
         e.State = MessageState.Read;
-        SendComposed(new Draft(to, cc, [], subject, ReadBody(), [], InReplyTo: orig.MessageId, References: refs));
+        SendComposed(draft with { Body = ReadBody() });
         return null;
     }
 
@@ -103,18 +88,9 @@ public sealed partial class LineSession
         }
         var entries = Select(list, undeletedOnly: true);
         if (entries.Count == 0) return null;
-        try
+        if (Replies.SaveAsMbox(box, entries, file, ctx) is { } error)
         {
-            MboxFile.Append(file, owner: null, chown: null, ctx.Locking, dotlockMayFail: true, (fd, end) =>
-            {
-                using var to = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), FileAccess.Write);
-                to.Position = end;
-                foreach (var e in entries) box.CopyAsMbox(e, to);
-            });
-        }
-        catch (Exception e) when (e is MboxFile.Failure or IOException or UnauthorizedAccessException)
-        {
-            ctx.Err.WriteLine($"{file}: {e.Message}");
+            ctx.Err.WriteLine(error);
             return null;
         }
         ctx.Out.WriteLine($"\"{file}\" [Appended] {entries.Sum(e => e.Lines)}/{entries.Sum(e => e.Size)}");

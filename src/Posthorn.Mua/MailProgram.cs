@@ -8,6 +8,8 @@ namespace Posthorn.Mua;
 /// Flags (POSIX mailx, s-nail): -s subject, -c cc, -b bcc, -a file (attachment), -r from (From:
 /// and envelope sender), -E (do not send an empty body), -f [file] (another mailbox; alone: ~/mbox),
 /// -u user (that user's mailbox; root only), -N (no header summary on start). -n and -i are accepted.
+/// --tui opens the full-screen reader (<see cref="Tui.TuiProgram"/>) instead of the line commands;
+/// --imap URL opens it over an IMAP INBOX (<see cref="ImapReader"/>).
 /// Exit: 0 ok; 1 on any error (mailx). Security: runs as the invoking user; -u is refused to others.
 /// </remarks>
 public static class MailProgram
@@ -15,12 +17,20 @@ public static class MailProgram
     public static int Run(string[] args, MuaContext ctx)
     {
         string? subject = null, from = null, folder = null, user = null;
-        bool skipEmpty = false, noSummary = false, fFlag = false;
+        bool skipEmpty = false, noSummary = false, fFlag = false, tui = false;
+        string? imap = null;
         List<string> to = [], cc = [], bcc = [], attach = [];
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
             if (a == "--") { to.AddRange(args[(i + 1)..]); break; }
+            if (a == "--tui") { tui = true; continue; }
+            if (a == "--imap")
+            {
+                if (i + 1 >= args.Length) return Usage(ctx, "option requires an argument -- imap");
+                (tui, imap) = (true, args[++i]);
+                continue;
+            }
             if (a.Length < 2 || a[0] != '-') { to.Add(a); continue; }
             string? Value()
             {
@@ -49,8 +59,9 @@ public static class MailProgram
                 default: return Usage(ctx, $"illegal option -- {flag}");
             }
         }
-        if (fFlag || user is not null || (to.Count == 0 && cc.Count == 0 && bcc.Count == 0))
-            return Read(ctx, fFlag ? folder ?? Path.Combine(ctx.HomeOf(ctx.UserName) ?? ".", "mbox") : null, user, noSummary);
+        if (imap is not null) return ImapReader.Run(imap, ctx);
+        if (tui || fFlag || user is not null || (to.Count == 0 && cc.Count == 0 && bcc.Count == 0))
+            return Read(ctx, fFlag ? folder ?? Path.Combine(ctx.HomeOf(ctx.UserName) ?? ".", "mbox") : null, user, noSummary, tui);
         return Send(ctx, new Draft(to.SelectMany(SplitList).ToList(), cc, bcc, subject, "", attach, from), skipEmpty);
     }
 
@@ -79,7 +90,7 @@ public static class MailProgram
         }
     }
 
-    private static int Read(MuaContext ctx, string? folder, string? user, bool noSummary)
+    private static int Read(MuaContext ctx, string? folder, string? user, bool noSummary, bool tui)
     {
         if (user is not null && !ctx.IsRoot && user != ctx.UserName) return Fail(ctx, "-u: permission denied (root only)");
         string who = user ?? ctx.UserName;
@@ -100,6 +111,7 @@ public static class MailProgram
         {
             return Fail(ctx, $"{path}: {e.Message}");
         }
+        if (tui) return Tui.TuiProgram.Run(box, ctx);
         if (box.Entries.Count == 0 && folder is null)
         {
             ctx.Err.WriteLine($"No mail for {who}");
@@ -113,6 +125,8 @@ public static class MailProgram
         ctx.Err.WriteLine($"mail: {problem}");
         ctx.Err.WriteLine("usage: mail [-E] [-s subject] [-c cc] [-b bcc] [-a file] [-r from] address…");
         ctx.Err.WriteLine("       mail [-N] [-f [file] | -u user]");
+        ctx.Err.WriteLine("       mail --tui [-f [file] | -u user]");
+        ctx.Err.WriteLine("       mail --imap imap[s]://user@host[:port]");
         return 1;
     }
 

@@ -19,6 +19,8 @@ public sealed class MailboxEntry
     public long Lines { get; set; }
     public required MessageState State { get; set; }
     public bool Deleted { get; set; }
+    /// <summary>Answered: mutt's "r" flag (mbox X-Status: A, Maildir "R", IMAP \Answered).</summary>
+    public bool Replied { get; set; }
     /// <summary>mbox: where the From_ line starts and how many bytes up to the next one.</summary>
     internal long Offset { get; init; }
     /// <summary>Maildir: the message file.</summary>
@@ -37,6 +39,13 @@ public abstract class Mailbox
     /// <exception cref="FormatException">the file is not in mbox format.</exception>
     public static Mailbox Open(string path, MuaContext ctx) =>
         path.EndsWith('/') || Directory.Exists(path) ? MaildirMailbox.Open(path) : MboxMailbox.Open(path, ctx.Locking);
+
+    /// <summary>Reads the mailbox again (after a commit: the kept messages, then any new ones).</summary>
+    public virtual Mailbox Reopen(MuaContext ctx) => Open(Path, ctx);
+
+    /// <summary>Stores that <paramref name="e"/> was answered where the format keeps it at once (IMAP);
+    /// mbox and Maildir keep it only on screen (see the DEVIATION in MboxMailbox).</summary>
+    public virtual void MarkAnswered(MailboxEntry e) { }
 
     /// <summary>Parses one message (mbox: from its From_ line).</summary>
     public abstract MimeMessage Load(MailboxEntry e);
@@ -59,6 +68,20 @@ public abstract class Mailbox
             && list.Mailboxes.FirstOrDefault() is { } mb)
             from = mb.Address;
         return (from, headers[HeaderId.Subject] ?? "");
+    }
+
+    /// <summary>Postfix local(8) mbox form: the From_ line, lines starting "From " quoted as ">From ", a blank line.</summary>
+    internal static void WriteMboxQuoted(string fromLine, Stream message, Stream to)
+    {
+        to.Write(System.Text.Encoding.UTF8.GetBytes(fromLine + "\n"));
+        using var reader = new StreamReader(message, System.Text.Encoding.Latin1, false, 64 * 1024, leaveOpen: true);   // bytes through unchanged
+        for (string? line; (line = reader.ReadLine()) is not null;)
+        {
+            if (line.StartsWith("From ", StringComparison.Ordinal)) to.WriteByte((byte)'>');
+            to.Write(System.Text.Encoding.Latin1.GetBytes(line));
+            to.WriteByte((byte)'\n');
+        }
+        to.WriteByte((byte)'\n');
     }
 
     /// <summary>mailx's date column, "Tue Nov 25 13:17", in the time zone the date was written in.</summary>

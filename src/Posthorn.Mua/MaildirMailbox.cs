@@ -42,6 +42,7 @@ public sealed class MaildirMailbox : Mailbox
                 Size = file.Length,
                 Lines = CountLines(file),
                 FilePath = file.FullName,
+                Replied = flags >= 0 && file.Name.AsSpan(flags + 3).Contains('R'),
                 State = isNew ? MessageState.New : flags >= 0 && file.Name.AsSpan(flags + 3).Contains('S') ? MessageState.Read : MessageState.Unread,
             });
         }
@@ -71,16 +72,8 @@ public sealed class MaildirMailbox : Mailbox
     /// <summary>Postfix local(8) mbox form: From_ line, lines starting "From " quoted as ">From ", a blank line.</summary>
     public override void CopyAsMbox(MailboxEntry e, Stream to)
     {
-        to.Write(Encoding.UTF8.GetBytes(FromLine(e) + "\n"));
         using var s = File.OpenRead(e.FilePath!);
-        using var reader = new StreamReader(s, Encoding.Latin1);   // bytes through unchanged
-        for (string? line; (line = reader.ReadLine()) is not null;)
-        {
-            if (line.StartsWith("From ", StringComparison.Ordinal)) to.WriteByte((byte)'>');
-            to.Write(Encoding.Latin1.GetBytes(line));
-            to.WriteByte((byte)'\n');
-        }
-        to.WriteByte((byte)'\n');
+        WriteMboxQuoted(FromLine(e), s, to);
     }
 
     public override int Commit()

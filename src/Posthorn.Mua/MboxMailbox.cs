@@ -49,6 +49,8 @@ public sealed class MboxMailbox : Mailbox
                 Size = end - offset,
                 Offset = offset,
                 State = StateOf(headers[HeaderId.Status]),
+                // mutt writes X-Status: A for an answered message.
+                Replied = headers["X-Status"] is { } xs && xs.Contains('A'),
             });
         }
         box.CountLines(file);

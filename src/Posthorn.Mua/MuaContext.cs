@@ -29,6 +29,9 @@ public sealed record MuaContext(
     /// <summary>Postfix deliver_lock_attempts, deliver_lock_delay, stale_lock_time defaults.</summary>
     public MboxFile.Locking Locking { get; init; } = new(20, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(500), TimeProvider.System, CancellationToken.None);
 
+    /// <summary>The environment (EDITOR, VISUAL, POSTHORN_IMAP_PASSWORD); none by default.</summary>
+    public Func<string, string?> GetEnv { get; init; } = _ => null;
+
     /// <summary>The mailbox local(8) delivers to for <paramref name="user"/>, as local(8) chooses it
     /// (postconf(5) home_mailbox, mail_spool_directory); null when the user has no home.</summary>
     public string? MailboxOf(string user)

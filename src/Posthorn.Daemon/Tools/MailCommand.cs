@@ -30,6 +30,7 @@ internal static class MailCommand
         {
             // Postfix defaults of deliver_lock_attempts, deliver_lock_delay, stale_lock_time (as local(8) uses them).
             Locking = new MboxFile.Locking(20, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(500), ctx.Clock, CancellationToken.None),
+            GetEnv = ctx.GetEnv,   // EDITOR/VISUAL and POSTHORN_IMAP_PASSWORD for --tui/--imap
         };
         return MailProgram.Run(args, mua);
     }

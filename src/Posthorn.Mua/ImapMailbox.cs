@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Security;
+using MimeKit;
+
+namespace Posthorn.Mua;
+
+/// <summary>An IMAP INBOX as a <see cref="Mailbox"/>, through MailKit's ImapClient: the index from one
+/// FETCH of the envelopes, a message fetched when it is opened, deletions committed as
+/// <c>UID STORE +FLAGS.SILENT (\Deleted)</c> and an expunge of those UIDs only.</summary>
+/// <remarks>
+/// Standards: RFC 9051 / RFC 3501 (IMAP4rev2/rev1), RFC 4315 (UIDPLUS: UID EXPUNGE removes only our
+/// messages; without it a plain EXPUNGE also removes what another client marked), RFC 5092 (imap URL).
+/// Security: imaps verifies the server certificate (MailKit's default); imap uses STARTTLS when the
+/// server offers it; the password is never logged.
+/// </remarks>
+public sealed class ImapMailbox : Mailbox, IDisposable
+{
+    private const MessageSummaryItems Items = MessageSummaryItems.UniqueId | MessageSummaryItems.Envelope
+        | MessageSummaryItems.Flags | MessageSummaryItems.Size | MessageSummaryItems.InternalDate;
+
+    private readonly ImapClient _client;
+    private readonly IMailFolder _inbox;
+    private readonly ImapUrl _url;
+    private readonly string _password;
+    private readonly Dictionary<MailboxEntry, UniqueId> _uids = [];
+
+    private ImapMailbox(ImapClient client, IMailFolder inbox, ImapUrl url, string password)
+    {
+        _client = client;
+        _inbox = inbox;
+        _url = url;
+        _password = password;
+    }
+
+    /// <summary>Connects, logs in and opens INBOX read-write.</summary>
+    /// <exception cref="IOException">the server cannot be reached.</exception>
+    /// <exception cref="AuthenticationException">the login was refused.</exception>
+    public static ImapMailbox Open(ImapUrl url, string password, CancellationToken ct = default)
+    {
+        var client = new ImapClient { Timeout = 60_000 };
+        try
+        {
+            client.Connect(url.Host, url.Port, url.Tls, ct);
+            client.Authenticate(url.User, password, ct);
+            client.Inbox.Open(FolderAccess.ReadWrite, ct);
+            var box = new ImapMailbox(client, client.Inbox, url, password) { Path = url.ToString() };
+            box.Fetch();
+            return box;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Watches INBOX on a second connection (IDLE, RFC 2177) and calls <paramref name="changed"/>
+    /// from another thread when the message count changes; <paramref name="failed"/> when watching stops.</summary>
+    public IDisposable Watch(Action changed, Action<string> failed) => ImapWatcher.Start(_url, _password, changed, failed);
+
+    private void Fetch()
+    {
+        // Deletion marks not yet committed survive a refresh.
+        var marked = _uids.Where(kv => kv.Key.Deleted).Select(kv => kv.Value).ToHashSet();
+        Entries.Clear();
+        _uids.Clear();
+        if (_inbox.Count == 0) return;
+        foreach (var s in _inbox.Fetch(0, -1, new FetchRequest(Items)))
+        {
+            var env = s.Envelope;
+            string from = env?.From.Mailboxes.FirstOrDefault()?.Address ?? env?.Sender.Mailboxes.FirstOrDefault()?.Address ?? "";
+            var flags = s.Flags ?? MessageFlags.None;
+            var entry = new MailboxEntry
+            {
+                Number = Entries.Count + 1,
+                From = from,
+                Subject = env?.Subject ?? "",
+                Date = DateColumn(env?.Date ?? s.InternalDate ?? DateTimeOffset.UnixEpoch),
+                Size = s.Size ?? 0,
+                // RFC 9051 §2.3.2: \Seen read; \Recent (rev1) is a new arrival; neither: old unread.
+                State = flags.HasFlag(MessageFlags.Seen) ? MessageState.Read : flags.HasFlag(MessageFlags.Recent) ? MessageState.New : MessageState.Unread,
+                Replied = flags.HasFlag(MessageFlags.Answered),
+                Deleted = flags.HasFlag(MessageFlags.Deleted) || marked.Contains(s.UniqueId),
+            };
+            Entries.Add(entry);
+            _uids[entry] = s.UniqueId;
+        }
+        // mutt shows unseen messages without \Recent as new too when nothing is \Recent (rev2 has no \Recent).
+        if (!Entries.Any(e => e.State == MessageState.New))
+            foreach (var e in Entries.Where(e => e.State == MessageState.Unread)) e.State = MessageState.New;
+    }
+
+    /// <summary>FETCH BODY[] (sets \Seen, RFC 9051 §6.4.5).</summary>
+    public override MimeMessage Load(MailboxEntry e) => _inbox.GetMessage(_uids[e]);
+
+    public override string FromLine(MailboxEntry e) =>
+        $"From {(e.From.Length > 0 ? e.From : "MAILER-DAEMON")} {DateTimeOffset.UtcNow.ToString("ddd MMM d HH:mm:ss yyyy", CultureInfo.InvariantCulture)}";
+
+    public override void CopyAsMbox(MailboxEntry e, Stream to)
+    {
+        using var message = _inbox.GetStream(_uids[e]);
+        WriteMboxQuoted(FromLine(e), message, to);
+    }
+
+    /// <summary>RFC 9051 §2.3.2: \Answered.</summary>
+    public override void MarkAnswered(MailboxEntry e) =>
+        _inbox.Store(_uids[e], new StoreFlagsRequest(StoreAction.Add, MessageFlags.Answered) { Silent = true });
+
+    public override int Commit()
+    {
+        var gone = Entries.Where(x => x.Deleted).Select(x => _uids[x]).ToList();
+        if (gone.Count > 0)
+        {
+            _inbox.Store(gone, new StoreFlagsRequest(StoreAction.Add, MessageFlags.Deleted) { Silent = true });
+            if (_client.Capabilities.HasFlag(ImapCapabilities.UidPlus)) _inbox.Expunge(gone);
+            else _inbox.Expunge();
+        }
+        return Entries.Count - gone.Count;
+    }
+
+    public override Mailbox Reopen(MuaContext ctx)
+    {
+        // RFC 9051 §7.4.1: the server tells this session of new messages (EXISTS) only at the end of a
+        // command; until then "1:*" means the messages it already announced.
+        _client.NoOp();
+        Fetch();
+        return this;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (_client.IsConnected) _client.Disconnect(quit: true);
+        }
+        catch (Exception e) when (e is IOException or ImapProtocolException or ImapCommandException)
+        {
+            // LOGOUT failed: the connection is closed below either way.
+        }
+        _client.Dispose();
+    }
+}
+
+/// <summary>An RFC 5092 imap URL, <c>imap[s]://user@host[:port]</c> (the path, if any, is ignored: INBOX is opened).</summary>
+public sealed record ImapUrl(bool Secure, string User, string Host, int Port)
+{
+    public static bool TryParse(string text, out ImapUrl url, out string problem)
+    {
+        url = new ImapUrl(false, "", "", 0);
+        problem = "";
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("imap" or "imaps"))
+        {
+            problem = $"{text}: not an imap:// or imaps:// URL";
+            return false;
+        }
+        // RFC 5092 §3.2: iuserinfo = enc-user [iauth]; ";AUTH=" selects a mechanism, not part of the name.
+        string user = Uri.UnescapeDataString(uri.UserInfo.Split(';', 2)[0].Split(':', 2)[0]);
+        if (user.Length == 0)
+        {
+            problem = $"{text}: no user name (imap://user@host)";
+            return false;
+        }
+        bool secure = uri.Scheme == "imaps";
+        url = new ImapUrl(secure, user, uri.Host.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? (secure ? 993 : 143) : uri.Port);
+        return true;
+    }
+
+    /// <summary>imaps: TLS from the start (RFC 8314); imap: STARTTLS when the server offers it.</summary>
+    public SecureSocketOptions Tls => Secure ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
+
+    public override string ToString() => $"{(Secure ? "imaps" : "imap")}://{User}@{Host}:{Port}/INBOX";
+}

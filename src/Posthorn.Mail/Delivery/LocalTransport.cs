@@ -17,8 +17,9 @@ namespace Posthorn.Mail.Delivery;
 /// mailbox_size_limit, deliver_lock_attempts, deliver_lock_delay, stale_lock_time, forward_path,
 /// forward_expansion_filter, mailbox_command, luser_relay, command_time_limit,
 /// command_execution_directory, command_expansion_filter, local_command_shell,
-/// export_environment, prepend_delivered_header, expand_owner_alias, owner_request_special.
-/// Not done: mailbox_command_maps, mailbox_transport, fallback_transport, biff.
+/// export_environment, prepend_delivered_header, expand_owner_alias, owner_request_special, biff,
+/// posthorn_maildir_extension_folders.
+/// Not done here: mailbox_command_maps, mailbox_transport, fallback_transport.
 /// </remarks>
 public sealed partial class LocalTransport
 {

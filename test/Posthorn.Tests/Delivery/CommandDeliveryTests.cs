@@ -108,16 +108,38 @@ public class CommandDeliveryTests
     }
 
     [Fact]
-    public async Task A_command_past_command_time_limit_is_killed()
+    public async Task A_command_past_command_time_limit_is_killed_with_its_children_and_deferred()
     {
-        var (fx, _) = Setup();
+        var (fx, output) = Setup();
         using var cleanup = fx;
-        var o = fx.Options("x: \"|sleep 30\"\n") with { CommandTimeLimit = TimeSpan.FromSeconds(1) };
-        var clock = Stopwatch.StartNew();
+        // The shell starts a background sleep, notes both pids, and waits: both must be killed.
+        string command = $"sleep 30 & echo $! > {output}/child; echo $$ > {output}/shell; wait";
+        var o = fx.Options($"x: \"|{command}\"\n") with { CommandTimeLimit = TimeSpan.FromSeconds(1) };
         var r = await Transport(fx, o).DeliverAsync(DeliveryFixture.Request("x@host.example", Message), default);
-        // Postfix pipe_command: the time limit bounces with 5.3.0.
-        Assert.Equal(["x@host.example Bounced 5.3.0 Command time limit exceeded: \"sleep 30\""], Summary(r));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+        // Issue 7: killed and deferred (DEVIATION from Postfix pipe_command, which bounces with 5.3.0).
+        Assert.Equal([$"x@host.example Deferred 4.3.0 Command time limit exceeded: \"{command}\""], Summary(r));
+        Assert.Contains(fx.LogLines.Lines, l => l.Contains("status=deferred (Command time limit exceeded:"));
+        foreach (var name in new[] { "shell", "child" })
+        {
+            int pid = int.Parse(File.ReadAllText(Path.Combine(output, name)).Trim());
+            var deadline = Stopwatch.StartNew();
+            while (IsRunning(pid) && deadline.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(50);
+            Assert.False(IsRunning(pid), $"the {name} (pid {pid}) still runs after the time limit");
+        }
+    }
+
+    /// <summary>A process that exists and is not a zombie (killed, waiting to be reaped).</summary>
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return false;
+        }
     }
 
     [Fact]

@@ -169,7 +169,8 @@ public class CommandDeliveryTests
         var (fx, _) = Setup();
         using var cleanup = fx;
         var o = fx.Options("x: \"|id -u >&2; id -G >&2; exit 64\"\n");
-        string expected = LibC.geteuid().ToString();
+        // Not root: the command keeps the daemon's (here the test's) own uid and groups.
+        string expected = $"{LibC.geteuid()} {IdGroups()}";
         if (LibC.IsRoot)
         {
             Assert.Equal(0, Chown(Path.Combine(fx.Root, "aliases.db"), 4321, 4322));
@@ -191,6 +192,15 @@ public class CommandDeliveryTests
         Assert.Equal([$"bob+news@host.example Sent 2.0.0 delivered to command: {o.MailboxCommand}"], Summary(r));
         Assert.Contains("Delivered-To: bob+news@host.example\n", File.ReadAllText(Path.Combine(output, "bob.news")));
         Assert.False(File.Exists(Path.Combine(fx.Spool, "bob")));
+    }
+
+    /// <summary><c>id -G</c> of this process.</summary>
+    private static string IdGroups()
+    {
+        using var id = Process.Start(new ProcessStartInfo("id", "-G") { RedirectStandardOutput = true })!;
+        string groups = id.StandardOutput.ReadToEnd().Trim();
+        id.WaitForExit();
+        return groups;
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]

@@ -55,6 +55,11 @@ public sealed class PrivilegeTests(ITestOutputHelper output)
             && l.Contains("status=deferred", StringComparison.Ordinal), $"{id} deferred");
         // mail_owner is the current user in the test config (root on CI).
         uint owner = await Unix.UidOfAsync(TestConfig.User) ?? throw new Xunit.Sdk.XunitException("no passwd entry for the current user");
+        // The status line comes before qmgr moves the file from active/ to deferred/: wait for the move.
+        string deferredDir = Path.Combine(d.QueueDirectory, "deferred") + Path.DirectorySeparatorChar;
+        await Wait.UntilAsync(() => d.QueueFiles() is { Count: > 0 } q && q.Any(f => f.StartsWith(deferredDir, StringComparison.Ordinal))
+            && !q.Any(f => f.Contains($"{Path.DirectorySeparatorChar}active{Path.DirectorySeparatorChar}", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), $"{id} in the deferred queue", d.Diagnostics);
         var files = d.QueueFiles();
         Assert.NotEmpty(files);
         foreach (var f in files) Assert.Equal(owner, await Unix.OwnerUidAsync(f));

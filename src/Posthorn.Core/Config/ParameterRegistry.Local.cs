@@ -23,6 +23,9 @@ public static partial class ParameterRegistry
         List("allow_mail_to_commands", "alias, forward", "Where |command destinations are allowed."),
         List("allow_mail_to_files", "alias, forward", "Where /file destinations are allowed."),
         Bool("biff", "yes", "Notify the local biff service of new mail."),
+        // Posthorn extension (Dovecot deliver -m): user+Folder goes to the Maildir++ folder .Folder.
+        Bool("posthorn_maildir_extension_folders", "no",
+            "Posthorn extension: deliver user+folder to the existing Maildir++ folder .folder instead of the inbox."),
         Bool("require_home_directory", "no", "Require that the home directory exists before delivery."),
         List("export_environment", "TZ MAIL_CONFIG LANG", "Environment variables passed on to external commands."),
         Text("command_expansion_filter",
@@ -40,6 +43,8 @@ public static partial class ParameterRegistry
         Maps("virtual_gid_maps", "", "Group ids of virtual(8) mailboxes."),
         Num("virtual_minimum_uid", "100", "Smallest user id virtual(8) accepts."),
         Size("virtual_mailbox_limit", "51200000", "Largest virtual(8) mailbox file, in bytes."),
+        // smtpd(8) answers an unknown virtual(8) mailbox with this code (Postfix postconf(5)).
+        Num("unknown_virtual_mailbox_reject_code", "550", "SMTP reply code for an unknown recipient in a virtual mailbox domain."),
         List("virtual_mailbox_lock", "fcntl, dotlock", "Locks virtual(8) takes on mailbox files."),
     ];
 }

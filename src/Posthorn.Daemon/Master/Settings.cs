@@ -28,6 +28,10 @@ public sealed class Settings
 
     private Posthorn.Daemon.Qmgr.OutboundSettings? _outbound;
     private Posthorn.Daemon.Policy.RestrictionSettings? _restrictions;
+    private Posthorn.Daemon.Smtpd.VirtualRecipients? _virtual;
+
+    /// <summary>virtual_mailbox_domains and virtual_mailbox_maps as smtpd checks them, derived on first use.</summary>
+    public Posthorn.Daemon.Smtpd.VirtualRecipients Virtual => _virtual ??= Posthorn.Daemon.Smtpd.VirtualRecipients.From(Config);
 
     /// <summary>The smtpd_*_restrictions lists, classes and reply codes, derived from <see cref="Config"/> on first
     /// use (smtpd_client_restrictions as <see cref="ClientRestrictions"/> has it).</summary>
@@ -97,6 +101,8 @@ public sealed class Settings
                 ForwardExpansionFilter = cfg.Get("forward_expansion_filter"),
                 ExpandOwnerAlias = cfg.GetBool("expand_owner_alias"),
                 OwnerRequestSpecial = cfg.GetBool("owner_request_special"),
+                Biff = cfg.GetBool("biff"),
+                MaildirExtensionFolders = cfg.GetBool("posthorn_maildir_extension_folders"),
             },
             RelayRestrictions = cfg.GetList("smtpd_relay_restrictions"),
             RecipientRestrictions = cfg.GetList("smtpd_recipient_restrictions"),

@@ -231,11 +231,12 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
 
     /// <summary>Postfix postconf(5) reject_unauth_destination: the domain is in mydestination,
     /// inet_interfaces, proxy_interfaces, virtual_alias_domains, virtual_mailbox_domains or relay_domains.</summary>
-    private bool IsAuthorizedDestination(SmtpPath rcpt) => settings.IsLocalDomain(rcpt.Domain) || settings.IsRelayDomain(rcpt.Domain);
+    private bool IsAuthorizedDestination(SmtpPath rcpt) => settings.IsLocalDomain(rcpt.Domain) || settings.IsRelayDomain(rcpt.Domain)
+        || settings.Virtual.IsVirtualDomain(rcpt.Domain);
 
     private SmtpReply? UnlistedRecipient(SmtpPath rcpt) =>
         settings.IsLocalDomain(rcpt.Domain) && settings.LocalRecipientCheck && !isLocalRecipient(rcpt.LocalPart)
             ? new SmtpReply(restrictions.UnknownLocalRecipientRejectCode, "5.1.1",
                 $"<{rcpt}>: Recipient address rejected: User unknown in local recipient table")
-            : null;
+            : settings.Virtual.Check(rcpt); // virtual(8) mailbox domains (Smtpd/VirtualRecipients.cs)
 }

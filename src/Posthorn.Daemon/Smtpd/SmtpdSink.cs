@@ -62,6 +62,7 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         // Postfix smtpd(8) VRFY: 252 for an address it would accept, the RCPT rejection otherwise.
         if (settings.IsLocalDomain(address.Domain) && settings.LocalRecipientCheck && !local.IsLocalRecipient(address.LocalPart))
             return ValueTask.FromResult(new SmtpReply(550, "5.1.1", $"<{address}>: Recipient address rejected: User unknown in local recipient table"));
+        if (settings.Virtual.Check(address) is { } unknownVirtual) return ValueTask.FromResult(unknownVirtual);
         return ValueTask.FromResult(new SmtpReply(252, "2.0.0", address.ToString()));
     }
 

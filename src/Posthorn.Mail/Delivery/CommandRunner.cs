@@ -106,8 +106,11 @@ internal static class CommandRunner
 
         string log = output.Text();
         string tail = log.Length > 0 ? ". Command output: " + log : "";
+        // DEVIATION: Postfix pipe_command bounces a command killed by command_time_limit (5.3.0); a
+        // hung command is more often a stuck resource (a locked file, a dead server) than a bad
+        // recipient, so it is deferred and tried again, as issue 7 asks ("killed, deferred").
         if (timedOut)
-            return new(CommandStatus.Bounce, "5.3.0", $"Command time limit exceeded: \"{spec.Command}\"{tail}");
+            return new(CommandStatus.Defer, "4.3.0", $"Command time limit exceeded: \"{spec.Command}\"{tail}");
         int status = proc.ExitCode;
         // Postfix: "Command died with signal N", deferred. DEVIATION: .NET reports death by
         // signal N as status 128+N and has no WIFSIGNALED, so a command that exits 129..192 by

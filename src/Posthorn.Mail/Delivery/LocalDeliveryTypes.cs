@@ -74,6 +74,14 @@ public sealed record LocalDeliveryOptions
     /// (util-linux setpriv(1)).</summary>
     public string SetprivPath { get; init; } = "/usr/bin/setpriv";
 
+    /// <summary>posthorn_maildir_extension_folders (Posthorn extension): Maildir delivery to
+    /// <c>user+Folder</c> goes to the Maildir++ folder <c>.Folder</c> when it exists.</summary>
+    public bool MaildirExtensionFolders { get; init; }
+    /// <summary>biff: after an mbox delivery, tell comsat on 127.0.0.1 (Postfix biff_notify).</summary>
+    public bool Biff { get; init; }
+    /// <summary>The UDP port of the biff service (services(5) "biff", 512).</summary>
+    public int BiffPort { get; init; } = 512;
+
     /// <summary>Postfix's default command_expansion_filter and forward_expansion_filter.</summary>
     public const string DefaultExpansionFilter = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
     /// <summary>default_privs: the account that writes /file targets from a root-owned alias map.</summary>
@@ -121,7 +129,13 @@ public sealed record LocalRecipientResult(
 
 /// <summary>An address to send the message on to, with the envelope sender to use (null: the
 /// message's own sender; an owner-NAME alias sets another).</summary>
-public sealed record LocalForward(string Address, string? Sender);
+public sealed record LocalForward(string Address, string? Sender)
+{
+    /// <summary>prepend_delivered_header = forward (Postfix's default): the <c>Delivered-To:</c> value
+    /// the forwarded copy must start with, so that a copy that comes back is bounced as a
+    /// "mail forwarding loop"; null when the parameter leaves forward out.</summary>
+    public string? DeliveredTo { get; init; }
+}
 
 /// <summary>The outcome of one request. Each result has already been logged by the transport
 /// (<c>postfix/local</c> status line). The queue recipient is done unless some result is

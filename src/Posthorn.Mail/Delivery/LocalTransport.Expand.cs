@@ -177,6 +177,11 @@ public sealed partial class LocalTransport
                 x.Deliveries.Add(new FileDelivery(aliasAddress, aliasAddress, ctx.Sender, target, ctx.Privs));
             return;
         }
+        if (target.StartsWith("error:", StringComparison.OrdinalIgnoreCase))
+        {
+            ErrorTarget(x, target["error:".Length..].Trim(), aliasAddress, ctx);
+            return;
+        }
         if (target.StartsWith(":include:", StringComparison.OrdinalIgnoreCase))
         {
             ExpandInclude(x, target[":include:".Length..].Trim(), aliasAddress, ctx, level);
@@ -188,7 +193,7 @@ public sealed partial class LocalTransport
             string domain = target[(at + 1)..];
             if (!IsMyDestination(domain))
             {
-                if (x.Seen.Add("forward " + target.ToLowerInvariant())) x.Forward.Add(new LocalForward(target, ctx.Sender));
+                if (x.Seen.Add("forward " + target.ToLowerInvariant())) x.Forward.Add(Forwarded(target, aliasAddress, ctx));
                 return;
             }
             ExpandName(x, Unquote(target[..at]).ToLowerInvariant(), target.TrimStart('\\'), ctx, level);
@@ -201,7 +206,7 @@ public sealed partial class LocalTransport
         string bare = local.TrimStart('\\');
         if (!IsMyDestination(origin))
         {
-            if (x.Seen.Add($"forward {bare}@{origin}")) x.Forward.Add(new LocalForward($"{bare}@{origin}", ctx.Sender));
+            if (x.Seen.Add($"forward {bare}@{origin}")) x.Forward.Add(Forwarded($"{bare}@{origin}", aliasAddress, ctx));
             return;
         }
         ExpandName(x, local, $"{bare}@{origin}", ctx, level);

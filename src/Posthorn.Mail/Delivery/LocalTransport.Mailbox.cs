@@ -59,14 +59,16 @@ public sealed partial class LocalTransport
                 if (maildir)
                 {
                     string name = MaildirFile.UniqueName(_clock.GetUtcNow(), Environment.ProcessId, Interlocked.Increment(ref _maildirCounter), _o.MyHostname);
-                    MaildirFile.Deliver(path, name, fd => MailCopy.Write(fd, 0, _o.MailboxSizeLimit, headers, content, mbox: false));
+                    MaildirFile.Deliver(MaildirFolder(path, m.DeliveredTo), name, fd => MailCopy.Write(fd, 0, _o.MailboxSizeLimit, headers, content, mbox: false));
                 }
                 else
                 {
                     string prefix = MailCopy.FromLine(sender, _clock.GetLocalNow()) + headers;
+                    long offset = 0;
                     lock (MboxLock(path))
                         MboxFile.Append(path, (uint)user.Uid, chown, Locking(ct), dotlockMayFail: !inSpool,
-                            (fd, end) => MailCopy.Write(fd, end, _o.MailboxSizeLimit, prefix, content, mbox: true));
+                            (fd, end) => MailCopy.Write(fd, offset = end, _o.MailboxSizeLimit, prefix, content, mbox: true));
+                    if (_o.Biff) Biff.Notify(_o.BiffPort, user.Name, offset); // Postfix mailbox.c, biff = yes
                 }
             }
             return Result(m.Recipient, x.Original, DeliveryOutcome.Sent, "2.0.0", $"delivered to {what}");

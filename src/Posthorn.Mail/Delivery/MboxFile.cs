@@ -34,37 +34,57 @@ public static class MboxFile
         Action<int, long> write)
     {
         string lockPath = path + ".lock";
-        bool dotlocked = DotLock(lockPath, locking, dotlockMayFail);
-        try
+        for (int attempt = 1; ; attempt++)
         {
-            int fd = SafeOpen(path, owner, chown);
+            bool dotlocked = DotLock(lockPath, locking, dotlockMayFail);
             try
             {
-                LockFcntl(fd, locking);
-                if (!LibC.TryFstat(fd, out var st, out int errno)) throw new Failure(errno, $"cannot stat file: {LibC.StrError(errno)}");
-                long end = st.Size;
+                int fd = SafeOpen(path, owner, chown);
                 try
                 {
-                    write(fd, end);
-                    if (LibC.fsync(fd) < 0) throw new DeliveryIOException(LibC.Errno, "error writing message");
+                    // DEVIATION: Postfix waits for the kernel lock while it holds the dotlock. mutt takes them
+                    // the other way round (fcntl, then the dotlock), so both waiting deadlocks until one gives
+                    // up, and mutt then asks its user to remove our lock. Here a busy fcntl lock releases the
+                    // dotlock too before the next attempt, so a mail reader that holds one always gets the other.
+                    if (LibC.TryLockWhole(fd, unlock: false, out int errno))
+                    {
+                        AppendLocked(fd, write);
+                        return;
+                    }
+                    if (errno is not (LibC.EAGAIN or LibC.EACCES) || attempt >= locking.Attempts)
+                        throw new Failure(LibC.EAGAIN, $"unable to lock for exclusive access: {LibC.StrError(errno)}");
                 }
-                catch (DeliveryIOException e)
+                finally
                 {
-                    // Postfix mail_copy(3): on error "truncate the file to its original length" so no half message stays.
-                    LibC.ftruncate(fd, end);
-                    throw new Failure(e.Errno, e.Message);
+                    LibC.close(fd);
                 }
-                LibC.TryLockWhole(fd, unlock: true, out _);
             }
             finally
             {
-                LibC.close(fd);
+                if (dotlocked) LibC.unlink(lockPath);
             }
+            Wait(locking); // busy: both locks are released while waiting
         }
-        finally
+    }
+
+    /// <summary>Writes at the end found after locking (a reader may have rewritten the file meanwhile),
+    /// fsyncs, and truncates back on any error.</summary>
+    private static void AppendLocked(int fd, Action<int, long> write)
+    {
+        if (!LibC.TryFstat(fd, out var st, out int errno)) throw new Failure(errno, $"cannot stat file: {LibC.StrError(errno)}");
+        long end = st.Size;
+        try
         {
-            if (dotlocked) LibC.unlink(lockPath);
+            write(fd, end);
+            if (LibC.fsync(fd) < 0) throw new DeliveryIOException(LibC.Errno, "error writing message");
         }
+        catch (DeliveryIOException e)
+        {
+            // Postfix mail_copy(3): on error "truncate the file to its original length" so no half message stays.
+            LibC.ftruncate(fd, end);
+            throw new Failure(e.Errno, e.Message);
+        }
+        LibC.TryLockWhole(fd, unlock: true, out _);
     }
 
     /// <summary>Replaces an existing mbox under the same dotlock and fcntl lock that <see cref="Append"/>

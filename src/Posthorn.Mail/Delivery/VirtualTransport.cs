@@ -39,8 +39,8 @@ public sealed record VirtualDeliveryOptions
 /// identity from virtual_uid_maps/virtual_gid_maps; uids below virtual_minimum_uid are refused.
 /// Parameters: virtual_mailbox_domains, virtual_mailbox_base, virtual_mailbox_maps,
 /// virtual_uid_maps, virtual_gid_maps, virtual_minimum_uid, virtual_mailbox_limit, recipient_delimiter.
-/// Not done here: the qmgr wiring (transport selection) and the smtpd RCPT check, which can
-/// call <see cref="IsVirtualRecipient"/>.
+/// qmgr routes the virtual class here (Qmgr/AddressRouter); smtpd refuses unknown users at RCPT
+/// (Smtpd/VirtualRecipients); <see cref="IsVirtualRecipient"/> answers the same question for one address.
 /// </remarks>
 public sealed class VirtualTransport(VirtualDeliveryOptions o, TimeProvider clock, MailLog log)
 {

@@ -108,16 +108,38 @@ public class CommandDeliveryTests
     }
 
     [Fact]
-    public async Task A_command_past_command_time_limit_is_killed()
+    public async Task A_command_past_command_time_limit_is_killed_with_its_children_and_deferred()
     {
-        var (fx, _) = Setup();
+        var (fx, output) = Setup();
         using var cleanup = fx;
-        var o = fx.Options("x: \"|sleep 30\"\n") with { CommandTimeLimit = TimeSpan.FromSeconds(1) };
-        var clock = Stopwatch.StartNew();
+        // The shell starts a background sleep, notes both pids, and waits: both must be killed.
+        string command = $"sleep 30 & echo $! > {output}/child; echo $$ > {output}/shell; wait";
+        var o = fx.Options($"x: \"|{command}\"\n") with { CommandTimeLimit = TimeSpan.FromSeconds(1) };
         var r = await Transport(fx, o).DeliverAsync(DeliveryFixture.Request("x@host.example", Message), default);
-        // Postfix pipe_command: the time limit bounces with 5.3.0.
-        Assert.Equal(["x@host.example Bounced 5.3.0 Command time limit exceeded: \"sleep 30\""], Summary(r));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"took {clock.Elapsed}");
+        // Issue 7: killed and deferred (DEVIATION from Postfix pipe_command, which bounces with 5.3.0).
+        Assert.Equal([$"x@host.example Deferred 4.3.0 Command time limit exceeded: \"{command}\""], Summary(r));
+        Assert.Contains(fx.LogLines.Lines, l => l.Contains("status=deferred (Command time limit exceeded:"));
+        foreach (var name in new[] { "shell", "child" })
+        {
+            int pid = int.Parse(File.ReadAllText(Path.Combine(output, name)).Trim());
+            var deadline = Stopwatch.StartNew();
+            while (IsRunning(pid) && deadline.Elapsed < TimeSpan.FromSeconds(20)) await Task.Delay(50);
+            Assert.False(IsRunning(pid), $"the {name} (pid {pid}) still runs after the time limit");
+        }
+    }
+
+    /// <summary>A process that exists and is not a zombie (killed, waiting to be reaped).</summary>
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or IOException)
+        {
+            return false;
+        }
     }
 
     [Fact]
@@ -147,7 +169,8 @@ public class CommandDeliveryTests
         var (fx, _) = Setup();
         using var cleanup = fx;
         var o = fx.Options("x: \"|id -u >&2; id -G >&2; exit 64\"\n");
-        string expected = LibC.geteuid().ToString();
+        // Not root: the command keeps the daemon's (here the test's) own uid and groups.
+        string expected = $"{LibC.geteuid()} {IdGroups()}";
         if (LibC.IsRoot)
         {
             Assert.Equal(0, Chown(Path.Combine(fx.Root, "aliases.db"), 4321, 4322));
@@ -169,6 +192,15 @@ public class CommandDeliveryTests
         Assert.Equal([$"bob+news@host.example Sent 2.0.0 delivered to command: {o.MailboxCommand}"], Summary(r));
         Assert.Contains("Delivered-To: bob+news@host.example\n", File.ReadAllText(Path.Combine(output, "bob.news")));
         Assert.False(File.Exists(Path.Combine(fx.Spool, "bob")));
+    }
+
+    /// <summary><c>id -G</c> of this process.</summary>
+    private static string IdGroups()
+    {
+        using var id = Process.Start(new ProcessStartInfo("id", "-G") { RedirectStandardOutput = true })!;
+        string groups = id.StandardOutput.ReadToEnd().Trim();
+        id.WaitForExit();
+        return groups;
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]

@@ -128,7 +128,7 @@ public class ForwardTests
         var (fx, t) = Setup("list: bob, far@remote.example, nobody-here\nowner-list: carol\n", o => o with { ExpandOwnerAlias = expandOwner });
         using var cleanup = fx;
         var r = await t.DeliverAsync(DeliveryFixture.Request("list@host.example", Message), default);
-        Assert.Equal([new LocalForward("far@remote.example", sender)], r.Forwards);
+        Assert.Equal([new LocalForward("far@remote.example", sender) { DeliveredTo = "list@host.example" }], r.Forwards);
         Assert.Contains($"Return-Path: <{sender}>\n", File.ReadAllText(Path.Combine(fx.Spool, "bob")));
         var unknown = Assert.Single(r.Results, x => x.Outcome == DeliveryOutcome.Bounced);
         Assert.Equal(sender, unknown.ErrorsTo);

@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Posthorn.Imap;
-using Posthorn.Imap.Auth;
+using Posthorn.Daemon.Master;
+using Posthorn.Mail.Auth;
 using Posthorn.Logging;
 using Posthorn.Pop3;
 using Posthorn.Store.Maildir;
@@ -26,7 +27,7 @@ public sealed class ImapTestServer : IAsyncDisposable
         Maildir = Path.Combine(home, "Maildir");
         string passwd = Path.Combine(_root.FullName, "passwd");
         File.WriteAllText(passwd, $"alice:{{PLAIN}}secret:1000:1000::{home}::\n");
-        Users = new PasswdFileUserResolver(passwd);
+        Users = new UserDatabaseImapResolver(new PasswdFile(passwd), "Maildir/");
         Store = new MaildirStore(TimeProvider.System, "test.example", 4242);
         Log = new MailLog(LogSink, "postfix", "mail.example.test", TimeProvider.System, 4242);
         _imap.Start();
@@ -37,7 +38,7 @@ public sealed class ImapTestServer : IAsyncDisposable
 
     public ImapSessionOptions Options { get; }
     public string Maildir { get; }
-    public PasswdFileUserResolver Users { get; }
+    public UserDatabaseImapResolver Users { get; }
     public MaildirStore Store { get; }
     public MemoryLogSink LogSink { get; } = new();
     public MailLog Log { get; }

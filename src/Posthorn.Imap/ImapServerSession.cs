@@ -9,8 +9,9 @@ namespace Posthorn.Imap;
 /// <remarks>
 /// Standards: RFC 9051 (IMAP4rev2) and RFC 3501 (IMAP4rev1), RFC 7888 (LITERAL+), RFC 4959 (SASL-IR),
 /// RFC 4616 (PLAIN), RFC 2177 (IDLE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 4315 (UIDPLUS),
-/// RFC 6851 (MOVE), RFC 3691 (UNSELECT), RFC 7889 (APPENDLIMIT), RFC 2342 (NAMESPACE).
-/// Not offered: STARTTLS, CONDSTORE/QRESYNC, LIST-EXTENDED, BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's.
+/// RFC 6851 (MOVE), RFC 3691 (UNSELECT), RFC 7889 (APPENDLIMIT), RFC 2342 (NAMESPACE), RFC 8314 (implicit TLS).
+/// STARTTLS (RFC 9051 §6.2.1) when a certificate is configured; LOGINDISABLED where plaintext logins are refused.
+/// Not offered: CONDSTORE/QRESYNC, BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's.
 /// Security: talks to untrusted peers. Lines are bounded by imapd_max_line_length and literals by
 /// imapd_max_literal_size before they are read; every wait for the client by imapd_timeout; a user
 /// only reaches the Maildir that <see cref="IImapUserResolver"/> returns; passwords are never logged.
@@ -21,8 +22,8 @@ public sealed partial class ImapServerSession
 {
     private const string Delimiter = ".";
 
-    private readonly Stream _stream;
-    private readonly ImapSessionOptions _options;
+    private Stream _stream;
+    private ImapSessionOptions _options;
     private readonly IMailStore _store;
     private readonly IImapUserResolver _users;
     private readonly MailLog _log;
@@ -34,6 +35,7 @@ public sealed partial class ImapServerSession
     private CancellationTokenSource _timeout = null!;
     private CancellationToken _ct;
     private long _bytesIn;
+    private long _bytesOutBeforeTls;
 
     private ImapUser? _user;
     private IMailAccount? _account;
@@ -59,9 +61,7 @@ public sealed partial class ImapServerSession
     /// <summary>Serves the connection to its end; see the type's remarks.</summary>
     public async Task RunAsync(CancellationToken shutdown)
     {
-        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
-        _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
-        _w = new ImapResponseWriter(_output);
+        AttachPipes(_stream);
         using var timeout = new CancellationTokenSource(System.Threading.Timeout.InfiniteTimeSpan, _clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, timeout.Token);
         _timeout = timeout;
@@ -70,6 +70,7 @@ public sealed partial class ImapServerSession
         string endReason = "Connection closed";
         try
         {
+            if (_options.TlsWrapperMode && !await WrapperModeHandshakeAsync()) return;
             _w.Ascii($"* OK [CAPABILITY {Capabilities()}] Posthorn ready.").Crlf();
             await FlushAsync();
             while (!_logout)
@@ -113,7 +114,7 @@ public sealed partial class ImapServerSession
             }
             else
             {
-                _log.ImapSessionEnd("imap", _user.Name, endReason, $"in={_bytesIn} out={_w.BytesWritten}");
+                _log.ImapSessionEnd("imap", _user.Name, endReason, $"in={_bytesIn} out={_bytesOutBeforeTls + _w.BytesWritten}");
             }
             await _input.CompleteAsync();
             await _output.CompleteAsync();
@@ -144,6 +145,8 @@ public sealed partial class ImapServerSession
         var caps = new List<string> { "IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE" };
         if (_user is null)
         {
+            // RFC 9051 §6.2.1: STARTTLS only before login, and not once TLS is on.
+            if (_options.StartTlsOffered) caps.Add("STARTTLS");
             // RFC 9051 §6.2.3: LOGINDISABLED when LOGIN would be refused on this connection.
             caps.Add(_options.PlaintextAllowed ? "AUTH=PLAIN" : "LOGINDISABLED");
         }
@@ -174,6 +177,11 @@ public sealed partial class ImapServerSession
         bool uid = false;
         string name = cmd.Name;
         var args = cmd.Args;
+        if (name == "STARTTLS" && _user is null)
+        {
+            await StartTlsAsync(cmd.Tag, args);
+            return;
+        }
         if (name == "UID" && args.Count > 0 && args[0].Kind == ImapTokenKind.Atom)
         {
             uid = true;
@@ -231,6 +239,7 @@ public sealed partial class ImapServerSession
         switch (name)
         {
             case "LOGIN" or "AUTHENTICATE": return Done(Result.Bad("Already logged in."));
+            case "STARTTLS": return Done(Result.Bad("STARTTLS is only valid before login."));
             case "ENABLE": return Done(Enable(args));
             case "SELECT": return SelectAsync(args, readOnly: false);
             case "EXAMINE": return SelectAsync(args, readOnly: true);

@@ -37,6 +37,8 @@ public sealed class ImapTestServer : IAsyncDisposable
     }
 
     public ImapSessionOptions Options { get; }
+    /// <summary>When set, sessions believe the client comes from here (to test a non-loopback client over loopback).</summary>
+    public IPEndPoint? FakeRemote { get; init; }
     public string Maildir { get; }
     public UserDatabaseImapResolver Users { get; }
     public MaildirStore Store { get; }
@@ -58,7 +60,7 @@ public sealed class ImapTestServer : IAsyncDisposable
             {
                 return;
             }
-            var opts = Options with { RemoteEndPoint = (IPEndPoint)s.RemoteEndPoint!, LocalEndPoint = (IPEndPoint)s.LocalEndPoint!, SessionId = "test" };
+            var opts = Options with { RemoteEndPoint = FakeRemote ?? (IPEndPoint)s.RemoteEndPoint!, LocalEndPoint = (IPEndPoint)s.LocalEndPoint!, SessionId = "test" };
             var stream = new NetworkStream(s, ownsSocket: true);
             lock (_tasks)
             {

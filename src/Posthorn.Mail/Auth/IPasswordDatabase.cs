@@ -47,9 +47,9 @@ public readonly record struct UserLookup(AuthResult Result, MailUser? User)
 public sealed record MailUser(string Name, int? Uid, int? Gid, string Home)
 {
     /// <summary>The user's mailbox: <paramref name="homeMailbox"/> (Postfix home_mailbox, Posthorn
-    /// imapd_mailbox, e.g. "Maildir/") under the home; null when the user has no home.</summary>
-    public string? MailboxPath(string homeMailbox) =>
-        Home.Length == 0 ? null : System.IO.Path.Join(Home, homeMailbox.Length == 0 ? "Maildir/" : homeMailbox);
+    /// imapd_mailbox, e.g. "Maildir/") under the home, or the home itself when it is empty; null when the
+    /// user has no home.</summary>
+    public string? MailboxPath(string homeMailbox) => Home.Length == 0 ? null : System.IO.Path.Join(Home, homeMailbox);
 }
 
 /// <summary>Opens the user database the configuration names.</summary>

@@ -28,6 +28,7 @@ public sealed class UserDatabaseTests : IDisposable
         Assert.Equal(AuthResult.Success, login.Result);
         Assert.Equal(new MailUser("alice", 1000, 1001, "/home/alice"), login.User);
         Assert.Equal("/home/alice/Maildir/", login.User!.MailboxPath("Maildir/"));
+        Assert.Equal("/home/alice", login.User.MailboxPath(""));   // imapd_mailbox empty: the home is the Maildir
 
         var wrong = await db.LoginAsync("alice", "Secret", default);
         Assert.Equal(AuthResult.Failure, wrong.Result);

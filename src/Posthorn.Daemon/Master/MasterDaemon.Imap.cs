@@ -229,6 +229,8 @@ public sealed class MaildirLmtpAgent(IPasswordDatabase users, string homeMailbox
             log.LmtpSaveFailed(user.Name, d.SessionId, messageId, "INBOX", "mail system configuration error");
             return new LmtpReply(451, "4.3.5", $"<{d.Recipient}> Mail system configuration error");
         }
+        // The IMAP store serves Maildir only, so the mailbox is always written as one (virtual(8): "/" at the end).
+        path = path.TrimEnd('/') + "/";
         var id = ids.Next();
         var transport = new VirtualTransport(new VirtualDeliveryOptions
         {

@@ -10,8 +10,9 @@ namespace Posthorn.Imap;
 /// Standards: RFC 9051 (IMAP4rev2) and RFC 3501 (IMAP4rev1), RFC 7888 (LITERAL+), RFC 4959 (SASL-IR),
 /// RFC 4616 (PLAIN), RFC 2177 (IDLE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 4315 (UIDPLUS),
 /// RFC 6851 (MOVE), RFC 3691 (UNSELECT), RFC 7889 (APPENDLIMIT), RFC 2342 (NAMESPACE), RFC 8314 (implicit TLS).
+/// RFC 5258 (LIST-EXTENDED), RFC 5819 (LIST-STATUS), RFC 6154 (SPECIAL-USE).
 /// STARTTLS (RFC 9051 §6.2.1) when a certificate is configured; LOGINDISABLED where plaintext logins are refused.
-/// Not offered: CONDSTORE/QRESYNC, BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's.
+/// Not offered: CONDSTORE/QRESYNC, BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's, CREATE-SPECIAL-USE.
 /// Security: talks to untrusted peers. Lines are bounded by imapd_max_line_length and literals by
 /// imapd_max_literal_size before they are read; every wait for the client by imapd_timeout; a user
 /// only reaches the Maildir that <see cref="IImapUserResolver"/> returns; passwords are never logged.
@@ -153,6 +154,7 @@ public sealed partial class ImapServerSession
         else
         {
             caps.AddRange(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "UTF8=ACCEPT",
+                "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE",
                 "APPENDLIMIT=" + _options.MaxLiteralSize.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         return string.Join(' ', caps);
@@ -248,8 +250,8 @@ public sealed partial class ImapServerSession
             case "RENAME": return Done(Rename(args));
             case "SUBSCRIBE": return Done(Subscribe(args, true));
             case "UNSUBSCRIBE": return Done(Subscribe(args, false));
-            case "LIST": return Done(List(args, lsub: false));
-            case "LSUB": return Done(List(args, lsub: true));
+            case "LIST": return ListAsync(args, lsub: false);
+            case "LSUB": return ListAsync(args, lsub: true);
             case "NAMESPACE":
                 _w.Ascii("* NAMESPACE ((\"\" \".\")) NIL NIL").Crlf();
                 return Done(Result.Ok("Namespace completed."));

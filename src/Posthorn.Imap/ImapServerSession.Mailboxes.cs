@@ -18,6 +18,8 @@ public sealed partial class ImapServerSession
     {
         if (args.Count < 1) return Result.Bad("Invalid arguments.");
         string name = MailboxName(args[0]);
+        // RFC 7162 §3.1.8: SELECT/EXAMINE mailbox (CONDSTORE) enables CONDSTORE.
+        if (args.Count > 1 && args[1].Kind == ImapTokenKind.List && args[1].Items.Any(t => t.IsAtom("CONDSTORE"))) _condstore = true;
         if (_box is not null)
         {
             await _box.DisposeAsync();
@@ -42,6 +44,8 @@ public sealed partial class ImapServerSession
         }
         _w.Ascii($"* OK [UIDVALIDITY {box.UidValidity}] UIDs valid").Crlf();
         _w.Ascii($"* OK [UIDNEXT {box.UidNext}] Predicted next UID").Crlf();
+        // RFC 7162 §3.1.2.1: a store with persistent mod-sequences sends HIGHESTMODSEQ on every SELECT/EXAMINE.
+        _w.Ascii($"* OK [HIGHESTMODSEQ {box.HighestModSeq}] Highest").Crlf();
         if (_rev2)
         {
             _w.Raw("* LIST () \".\" "u8).AString(name).Crlf();
@@ -105,6 +109,7 @@ public sealed partial class ImapServerSession
                 "UNSEEN" => status.Unseen,
                 "RECENT" => 0,
                 "SIZE" => status.Size,
+                "HIGHESTMODSEQ" => (long)status.HighestModSeq,   // RFC 7162 §3.1.9
                 "DELETED" => null,
                 _ => throw new CommandSyntaxException($"Invalid status item {key}."),
             };

@@ -56,7 +56,7 @@ public sealed partial class ImapServerSession
         var (ssl, error) = await MailboxTls.HandshakeAsync(_stream, _options, _clock, _ct);
         if (ssl is null)
         {
-            _log.Info("imap-login", $"TLS handshaking failed: rip={_options.RemoteIp}, lip={_options.LocalIp}: {error}");
+            _log.ImapTlsFailed("imap", _options.RemoteIp, _options.LocalIp, error ?? "");
             _logout = true;
             throw new IOException("TLS handshake failed: " + error);
         }

@@ -43,7 +43,7 @@ public sealed partial class Pop3ServerSession
         var (ssl, error) = await MailboxTls.HandshakeAsync(_stream, _options, clock, _ct);
         if (ssl is null)
         {
-            log.Info("pop3-login", $"TLS handshaking failed: rip={_options.RemoteIp}, lip={_options.LocalIp}: {error}");
+            log.ImapTlsFailed("pop3", _options.RemoteIp, _options.LocalIp, error ?? "");
             throw new IOException("TLS handshake failed: " + error);
         }
         _stream = ssl;

@@ -85,6 +85,21 @@ public sealed class ImapTlsTests
     }
 
     [Fact]
+    public async Task A_failed_handshake_ends_the_session_and_is_logged()
+    {
+        await using var server = new ImapTestServer(TlsOptions()) { FakeRemote = Remote };
+        await using var raw = await RawLine.ConnectAsync(server.ImapPort);
+        await raw.ReadLineAsync();
+        await raw.WriteAsync("a STARTTLS\r\n");
+        Assert.StartsWith("a OK", await raw.ReadLineAsync());
+        await raw.WriteAsync("this is not a TLS ClientHello\r\n\r\n");
+        await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l =>
+            l.Contains("imap-login[4242]: TLS handshaking failed: rip=192.0.2.7, lip=127.0.0.1: ")));
+        await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l =>
+            l.Contains("imap-login[4242]: Disconnected (no auth attempts in ")));
+    }
+
+    [Fact]
     public async Task Without_a_certificate_STARTTLS_is_not_offered_and_is_refused()
     {
         await using var server = new ImapTestServer();

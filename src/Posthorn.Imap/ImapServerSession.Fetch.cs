@@ -10,9 +10,17 @@ public sealed partial class ImapServerSession
 
     private async ValueTask<Result> FetchAsync(IReadOnlyList<ImapToken> args, bool uid)
     {
-        if (args.Count < 2) return Result.Bad("Invalid arguments.");
+        if (args.Count is < 2 or > 3) return Result.Bad("Invalid arguments.");
         var indexes = Resolve(args[0], uid);
         var items = ParseFetchItems(args[1]);
+        if (args.Count == 3)
+        {
+            // RFC 7162 §3.1.4: FETCH … (CHANGEDSINCE modseq): only messages changed since, with their MODSEQ.
+            if (!TryParseModifier(args[2], "CHANGEDSINCE", out ulong since)) return Result.Bad("Invalid FETCH modifier.");
+            indexes = indexes.Where(i => _box!.Messages[i].ModSeq > since).ToList();
+            if (!items.Any(i => i.Name == "MODSEQ")) items.Add(new FetchItem("MODSEQ"));
+        }
+        if (items.Any(i => i.Name == "MODSEQ")) _condstore = true;
         // RFC 9051 §6.4.9: UID FETCH always returns UID.
         if (uid && !items.Any(i => i.Name == "UID")) items.Insert(0, new FetchItem("UID"));
         bool needsContent = items.Any(i => i.Name is "ENVELOPE" or "BODY" or "BODYSTRUCTURE" or "RFC822" or "RFC822.HEADER"
@@ -54,6 +62,7 @@ public sealed partial class ImapServerSession
         switch (item.Name)
         {
             case "UID": _w.Ascii($"UID {m.Uid}"); break;
+            case "MODSEQ": _w.Ascii($"MODSEQ ({m.ModSeq})"); break;   // RFC 7162 §3.1.4.1
             case "FLAGS": _w.Ascii("FLAGS " + FormatFlags(m)); break;
             case "RFC822.SIZE": _w.Ascii($"RFC822.SIZE {m.Size}"); break;
             case "INTERNALDATE":
@@ -96,7 +105,7 @@ public sealed partial class ImapServerSession
                 case "ALL": items.AddRange([new("FLAGS"), new("INTERNALDATE"), new("RFC822.SIZE"), new("ENVELOPE")]); continue;
                 case "FAST": items.AddRange([new("FLAGS"), new("INTERNALDATE"), new("RFC822.SIZE")]); continue;
                 case "FULL": items.AddRange([new("FLAGS"), new("INTERNALDATE"), new("RFC822.SIZE"), new("ENVELOPE"), new("BODY")]); continue;
-                case "UID" or "FLAGS" or "INTERNALDATE" or "RFC822.SIZE" or "ENVELOPE" or "BODYSTRUCTURE" or "BODY"
+                case "UID" or "MODSEQ" or "FLAGS" or "INTERNALDATE" or "RFC822.SIZE" or "ENVELOPE" or "BODYSTRUCTURE" or "BODY"
                     or "RFC822" or "RFC822.HEADER" or "RFC822.TEXT":
                     items.Add(new FetchItem(upper));
                     continue;

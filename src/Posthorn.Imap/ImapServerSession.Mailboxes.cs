@@ -18,6 +18,8 @@ public sealed partial class ImapServerSession
     {
         if (args.Count < 1) return Result.Bad("Invalid arguments.");
         string name = MailboxName(args[0]);
+        // RFC 7162 §3.1.8: SELECT/EXAMINE mailbox (CONDSTORE) enables CONDSTORE.
+        if (args.Count > 1 && args[1].Kind == ImapTokenKind.List && args[1].Items.Any(t => t.IsAtom("CONDSTORE"))) _condstore = true;
         if (_box is not null)
         {
             await _box.DisposeAsync();
@@ -42,6 +44,8 @@ public sealed partial class ImapServerSession
         }
         _w.Ascii($"* OK [UIDVALIDITY {box.UidValidity}] UIDs valid").Crlf();
         _w.Ascii($"* OK [UIDNEXT {box.UidNext}] Predicted next UID").Crlf();
+        // RFC 7162 §3.1.2.1: a store with persistent mod-sequences sends HIGHESTMODSEQ on every SELECT/EXAMINE.
+        _w.Ascii($"* OK [HIGHESTMODSEQ {box.HighestModSeq}] Highest").Crlf();
         if (_rev2)
         {
             _w.Raw("* LIST () \".\" "u8).AString(name).Crlf();
@@ -80,69 +84,21 @@ public sealed partial class ImapServerSession
         return Result.Ok(on ? "Subscribe completed." : "Unsubscribe completed.");
     }
 
-    /// <summary>LIST reference pattern / LSUB (RFC 9051 §6.3.9; RFC 3501 §6.3.9). The selection
-    /// options of LIST-EXTENDED are not supported beyond ignoring them.</summary>
-    private Result List(IReadOnlyList<ImapToken> args, bool lsub)
-    {
-        var a = args.Where(t => t.Kind != ImapTokenKind.List).ToList();
-        if (a.Count < 2) return Result.Bad("Invalid arguments.");
-        string reference = a[0].Text, pattern = a[1].Text;
-        string word = lsub ? "LSUB" : "LIST";
-        if (pattern.Length == 0)
-        {
-            // RFC 9051 §6.3.9: an empty pattern asks for the delimiter and root.
-            _w.Ascii($"* {word} (\\Noselect) \".\" \"\"").Crlf();
-            return Result.Ok($"{word} completed.");
-        }
-        string full = reference + pattern;
-        var all = _account!.ListMailboxes();
-        var subscribed = _account.Subscriptions();
-        foreach (var name in lsub ? subscribed.Where(s => _account.Exists(s)).Order(StringComparer.Ordinal).ToList() : all)
-        {
-            if (!Matches(full, name)) continue;
-            bool children = all.Any(n => n.StartsWith(name + ".", StringComparison.Ordinal));
-            _w.Ascii($"* {word} ({(children ? "\\HasChildren" : "\\HasNoChildren")}) \".\" ").AString(name).Crlf();
-        }
-        return Result.Ok($"{word} completed.");
-    }
-
-    /// <summary>RFC 9051 §6.3.9: "*" matches anything, "%" anything but the delimiter. Matched by
-    /// dynamic programming, so that a pattern of many wildcards costs O(n·m), never backtracking.</summary>
-    internal static bool Matches(string pattern, string name)
-    {
-        if (pattern.StartsWith("INBOX", StringComparison.OrdinalIgnoreCase) && name.StartsWith("INBOX", StringComparison.Ordinal))
-            pattern = "INBOX" + pattern[5..];
-        var reach = new bool[name.Length + 1];
-        reach[0] = true;
-        foreach (char p in pattern)
-        {
-            var next = new bool[name.Length + 1];
-            for (int i = 0; i <= name.Length; i++)
-            {
-                if (!reach[i]) continue;
-                if (p is '*' or '%')
-                {
-                    next[i] = true;
-                    for (int j = i; j < name.Length && (p == '*' || name[j] != '.'); j++) next[j + 1] = true;
-                }
-                else if (i < name.Length && name[i] == p)
-                {
-                    next[i + 1] = true;
-                }
-            }
-            reach = next;
-        }
-        return reach[name.Length];
-    }
-
     private async ValueTask<Result> StatusAsync(IReadOnlyList<ImapToken> args)
     {
         if (args.Count != 2 || args[1].Kind != ImapTokenKind.List) return Result.Bad("Invalid arguments.");
         string name = MailboxName(args[0]);
         var status = await _account!.StatusAsync(name, _ct);
         if (status is null) return Result.No($"Mailbox doesn't exist: {name}", "NONEXISTENT");
+        WriteStatus(name, status, args[1].Items);
+        return Result.Ok("Status completed.");
+    }
+
+    /// <summary>One untagged STATUS response (RFC 9051 §7.3.2); also LIST's RETURN (STATUS …) (RFC 5819).</summary>
+    private void WriteStatus(string name, MailboxStatus status, IReadOnlyList<ImapToken> requested)
+    {
         var items = new List<string>();
-        foreach (var item in args[1].Items)
+        foreach (var item in requested)
         {
             string key = item.Text.ToUpperInvariant();
             long? value = key switch
@@ -153,13 +109,13 @@ public sealed partial class ImapServerSession
                 "UNSEEN" => status.Unseen,
                 "RECENT" => 0,
                 "SIZE" => status.Size,
+                "HIGHESTMODSEQ" => (long)status.HighestModSeq,   // RFC 7162 §3.1.9
                 "DELETED" => null,
                 _ => throw new CommandSyntaxException($"Invalid status item {key}."),
             };
             if (value is { } v) items.Add(key + " " + v.ToString(CultureInfo.InvariantCulture));
         }
         _w.Raw("* STATUS "u8).AString(name).Ascii(" (" + string.Join(' ', items) + ")").Crlf();
-        return Result.Ok("Status completed.");
     }
 
     /// <summary>APPEND mailbox [flags] [date-time] literal (RFC 9051 §6.3.12), answered with APPENDUID (RFC 4315).</summary>

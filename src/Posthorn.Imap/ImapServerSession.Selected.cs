@@ -21,7 +21,7 @@ public sealed partial class ImapServerSession
         foreach (int i in changes.FlagsChanged)
         {
             var m = _box.Messages[i];
-            _w.Ascii($"* {i + 1} FETCH (UID {m.Uid} FLAGS {FormatFlags(m)})").Crlf();
+            _w.Ascii($"* {i + 1} FETCH (UID {m.Uid} FLAGS {FormatFlags(m)}{ModSeqItem(m)})").Crlf();
         }
     }
 
@@ -71,6 +71,22 @@ public sealed partial class ImapServerSession
         if (args.Count < 3) return Result.Bad("Invalid arguments.");
         if (_box!.ReadOnly) return Result.No("Mailbox is read-only.", "READ-ONLY");
         var indexes = Resolve(args[0], uid);
+        string? modified = null;
+        if (args[1].Kind == ImapTokenKind.List)
+        {
+            // RFC 7162 §3.1.3: STORE set (UNCHANGEDSINCE modseq) …: messages changed since are left alone
+            // and named in the MODIFIED response code.
+            if (!TryParseModifier(args[1], "UNCHANGEDSINCE", out ulong unchanged)) return Result.Bad("Invalid STORE modifier.");
+            _condstore = true;
+            var skipped = indexes.Where(i => _box.Messages[i].ModSeq > unchanged).ToList();
+            if (skipped.Count > 0)
+            {
+                modified = string.Join(',', skipped.Select(i => uid ? _box.Messages[i].Uid : (uint)(i + 1)));
+                indexes = indexes.Except(skipped).ToList();
+            }
+            args = [args[0], .. args.Skip(2)];
+            if (args.Count < 3) return Result.Bad("Invalid arguments.");
+        }
         string item = args[1].Text.ToUpperInvariant();
         bool silent = item.EndsWith(".SILENT", StringComparison.Ordinal);
         if (silent) item = item[..^7];
@@ -90,10 +106,10 @@ public sealed partial class ImapServerSession
             {
                 _w.Ascii($"* {i + 1} FETCH (");
                 if (uid) _w.Ascii($"UID {m.Uid} ");
-                _w.Ascii($"FLAGS {FormatFlags(m)})").Crlf();
+                _w.Ascii($"FLAGS {FormatFlags(m)}{ModSeqItem(m)})").Crlf();
             }
         }
-        return Result.Ok("Store completed.");
+        return modified is null ? Result.Ok("Store completed.") : Result.Ok("Conditional store failed.", "MODIFIED " + modified);
     }
 
     /// <summary>COPY / MOVE set mailbox (RFC 9051 §6.4.7–6.4.8, RFC 6851), with COPYUID (RFC 4315).</summary>

@@ -9,8 +9,11 @@ namespace Posthorn.Imap;
 /// <remarks>
 /// Standards: RFC 9051 (IMAP4rev2) and RFC 3501 (IMAP4rev1), RFC 7888 (LITERAL+), RFC 4959 (SASL-IR),
 /// RFC 4616 (PLAIN), RFC 2177 (IDLE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 4315 (UIDPLUS),
-/// RFC 6851 (MOVE), RFC 3691 (UNSELECT), RFC 7889 (APPENDLIMIT), RFC 2342 (NAMESPACE).
-/// Not offered: STARTTLS, CONDSTORE/QRESYNC, LIST-EXTENDED, BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's.
+/// RFC 6851 (MOVE), RFC 3691 (UNSELECT), RFC 7889 (APPENDLIMIT), RFC 2342 (NAMESPACE), RFC 8314 (implicit TLS).
+/// RFC 5258 (LIST-EXTENDED), RFC 5819 (LIST-STATUS), RFC 6154 (SPECIAL-USE).
+/// STARTTLS (RFC 9051 §6.2.1) when a certificate is configured; LOGINDISABLED where plaintext logins are refused.
+/// RFC 7162 CONDSTORE (MODSEQ in FETCH, CHANGEDSINCE, UNCHANGEDSINCE, HIGHESTMODSEQ; not SEARCH MODSEQ).
+/// Not offered: QRESYNC, BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's, CREATE-SPECIAL-USE.
 /// Security: talks to untrusted peers. Lines are bounded by imapd_max_line_length and literals by
 /// imapd_max_literal_size before they are read; every wait for the client by imapd_timeout; a user
 /// only reaches the Maildir that <see cref="IImapUserResolver"/> returns; passwords are never logged.
@@ -21,8 +24,8 @@ public sealed partial class ImapServerSession
 {
     private const string Delimiter = ".";
 
-    private readonly Stream _stream;
-    private readonly ImapSessionOptions _options;
+    private Stream _stream;
+    private ImapSessionOptions _options;
     private readonly IMailStore _store;
     private readonly IImapUserResolver _users;
     private readonly MailLog _log;
@@ -34,6 +37,7 @@ public sealed partial class ImapServerSession
     private CancellationTokenSource _timeout = null!;
     private CancellationToken _ct;
     private long _bytesIn;
+    private long _bytesOutBeforeTls;
 
     private ImapUser? _user;
     private IMailAccount? _account;
@@ -41,6 +45,8 @@ public sealed partial class ImapServerSession
     private int _announcedExists;
     private bool _rev2;
     private bool _utf8;
+    /// <summary>RFC 7162 §3.1: a CONDSTORE-enabling command was seen; untagged FETCH then carry MODSEQ.</summary>
+    private bool _condstore;
     private bool _logout;
     private int _authAttempts;
     private DateTimeOffset _start;
@@ -59,9 +65,7 @@ public sealed partial class ImapServerSession
     /// <summary>Serves the connection to its end; see the type's remarks.</summary>
     public async Task RunAsync(CancellationToken shutdown)
     {
-        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
-        _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(leaveOpen: true));
-        _w = new ImapResponseWriter(_output);
+        AttachPipes(_stream);
         using var timeout = new CancellationTokenSource(System.Threading.Timeout.InfiniteTimeSpan, _clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, timeout.Token);
         _timeout = timeout;
@@ -70,6 +74,7 @@ public sealed partial class ImapServerSession
         string endReason = "Connection closed";
         try
         {
+            if (_options.TlsWrapperMode && !await WrapperModeHandshakeAsync()) return;
             _w.Ascii($"* OK [CAPABILITY {Capabilities()}] Posthorn ready.").Crlf();
             await FlushAsync();
             while (!_logout)
@@ -113,7 +118,7 @@ public sealed partial class ImapServerSession
             }
             else
             {
-                _log.ImapSessionEnd("imap", _user.Name, endReason, $"in={_bytesIn} out={_w.BytesWritten}");
+                _log.ImapSessionEnd("imap", _user.Name, endReason, $"in={_bytesIn} out={_bytesOutBeforeTls + _w.BytesWritten}");
             }
             await _input.CompleteAsync();
             await _output.CompleteAsync();
@@ -144,12 +149,15 @@ public sealed partial class ImapServerSession
         var caps = new List<string> { "IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE" };
         if (_user is null)
         {
+            // RFC 9051 §6.2.1: STARTTLS only before login, and not once TLS is on.
+            if (_options.StartTlsOffered) caps.Add("STARTTLS");
             // RFC 9051 §6.2.3: LOGINDISABLED when LOGIN would be refused on this connection.
             caps.Add(_options.PlaintextAllowed ? "AUTH=PLAIN" : "LOGINDISABLED");
         }
         else
         {
             caps.AddRange(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "UTF8=ACCEPT",
+                "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CONDSTORE",
                 "APPENDLIMIT=" + _options.MaxLiteralSize.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         return string.Join(' ', caps);
@@ -174,6 +182,11 @@ public sealed partial class ImapServerSession
         bool uid = false;
         string name = cmd.Name;
         var args = cmd.Args;
+        if (name == "STARTTLS" && _user is null)
+        {
+            await StartTlsAsync(cmd.Tag, args);
+            return;
+        }
         if (name == "UID" && args.Count > 0 && args[0].Kind == ImapTokenKind.Atom)
         {
             uid = true;
@@ -231,6 +244,7 @@ public sealed partial class ImapServerSession
         switch (name)
         {
             case "LOGIN" or "AUTHENTICATE": return Done(Result.Bad("Already logged in."));
+            case "STARTTLS": return Done(Result.Bad("STARTTLS is only valid before login."));
             case "ENABLE": return Done(Enable(args));
             case "SELECT": return SelectAsync(args, readOnly: false);
             case "EXAMINE": return SelectAsync(args, readOnly: true);
@@ -239,8 +253,8 @@ public sealed partial class ImapServerSession
             case "RENAME": return Done(Rename(args));
             case "SUBSCRIBE": return Done(Subscribe(args, true));
             case "UNSUBSCRIBE": return Done(Subscribe(args, false));
-            case "LIST": return Done(List(args, lsub: false));
-            case "LSUB": return Done(List(args, lsub: true));
+            case "LIST": return ListAsync(args, lsub: false);
+            case "LSUB": return ListAsync(args, lsub: true);
             case "NAMESPACE":
                 _w.Ascii("* NAMESPACE ((\"\" \".\")) NIL NIL").Crlf();
                 return Done(Result.Ok("Namespace completed."));
@@ -278,6 +292,7 @@ public sealed partial class ImapServerSession
             string cap = a.Text.ToUpperInvariant();
             if (cap == "IMAP4REV2" && !_rev2) { _rev2 = true; enabled.Add("IMAP4rev2"); }
             else if (cap == "UTF8=ACCEPT" && !_utf8) { _utf8 = true; enabled.Add("UTF8=ACCEPT"); }
+            else if (cap == "CONDSTORE" && !_condstore) { _condstore = true; enabled.Add("CONDSTORE"); }
         }
         // RFC 5161 §3.1: ENABLED lists only what this command newly enabled.
         _w.Ascii("* ENABLED" + string.Concat(enabled.Select(e => " " + e))).Crlf();

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Posthorn.Imap;
 
@@ -15,14 +17,26 @@ namespace Posthorn.Imap;
 /// <item>imapd_timeout (default 30m, RFC 9051 §5.4 autologout timer; also limits IDLE).</item>
 /// <item>imapd_mailbox_check_interval (default 500ms): how often IDLE looks for new mail.</item>
 /// <item>imapd_auth_failure_delay (default 2s; Dovecot auth_failure_delay).</item>
+/// <item>imapd_tls_cert_file, imapd_tls_key_file (default $smtpd_tls_cert_file, $smtpd_tls_key_file): the
+/// certificate; with one, STARTTLS (IMAP) and STLS (POP3) are offered.</item>
+/// <item>imapd_tls_wrappermode (default no; set with -o on the imaps/pop3s rows): TLS from the first byte.</item>
+/// <item>imapd_tls_protocols (default $smtpd_tls_protocols).</item>
 /// </list>
 /// </remarks>
 public sealed record ImapSessionOptions
 {
     public IPEndPoint? RemoteEndPoint { get; init; }
     public IPEndPoint? LocalEndPoint { get; init; }
-    /// <summary>The connection is already TLS (imaps, port 993).</summary>
+    /// <summary>The connection is already TLS (set by the session after STARTTLS or the wrapper-mode handshake).</summary>
     public bool IsTls { get; init; }
+    /// <summary>The server certificate; null means no TLS (STARTTLS/STLS not offered).</summary>
+    public X509Certificate2? TlsCertificate { get; init; }
+    /// <summary>Intermediate certificates sent with <see cref="TlsCertificate"/>.</summary>
+    public X509Certificate2Collection? TlsChain { get; init; }
+    /// <summary>Protocols allowed; None means the system default.</summary>
+    public SslProtocols TlsProtocols { get; init; } = SslProtocols.None;
+    /// <summary>imapd_tls_wrappermode: the handshake comes before the greeting (imaps 993, pop3s 995).</summary>
+    public bool TlsWrapperMode { get; init; }
     public bool DisablePlaintextAuth { get; init; } = true;
     public long MaxLiteralSize { get; init; } = 10_240_000;
     public int MaxLineLength { get; init; } = 65536;
@@ -41,4 +55,7 @@ public sealed record ImapSessionOptions
     internal string SecurityLabel => IsTls ? "TLS" : Secured ? "secured" : "";
 
     internal bool PlaintextAllowed => !DisablePlaintextAuth || Secured;
+
+    /// <summary>STARTTLS/STLS can be offered: a certificate, and no TLS yet.</summary>
+    internal bool StartTlsOffered => TlsCertificate is not null && !IsTls;
 }

@@ -24,5 +24,9 @@ public sealed partial class MailLog
     public void ImapSessionEnd(string service, string user, string reason, string counters) =>
         Info($"{service}({user})", $"Disconnected: {reason} {counters}");
 
+    /// <summary><c>imap-login: TLS handshaking failed: rip=192.0.2.7, lip=127.0.0.1: reason</c> (STARTTLS, STLS or implicit TLS).</summary>
+    public void ImapTlsFailed(string service, string remoteIp, string localIp, string reason) =>
+        Info(service + "-login", $"TLS handshaking failed: rip={remoteIp}, lip={localIp}: {reason}");
+
     private static string Security(string security) => security.Length == 0 ? "" : ", " + security;
 }

@@ -1,21 +1,41 @@
+using System.Collections.Concurrent;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Posthorn.Config;
+using Posthorn.Core;
 using Posthorn.Imap;
 using Posthorn.Imap.Auth;
+using Posthorn.Lmtp;
+using Posthorn.Logging;
+using Posthorn.Mail.Auth;
+using Posthorn.Mail.Delivery;
 using Posthorn.Pop3;
+using Posthorn.Smtp;
 
 namespace Posthorn.Daemon.Master;
 
-/// <summary>The Dovecot role: master.cf rows whose command is <c>imapd</c> or <c>pop3d</c>.</summary>
-/// <remarks>Users log in with the accounts of <c>posthorn_passwd_file</c> (Dovecot's passwd-file
-/// format, shared with SMTP AUTH) and are served the mailbox <c>imapd_mailbox</c> under their home.
+/// <summary>The Dovecot role: master.cf rows whose command is <c>imapd</c>, <c>pop3d</c> or <c>lmtpd</c>.</summary>
+/// <remarks>Users log in and are looked up in one user database (<see cref="UserDatabase.Open"/>:
+/// <c>posthorn_passwd_file</c> in Dovecot's passwd-file format, else the system accounts), the same one
+/// SMTP AUTH uses, and are served the mailbox <c>imapd_mailbox</c> under their home; lmtpd delivers there.
 /// One store serves every session, so sessions see each other's changes.
-/// Parameters: posthorn_passwd_file, imapd_mailbox, imapd_disable_plaintext_auth,
-/// imapd_max_literal_size, imapd_max_line_length, imapd_timeout, imapd_auth_failure_delay.</remarks>
+/// Rows: <c>imap inet n - n - - imapd</c>, <c>imaps inet n - n - - imapd -o imapd_tls_wrappermode=yes</c>,
+/// the same with pop3d, and <c>lmtp-posthorn unix - - n - - lmtpd</c> (socket
+/// <c>$queue_directory/private/lmtp-posthorn</c>; <c>public/</c> when the private column is n) or an inet row.
+/// Security: certificates are read when the row is bound, before the daemon drops its privileges.
+/// Parameters: posthorn_passwd_file, imapd_mailbox, imapd_disable_plaintext_auth, imapd_max_literal_size,
+/// imapd_max_line_length, imapd_timeout, imapd_auth_failure_delay, imapd_tls_cert_file, imapd_tls_key_file,
+/// imapd_tls_protocols, imapd_tls_wrappermode, lmtpd_timeout, lmtpd_recipient_limit, message_size_limit,
+/// mailbox_size_limit, queue_directory, myhostname.</remarks>
 public sealed partial class MasterDaemon
 {
     private long _imapSessions;
+    private readonly ConcurrentDictionary<string, IPasswordDatabase> _userDatabases = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Listener, (X509Certificate2? Cert, X509Certificate2Collection? Chain)> _mailboxTls = new();
 
     private static ImapSessionOptions ImapOptions(ConfigSnapshot cfg) => new()
     {
@@ -24,24 +44,117 @@ public sealed partial class MasterDaemon
         MaxLineLength = (int)cfg.GetNumber("imapd_max_line_length"),
         Timeout = cfg.GetTime("imapd_timeout"),
         AuthFailureDelay = cfg.GetTime("imapd_auth_failure_delay"),
+        TlsWrapperMode = cfg.GetBool("imapd_tls_wrappermode"),
+        TlsProtocols = TlsProtocolList.TryParse(cfg.Get("imapd_tls_protocols"), out var p) ? p : SslProtocols.None,
     };
+
+    /// <summary>One database object per file, so its parsed snapshot is shared by all sessions.</summary>
+    private IPasswordDatabase Users(ConfigSnapshot cfg) =>
+        _userDatabases.GetOrAdd(cfg.Get("posthorn_passwd_file").Trim(), UserDatabase.Open);
+
+    /// <summary>Binds an imapd, pop3d or lmtpd row (inet, or unix for a socket under the queue directory);
+    /// false for other commands, which BindListeners handles.</summary>
+    private bool TryBindMailboxService(MasterService svc, ConfigSnapshot cfg)
+    {
+        if (svc.Command is not ("imapd" or "pop3d" or "lmtpd") || svc.Type is not ("inet" or "unix")) return false;
+        var rowCfg = svc.Overrides.Count == 0 ? cfg : cfg.WithOverrides(svc.Overrides);
+        var settings = svc.Overrides.Count == 0 ? _settings : Settings.From(rowCfg, Log);
+        var tls = svc.Command == "lmtpd" ? (null, null) : LoadMailboxCertificate(rowCfg);
+        if (svc.Type == "unix")
+        {
+            // Postfix master(5): a unix service lives in private/ (column 3 "y" or "-") or public/.
+            string dir = Path.Combine(cfg.Get("queue_directory"), svc.Private == "n" ? "public" : "private");
+            Directory.CreateDirectory(dir);
+            string path = Path.Combine(dir, svc.Name);
+            File.Delete(path);   // a socket left by a previous run
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                socket.Bind(new UnixDomainSocketEndPoint(path));
+                socket.Listen(512);
+                // Postfix: the directory's mode guards the socket; the socket itself is open to who can reach it.
+                File.SetUnixFileMode(path, (UnixFileMode)0x1B6 /* 0666 */);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                throw new IOException($"bind {path}: {e.Message}", e);
+            }
+            AddMailboxListener(new Listener(svc, socket, settings), tls);
+            return true;
+        }
+        foreach (var endPoint in svc.ResolveEndPoints(cfg))
+        {
+            var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                if (endPoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
+                socket.Bind(endPoint);
+                socket.Listen(512);
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                throw new IOException($"bind {endPoint.Address} port {endPoint.Port}: {e.Message}", e);
+            }
+            AddMailboxListener(new Listener(svc, socket, settings), tls);
+        }
+        return true;
+    }
+
+    private void AddMailboxListener(Listener listener, (X509Certificate2?, X509Certificate2Collection?) tls)
+    {
+        _listeners.Add(listener);
+        _mailboxTls[listener] = tls;
+    }
+
+    /// <summary>imapd_tls_cert_file/imapd_tls_key_file (defaults: smtpd's); (null, null) when unset or unreadable.</summary>
+    private (X509Certificate2?, X509Certificate2Collection?) LoadMailboxCertificate(ConfigSnapshot cfg)
+    {
+        string certFile = cfg.Get("imapd_tls_cert_file").Trim(), keyFile = cfg.Get("imapd_tls_key_file").Trim();
+        if (certFile.Length == 0) return (null, null);
+        try
+        {
+            var cert = X509Certificate2.CreateFromPemFile(certFile, keyFile.Length > 0 ? keyFile : certFile);
+            var all = new X509Certificate2Collection();
+            all.ImportFromPemFile(certFile);
+            var chain = new X509Certificate2Collection();
+            foreach (var c in all)
+                if (c.Thumbprint != cert.Thumbprint) chain.Add(c);
+            return (cert, chain.Count > 0 ? chain : null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            Log.Warning("imap", $"cannot load certificate from {certFile} and key from {keyFile}: {e.Message}; TLS is not offered");
+            return (null, null);
+        }
+    }
 
     private async Task ServeMailboxAccessAsync(Listener listener, Socket client, CancellationToken ct)
     {
         var cfg = listener.Settings.Config;
-        string passwdFile = cfg.Get("posthorn_passwd_file");
         using (client)
         {
             var stream = new NetworkStream(client, ownsSocket: false);
-            var options = ImapOptions(cfg) with
-            {
-                RemoteEndPoint = (IPEndPoint?)client.RemoteEndPoint,
-                LocalEndPoint = (IPEndPoint?)client.LocalEndPoint,
-                SessionId = $"{Environment.ProcessId:X}{Interlocked.Increment(ref _imapSessions):X8}",
-            };
-            var users = new PasswdFileUserResolver(passwdFile, cfg.Get("imapd_mailbox"));
+            string sessionId = $"{Environment.ProcessId:X}{Interlocked.Increment(ref _imapSessions):X8}";
             try
             {
+                if (listener.Service.Command == "lmtpd")
+                {
+                    await ServeLmtpAsync(stream, client, cfg, sessionId, ct);
+                    return;
+                }
+                var (cert, chain) = _mailboxTls.TryGetValue(listener, out var tls) ? tls : (null, null);
+                var options = ImapOptions(cfg) with
+                {
+                    RemoteEndPoint = client.RemoteEndPoint as IPEndPoint,
+                    LocalEndPoint = client.LocalEndPoint as IPEndPoint,
+                    SessionId = sessionId,
+                    TlsCertificate = cert,
+                    TlsChain = chain,
+                };
+                var users = new UserDatabaseImapResolver(Users(cfg), cfg.Get("imapd_mailbox"));
                 if (listener.Service.Command == "pop3d")
                     await new Pop3ServerSession(stream, options, _store, users, Log, _clock).RunAsync(ct);
                 else
@@ -49,8 +162,116 @@ public sealed partial class MasterDaemon
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
             {
-                Log.Info(listener.Service.Command, $"lost connection from {options.RemoteEndPoint}: {e.Message}");
+                Log.Info(listener.Service.Command, $"lost connection from {client.RemoteEndPoint}: {e.Message}");
             }
         }
+    }
+
+    private async Task ServeLmtpAsync(Stream stream, Socket client, ConfigSnapshot cfg, string sessionId, CancellationToken ct)
+    {
+        var options = new LmtpSessionOptions
+        {
+            Hostname = cfg.Get("myhostname"),
+            Client = client.RemoteEndPoint is IPEndPoint ip ? ip.Address.ToString() : "local",
+            Timeout = cfg.GetTime("lmtpd_timeout"),
+            MessageSizeLimit = cfg.GetSize("message_size_limit"),
+            RecipientLimit = (int)cfg.GetNumber("lmtpd_recipient_limit"),
+            SpoolDirectory = Path.Combine(cfg.Get("queue_directory"), "lmtp"),
+            SessionId = sessionId,
+        };
+        var agent = new MaildirLmtpAgent(Users(cfg), cfg.Get("imapd_mailbox"), cfg.Get("myhostname"),
+            cfg.GetSize("mailbox_size_limit"), _ids, Log, _clock);
+        await new LmtpServerSession(stream, options, agent, Log, _clock).RunAsync(ct);
+    }
+}
+
+/// <summary>imapd's and pop3d's <see cref="IImapUserResolver"/> over the user database: a login gives the
+/// mailbox <c>imapd_mailbox</c> under the user's home.</summary>
+public sealed class UserDatabaseImapResolver(IPasswordDatabase database, string homeMailbox) : IImapUserResolver
+{
+    public async ValueTask<ImapUser?> AuthenticateAsync(string user, string password, CancellationToken ct)
+    {
+        if (user.Length == 0 || user.Contains(':')) return null;
+        var found = await database.LoginAsync(user, password, ct);
+        return found.User?.MailboxPath(homeMailbox) is { } maildir ? new ImapUser(found.User.Name, maildir) : null;
+    }
+}
+
+/// <summary>lmtpd's <see cref="ILmtpDeliveryAgent"/>: recipients are users of the user database (the whole
+/// address, then its local part), and mail goes into <c>imapd_mailbox</c> under their home through the
+/// virtual(8) delivery code, written as the user's uid/gid from the database.</summary>
+/// <remarks>DEVIATION: Dovecot looks users up by auth_username_format; Posthorn tries the address as given,
+/// then the local part, so that passwd-file users "alice" receive mail for alice@any-domain Postfix hands over.
+/// Each delivery is also logged by the virtual delivery code (<c>postfix/virtual … status=sent</c>) under a
+/// queue ID that the LMTP reply names.</remarks>
+public sealed class MaildirLmtpAgent(IPasswordDatabase users, string homeMailbox, string hostname, long mailboxLimit,
+    QueueIdGenerator ids, MailLog log, TimeProvider clock) : ILmtpDeliveryAgent
+{
+    public async ValueTask<LmtpReply> CheckRecipientAsync(string recipient, CancellationToken ct)
+    {
+        var (result, _) = await FindAsync(recipient, ct);
+        return result switch
+        {
+            AuthResult.Success => LmtpReplies.RecipientOk,
+            AuthResult.TemporaryFailure => LmtpReplies.TemporaryLookupFailure,
+            _ => LmtpReplies.UnknownUser(recipient),
+        };
+    }
+
+    public async ValueTask<LmtpReply> DeliverAsync(LmtpDelivery d, CancellationToken ct)
+    {
+        var (result, user) = await FindAsync(d.Recipient, ct);
+        if (user is null) return result == AuthResult.Failure ? LmtpReplies.UnknownUser(d.Recipient) : LmtpReplies.TemporaryLookupFailure;
+        string messageId = MessageId(d.OpenContent);
+        if (user.MailboxPath(homeMailbox) is not { } path || user.Uid is null || user.Gid is null)
+        {
+            log.Warning("lmtp", $"user {user.Name}: no home, uid or gid in the user database");
+            log.LmtpSaveFailed(user.Name, d.SessionId, messageId, "INBOX", "mail system configuration error");
+            return new LmtpReply(451, "4.3.5", $"<{d.Recipient}> Mail system configuration error");
+        }
+        // The IMAP store serves Maildir only, so the mailbox is always written as one (virtual(8): "/" at the end).
+        path = path.TrimEnd('/') + "/";
+        var id = ids.Next();
+        var transport = new VirtualTransport(new VirtualDeliveryOptions
+        {
+            MyHostname = hostname,
+            MailboxMaps = _ => path,
+            UidMaps = _ => user.Uid.Value.ToString(CultureInfo.InvariantCulture),
+            GidMaps = _ => user.Gid.Value.ToString(CultureInfo.InvariantCulture),
+            // Dovecot's first_valid_uid is left to the database's author: root's entry is delivered as root.
+            MinimumUid = 0,
+            MailboxLimit = mailboxLimit,
+        }, clock, log);
+        string address = d.Recipient.Contains('@') ? d.Recipient : d.Recipient + "@" + hostname;
+        var request = new LocalDeliveryRequest(id, d.Sender.Length == 0 ? SmtpPath.Null : SmtpPath.FromAddress(d.Sender),
+            SmtpPath.FromAddress(address), d.Recipient, d.OpenContent, d.Arrival);
+        var outcome = (await transport.DeliverAsync(request, ct)).Results[0];
+        if (outcome.Outcome == DeliveryOutcome.Sent)
+        {
+            log.LmtpSaved(user.Name, d.SessionId, messageId, "INBOX");
+            return LmtpReplies.Delivered(d.Recipient, id.ToString());
+        }
+        log.LmtpSaveFailed(user.Name, d.SessionId, messageId, "INBOX", outcome.Text);
+        return new LmtpReply(outcome.Outcome == DeliveryOutcome.Bounced ? 552 : 451, outcome.Dsn.ToString(), $"<{d.Recipient}> {outcome.Text}");
+    }
+
+    /// <summary>The user for an address: the whole address, then the local part.</summary>
+    private async ValueTask<(AuthResult, MailUser?)> FindAsync(string recipient, CancellationToken ct)
+    {
+        var whole = await users.FindAsync(recipient, ct);
+        if (whole.Result != AuthResult.Failure) return (whole.Result, whole.User);
+        int at = recipient.LastIndexOf('@');
+        if (at <= 0) return (AuthResult.Failure, null);
+        var local = await users.FindAsync(recipient[..at], ct);
+        return (local.Result, local.User);
+    }
+
+    /// <summary>The Message-ID header for the log ("" when none), read from the header block only.</summary>
+    private static string MessageId(Func<Stream> open)
+    {
+        using var reader = new StreamReader(open());
+        for (int n = 0; n < 1000 && reader.ReadLine() is { Length: > 0 } line; n++)
+            if (line.StartsWith("Message-ID:", StringComparison.OrdinalIgnoreCase)) return line[11..].Trim();
+        return "";
     }
 }

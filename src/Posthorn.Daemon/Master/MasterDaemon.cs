@@ -148,8 +148,9 @@ public sealed partial class MasterDaemon : IAsyncDisposable
     {
         foreach (var svc in cfg.Master.Services)
         {
+            if (TryBindMailboxService(svc, cfg)) continue;   // imapd, pop3d, lmtpd: MasterDaemon.Imap.cs
             if (svc.Type != "inet") continue;
-            if (svc.Command is not ("smtpd" or "imapd" or "pop3d"))
+            if (svc.Command is not "smtpd")
             {
                 Log.Warning("master", $"{svc.Name}/{svc.Type}: service command {svc.Command} is not available yet; not listening");
                 continue;

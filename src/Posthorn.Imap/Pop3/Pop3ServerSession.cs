@@ -10,17 +10,20 @@ namespace Posthorn.Pop3;
 
 /// <summary>pop3d: one POP3 connection over the user's INBOX.</summary>
 /// <remarks>
-/// Standards: RFC 1939 (USER, PASS, STAT, LIST, RETR, DELE, NOOP, RSET, QUIT, TOP, UIDL), RFC 2449 (CAPA).
-/// Not offered: APOP, STLS, SASL. UIDLs are "UIDVALIDITY-UID"… in Dovecot's default %08Xu%08Xv form,
+/// Standards: RFC 1939 (USER, PASS, STAT, LIST, RETR, DELE, NOOP, RSET, QUIT, TOP, UIDL), RFC 2449 (CAPA),
+/// RFC 2595 §4 (STLS, when a certificate is configured), RFC 8314 (pop3s, imapd_tls_wrappermode).
+/// Not offered: APOP, SASL. UIDLs are "UIDVALIDITY-UID"… in Dovecot's default %08Xu%08Xv form,
 /// so they stay stable as long as the IMAP UIDs do. Deletions happen only at QUIT, in the UPDATE
 /// state (RFC 1939 §6), by marking \Deleted and expunging those messages.
 /// Security: as imapd: bounded lines, imapd_timeout, plaintext logins only where
 /// <see cref="ImapSessionOptions.PlaintextAllowed"/>, the maildrop of the logged-in user only.
 /// DEVIATION: RFC 1939 §8 asks for an exclusive lock on the maildrop; a second session is not refused yet.
 /// </remarks>
-public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options, IMailStore store, IImapUserResolver users,
+public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions options, IMailStore store, IImapUserResolver users,
     MailLog log, TimeProvider clock)
 {
+    private Stream _stream = stream;
+    private ImapSessionOptions _options = options;
     private PipeReader _input = null!;
     private PipeWriter _output = null!;
     private CancellationToken _ct;
@@ -33,8 +36,7 @@ public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options,
 
     public async Task RunAsync(CancellationToken shutdown)
     {
-        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true));
-        _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+        AttachPipes(_stream);
         using var timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, clock);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(shutdown, timeout.Token);
         _timeout = timeout;
@@ -45,6 +47,7 @@ public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options,
         var start = clock.GetUtcNow();
         try
         {
+            if (_options.TlsWrapperMode && !await WrapperModeHandshakeAsync()) return;
             await SendAsync("+OK Posthorn ready.");
             while (true)
             {
@@ -64,15 +67,20 @@ public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options,
                 {
                     // RFC 2449 §5.
                     await SendAsync("+OK\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n" +
-                        (_box is null && options.PlaintextAllowed ? "USER\r\n" : "") + ".");
+                        (_box is null && _options.PlaintextAllowed ? "USER\r\n" : "") +
+                        (_box is null && _options.StartTlsOffered ? "STLS\r\n" : "") + ".");
                     continue;
                 }
                 if (_box is null)
                 {
                     switch (cmd)
                     {
+                        case "STLS":
+                            await StartTlsAsync(arg);
+                            pendingUser = null;
+                            break;
                         case "USER":
-                            if (!options.PlaintextAllowed) { await SendAsync("-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."); break; }
+                            if (!_options.PlaintextAllowed) { await SendAsync("-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."); break; }
                             pendingUser = arg;
                             await SendAsync("+OK");
                             break;
@@ -82,16 +90,16 @@ public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options,
                             _user = await users.AuthenticateAsync(pendingUser, arg, _ct);
                             if (_user is null)
                             {
-                                await Task.Delay(options.AuthFailureDelay, clock, _ct);
+                                await Task.Delay(_options.AuthFailureDelay, clock, _ct);
                                 log.ImapLoginDisconnected("pop3", $"auth failed, {attempts} attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs",
-                                    ImapServerSession.Printable(pendingUser), "PLAIN", options.RemoteIp, options.LocalIp, options.SecurityLabel, options.SessionId);
+                                    ImapServerSession.Printable(pendingUser), "PLAIN", _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
                                 pendingUser = null;
                                 await SendAsync("-ERR [AUTH] Authentication failed.");
                                 break;
                             }
                             _box = await store.OpenAccount(_user.Name, _user.Maildir).OpenAsync("INBOX", false, _ct);
                             if (_box is null) { _user = null; await SendAsync("-ERR [SYS/TEMP] Mailbox unavailable."); break; }
-                            log.ImapLogin("pop3", _user.Name, "PLAIN", options.RemoteIp, options.LocalIp, options.SecurityLabel, options.SessionId);
+                            log.ImapLogin("pop3", _user.Name, "PLAIN", _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
                             await SendAsync("+OK Logged in.");
                             break;
                         default:
@@ -126,12 +134,12 @@ public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options,
             {
                 log.ImapLoginDisconnected("pop3", attempts > 0 ? $"auth failed, {attempts} attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs"
                     : $"no auth attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs",
-                    "", null, options.RemoteIp, options.LocalIp, options.SecurityLabel, options.SessionId);
+                    "", null, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
             }
             if (_box is not null) await _box.DisposeAsync();
             await _input.CompleteAsync();
             await _output.CompleteAsync();
-            await stream.DisposeAsync();
+            await _stream.DisposeAsync();
         }
     }
 
@@ -260,7 +268,7 @@ public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options,
     {
         while (true)
         {
-            _timeout.CancelAfter(options.Timeout);
+            _timeout.CancelAfter(_options.Timeout);
             var read = await _input.ReadAsync(_ct);
             var buffer = read.Buffer;
             if (buffer.PositionOf((byte)'\n') is { } lf)
@@ -270,7 +278,7 @@ public sealed class Pop3ServerSession(Stream stream, ImapSessionOptions options,
                 _input.AdvanceTo(buffer.GetPosition(1, lf));
                 return Encoding.UTF8.GetString(bytes).TrimEnd('\r');
             }
-            if (buffer.Length > options.MaxLineLength || read.IsCompleted)
+            if (buffer.Length > _options.MaxLineLength || read.IsCompleted)
             {
                 _input.AdvanceTo(buffer.End);
                 return null;

@@ -1,16 +1,21 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
 namespace Posthorn.Mail.Auth;
 
-/// <summary>A Dovecot-style passwd-file: one user per line, <c>user:{SCHEME}hash:uid:gid:gecos:home:shell:extra</c>
-/// (only the first two fields are read here), <c>#</c> comments and blank lines ignored.</summary>
+/// <summary>A Dovecot-style passwd-file: one user per line, <c>user:{SCHEME}hash:uid:gid:gecos:home:shell:extra</c>,
+/// <c>#</c> comments and blank lines ignored. It is both the passdb (the password field) and the userdb
+/// (uid, gid and home) of the user database.</summary>
 /// <remarks>
 /// Schemes (Dovecot's names): PLAIN, CLEAR and CLEARTEXT compare the text itself; CRYPT (the default when
-/// no <c>{SCHEME}</c> is given), SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT and BLF-CRYPT are checked by the
-/// system's crypt(3), which reads the method from the hash (<c>$6$</c>, <c>$5$</c>, <c>$1$</c>, <c>$2y$</c>).
-/// Any other scheme fails the login. The file is read again when its size or modification time changes.
-/// Security: the file holds secrets; keep it readable by the mail system only.
+/// no <c>{SCHEME}</c> is given, Dovecot's default_pass_scheme for passwd-files), SHA512-CRYPT, SHA256-CRYPT,
+/// MD5-CRYPT, BLF-CRYPT and DES-CRYPT are checked by the system's crypt(3), which reads the method from the
+/// hash (<c>$6$</c>, <c>$5$</c>, <c>$1$</c>, <c>$2y$</c>). Any other scheme fails the login.
+/// Dovecot: the first entry for a user wins; empty uid, gid or home fields are allowed.
+/// The file is read again when its size or modification time changes, so edits need no reload.
+/// Security: the file holds secrets; keep it readable by the mail system only. Passwords are never logged,
+/// and comparisons take constant time.
 /// Parameters: posthorn_passwd_file (a Posthorn extension).
 /// </remarks>
 public sealed class PasswdFile(string path) : IPasswordDatabase
@@ -18,13 +23,32 @@ public sealed class PasswdFile(string path) : IPasswordDatabase
     private static readonly HashSet<string> CryptSchemes =
         new(["CRYPT", "SHA512-CRYPT", "SHA256-CRYPT", "MD5-CRYPT", "BLF-CRYPT", "DES-CRYPT"], StringComparer.OrdinalIgnoreCase);
 
-    private sealed record Snapshot(DateTime Modified, long Length, IReadOnlyDictionary<string, string> Passwords);
+    /// <summary>One line of the file: the password field and the userdb fields.</summary>
+    private sealed record Entry(string Password, MailUser User);
+
+    private sealed record Snapshot(DateTime Modified, long Length, IReadOnlyDictionary<string, Entry> Users);
 
     private volatile Snapshot? _snapshot;
 
     public string Path { get; } = path;
 
-    public ValueTask<AuthResult> VerifyAsync(string user, string password, CancellationToken ct)
+    public async ValueTask<AuthResult> VerifyAsync(string user, string password, CancellationToken ct) =>
+        (await LoginAsync(user, password, ct)).Result;
+
+    public ValueTask<UserLookup> LoginAsync(string user, string password, CancellationToken ct)
+    {
+        var (result, entry) = Find(user);
+        if (entry is null) return ValueTask.FromResult(new UserLookup(result, null));
+        return ValueTask.FromResult(Check(password, entry.Password) ? new UserLookup(AuthResult.Success, entry.User) : UserLookup.Failure);
+    }
+
+    public ValueTask<UserLookup> FindAsync(string user, CancellationToken ct)
+    {
+        var (result, entry) = Find(user);
+        return ValueTask.FromResult(new UserLookup(result, entry?.User));
+    }
+
+    private (AuthResult Result, Entry? Entry) Find(string user)
     {
         Snapshot snapshot;
         try
@@ -33,13 +57,12 @@ public sealed class PasswdFile(string path) : IPasswordDatabase
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return ValueTask.FromResult(AuthResult.TemporaryFailure);
+            return (AuthResult.TemporaryFailure, null);
         }
-        if (!snapshot.Passwords.TryGetValue(user, out var stored)) return ValueTask.FromResult(AuthResult.Failure);
-        return ValueTask.FromResult(Check(password, stored) ? AuthResult.Success : AuthResult.Failure);
+        return snapshot.Users.TryGetValue(user, out var entry) ? (AuthResult.Success, entry) : (AuthResult.Failure, null);
     }
 
-    /// <summary>Checks a password against one stored passwd-file password field.</summary>
+    /// <summary>Checks a password against one stored passwd-file password field (<c>{SCHEME}value</c>).</summary>
     public static bool Check(string password, string stored)
     {
         string scheme = "CRYPT", value = stored;
@@ -60,16 +83,22 @@ public sealed class PasswdFile(string path) : IPasswordDatabase
         if (!info.Exists) throw new FileNotFoundException("passwd-file not found", Path);
         var current = _snapshot;
         if (current is not null && current.Modified == info.LastWriteTimeUtc && current.Length == info.Length) return current;
-        var passwords = new Dictionary<string, string>(StringComparer.Ordinal);
+        var users = new Dictionary<string, Entry>(StringComparer.Ordinal);
         foreach (var line in File.ReadLines(Path))
         {
             if (line.Length == 0 || line[0] == '#') continue;
             var fields = line.Split(':');
             if (fields.Length < 2 || fields[0].Length == 0) continue;
-            passwords.TryAdd(fields[0], fields[1]);   // Dovecot: the first entry for a user wins.
+            string Field(int i) => fields.Length > i ? fields[i] : "";
+            var user = new MailUser(fields[0], Id(Field(2)), Id(Field(3)), Field(5));
+            users.TryAdd(fields[0], new Entry(fields[1], user));   // Dovecot: the first entry for a user wins.
         }
-        var fresh = new Snapshot(info.LastWriteTimeUtc, info.Length, passwords);
+        var fresh = new Snapshot(info.LastWriteTimeUtc, info.Length, users);
         _snapshot = fresh;
         return fresh;
     }
+
+    /// <summary>A numeric uid or gid field; null when empty or not a number.</summary>
+    private static int? Id(string field) =>
+        int.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out int id) ? id : null;
 }

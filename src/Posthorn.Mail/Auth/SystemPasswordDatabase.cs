@@ -1,14 +1,17 @@
 using System.Runtime.InteropServices;
+using Posthorn.Mail.Delivery;
 
 namespace Posthorn.Mail.Auth;
 
 /// <summary>System accounts: the hash from the shadow database via getspnam_r(3), checked by crypt(3)
-/// (Dovecot's <c>passdb { driver = shadow }</c>).</summary>
+/// (Dovecot's <c>passdb { driver = shadow }</c>); home, uid and gid from getpwnam(3) (<c>userdb { driver = passwd }</c>).</summary>
 /// <remarks>Only root can read /etc/shadow; for anyone else every lookup is a temporary failure.
 /// A locked account ("!" or "*" hashes) never matches, because crypt(3) refuses such a setting.</remarks>
-public sealed partial class SystemPasswordDatabase : IPasswordDatabase
+public sealed partial class SystemPasswordDatabase(IUserDatabase? accounts = null) : IPasswordDatabase
 {
     private const int ERANGE = 34;
+
+    private readonly IUserDatabase _accounts = accounts ?? new PasswdUserDatabase();
 
     public ValueTask<AuthResult> VerifyAsync(string user, string password, CancellationToken ct)
     {
@@ -16,6 +19,21 @@ public sealed partial class SystemPasswordDatabase : IPasswordDatabase
         var (found, hash) = ShadowHash(user);
         if (!found) return ValueTask.FromResult(hash is null ? AuthResult.Failure : AuthResult.TemporaryFailure);
         return ValueTask.FromResult(Crypt.Verify(password, hash!) ? AuthResult.Success : AuthResult.Failure);
+    }
+
+    public async ValueTask<UserLookup> LoginAsync(string user, string password, CancellationToken ct)
+    {
+        var result = await VerifyAsync(user, password, ct);
+        if (result != AuthResult.Success) return new UserLookup(result, null);
+        // The shadow entry matched but there is no passwd entry (inconsistent databases): no login.
+        return await FindAsync(user, ct) is { Result: AuthResult.Success } found ? found : UserLookup.TemporaryFailure;
+    }
+
+    public ValueTask<UserLookup> FindAsync(string user, CancellationToken ct)
+    {
+        if (user.Length == 0 || user.Contains('\0') || !_accounts.TryGetUser(user, out var account))
+            return ValueTask.FromResult(UserLookup.Failure);
+        return ValueTask.FromResult(new UserLookup(AuthResult.Success, new MailUser(account.Name, account.Uid, account.Gid, account.Home)));
     }
 
     /// <summary>(true, hash) for a user with a shadow entry; (false, null) for none;

@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Posthorn.Imap;
-using Posthorn.Imap.Auth;
+using Posthorn.Daemon.Master;
+using Posthorn.Mail.Auth;
 using Posthorn.Logging;
 using Posthorn.Pop3;
 using Posthorn.Store.Maildir;
@@ -26,7 +27,7 @@ public sealed class ImapTestServer : IAsyncDisposable
         Maildir = Path.Combine(home, "Maildir");
         string passwd = Path.Combine(_root.FullName, "passwd");
         File.WriteAllText(passwd, $"alice:{{PLAIN}}secret:1000:1000::{home}::\n");
-        Users = new PasswdFileUserResolver(passwd);
+        Users = new UserDatabaseImapResolver(new PasswdFile(passwd), "Maildir/");
         Store = new MaildirStore(TimeProvider.System, "test.example", 4242);
         Log = new MailLog(LogSink, "postfix", "mail.example.test", TimeProvider.System, 4242);
         _imap.Start();
@@ -36,8 +37,10 @@ public sealed class ImapTestServer : IAsyncDisposable
     }
 
     public ImapSessionOptions Options { get; }
+    /// <summary>When set, sessions believe the client comes from here (to test a non-loopback client over loopback).</summary>
+    public IPEndPoint? FakeRemote { get; init; }
     public string Maildir { get; }
-    public PasswdFileUserResolver Users { get; }
+    public UserDatabaseImapResolver Users { get; }
     public MaildirStore Store { get; }
     public MemoryLogSink LogSink { get; } = new();
     public MailLog Log { get; }
@@ -57,7 +60,7 @@ public sealed class ImapTestServer : IAsyncDisposable
             {
                 return;
             }
-            var opts = Options with { RemoteEndPoint = (IPEndPoint)s.RemoteEndPoint!, LocalEndPoint = (IPEndPoint)s.LocalEndPoint!, SessionId = "test" };
+            var opts = Options with { RemoteEndPoint = FakeRemote ?? (IPEndPoint)s.RemoteEndPoint!, LocalEndPoint = (IPEndPoint)s.LocalEndPoint!, SessionId = "test" };
             var stream = new NetworkStream(s, ownsSocket: true);
             lock (_tasks)
             {

@@ -1,5 +1,5 @@
 using MailKit.Net.Pop3;
-using Posthorn.Imap.Auth;
+using Posthorn.Mail.Auth;
 using Posthorn.Tests.Imap;
 using Xunit;
 
@@ -44,9 +44,9 @@ public sealed class Pop3ServerSessionTests
     {
         // Known answer from the SHA-crypt specification (Drepper), rounds=5000 default.
         const string hash = "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1";
-        Assert.True(PasswdFileUserResolver.Verify("Hello world!", "{SHA512-CRYPT}" + hash));
-        Assert.False(PasswdFileUserResolver.Verify("Hello world?", "{SHA512-CRYPT}" + hash));
-        Assert.True(PasswdFileUserResolver.Verify("pw", "{PLAIN}pw"));
-        Assert.False(PasswdFileUserResolver.Verify("pw", "{UNKNOWN}pw"));
+        Assert.True(PasswdFile.Check("Hello world!", "{SHA512-CRYPT}" + hash));
+        Assert.False(PasswdFile.Check("Hello world?", "{SHA512-CRYPT}" + hash));
+        Assert.True(PasswdFile.Check("pw", "{PLAIN}pw"));
+        Assert.False(PasswdFile.Check("pw", "{UNKNOWN}pw"));
     }
 }

@@ -31,6 +31,13 @@ public static partial class ParameterRegistry
         Text("content_filter", "", "Transport that receives every message for filtering."),
         Maps("header_checks", "", "Pattern tables applied to header lines."),
         Maps("body_checks", "", "Pattern tables applied to body lines."),
+        Maps("mime_header_checks", "$header_checks", "Pattern tables applied to MIME headers."),
+        Maps("nested_header_checks", "$header_checks", "Pattern tables applied to headers of attached messages."),
+        Size("body_checks_size_limit", "51200", "Body bytes inspected by body_checks."),
+        Time("smtpd_policy_service_timeout", "100s", "Time limit for one policy service request."),
+        Time("smtpd_policy_service_max_idle", "300s", "Idle time after which a policy service connection is closed."),
+        Text("smtpd_policy_service_default_action", "451 4.3.5 Server configuration problem",
+            "Reply when a policy service cannot be reached."),
         List("local_header_rewrite_clients", "permit_inet_interfaces", "Clients whose headers are rewritten."),
     ];
 }

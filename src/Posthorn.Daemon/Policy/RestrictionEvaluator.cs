@@ -1,3 +1,4 @@
+using Posthorn.Config.Tables;
 using Posthorn.Core;
 using Posthorn.Daemon.Master;
 using Posthorn.Logging;
@@ -53,10 +54,24 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             if (await EvaluateListAsync(ev, lists[i], stages[i], ct) == Outcome.Reject)
                 return Decide(ev);
         }
-        // Postfix smtpd_reject_unlisted_recipient: the local recipient table is checked after the lists.
-        if (!ev.Discard && UnlistedRecipient(rcpt) is { } unknown)
+        // Postfix smtpd_reject_unlisted_recipient: the recipient tables are checked after the lists.
+        try
         {
-            ev.Final = unknown;
+            if (!ev.Discard && UnlistedRecipient(rcpt) is { } unknown)
+            {
+                ev.Final = unknown;
+                return Decide(ev);
+            }
+            // Postfix smtpd_check.c check_rcpt_maps: relocated_maps answers for a user who moved.
+            if (!ev.Discard && Relocated(rcpt) is { } moved)
+            {
+                ev.Final = moved;
+                return Decide(ev);
+            }
+        }
+        catch (LookupTableException e)
+        {
+            LookupFailure(ev, rcpt.ToString(), $"{e.Table} lookup error: {e.Message}");
             return Decide(ev);
         }
         return FinishPermit(ev);
@@ -82,7 +97,12 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             ev.Final = deferred;
             return Decide(ev);
         }
-        return new PolicyDecision(null, ev.Hold, ev.Discard);
+        return new PolicyDecision(null, ev.Hold, ev.Discard)
+        {
+            Prepend = ev.Prepend,
+            Redirect = ev.Redirect,
+            Filter = ev.Filter,
+        };
     }
 
     private static PolicyDecision Decide(Evaluation ev) =>
@@ -231,11 +251,34 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
 
     /// <summary>Postfix postconf(5) reject_unauth_destination: the domain is in mydestination,
     /// inet_interfaces, proxy_interfaces, virtual_alias_domains, virtual_mailbox_domains or relay_domains.</summary>
-    private bool IsAuthorizedDestination(SmtpPath rcpt) => settings.IsLocalDomain(rcpt.Domain) || settings.IsRelayDomain(rcpt.Domain);
+    private bool IsAuthorizedDestination(SmtpPath rcpt) => settings.IsLocalDomain(rcpt.Domain) || settings.IsRelayDomain(rcpt.Domain)
+        || restrictions.IsVirtualAliasDomain(rcpt.Domain);
 
-    private SmtpReply? UnlistedRecipient(SmtpPath rcpt) =>
-        settings.IsLocalDomain(rcpt.Domain) && settings.LocalRecipientCheck && !isLocalRecipient(rcpt.LocalPart)
-            ? new SmtpReply(restrictions.UnknownLocalRecipientRejectCode, "5.1.1",
-                $"<{rcpt}>: Recipient address rejected: User unknown in local recipient table")
-            : null;
+    private SmtpReply? UnlistedRecipient(SmtpPath rcpt)
+    {
+        if (settings.IsLocalDomain(rcpt.Domain))
+        {
+            return settings.LocalRecipientCheck && !isLocalRecipient(rcpt.LocalPart)
+                ? new SmtpReply(restrictions.UnknownLocalRecipientRejectCode, "5.1.1",
+                    $"<{rcpt}>: Recipient address rejected: User unknown in local recipient table")
+                : null;
+        }
+        // Postfix ADDRESS_CLASS_README, virtual alias domain class: "the SMTP server rejects mail for recipients
+        // that are not listed in virtual_alias_maps" with "User unknown in virtual alias table".
+        if (restrictions.IsVirtualAliasDomain(rcpt.Domain) && !restrictions.IsVirtualAlias(rcpt.ToString()))
+            return new SmtpReply(restrictions.UnknownVirtualAliasRejectCode, "5.1.1",
+                $"<{rcpt}>: Recipient address rejected: User unknown in virtual alias table");
+        return null;
+    }
+
+    /// <summary>Postfix relocated(5): "550 5.1.6 &lt;x&gt;: Recipient address rejected: User has moved to NEW".</summary>
+    private SmtpReply? Relocated(SmtpPath rcpt)
+    {
+        if (restrictions.RelocatedMaps.Count == 0 || rcpt.IsNull)
+            return null;
+        string? moved = restrictions.RelocatedTo(rcpt.ToString(), settings.IsLocalDomain(rcpt.Domain));
+        if (moved is null)
+            return null;
+        return new SmtpReply(550, "5.1.6", $"<{rcpt}>: Recipient address rejected: User has moved to {moved}");
+    }
 }

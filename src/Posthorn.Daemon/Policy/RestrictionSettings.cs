@@ -37,6 +37,31 @@ public sealed class RestrictionSettings
     public short NonFqdnRejectCode { get; init; } = 504;
     public short RelayRejectCode { get; init; } = 554;
     public short UnknownLocalRecipientRejectCode { get; init; } = 550;
+    public short UnknownVirtualAliasRejectCode { get; init; } = 550;
+
+    /// <summary>virtual_alias_domains (default $virtual_alias_maps: a domain listed as a key there).</summary>
+    public DomainList VirtualAliasDomains { get; init; } = new([]);
+    /// <summary>virtual_alias_maps, for the RCPT TO check of virtual alias domains.</summary>
+    public IReadOnlyList<ILookupTable> VirtualAliasMaps { get; init; } = [];
+    /// <summary>relocated_maps.</summary>
+    public IReadOnlyList<ILookupTable> RelocatedMaps { get; init; } = [];
+
+    /// <summary>Whether <paramref name="domain"/> is a virtual alias domain.</summary>
+    /// <exception cref="LookupTableException">A table of the list failed.</exception>
+    public bool IsVirtualAliasDomain(string domain) => domain.Length > 0 && VirtualAliasDomains.Matches(domain);
+
+    /// <summary>Whether virtual_alias_maps has <paramref name="address"/> (keys <c>user+ext@domain</c>,
+    /// <c>user@domain</c>, <c>@domain</c>: Postfix virtual(5)).</summary>
+    /// <exception cref="LookupTableException">A table failed.</exception>
+    public bool IsVirtualAlias(string address) =>
+        LookupKeys.TryFind(VirtualAliasMaps, LookupKeys.ForAddress(address, RecipientDelimiter, localDomain: false), out _, out _);
+
+    /// <summary>Postfix relocated(5): the new location of <paramref name="address"/>, or null. Keys: <c>user@domain</c>,
+    /// then <c>user</c> (for this host's domains only), then <c>@domain</c>.</summary>
+    /// <exception cref="LookupTableException">A table failed.</exception>
+    public string? RelocatedTo(string address, bool localDomain) =>
+        LookupKeys.TryFind(RelocatedMaps, LookupKeys.ForAddress(address, RecipientDelimiter, localDomain), out _, out string value)
+            ? value.Trim() : null;
 
     /// <summary>The lists of <paramref name="cfg"/> (a snapshot that already has the service's -o overrides).</summary>
     public static RestrictionSettings From(ConfigSnapshot cfg, IReadOnlyList<string>? clientOverride = null)
@@ -46,6 +71,8 @@ public sealed class RestrictionSettings
         foreach (var name in cfg.GetList("smtpd_restriction_classes"))
             classes[name] = cfg.GetList(name);
         short Code(string p) => (short)cfg.GetNumber(p);
+        IReadOnlyList<ILookupTable> Maps(string p) =>
+            [.. cfg.GetList(p).Select(spec => LookupTables.OpenOrFail(spec, cfg.TableOptions))];
         return new RestrictionSettings
         {
             Config = cfg,
@@ -67,6 +94,10 @@ public sealed class RestrictionSettings
             NonFqdnRejectCode = Code("non_fqdn_reject_code"),
             RelayRejectCode = Code("relay_domains_reject_code"),
             UnknownLocalRecipientRejectCode = Code("unknown_local_recipient_reject_code"),
+            UnknownVirtualAliasRejectCode = Code("unknown_virtual_alias_reject_code"),
+            VirtualAliasDomains = cfg.DomainListOf("virtual_alias_domains"),
+            VirtualAliasMaps = Maps("virtual_alias_maps"),
+            RelocatedMaps = Maps("relocated_maps"),
         };
     }
 

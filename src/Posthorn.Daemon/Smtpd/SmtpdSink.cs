@@ -28,6 +28,8 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     private SmtpTransaction? _discard;
     /// <summary>The transaction an access table marked HOLD before its queue file was opened.</summary>
     private SmtpTransaction? _hold;
+    /// <summary>access(5) PREPEND/REDIRECT/FILTER results of the current transaction, handed to cleanup.</summary>
+    private (SmtpTransaction Tx, CleanupActions Actions)? _actions;
 
     /// <summary>The DNS resolver for reject_rbl_client; by default one for posthorn_dns_servers (or resolv.conf).</summary>
     public IDnsResolver? Dns { get; init; }
@@ -45,6 +47,7 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         // DEVIATION: HOLD takes effect only when it comes before the queue file is opened (the first accepted
         // recipient, which is where client, HELO and sender checks first run); Postfix holds on any later HOLD too.
         if (decision.Reply is null && decision.Hold && tx.Writer is null) _hold = tx;
+        if (decision.Reply is null) PolicyActions.Merge(ref _actions, tx, decision);
         return decision.Reply;
     }
 
@@ -74,7 +77,15 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         // Postfix cleanup(8): local_header_rewrite_clients = permit_inet_interfaces decides whether
         // header addresses are qualified and missing Message-Id/Date/From headers added.
         var options = settings.Cleanup with { LocalHeaderRewrite = LocalAddresses.IsOwn(tx.Session.Client.Address) };
-        var cleanup = new CleanupWriter(file, id, options, clock, log) { Sender = tx.Sender };
+        var cleanup = new CleanupWriter(file, id, options, clock, log)
+        {
+            Sender = tx.Sender,
+            LogOrigin = tx.Session.ClientDescription,
+            Protocol = tx.Session.Protocol,
+            Helo = tx.Session.HeloName,
+            EnvelopeRecipients = tx.Recipients,
+            Actions = PolicyActions.For(ref _actions, tx),
+        };
         log.SmtpdClient(id, tx.Session.ClientDescription, tx.Session.SaslMethod, tx.Session.SaslUsername);
         return ValueTask.FromResult<ISmtpMessageWriter>(new Writer(this, id, cleanup));
     }

@@ -256,6 +256,10 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
 
     private SmtpReply? UnlistedRecipient(SmtpPath rcpt)
     {
+        // Postfix smtpd_check.c check_rcpt_maps: an address listed in virtual_alias_maps is known in every
+        // address class (cleanup will rewrite it).
+        if (restrictions.VirtualAliasMaps.Count > 0 && restrictions.IsVirtualAlias(rcpt.ToString()))
+            return null;
         if (settings.IsLocalDomain(rcpt.Domain))
         {
             return settings.LocalRecipientCheck && !isLocalRecipient(rcpt.LocalPart)

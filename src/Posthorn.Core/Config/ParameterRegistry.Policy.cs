@@ -20,6 +20,7 @@ public static partial class ParameterRegistry
         Num("reject_code", "554", "Reply code for reject restrictions."),
         Num("relay_domains_reject_code", "554", "Reply code for an unauthorized relay attempt."),
         Num("unknown_local_recipient_reject_code", "550", "Reply code for an unknown local recipient."),
+        Num("unknown_client_reject_code", "450", "Reply code for reject_unknown_client_hostname and reject_unknown_reverse_client_hostname."),
         Num("unknown_virtual_alias_reject_code", "550", "Reply code for an unknown virtual alias recipient."),
         Num("unknown_address_reject_code", "450", "Reply code for an unresolvable address domain."),
         Num("access_map_reject_code", "554", "Reply code for an access map REJECT."),

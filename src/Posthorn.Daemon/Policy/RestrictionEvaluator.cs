@@ -159,7 +159,8 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
     }
 
     private static bool TakesArgument(string name) => name is "check_client_access" or "check_helo_access"
-        or "check_sender_access" or "check_recipient_access" or "reject_rbl_client";
+        or "check_sender_access" or "check_recipient_access" or "reject_rbl_client" or "check_policy_service"
+        or "reject_rhsbl_client" or "reject_rhsbl_sender" or "reject_rhsbl_helo" or "reject_rhsbl_recipient";
 
     private async ValueTask<Outcome> EvaluateOneAsync(Evaluation ev, string name, string? argument, Stage stage, CancellationToken ct)
     {
@@ -211,6 +212,14 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                 return await CheckAccessAsync(ev, argument!, AccessTarget.Recipient, ct);
             case "reject_rbl_client":
                 return await RejectRblClientAsync(ev, argument!, ct);
+            case "reject_rhsbl_client" or "reject_rhsbl_sender" or "reject_rhsbl_helo" or "reject_rhsbl_recipient":
+                return await RejectRhsblAsync(ev, name, argument!, ct);
+            case "check_policy_service":
+                return await CheckPolicyServiceAsync(ev, argument!, stage, ct);
+            case "reject_unknown_client_hostname":
+                return RejectUnknownClientHostname(ev);
+            case "reject_unknown_reverse_client_hostname":
+                return await RejectUnknownReverseClientHostnameAsync(ev, ct);
         }
         if (restrictions.Classes.TryGetValue(name, out var classList))
             return await EvaluateListAsync(ev, classList, stage, ct);

@@ -38,6 +38,12 @@ public sealed class RestrictionSettings
     public short RelayRejectCode { get; init; } = 554;
     public short UnknownLocalRecipientRejectCode { get; init; } = 550;
     public short UnknownVirtualAliasRejectCode { get; init; } = 550;
+    /// <summary>unknown_client_reject_code: reject_unknown_client_hostname and reject_unknown_reverse_client_hostname.</summary>
+    public short UnknownClientRejectCode { get; init; } = 450;
+    /// <summary>smtpd_policy_service_timeout.</summary>
+    public TimeSpan PolicyServiceTimeout { get; init; } = TimeSpan.FromSeconds(100);
+    /// <summary>smtpd_policy_service_default_action: the access(5) action used when the server fails.</summary>
+    public string PolicyServiceDefaultAction { get; init; } = "451 4.3.5 Server configuration problem";
 
     /// <summary>virtual_alias_domains (default $virtual_alias_maps: a domain listed as a key there).</summary>
     public DomainList VirtualAliasDomains { get; init; } = new([]);
@@ -95,6 +101,9 @@ public sealed class RestrictionSettings
             RelayRejectCode = Code("relay_domains_reject_code"),
             UnknownLocalRecipientRejectCode = Code("unknown_local_recipient_reject_code"),
             UnknownVirtualAliasRejectCode = Code("unknown_virtual_alias_reject_code"),
+            UnknownClientRejectCode = Code("unknown_client_reject_code"),
+            PolicyServiceTimeout = cfg.GetTime("smtpd_policy_service_timeout"),
+            PolicyServiceDefaultAction = cfg.Get("smtpd_policy_service_default_action"),
             VirtualAliasDomains = cfg.DomainListOf("virtual_alias_domains"),
             VirtualAliasMaps = Maps("virtual_alias_maps"),
             RelocatedMaps = Maps("relocated_maps"),

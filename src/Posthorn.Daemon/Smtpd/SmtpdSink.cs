@@ -36,7 +36,10 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
 
     private RestrictionEvaluator Policy => _policy ??= new RestrictionEvaluator(settings, settings.Restrictions,
         Dns ?? new LazyDnsResolver(() => new DnsClientResolver(settings.Outbound.DnsServers, TimeSpan.FromSeconds(5))),
-        log, local.IsLocalRecipient);
+        log, local.IsLocalRecipient)
+    {
+        ReverseLookup = new PtrLookup(settings.Outbound.DnsServers, TimeSpan.FromSeconds(5)).ReverseNameAsync,
+    };
 
     public async ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct)
     {

@@ -40,6 +40,16 @@ public sealed class RestrictionSettings
     public short UnknownVirtualAliasRejectCode { get; init; } = 550;
     /// <summary>unknown_client_reject_code: reject_unknown_client_hostname and reject_unknown_reverse_client_hostname.</summary>
     public short UnknownClientRejectCode { get; init; } = 450;
+    /// <summary>smtpd_client_message_rate_limit (0: none).</summary>
+    public int MessageRateLimit { get; init; }
+    /// <summary>smtpd_client_recipient_rate_limit (0: none).</summary>
+    public int RecipientRateLimit { get; init; }
+    /// <summary>smtpd_client_event_limit_exceptions: clients the rate limits do not apply to.</summary>
+    public NetworkList EventLimitExceptions { get; init; } = NetworkList.Empty;
+    /// <summary>The rate counters of this snapshot (anvil_rate_time_unit). DEVIATION: Postfix's anvil(8) keeps its
+    /// counters across reload; here a reload starts them afresh.</summary>
+    public Anvil Anvil { get; init; } = new(TimeProvider.System, TimeSpan.FromSeconds(60));
+
     /// <summary>smtpd_policy_service_timeout.</summary>
     public TimeSpan PolicyServiceTimeout { get; init; } = TimeSpan.FromSeconds(100);
     /// <summary>smtpd_policy_service_default_action: the access(5) action used when the server fails.</summary>
@@ -70,7 +80,7 @@ public sealed class RestrictionSettings
             ? value.Trim() : null;
 
     /// <summary>The lists of <paramref name="cfg"/> (a snapshot that already has the service's -o overrides).</summary>
-    public static RestrictionSettings From(ConfigSnapshot cfg, IReadOnlyList<string>? clientOverride = null)
+    public static RestrictionSettings From(ConfigSnapshot cfg, IReadOnlyList<string>? clientOverride = null, TimeProvider? clock = null)
     {
         var classes = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
         // Postfix postconf(5) smtpd_restriction_classes: each name is itself a main.cf parameter holding a list.
@@ -103,6 +113,11 @@ public sealed class RestrictionSettings
             UnknownVirtualAliasRejectCode = Code("unknown_virtual_alias_reject_code"),
             UnknownClientRejectCode = Code("unknown_client_reject_code"),
             PolicyServiceTimeout = cfg.GetTime("smtpd_policy_service_timeout"),
+            MessageRateLimit = (int)cfg.GetNumber("smtpd_client_message_rate_limit"),
+            RecipientRateLimit = (int)cfg.GetNumber("smtpd_client_recipient_rate_limit"),
+            EventLimitExceptions = NetworkList.TryParse(cfg.Get("smtpd_client_event_limit_exceptions"), cfg.TableOptions, out var exceptions, out _)
+                ? exceptions : cfg.MyNetworks(),
+            Anvil = new Anvil(clock ?? TimeProvider.System, cfg.GetTime("anvil_rate_time_unit")),
             PolicyServiceDefaultAction = cfg.Get("smtpd_policy_service_default_action"),
             VirtualAliasDomains = cfg.DomainListOf("virtual_alias_domains"),
             VirtualAliasMaps = Maps("virtual_alias_maps"),

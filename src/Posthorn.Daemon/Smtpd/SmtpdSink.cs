@@ -21,7 +21,11 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     private TimeProvider Clock => clock;
     private void Queued(QueueId id) => queued(id);
 
-    public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
+    // Postfix smtpd.c mail_cmd/rcpt_cmd: the anvil rate limits come before any restriction.
+    public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult(Rates.CheckMessage(tx.Session));
+
+    private RateLimits? _rates;
+    private RateLimits Rates => _rates ??= new RateLimits(settings.Restrictions, settings.Restrictions.Anvil, log);
 
     private RestrictionEvaluator? _policy;
     /// <summary>The transaction an access table marked DISCARD (Postfix: the whole message is thrown away).</summary>
@@ -45,6 +49,7 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     {
         // Postfix: after DISCARD the remaining recipients are accepted without checks.
         if (ReferenceEquals(_discard, tx)) return null;
+        if (Rates.CheckRecipient(tx.Session) is { } tooMany) return tooMany;
         var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id), ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
         // DEVIATION: HOLD takes effect only when it comes before the queue file is opened (the first accepted

@@ -153,6 +153,19 @@ public sealed partial class CleanupWriter
         // Postfix cleanup: the null sender becomes MAILER-DAEMON (empty_address_recipient).
         if (sender.IsNull) return "MAILER-DAEMON";
         string address = Qualify(sender, _options).ToString();
+        // Postfix: the generated From: carries the sender as canonical mapping and masquerading left it.
+        if (_rewriter is not null)
+        {
+            try
+            {
+                address = _rewriter.RewriteSender(address, AddressClasses.HeaderSender);
+            }
+            catch (Rewrite.RewriteDeferredException e)
+            {
+                _log.CleanupDeferred(Id, e.Message);
+                Rejection = CleanupReplies.WriteError;
+            }
+        }
         // Postfix hfrom_format = standard: "From: name <address>".
         return SenderFullName is { Length: > 0 } name
             ? new MailboxAddress(name, address).ToString(HeaderFormat, encode: true)

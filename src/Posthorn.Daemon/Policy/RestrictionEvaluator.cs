@@ -57,15 +57,16 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         // Postfix smtpd_reject_unlisted_recipient: the recipient tables are checked after the lists.
         try
         {
-            if (!ev.Discard && UnlistedRecipient(rcpt) is { } unknown)
-            {
-                ev.Final = unknown;
-                return Decide(ev);
-            }
-            // Postfix smtpd_check.c check_rcpt_maps: relocated_maps answers for a user who moved.
+            // Postfix smtpd_check.c check_rcpt_maps: relocated_maps answers first, for a user who moved (and who
+            // is usually gone from the recipient tables).
             if (!ev.Discard && Relocated(rcpt) is { } moved)
             {
                 ev.Final = moved;
+                return Decide(ev);
+            }
+            if (!ev.Discard && UnlistedRecipient(rcpt) is { } unknown)
+            {
+                ev.Final = unknown;
                 return Decide(ev);
             }
         }

@@ -64,5 +64,9 @@ public sealed class RewritePolicyTests : IDisposable
         Assert.Equal("550 5.1.6 <x@gone.example>: Recipient address rejected: User has moved to contact@example.test",
             await _h.RcptAsync(cf, rcpt: "x@gone.example"));
         Assert.Null(await _h.RcptAsync(cf, rcpt: "user@example.test"));
+        // A moved user is no longer in the local recipient table: the relocation notice still comes first.
+        string r2 = _h.Hash("relocated2", "nobody@example.test  nobody@new.example\n");
+        Assert.Equal("550 5.1.6 <nobody@example.test>: Recipient address rejected: User has moved to nobody@new.example",
+            await _h.RcptAsync($"relocated_maps = {r2}", rcpt: "nobody@example.test"));
     }
 }

@@ -20,6 +20,8 @@ public static partial class ParameterRegistry
         Num("reject_code", "554", "Reply code for reject restrictions."),
         Num("relay_domains_reject_code", "554", "Reply code for an unauthorized relay attempt."),
         Num("unknown_local_recipient_reject_code", "550", "Reply code for an unknown local recipient."),
+        Num("unknown_client_reject_code", "450", "Reply code for reject_unknown_client_hostname and reject_unknown_reverse_client_hostname."),
+        Num("unknown_virtual_alias_reject_code", "550", "Reply code for an unknown virtual alias recipient."),
         Num("unknown_address_reject_code", "450", "Reply code for an unresolvable address domain."),
         Num("access_map_reject_code", "554", "Reply code for an access map REJECT."),
         Num("access_map_defer_code", "450", "Reply code for an access map DEFER."),
@@ -31,6 +33,14 @@ public static partial class ParameterRegistry
         Text("content_filter", "", "Transport that receives every message for filtering."),
         Maps("header_checks", "", "Pattern tables applied to header lines."),
         Maps("body_checks", "", "Pattern tables applied to body lines."),
+        Maps("mime_header_checks", "$header_checks", "Pattern tables applied to MIME headers."),
+        Maps("nested_header_checks", "$header_checks", "Pattern tables applied to headers of attached messages."),
+        Size("body_checks_size_limit", "51200", "Body bytes inspected by body_checks."),
+        List("smtpd_client_event_limit_exceptions", "$mynetworks", "Clients the smtpd_client_*_rate_limit limits do not apply to."),
+        Time("smtpd_policy_service_timeout", "100s", "Time limit for one policy service request."),
+        Time("smtpd_policy_service_max_idle", "300s", "Idle time after which a policy service connection is closed."),
+        Text("smtpd_policy_service_default_action", "451 4.3.5 Server configuration problem",
+            "Reply when a policy service cannot be reached."),
         List("local_header_rewrite_clients", "permit_inet_interfaces", "Clients whose headers are rewritten."),
     ];
 }

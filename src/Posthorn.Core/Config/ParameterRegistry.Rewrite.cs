@@ -19,5 +19,16 @@ public static partial class ParameterRegistry
         Maps("relay_recipient_maps", "", "Known recipients in relay_domains."),
         Bool("owner_request_special", "yes", "Treat owner-list and list-request specially."),
         Bool("expand_owner_alias", "no", "Use the owner-alias expansion as sender of alias mail."),
+        List("canonical_classes", "envelope_sender, envelope_recipient, header_sender, header_recipient",
+            "Addresses that canonical_maps applies to."),
+        List("sender_canonical_classes", "envelope_sender, header_sender", "Addresses that sender_canonical_maps applies to."),
+        List("recipient_canonical_classes", "envelope_recipient, header_recipient",
+            "Addresses that recipient_canonical_maps applies to."),
+        List("masquerade_exceptions", "", "User names that are never masqueraded."),
+        List("masquerade_classes", "envelope_sender, header_sender, header_recipient", "Addresses that masquerading applies to."),
+        Num("virtual_alias_recursion_limit", "1000", "Most nesting levels of virtual alias expansion."),
+        Num("virtual_alias_expansion_limit", "1000", "Most addresses one virtual alias expansion may produce."),
+        Maps("sender_bcc_maps", "", "BCC address for each sender."),
+        Maps("recipient_bcc_maps", "", "BCC address for each recipient."),
     ];
 }

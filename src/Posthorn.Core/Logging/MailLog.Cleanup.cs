@@ -24,4 +24,14 @@ public sealed partial class MailLog
 
     /// <summary><c>Deleted: 3 messages</c> and the other postsuper(1) summaries.</summary>
     public void PostsuperSummary(string text) => Info("postsuper", text);
+
+    /// <summary>A header_checks/body_checks action (Postfix cleanup_act_log):
+    /// <c>ID: reject: header Subject: spam from host[addr]; from=&lt;a@b&gt; to=&lt;c@d&gt; proto=ESMTP helo=&lt;h&gt;: 5.7.1 message content rejected</c>.
+    /// <paramref name="action"/> is reject, warning, info, hold, discard, redirect, filter or replace.</summary>
+    public void CleanupAction(QueueId id, string action, string details) =>
+        Info("cleanup", $"{id}: {action}: {details}");
+
+    /// <summary><c>warning: ID: canonical_maps map lookup problem for a@b -- message not accepted, try again later</c>.</summary>
+    public void CleanupDeferred(QueueId id, string detail) =>
+        Warning("cleanup", $"{id}: {detail}");
 }

@@ -69,8 +69,7 @@ public sealed class Settings
             MyNetworks = cfg.MyNetworks(),
             MyDestination = cfg.MyDestination(),
             RelayDomains = cfg.RelayDomains(),
-            Cleanup = new CleanupOptions(cfg.Get("myorigin"), cfg.Get("myhostname"), cfg.GetBool("append_at_myorigin"),
-                (int)cfg.GetNumber("header_size_limit"), (int)cfg.GetNumber("hopcount_limit")),
+            Cleanup = CleanupOptions.From(cfg),
             Local = new LocalDeliveryOptions
             {
                 MyHostname = cfg.Get("myhostname"),

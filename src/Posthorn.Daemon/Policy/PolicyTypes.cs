@@ -16,6 +16,15 @@ public sealed record PolicyRequest(SmtpSessionInfo Session, SmtpPath? Sender, Sm
 /// <param name="ConfigurationError">The reply is 451 4.3.5 because a list names something unknown.</param>
 public sealed record PolicyDecision(SmtpReply? Reply, bool Hold = false, bool Discard = false, bool ConfigurationError = false)
 {
+    /// <summary>access(5) PREPEND: header lines to put before the message's headers.</summary>
+    public IReadOnlyList<string> Prepend { get; init; } = [];
+
+    /// <summary>access(5) REDIRECT user@domain: send the message there instead of to its recipients.</summary>
+    public string? Redirect { get; init; }
+
+    /// <summary>access(5) FILTER transport:destination: the content filter for the message.</summary>
+    public string? Filter { get; init; }
+
     public static readonly PolicyDecision Accept = new((SmtpReply?)null);
 }
 
@@ -37,6 +46,9 @@ internal sealed class Evaluation(PolicyRequest request)
     public bool WarnIfReject { get; set; }
     public bool Hold { get; set; }
     public bool Discard { get; set; }
+    public List<string> Prepend { get; } = [];
+    public string? Redirect { get; set; }
+    public string? Filter { get; set; }
     public bool ConfigurationError { get; set; }
     public SmtpReply? Final { get; set; }
     public int Depth { get; set; }

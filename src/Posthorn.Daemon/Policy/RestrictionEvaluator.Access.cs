@@ -114,6 +114,38 @@ public sealed partial class RestrictionEvaluator
             case "WARN":
                 PolicyLog.WhatsUp(log, ev.Request, "warn", text);
                 return Outcome.Dunno;
+            case "PREPEND":
+                // Postfix access(5) PREPEND headername: headervalue: "Prepend the specified message header to
+                // the message"; a value without a header name is ignored with a warning.
+                if (!IsHeaderLine(text))
+                {
+                    log.Warning("smtpd", $"access table: PREPEND action without valid header text: \"{text}\"");
+                    return Outcome.Dunno;
+                }
+                ev.Prepend.Add(text);
+                return Outcome.Dunno;
+            case "REDIRECT":
+                // Postfix access(5) REDIRECT user@domain: "After the message is queued, send the message to the
+                // specified address instead of the intended recipient(s)".
+                if (text.Length == 0)
+                {
+                    log.Warning("smtpd", "access table: REDIRECT action without address");
+                    return Outcome.Dunno;
+                }
+                ev.Redirect = text;
+                PolicyLog.WhatsUp(log, ev.Request, "redirect", $"<{stage.ReplyName}>: {stage.ReplyClass} triggers REDIRECT {text}");
+                return Outcome.Dunno;
+            case "FILTER":
+                // Postfix access(5) FILTER transport:destination: "After the message is queued, send the entire
+                // message through the specified external content filter". The last FILTER wins.
+                if (!text.Contains(':'))
+                {
+                    log.Warning("smtpd", $"access table: FILTER action without transport:destination: \"{text}\"");
+                    return Outcome.Dunno;
+                }
+                ev.Filter = text;
+                PolicyLog.WhatsUp(log, ev.Request, "filter", $"<{stage.ReplyName}>: {stage.ReplyClass} triggers FILTER {text}");
+                return Outcome.Dunno;
         }
         // Postfix access(5): "4NN text" and "5NN text" reply with that code.
         if (command.Length == 3 && command[0] is '4' or '5' && command.All(char.IsAsciiDigit))
@@ -136,6 +168,13 @@ public sealed partial class RestrictionEvaluator
             text = space < 0 ? "" : text[(space + 1)..].TrimStart();
         }
         return new SmtpReply(code, dsn, $"<{stage.ReplyName}>: {stage.ReplyClass} rejected: {(text.Length > 0 ? text : defaultText)}");
+    }
+
+    /// <summary>RFC 5322 §2.2: <c>name: value</c>, the name printable US-ASCII without ':'.</summary>
+    private static bool IsHeaderLine(string text)
+    {
+        int colon = text.IndexOf(':');
+        return colon > 0 && text[..colon].All(c => c is > ' ' and <= '~');
     }
 
     /// <summary>Splits a restriction list given as a table value: commas and white space separate.</summary>

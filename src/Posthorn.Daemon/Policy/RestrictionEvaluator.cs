@@ -1,3 +1,4 @@
+using Posthorn.Config.Tables;
 using Posthorn.Core;
 using Posthorn.Daemon.Master;
 using Posthorn.Logging;
@@ -53,10 +54,25 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             if (await EvaluateListAsync(ev, lists[i], stages[i], ct) == Outcome.Reject)
                 return Decide(ev);
         }
-        // Postfix smtpd_reject_unlisted_recipient: the local recipient table is checked after the lists.
-        if (!ev.Discard && UnlistedRecipient(rcpt) is { } unknown)
+        // Postfix smtpd_reject_unlisted_recipient: the recipient tables are checked after the lists.
+        try
         {
-            ev.Final = unknown;
+            // Postfix smtpd_check.c check_rcpt_maps: relocated_maps answers first, for a user who moved (and who
+            // is usually gone from the recipient tables).
+            if (!ev.Discard && Relocated(rcpt) is { } moved)
+            {
+                ev.Final = moved;
+                return Decide(ev);
+            }
+            if (!ev.Discard && UnlistedRecipient(rcpt) is { } unknown)
+            {
+                ev.Final = unknown;
+                return Decide(ev);
+            }
+        }
+        catch (LookupTableException e)
+        {
+            LookupFailure(ev, rcpt.ToString(), $"{e.Table} lookup error: {e.Message}");
             return Decide(ev);
         }
         return FinishPermit(ev);
@@ -82,7 +98,12 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             ev.Final = deferred;
             return Decide(ev);
         }
-        return new PolicyDecision(null, ev.Hold, ev.Discard);
+        return new PolicyDecision(null, ev.Hold, ev.Discard)
+        {
+            Prepend = ev.Prepend,
+            Redirect = ev.Redirect,
+            Filter = ev.Filter,
+        };
     }
 
     private static PolicyDecision Decide(Evaluation ev) =>
@@ -139,7 +160,8 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
     }
 
     private static bool TakesArgument(string name) => name is "check_client_access" or "check_helo_access"
-        or "check_sender_access" or "check_recipient_access" or "reject_rbl_client";
+        or "check_sender_access" or "check_recipient_access" or "reject_rbl_client" or "check_policy_service"
+        or "reject_rhsbl_client" or "reject_rhsbl_sender" or "reject_rhsbl_helo" or "reject_rhsbl_recipient";
 
     private async ValueTask<Outcome> EvaluateOneAsync(Evaluation ev, string name, string? argument, Stage stage, CancellationToken ct)
     {
@@ -191,6 +213,14 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                 return await CheckAccessAsync(ev, argument!, AccessTarget.Recipient, ct);
             case "reject_rbl_client":
                 return await RejectRblClientAsync(ev, argument!, ct);
+            case "reject_rhsbl_client" or "reject_rhsbl_sender" or "reject_rhsbl_helo" or "reject_rhsbl_recipient":
+                return await RejectRhsblAsync(ev, name, argument!, ct);
+            case "check_policy_service":
+                return await CheckPolicyServiceAsync(ev, argument!, stage, ct);
+            case "reject_unknown_client_hostname":
+                return RejectUnknownClientHostname(ev);
+            case "reject_unknown_reverse_client_hostname":
+                return await RejectUnknownReverseClientHostnameAsync(ev, ct);
         }
         if (restrictions.Classes.TryGetValue(name, out var classList))
             return await EvaluateListAsync(ev, classList, stage, ct);
@@ -232,11 +262,37 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
     /// <summary>Postfix postconf(5) reject_unauth_destination: the domain is in mydestination,
     /// inet_interfaces, proxy_interfaces, virtual_alias_domains, virtual_mailbox_domains or relay_domains.</summary>
     private bool IsAuthorizedDestination(SmtpPath rcpt) => settings.IsLocalDomain(rcpt.Domain) || settings.IsRelayDomain(rcpt.Domain)
-        || settings.Virtual.IsVirtualDomain(rcpt.Domain);
+        || restrictions.IsVirtualAliasDomain(rcpt.Domain) || settings.Virtual.IsVirtualDomain(rcpt.Domain);
 
-    private SmtpReply? UnlistedRecipient(SmtpPath rcpt) =>
-        settings.IsLocalDomain(rcpt.Domain) && settings.LocalRecipientCheck && !isLocalRecipient(rcpt.LocalPart)
-            ? new SmtpReply(restrictions.UnknownLocalRecipientRejectCode, "5.1.1",
-                $"<{rcpt}>: Recipient address rejected: User unknown in local recipient table")
-            : settings.Virtual.Check(rcpt); // virtual(8) mailbox domains (Smtpd/VirtualRecipients.cs)
+    private SmtpReply? UnlistedRecipient(SmtpPath rcpt)
+    {
+        // Postfix smtpd_check.c check_rcpt_maps: an address listed in virtual_alias_maps is known in every
+        // address class (cleanup will rewrite it).
+        if (restrictions.VirtualAliasMaps.Count > 0 && restrictions.IsVirtualAlias(rcpt.ToString()))
+            return null;
+        if (settings.IsLocalDomain(rcpt.Domain))
+        {
+            return settings.LocalRecipientCheck && !isLocalRecipient(rcpt.LocalPart)
+                ? new SmtpReply(restrictions.UnknownLocalRecipientRejectCode, "5.1.1",
+                    $"<{rcpt}>: Recipient address rejected: User unknown in local recipient table")
+                : null;
+        }
+        // Postfix ADDRESS_CLASS_README, virtual alias domain class: "the SMTP server rejects mail for recipients
+        // that are not listed in virtual_alias_maps" with "User unknown in virtual alias table".
+        if (restrictions.IsVirtualAliasDomain(rcpt.Domain) && !restrictions.IsVirtualAlias(rcpt.ToString()))
+            return new SmtpReply(restrictions.UnknownVirtualAliasRejectCode, "5.1.1",
+                $"<{rcpt}>: Recipient address rejected: User unknown in virtual alias table");
+        return settings.Virtual.Check(rcpt); // virtual(8) mailbox domains (Smtpd/VirtualRecipients.cs)
+    }
+
+    /// <summary>Postfix relocated(5): "550 5.1.6 &lt;x&gt;: Recipient address rejected: User has moved to NEW".</summary>
+    private SmtpReply? Relocated(SmtpPath rcpt)
+    {
+        if (restrictions.RelocatedMaps.Count == 0 || rcpt.IsNull)
+            return null;
+        string? moved = restrictions.RelocatedTo(rcpt.ToString(), settings.IsLocalDomain(rcpt.Domain));
+        if (moved is null)
+            return null;
+        return new SmtpReply(550, "5.1.6", $"<{rcpt}>: Recipient address rejected: User has moved to {moved}");
+    }
 }

@@ -37,15 +37,58 @@ public sealed class RestrictionSettings
     public short NonFqdnRejectCode { get; init; } = 504;
     public short RelayRejectCode { get; init; } = 554;
     public short UnknownLocalRecipientRejectCode { get; init; } = 550;
+    public short UnknownVirtualAliasRejectCode { get; init; } = 550;
+    /// <summary>unknown_client_reject_code: reject_unknown_client_hostname and reject_unknown_reverse_client_hostname.</summary>
+    public short UnknownClientRejectCode { get; init; } = 450;
+    /// <summary>smtpd_client_message_rate_limit (0: none).</summary>
+    public int MessageRateLimit { get; init; }
+    /// <summary>smtpd_client_recipient_rate_limit (0: none).</summary>
+    public int RecipientRateLimit { get; init; }
+    /// <summary>smtpd_client_event_limit_exceptions: clients the rate limits do not apply to.</summary>
+    public NetworkList EventLimitExceptions { get; init; } = NetworkList.Empty;
+    /// <summary>The rate counters of this snapshot (anvil_rate_time_unit). DEVIATION: Postfix's anvil(8) keeps its
+    /// counters across reload; here a reload starts them afresh.</summary>
+    public Anvil Anvil { get; init; } = new(TimeProvider.System, TimeSpan.FromSeconds(60));
+
+    /// <summary>smtpd_policy_service_timeout.</summary>
+    public TimeSpan PolicyServiceTimeout { get; init; } = TimeSpan.FromSeconds(100);
+    /// <summary>smtpd_policy_service_default_action: the access(5) action used when the server fails.</summary>
+    public string PolicyServiceDefaultAction { get; init; } = "451 4.3.5 Server configuration problem";
+
+    /// <summary>virtual_alias_domains (default $virtual_alias_maps: a domain listed as a key there).</summary>
+    public DomainList VirtualAliasDomains { get; init; } = new([]);
+    /// <summary>virtual_alias_maps, for the RCPT TO check of virtual alias domains.</summary>
+    public IReadOnlyList<ILookupTable> VirtualAliasMaps { get; init; } = [];
+    /// <summary>relocated_maps.</summary>
+    public IReadOnlyList<ILookupTable> RelocatedMaps { get; init; } = [];
+
+    /// <summary>Whether <paramref name="domain"/> is a virtual alias domain.</summary>
+    /// <exception cref="LookupTableException">A table of the list failed.</exception>
+    public bool IsVirtualAliasDomain(string domain) => domain.Length > 0 && VirtualAliasDomains.Matches(domain);
+
+    /// <summary>Whether virtual_alias_maps has <paramref name="address"/> (keys <c>user+ext@domain</c>,
+    /// <c>user@domain</c>, <c>@domain</c>: Postfix virtual(5)).</summary>
+    /// <exception cref="LookupTableException">A table failed.</exception>
+    public bool IsVirtualAlias(string address) =>
+        LookupKeys.TryFind(VirtualAliasMaps, LookupKeys.ForAddress(address, RecipientDelimiter, localDomain: false), out _, out _);
+
+    /// <summary>Postfix relocated(5): the new location of <paramref name="address"/>, or null. Keys: <c>user@domain</c>,
+    /// then <c>user</c> (for this host's domains only), then <c>@domain</c>.</summary>
+    /// <exception cref="LookupTableException">A table failed.</exception>
+    public string? RelocatedTo(string address, bool localDomain) =>
+        LookupKeys.TryFind(RelocatedMaps, LookupKeys.ForAddress(address, RecipientDelimiter, localDomain), out _, out string value)
+            ? value.Trim() : null;
 
     /// <summary>The lists of <paramref name="cfg"/> (a snapshot that already has the service's -o overrides).</summary>
-    public static RestrictionSettings From(ConfigSnapshot cfg, IReadOnlyList<string>? clientOverride = null)
+    public static RestrictionSettings From(ConfigSnapshot cfg, IReadOnlyList<string>? clientOverride = null, TimeProvider? clock = null)
     {
         var classes = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
         // Postfix postconf(5) smtpd_restriction_classes: each name is itself a main.cf parameter holding a list.
         foreach (var name in cfg.GetList("smtpd_restriction_classes"))
             classes[name] = cfg.GetList(name);
         short Code(string p) => (short)cfg.GetNumber(p);
+        IReadOnlyList<ILookupTable> Maps(string p) =>
+            [.. cfg.GetList(p).Select(spec => LookupTables.OpenOrFail(spec, cfg.TableOptions))];
         return new RestrictionSettings
         {
             Config = cfg,
@@ -67,6 +110,18 @@ public sealed class RestrictionSettings
             NonFqdnRejectCode = Code("non_fqdn_reject_code"),
             RelayRejectCode = Code("relay_domains_reject_code"),
             UnknownLocalRecipientRejectCode = Code("unknown_local_recipient_reject_code"),
+            UnknownVirtualAliasRejectCode = Code("unknown_virtual_alias_reject_code"),
+            UnknownClientRejectCode = Code("unknown_client_reject_code"),
+            PolicyServiceTimeout = cfg.GetTime("smtpd_policy_service_timeout"),
+            MessageRateLimit = (int)cfg.GetNumber("smtpd_client_message_rate_limit"),
+            RecipientRateLimit = (int)cfg.GetNumber("smtpd_client_recipient_rate_limit"),
+            EventLimitExceptions = NetworkList.TryParse(cfg.Get("smtpd_client_event_limit_exceptions"), cfg.TableOptions, out var exceptions, out _)
+                ? exceptions : cfg.MyNetworks(),
+            Anvil = new Anvil(clock ?? TimeProvider.System, cfg.GetTime("anvil_rate_time_unit")),
+            PolicyServiceDefaultAction = cfg.Get("smtpd_policy_service_default_action"),
+            VirtualAliasDomains = cfg.DomainListOf("virtual_alias_domains"),
+            VirtualAliasMaps = Maps("virtual_alias_maps"),
+            RelocatedMaps = Maps("relocated_maps"),
         };
     }
 

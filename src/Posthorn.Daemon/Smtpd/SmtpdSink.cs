@@ -21,30 +21,41 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     private TimeProvider Clock => clock;
     private void Queued(QueueId id) => queued(id);
 
-    public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
+    // Postfix smtpd.c mail_cmd/rcpt_cmd: the anvil rate limits come before any restriction.
+    public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult(Rates.CheckMessage(tx.Session));
+
+    private RateLimits? _rates;
+    private RateLimits Rates => _rates ??= new RateLimits(settings.Restrictions, settings.Restrictions.Anvil, log);
 
     private RestrictionEvaluator? _policy;
     /// <summary>The transaction an access table marked DISCARD (Postfix: the whole message is thrown away).</summary>
     private SmtpTransaction? _discard;
     /// <summary>The transaction an access table marked HOLD before its queue file was opened.</summary>
     private SmtpTransaction? _hold;
+    /// <summary>access(5) PREPEND/REDIRECT/FILTER results of the current transaction, handed to cleanup.</summary>
+    private (SmtpTransaction Tx, CleanupActions Actions)? _actions;
 
     /// <summary>The DNS resolver for reject_rbl_client; by default one for posthorn_dns_servers (or resolv.conf).</summary>
     public IDnsResolver? Dns { get; init; }
 
     private RestrictionEvaluator Policy => _policy ??= new RestrictionEvaluator(settings, settings.Restrictions,
         Dns ?? new LazyDnsResolver(() => new DnsClientResolver(settings.Outbound.DnsServers, TimeSpan.FromSeconds(5))),
-        log, local.IsLocalRecipient);
+        log, local.IsLocalRecipient)
+    {
+        ReverseLookup = new PtrLookup(settings.Outbound.DnsServers, TimeSpan.FromSeconds(5)).ReverseNameAsync,
+    };
 
     public async ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct)
     {
         // Postfix: after DISCARD the remaining recipients are accepted without checks.
         if (ReferenceEquals(_discard, tx)) return null;
+        if (Rates.CheckRecipient(tx.Session) is { } tooMany) return tooMany;
         var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id), ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
         // DEVIATION: HOLD takes effect only when it comes before the queue file is opened (the first accepted
         // recipient, which is where client, HELO and sender checks first run); Postfix holds on any later HOLD too.
         if (decision.Reply is null && decision.Hold && tx.Writer is null) _hold = tx;
+        if (decision.Reply is null) PolicyActions.Merge(ref _actions, tx, decision);
         return decision.Reply;
     }
 
@@ -75,7 +86,15 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         // Postfix cleanup(8): local_header_rewrite_clients = permit_inet_interfaces decides whether
         // header addresses are qualified and missing Message-Id/Date/From headers added.
         var options = settings.Cleanup with { LocalHeaderRewrite = LocalAddresses.IsOwn(tx.Session.Client.Address) };
-        var cleanup = new CleanupWriter(file, id, options, clock, log) { Sender = tx.Sender };
+        var cleanup = new CleanupWriter(file, id, options, clock, log)
+        {
+            Sender = tx.Sender,
+            LogOrigin = tx.Session.ClientDescription,
+            Protocol = tx.Session.Protocol,
+            Helo = tx.Session.HeloName,
+            EnvelopeRecipients = tx.Recipients,
+            Actions = PolicyActions.For(ref _actions, tx),
+        };
         log.SmtpdClient(id, tx.Session.ClientDescription, tx.Session.SaslMethod, tx.Session.SaslUsername);
         return ValueTask.FromResult<ISmtpMessageWriter>(new Writer(this, id, cleanup));
     }

@@ -1,4 +1,6 @@
+using Posthorn.Config;
 using Posthorn.Core;
+using Posthorn.Mail.Rewrite;
 
 namespace Posthorn.Mail.Cleanup;
 
@@ -28,6 +30,21 @@ public sealed record CleanupOptions(
     public bool ExtractRecipients { get; init; }
 
     internal bool AddMissingHeaders => LocalHeaderRewrite || AlwaysAddMissingHeaders;
+
+    /// <summary>Canonical mapping, masquerading, virtual aliasing and automatic BCC (see <see cref="AddressRewriter"/>).</summary>
+    public RewriteSettings Rewrite { get; init; } = RewriteSettings.None;
+
+    /// <summary>header_checks, mime_header_checks, nested_header_checks, body_checks.</summary>
+    public ContentChecks Checks { get; init; } = ContentChecks.None;
+
+    /// <summary>All cleanup settings of one configuration snapshot; the tables are opened here, once.</summary>
+    public static CleanupOptions From(ConfigSnapshot cfg) =>
+        new(cfg.Get("myorigin"), cfg.Get("myhostname"), cfg.GetBool("append_at_myorigin"),
+            (int)cfg.GetNumber("header_size_limit"), (int)cfg.GetNumber("hopcount_limit"))
+        {
+            Rewrite = RewriteSettings.From(cfg),
+            Checks = ContentChecks.From(cfg),
+        };
 }
 
 /// <summary>cleanup(8) refused the message; <see cref="Reply"/> is what smtpd sends (5xx).</summary>
@@ -46,4 +63,13 @@ public static class CleanupReplies
 
     /// <summary>No envelope recipient and none found in the headers.</summary>
     public static readonly SmtpReply NoRecipients = new(550, "5.1.0", "Error: no recipients specified");
+
+    /// <summary>Postfix cleanup_strerror.c CLEANUP_STAT_CONT: header_checks or body_checks said REJECT without text.</summary>
+    public static readonly SmtpReply ContentRejected = new(550, "5.7.1", "message content rejected");
+
+    /// <summary>Postfix CLEANUP_STAT_WRITE: a rewriting table failed or nested too deep ("try again later").</summary>
+    public static readonly SmtpReply WriteError = new(451, "4.3.0", "Error: queue file write error");
+
+    /// <summary>Postfix CLEANUP_STAT_DEFER: virtual alias expansion over its limits, or a content check said DEFER.</summary>
+    public static readonly SmtpReply ServiceUnavailable = new(451, "4.7.1", "Error: service unavailable");
 }

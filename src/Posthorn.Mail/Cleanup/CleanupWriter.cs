@@ -1,6 +1,7 @@
 using Posthorn.Core;
 using Posthorn.Logging;
 using Posthorn.Mail.Queue;
+using Posthorn.Mail.Rewrite;
 
 namespace Posthorn.Mail.Cleanup;
 
@@ -9,13 +10,16 @@ namespace Posthorn.Mail.Cleanup;
 /// Standards: RFC 5322 (header fields, Date:, Message-ID:), RFC 5321 §6.3 (loop detection).
 /// Postfix cleanup(8): adds Message-Id:, Date: and From: when missing; qualifies addresses in
 /// envelope and headers (append_at_myorigin); counts Received: headers against hopcount_limit;
-/// with sendmail -t, takes recipients from To:/Cc:/Bcc: and removes Bcc:.
+/// with sendmail -t, takes recipients from To:/Cc:/Bcc: and removes Bcc:; applies header_checks,
+/// mime_header_checks, nested_header_checks and body_checks (<see cref="ContentChecks"/>); rewrites envelope and
+/// header addresses (canonical, masquerading, virtual aliases, automatic BCC: <see cref="AddressRewriter"/>).
 /// Streaming (STYLE C10): only the header section is held in memory, at most
 /// header_size_limit bytes; the body goes straight to the queue file.
 /// Security: the content is untrusted (SMTP clients, local users); every buffer is bounded.
 /// Parameters: myorigin, myhostname, append_at_myorigin, header_size_limit, hopcount_limit,
-/// local_header_rewrite_clients, always_add_missing_headers.
-/// Logs: <c>ID: message-id=&lt;…&gt;</c> (postfix/cleanup).
+/// local_header_rewrite_clients, always_add_missing_headers, and those of <see cref="RewriteSettings"/> and
+/// <see cref="ContentChecks"/>.
+/// Logs: <c>ID: message-id=&lt;…&gt;</c>, <c>ID: reject: header …</c> and the other content actions (postfix/cleanup).
 /// </remarks>
 public sealed partial class CleanupWriter : IAsyncDisposable
 {
@@ -35,7 +39,10 @@ public sealed partial class CleanupWriter : IAsyncDisposable
         _options = options;
         _clock = clock;
         _log = log;
+        _rewriter = options.Rewrite.IsEmpty ? null : new AddressRewriter(options.Rewrite);
     }
+
+    private readonly AddressRewriter? _rewriter;
 
     public QueueId Id { get; }
 
@@ -45,6 +52,25 @@ public sealed partial class CleanupWriter : IAsyncDisposable
 
     /// <summary>sendmail -F (or the passwd full name): the phrase of an added From: header.</summary>
     public string? SenderFullName { get; init; }
+
+    /// <summary>Postfix's log origin, <c>host[address]</c> of the SMTP client, or <c>local</c>.</summary>
+    public string LogOrigin { get; init; } = "local";
+
+    /// <summary>ESMTP or SMTP for smtpd mail (the log's <c>proto=</c>); null for local submission.</summary>
+    public string? Protocol { get; init; }
+
+    /// <summary>The client's HELO name (the log's <c>helo=</c>), or null.</summary>
+    public string? Helo { get; init; }
+
+    /// <summary>The envelope recipients known while the content arrives (smtpd's live list), for the log's <c>to=</c>.</summary>
+    public IReadOnlyList<SmtpPath>? EnvelopeRecipients { get; init; }
+
+    /// <summary>PREPEND, REDIRECT and FILTER requests from smtpd's access tables and from the content checks.</summary>
+    public CleanupActions Actions { get; init; } = new();
+
+    /// <summary>A content check said DISCARD: <see cref="CommitAsync"/> stores nothing, and the caller still
+    /// reports success (Postfix: "Claim successful delivery and silently discard the message").</summary>
+    public bool Discarded { get; private set; }
 
     /// <summary>Set once the message is refused (too many hops); later content is discarded and
     /// <see cref="CommitAsync"/> throws <see cref="CleanupRejectedException"/>.</summary>
@@ -61,7 +87,7 @@ public sealed partial class CleanupWriter : IAsyncDisposable
         if (Rejection is not null) return;   // refused: drain without storing
         if (!_inHeader)
         {
-            await _inner.WriteAsync(lines, ct).ConfigureAwait(false);
+            await WriteBodyAsync(lines, ct).ConfigureAwait(false);
             return;
         }
         int pos = 0;
@@ -106,8 +132,11 @@ public sealed partial class CleanupWriter : IAsyncDisposable
             pos += length;
         }
         if (pos < lines.Length && Rejection is null)
-            await _inner.WriteAsync(lines[pos..], ct).ConfigureAwait(false);
+            await WriteBodyAsync(lines[pos..], ct).ConfigureAwait(false);
     }
+
+    private ValueTask WriteBodyAsync(ReadOnlyMemory<byte> lines, CancellationToken ct) =>
+        _options.Checks.InspectsBody && !Discarded ? WriteBodyCheckedAsync(lines, ct) : _inner.WriteAsync(lines, ct);
 
     /// <summary>Finishes the content, qualifies the envelope, adds the recipients found by
     /// sendmail -t, and commits the queue file (see <see cref="QueueFileWriter.CommitAsync"/>).</summary>
@@ -118,6 +147,9 @@ public sealed partial class CleanupWriter : IAsyncDisposable
         if (_inHeader && Rejection is null)
             await FinishHeadersAsync(needSeparator: true, ct).ConfigureAwait(false);   // content was all header, or empty
         if (Rejection is { } refused) throw new CleanupRejectedException(refused);
+
+        // Postfix DISCARD: nothing is stored; disposing this writer removes the temporary file.
+        if (Discarded) return;
 
         var recipients = new List<QueueRecipient>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
@@ -138,9 +170,42 @@ public sealed partial class CleanupWriter : IAsyncDisposable
             Rejection = CleanupReplies.NoRecipients;
             throw new CleanupRejectedException(CleanupReplies.NoRecipients);
         }
-        var final = env with { Sender = Qualify(env.Sender, _options), Recipients = recipients };
+        var sender = Qualify(env.Sender, _options);
+        if (_rewriter is not null)
+        {
+            try
+            {
+                var (newSender, rewritten) = EnvelopeRewriter.Rewrite(_rewriter, sender.ToString(), recipients);
+                sender = SmtpPath.FromAddress(newSender);
+                recipients = rewritten;
+            }
+            catch (RewriteDeferredException e)
+            {
+                _log.CleanupDeferred(Id, e.Message);
+                var refusal = e.Message.StartsWith("unreasonable virtual", StringComparison.Ordinal)
+                    ? CleanupReplies.ServiceUnavailable : CleanupReplies.WriteError;
+                Rejection = refusal;
+                throw new CleanupRejectedException(refusal);
+            }
+        }
+        var attributes = env.Attributes;
+        if (Actions.Redirect is { } redirect)
+        {
+            // DEVIATION: Postfix stores the redirect in the queue file and qmgr applies it at delivery; Posthorn
+            // replaces the recipients here, each keeping its original address (orig_to=).
+            string target = Qualify(SmtpPath.FromAddress(redirect), _options).ToString();
+            recipients = [.. recipients.Select(r => new QueueRecipient(target, r.OriginalRecipient ?? r.Address)).Take(1)];
+        }
+        if (Actions.Filter is { } filter)
+        {
+            attributes = new Dictionary<string, string>(attributes, StringComparer.Ordinal) { [ContentFilterAttribute] = filter };
+        }
+        var final = env with { Sender = sender, Recipients = recipients, Attributes = attributes };
         await _inner.CommitAsync(final, ct).ConfigureAwait(false);
     }
+
+    /// <summary>The queue-file attribute that holds a FILTER action's <c>transport:destination</c>.</summary>
+    public const string ContentFilterAttribute = "content_filter";
 
     /// <summary>Postfix trivial-rewrite with append_at_myorigin: <c>root</c> becomes
     /// <c>root@$myorigin</c>; a qualified address and the null sender stay as they are.</summary>

@@ -68,4 +68,38 @@ public class PickupTests
         using var q = new TempQueue();
         Assert.Null(await Pickup.ProcessAsync(q.Dir, new QueueId("0123456789AB"), Options, new QueueIdGenerator(q.Clock), q.Clock, q.Log, default));
     }
+
+    [Fact]
+    public async Task Pickup_mail_gets_the_same_canonical_virtual_and_header_checks_as_smtp_mail()
+    {
+        using var q = new TempQueue();
+        string dir = Path.Combine(q.Root, "etc");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "canonical"), "root@example.test  admin@example.test\n");
+        File.WriteAllText(Path.Combine(dir, "virtual"), "bob@example.test  carol@x.test\n");
+        File.WriteAllText(Path.Combine(dir, "header_checks"), "/^Subject: forbidden/  REJECT\n");
+        File.WriteAllText(Path.Combine(dir, "main.cf"), $"""
+            myorigin = example.test
+            myhostname = mail.example.test
+            mydestination = example.test
+            canonical_maps = texthash:{dir}/canonical
+            virtual_alias_maps = texthash:{dir}/virtual
+            header_checks = regexp:{dir}/header_checks
+            """);
+        File.WriteAllText(Path.Combine(dir, "master.cf"), "smtp inet n - n - - smtpd\n");
+        var options = CleanupOptions.From(Posthorn.Config.ConfigSnapshot.Load(dir));
+
+        Assert.Equal(0, Sendmail.Run(["-f", "root", "bob"], q.Tool("Subject: hi\n\nhello\n"), q.Root));
+        var id = await Pickup.ProcessAsync(q.Dir, Assert.Single(q.Dir.List(QueueName.Maildrop)), options, new QueueIdGenerator(q.Clock), q.Clock, q.Log, default);
+        var m = QueueFile.Read(q.Dir.PathOf(QueueName.Incoming, id!.Value));
+        Assert.Equal("admin@example.test", m.Envelope.Sender.ToString());
+        Assert.Equal(new QueueRecipient("carol@x.test", "bob"), Assert.Single(m.Envelope.Recipients));
+        Assert.Contains("\nFrom: admin@example.test\n", "\n" + TempQueue.ReadContent(m));
+
+        Assert.Equal(0, Sendmail.Run(["-f", "root", "bob"], q.Tool("Subject: forbidden\n\nhello\n"), q.Root));
+        var refused = Assert.Single(q.Dir.List(QueueName.Maildrop));
+        Assert.Null(await Pickup.ProcessAsync(q.Dir, refused, options, new QueueIdGenerator(q.Clock), q.Clock, q.Log, default));
+        Assert.Empty(q.Dir.List(QueueName.Maildrop));
+        Assert.Contains(q.LogSink.Lines, l => l.Contains(": reject: header Subject: forbidden from local; from=<root>"));
+    }
 }

@@ -62,6 +62,18 @@ public static class SmtpReplies
     public static SmtpReply Queued(QueueId id) => new(250, "2.0.0", $"Ok: queued as {id}");
     public static readonly SmtpReply QueueFileWriteError = new(451, "4.3.0", "Error: queue file write error");
 
+    // BDAT (RFC 3030; Postfix smtpd.c bdat_cmd)
+    /// <summary>The count is missing or not a number: the chunk's end cannot be found, so Postfix hangs up.</summary>
+    public static readonly SmtpReply BdatSyntaxHangup = new(521, "5.5.4", "Syntax: BDAT count [LAST]");
+    public static readonly SmtpReply BdatSyntax = new(501, "5.5.4", "Syntax: BDAT count [LAST]");
+    public static readonly SmtpReply NullBdatRequest = new(551, "5.7.1", "Null BDAT request");
+    public static readonly SmtpReply ChunkExceedsSizeLimit = new(552, "5.3.4", "Chunk exceeds message size limit");
+    public static readonly SmtpReply MailAfterBdat = new(503, "5.5.1", "Error: MAIL after BDAT");
+    public static readonly SmtpReply RcptAfterBdat = new(503, "5.5.1", "Error: RCPT after BDAT");
+    public static readonly SmtpReply DataAfterBdat = new(503, "5.5.1", "Error: DATA after BDAT");
+    /// <summary>A chunk that was not the last: <c>250 2.0.0 Ok: N bytes</c>.</summary>
+    public static SmtpReply ChunkOk(long bytes) => new(250, "2.0.0", $"Ok: {bytes} bytes");
+
     // RSET, VRFY, ETRN
     public static readonly SmtpReply RsetSyntax = new(501, "5.5.4", "Syntax: RSET");
     public static readonly SmtpReply VrfyDisabled = new(502, "5.5.1", "VRFY command is disabled");

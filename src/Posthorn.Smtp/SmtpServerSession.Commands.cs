@@ -41,7 +41,7 @@ public sealed partial class SmtpServerSession
         }
         offered.Add("ENHANCEDSTATUSCODES");
         offered.Add("8BITMIME");
-        // Not offered, because not implemented: DSN, SMTPUTF8, CHUNKING.
+        offered.Add("CHUNKING");   // RFC 3030 §3 (Postfix 3.4 and later offer it by default, last)
 
         // Postfix smtpd_discard_ehlo_keywords: compared case-insensitively with the keyword's first word.
         var discard = _options.DiscardEhloKeywords;

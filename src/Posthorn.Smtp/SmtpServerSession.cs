@@ -10,7 +10,7 @@ namespace Posthorn.Smtp;
 /// <remarks>
 /// Standards: RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3463 and RFC 2034 (enhanced
 /// status codes), RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN and LOGIN), RFC 3848
-/// (ESMTPS/ESMTPA in Received:). Not offered: DSN, SMTPUTF8, CHUNKING.
+/// (ESMTPS/ESMTPA in Received:), RFC 3030 (CHUNKING, without BINARYMIME).
 /// Security: talks to untrusted peers. Every read is bounded: command lines by line_length_limit
 /// (the rest of an overlong line is skipped, as Postfix does), message content is streamed to the
 /// sink in chunks of at most <see cref="DataChunkSize"/> bytes, every wait for the client by
@@ -123,7 +123,7 @@ public sealed partial class SmtpServerSession
         }
         // Postfix smtpd.c: "Don't complain about clients that go away without sending QUIT" after the dot.
         if (_reason is not null && !(_where == "END-OF-MESSAGE" && _reason == "lost connection"))
-            _log.SmtpdSessionAborted(_reason, _where == "DATA" ? $"DATA ({_dataBytes} bytes)" : _where, Client);
+            _log.SmtpdSessionAborted(_reason, _where is "DATA" or "BDAT" ? $"{_where} ({_dataBytes} bytes)" : _where, Client);
         _log.SmtpdDisconnect(Client, _counters.ToString());
     }
 
@@ -197,6 +197,19 @@ public sealed partial class SmtpServerSession
             _errorCount++;
             return;
         }
+        // RFC 3030 §4.1 / Postfix: once BDAT has begun, the transaction takes only more BDAT (or RSET).
+        if (_bdat is not null && verb is SmtpVerb.Mail or SmtpVerb.Rcpt or SmtpVerb.Data)
+        {
+            await ReplyAsync(verb switch
+            {
+                SmtpVerb.Mail => SmtpReplies.MailAfterBdat,
+                SmtpVerb.Rcpt => SmtpReplies.RcptAfterBdat,
+                _ => SmtpReplies.DataAfterBdat,
+            });
+            _counters.Record(verb, ok: false);
+            _errorCount++;
+            return;
+        }
         bool ok = verb switch
         {
             SmtpVerb.StartTls => await StartTlsAsync(args),
@@ -206,6 +219,7 @@ public sealed partial class SmtpServerSession
             SmtpVerb.Mail => await MailAsync(args),
             SmtpVerb.Rcpt => await RcptAsync(args),
             SmtpVerb.Data => await DataAsync(args),
+            SmtpVerb.Bdat => await BdatAsync(args),
             SmtpVerb.Rset => await RsetAsync(args),
             SmtpVerb.Noop => await NoopAsync(),
             SmtpVerb.Vrfy => await VrfyAsync(args),
@@ -265,6 +279,8 @@ public sealed partial class SmtpServerSession
     {
         var writer = _tx?.Writer;
         _tx = null;
+        _bdat = null;
+        ReleaseChunk();
         if (writer is not null) await writer.DisposeAsync();
     }
 }

@@ -6,7 +6,7 @@ namespace Posthorn.Tests.Smtp;
 /// <summary>Greeting, HELO/EHLO, MAIL, RCPT, RSET, NOOP, VRFY, ETRN, QUIT: one transcript per rule.</summary>
 public class SmtpServerSessionEnvelopeTests
 {
-    private const string Ehlo = "250-mail.example.test\n250-PIPELINING\n250-SIZE 10240000\n250-VRFY\n250-ETRN\n250-ENHANCEDSTATUSCODES\n250 8BITMIME";
+    private const string Ehlo = "250-mail.example.test\n250-PIPELINING\n250-SIZE 10240000\n250-VRFY\n250-ETRN\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250 CHUNKING";
 
     [Fact]
     public async Task Helo_replies_with_the_hostname_and_quit_says_bye_and_closes()
@@ -37,7 +37,7 @@ public class SmtpServerSessionEnvelopeTests
             DiscardEhloKeywords = new HashSet<string> { "pipelining", "etrn" },
         };
         await using var h = await SmtpHarness.StartAsync(options);
-        Assert.Equal("250-mail.example.test\n250-SIZE\n250-ENHANCEDSTATUSCODES\n250 8BITMIME", await h.CommandAsync("EHLO c"));
+        Assert.Equal("250-mail.example.test\n250-SIZE\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250 CHUNKING", await h.CommandAsync("EHLO c"));
         Assert.Equal("502 5.5.1 VRFY command is disabled", await h.CommandAsync("VRFY bob"));
         Assert.Contains("postfix/smtpd[4242]: discarding EHLO keywords: PIPELINING ETRN", h.Log);
     }

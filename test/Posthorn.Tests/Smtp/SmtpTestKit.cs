@@ -70,6 +70,7 @@ internal sealed class RecordingWriter(QueueId id, Func<QueueId, SmtpReply> commi
     public bool Committed { get; private set; }
     public bool Disposed { get; private set; }
     public string Content => Encoding.UTF8.GetString(_content.ToArray());
+    public byte[] Bytes => _content.ToArray();
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> lines, CancellationToken ct)
     {

@@ -271,7 +271,8 @@ public static class SmtpCommandParser
         // RFC 5321 §4.1.2 esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"). A malformed keyword is kept
         // as written; no extension knows it, so the session answers "Unsupported option".
         string key = keyword.IndexOfAnyExcept(KeywordChars) < 0 ? Encoding.ASCII.GetString(keyword).ToUpperInvariant() : raw;
-        string? value = eq < 0 ? null : Printable(text[(eq + 1)..]);
+        // The value as UTF-8 (invalid bytes become U+FFFD, which no extension's value grammar allows).
+        string? value = eq < 0 ? null : Encoding.UTF8.GetString(text[(eq + 1)..]);
         return new SmtpParameter(key, value, raw);
     }
 

@@ -10,7 +10,8 @@ namespace Posthorn.Smtp;
 /// <remarks>
 /// Standards: RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3463 and RFC 2034 (enhanced
 /// status codes), RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN and LOGIN), RFC 3848
-/// (ESMTPS/ESMTPA in Received:), RFC 3030 (CHUNKING, without BINARYMIME).
+/// (ESMTPS/ESMTPA in Received:), RFC 3030 (CHUNKING, without BINARYMIME),
+/// RFC 3461 (DSN parameters), RFC 6531 (SMTPUTF8).
 /// Security: talks to untrusted peers. Every read is bounded: command lines by line_length_limit
 /// (the rest of an overlong line is skipped, as Postfix does), message content is streamed to the
 /// sink in chunks of at most <see cref="DataChunkSize"/> bytes, every wait for the client by
@@ -21,7 +22,7 @@ namespace Posthorn.Smtp;
 /// smtpd_forbid_bare_newline (as <see cref="SmtpServerOptions.AllowBareLf"/>), smtpd_tls_security_level,
 /// smtpd_tls_auth_only, smtpd_tls_protocols, smtpd_tls_loglevel, smtpd_tls_received_header,
 /// smtpd_tls_wrappermode, smtpd_sasl_auth_enable, smtpd_sasl_security_options,
-/// smtpd_sasl_tls_security_options, broken_sasl_auth_clients, smtpd_sasl_authenticated_header.
+/// smtpd_sasl_tls_security_options, broken_sasl_auth_clients, smtpd_sasl_authenticated_header, smtputf8_enable.
 /// Lifetime: <see cref="RunAsync"/> greets, serves until QUIT, end of input, timeout, the error limit
 /// or shutdown, logs <c>connect</c>/<c>disconnect</c>, and disposes the stream before it returns.
 /// It does not throw for anything the client does; our own failures end the session with 421 4.3.0.
@@ -169,6 +170,12 @@ public sealed partial class SmtpServerSession
         {
             _errorCount++;
             await ReplyAsync(SmtpReplies.BadSyntax);
+            return;
+        }
+        if (IsBadUtf8(line.Span))
+        {
+            _errorCount++;
+            await ReplyAsync(SmtpReplies.BadUtf8Syntax);
             return;
         }
         var args = line[argRange];

@@ -29,7 +29,7 @@ public class SmtpServerSessionBdatTests
     public async Task Chunking_is_announced_after_8bitmime_and_can_be_discarded()
     {
         await using (var h = await SmtpHarness.StartAsync())
-            Assert.EndsWith("\n250-8BITMIME\n250 CHUNKING", await h.CommandAsync("EHLO c"));
+            Assert.EndsWith("\n250-8BITMIME\n250-DSN\n250-SMTPUTF8\n250 CHUNKING", await h.CommandAsync("EHLO c"));
         var options = SmtpHarness.DefaultOptions with { DiscardEhloKeywords = new HashSet<string> { "chunking" } };
         await using var d = await SmtpHarness.StartAsync(options);
         Assert.DoesNotContain("CHUNKING", await d.CommandAsync("EHLO c"));

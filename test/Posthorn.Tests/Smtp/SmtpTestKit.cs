@@ -101,9 +101,12 @@ internal sealed class RecordingSink : ISmtpTransactionSink
     public List<RecordingWriter> Writers { get; } = [];
     public List<string> Senders { get; } = [];
     public Func<QueueId, SmtpReply> Commit { get; set; } = SmtpReplies.Queued;
+    /// <summary>The transaction of the last MAIL FROM the sink saw.</summary>
+    public SmtpTransaction? LastTransaction { get; private set; }
 
     public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct)
     {
+        LastTransaction = tx;
         Senders.Add(tx.Sender.ToString());
         return ValueTask.FromResult<SmtpReply?>(tx.Sender.LocalPart == "spammer"
             ? new SmtpReply(553, "5.7.1", $"<{tx.Sender}>: Sender address rejected: Access denied") : null);

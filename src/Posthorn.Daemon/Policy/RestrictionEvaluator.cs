@@ -191,6 +191,10 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                 return await CheckAccessAsync(ev, argument!, AccessTarget.Recipient, ct);
             case "reject_rbl_client":
                 return await RejectRblClientAsync(ev, argument!, ct);
+            case var login when SenderLoginCheck.Handles(login):   // smtpd_sender_login_maps (SenderLoginCheck.cs)
+                var owned = SenderLoginCheck.Evaluate(login, request, restrictions, settings.IsLocalDomain);
+                return owned.LookupError is { } error ? LookupFailure(ev, request.Sender!.ToString(), error)
+                    : owned.Reject is { } refused ? Reject(ev, refused) : Outcome.Dunno;
         }
         if (restrictions.Classes.TryGetValue(name, out var classList))
             return await EvaluateListAsync(ev, classList, stage, ct);

@@ -9,7 +9,7 @@ namespace Posthorn.Smtp;
 /// <summary>smtpd(8): one SMTP connection, zero or more mail transactions.</summary>
 /// <remarks>
 /// Standards: RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3463 and RFC 2034 (enhanced
-/// status codes), RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN and LOGIN), RFC 3848
+/// status codes), RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN and LOGIN), RFC 2195 (CRAM-MD5), RFC 3848
 /// (ESMTPS/ESMTPA in Received:), RFC 3030 (CHUNKING, without BINARYMIME),
 /// RFC 3461 (DSN parameters), RFC 6531 (SMTPUTF8).
 /// Security: talks to untrusted peers. Every read is bounded: command lines by line_length_limit

@@ -19,3 +19,16 @@ public enum SmtpAuthResult : byte
     /// <summary>The database could not be read: <c>454 4.7.0 Temporary authentication failure</c></summary>
     TemporaryFailure,
 }
+
+/// <summary>An authenticator that can also give a user's shared secret, which CRAM-MD5 (RFC 2195) needs: the
+/// server computes the same keyed digest as the client. Offered only when the secrets are kept in a plaintext
+/// scheme (Dovecot passwd-file {PLAIN}/{CLEAR}); a hashed password cannot serve.</summary>
+public interface ISmtpSecretAuthenticator : ISmtpAuthenticator
+{
+    /// <summary>True when <see cref="GetSecretAsync"/> can answer for the users of this database.</summary>
+    bool HasPlaintextSecrets { get; }
+
+    /// <summary>The user's secret: <see cref="SmtpAuthResult.Success"/> with it, <see cref="SmtpAuthResult.Failure"/>
+    /// for an unknown user (or one whose password is not kept in plaintext), or a temporary failure.</summary>
+    ValueTask<(SmtpAuthResult Result, string? Secret)> GetSecretAsync(string user, CancellationToken ct);
+}

@@ -85,7 +85,46 @@ public sealed class SmtpTransaction(SmtpSessionInfo session, SmtpPath sender)
     /// <summary>MAIL FROM parameters as given (SIZE, BODY, …), names upper-cased.</summary>
     public Dictionary<string, string?> MailParameters { get; } = new(StringComparer.OrdinalIgnoreCase);
     public List<SmtpPath> Recipients { get; } = [];
+    /// <summary>The RCPT DSN parameters (RFC 3461 NOTIFY, ORCPT), one entry per <see cref="Recipients"/> entry, same order.</summary>
+    public List<SmtpRecipientDsn> RecipientDsn { get; } = [];
     public ISmtpMessageWriter? Writer { get; set; }
+    /// <summary>RFC 6531: MAIL FROM carried SMTPUTF8 (UTF-8 addresses and headers may follow).</summary>
+    public bool SmtpUtf8 { get; set; }
+    /// <summary>RFC 3461 §4.3 RET: what a failure notice returns; <see cref="DsnReturn.Unspecified"/> without RET.</summary>
+    public DsnReturn DsnReturn { get; set; }
+    /// <summary>RFC 3461 §4.4 ENVID, xtext-decoded; null without ENVID.</summary>
+    public string? DsnEnvelopeId { get; set; }
+}
+
+/// <summary>RFC 3461 §4.1 NOTIFY: when the sender wants a delivery status notification.</summary>
+[Flags]
+public enum DsnNotify : byte
+{
+    /// <summary>No NOTIFY given: the MTA's default (notify on failure, and on delay if it likes).</summary>
+    Unspecified = 0,
+    Never = 1,
+    Success = 2,
+    Failure = 4,
+    Delay = 8,
+}
+
+/// <summary>RFC 3461 §4.3 RET.</summary>
+public enum DsnReturn : byte
+{
+    Unspecified,
+    /// <summary>RET=FULL: a failure notice returns the whole message.</summary>
+    Full,
+    /// <summary>RET=HDRS: only the header.</summary>
+    Headers,
+}
+
+/// <summary>One recipient's DSN parameters.</summary>
+/// <param name="Notify">NOTIFY, or <see cref="DsnNotify.Unspecified"/>.</param>
+/// <param name="OriginalRecipient">ORCPT as <c>addr-type;address</c> with the address xtext-decoded
+/// (RFC 3461 §4.2, as RFC 3464 §2.3.1 writes it in Original-Recipient:); null without ORCPT.</param>
+public sealed record SmtpRecipientDsn(DsnNotify Notify, string? OriginalRecipient)
+{
+    public static readonly SmtpRecipientDsn None = new(DsnNotify.Unspecified, null);
 }
 
 /// <summary>Settings one SMTP session runs with, taken from the config snapshot when it starts.</summary>
@@ -146,4 +185,6 @@ public sealed record SmtpServerOptions
     public bool BrokenSaslAuthClients { get; init; }
     /// <summary>smtpd_sasl_authenticated_header: the Received: header names the SASL user.</summary>
     public bool SaslAuthenticatedHeader { get; init; }
+    /// <summary>smtputf8_enable: offer SMTPUTF8 (RFC 6531) and insist that UTF-8 addresses declare it.</summary>
+    public bool SmtpUtf8Enable { get; init; } = true;
 }

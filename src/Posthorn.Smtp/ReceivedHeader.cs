@@ -39,7 +39,7 @@ public static class ReceivedHeader
         if (options.SaslAuthenticatedHeader && session.SaslUsername is { } user)
             sb.Append("\t(Authenticated sender: ").Append(user).Append(")\n");
         sb.Append("\tby ").Append(options.Hostname).Append(" (").Append(options.MailName).Append(") with ")
-          .Append(WithProtocol(session)).Append(" id ").Append(id);
+          .Append(WithProtocol(session, tx.SmtpUtf8)).Append(" id ").Append(id);
         if (tx.Recipients.Count == 1)
             sb.Append("\n\tfor <").Append(tx.Recipients[0]).Append(">; ").Append(FormatDate(arrival, zone)).Append('\n');
         else
@@ -47,10 +47,11 @@ public static class ReceivedHeader
         return sb.ToString();
     }
 
-    /// <summary>RFC 3848: ESMTP becomes ESMTPS over TLS, ESMTPA after AUTH, ESMTPSA with both.</summary>
-    public static string WithProtocol(SmtpSessionInfo session) =>
+    /// <summary>RFC 3848: ESMTP becomes ESMTPS over TLS, ESMTPA after AUTH, ESMTPSA with both. RFC 6531
+    /// §3.7.4.2: a transaction with SMTPUTF8 is UTF8SMTP, UTF8SMTPS, UTF8SMTPA or UTF8SMTPSA.</summary>
+    public static string WithProtocol(SmtpSessionInfo session, bool smtpUtf8 = false) =>
         session.Protocol != "ESMTP" ? session.Protocol
-        : "ESMTP" + (session.IsTls ? "S" : "") + (session.IsSaslAuthenticated ? "A" : "");
+        : (smtpUtf8 ? "UTF8SMTP" : "ESMTP") + (session.IsTls ? "S" : "") + (session.IsSaslAuthenticated ? "A" : "");
 
     /// <summary>Postfix mail_date(): RFC 5322 §3.3 date-time, day of month padded with a space as
     /// strftime's %e does, then the zone abbreviation in a comment when one is known:

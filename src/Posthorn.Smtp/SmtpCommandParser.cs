@@ -6,7 +6,7 @@ namespace Posthorn.Smtp;
 
 /// <summary>The SMTP commands smtpd(8) knows. The order is Postfix's command table order, which is
 /// also the order of the counters in the <c>disconnect from …</c> log line.</summary>
-public enum SmtpVerb : byte { Helo, Ehlo, StartTls, Auth, Mail, Rcpt, Data, Rset, Noop, Vrfy, Etrn, Quit, Unknown }
+public enum SmtpVerb : byte { Helo, Ehlo, StartTls, Auth, Mail, Rcpt, Data, Bdat, Rset, Noop, Vrfy, Etrn, Quit, Unknown }
 
 /// <summary>Outcome of parsing MAIL/RCPT arguments; the session maps it to Postfix's reply.</summary>
 public enum SmtpArgumentStatus : byte
@@ -86,6 +86,7 @@ public static class SmtpCommandParser
             4 when Ascii.EqualsIgnoreCase(verb, "ETRN"u8) => SmtpVerb.Etrn,
             4 when Ascii.EqualsIgnoreCase(verb, "QUIT"u8) => SmtpVerb.Quit,
             4 when Ascii.EqualsIgnoreCase(verb, "AUTH"u8) => SmtpVerb.Auth,
+            4 when Ascii.EqualsIgnoreCase(verb, "BDAT"u8) => SmtpVerb.Bdat,
             8 when Ascii.EqualsIgnoreCase(verb, "STARTTLS"u8) => SmtpVerb.StartTls,
             _ => SmtpVerb.Unknown,
         };
@@ -270,7 +271,8 @@ public static class SmtpCommandParser
         // RFC 5321 §4.1.2 esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"). A malformed keyword is kept
         // as written; no extension knows it, so the session answers "Unsupported option".
         string key = keyword.IndexOfAnyExcept(KeywordChars) < 0 ? Encoding.ASCII.GetString(keyword).ToUpperInvariant() : raw;
-        string? value = eq < 0 ? null : Printable(text[(eq + 1)..]);
+        // The value as UTF-8 (invalid bytes become U+FFFD, which no extension's value grammar allows).
+        string? value = eq < 0 ? null : Encoding.UTF8.GetString(text[(eq + 1)..]);
         return new SmtpParameter(key, value, raw);
     }
 

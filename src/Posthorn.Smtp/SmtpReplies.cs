@@ -46,6 +46,16 @@ public static class SmtpReplies
     public static readonly SmtpReply BadMessageSizeSyntax = new(501, "5.5.4", "Bad message size syntax");
     public static readonly SmtpReply MessageSizeExceedsLimit = new(552, "5.3.4", "Message size exceeds fixed limit");
     public static SmtpReply UnsupportedOption(string parameter) => new(555, "5.5.4", $"Unsupported option: {parameter}");
+    // RFC 6531 SMTPUTF8 (Postfix smtpd.c mail_cmd, rcpt_cmd, smtpd_proto).
+    public static readonly SmtpReply MustDeclareSmtpUtf8 = new(553, "5.6.7", "Must declare SMTPUTF8 to send unicode address");
+    public static readonly SmtpReply BadUtf8Syntax = new(500, "5.5.2", "Error: bad UTF-8 syntax");
+    // RFC 3461 DSN parameters (Postfix smtpd.c mail_cmd, rcpt_cmd); the two RCPT ones do say "Error:".
+    public static readonly SmtpReply BadRetSyntax = new(501, "5.5.4", "Bad RET parameter syntax");
+    public static readonly SmtpReply BadEnvidSyntax = new(501, "5.5.4", "Bad ENVID parameter syntax");
+    public static readonly SmtpReply BadNotifySyntax = new(501, "5.5.4", "Error: Bad NOTIFY parameter syntax");
+    public static readonly SmtpReply BadOrcptSyntax = new(501, "5.5.4", "Error: Bad ORCPT parameter syntax");
+    /// <summary>A DSN parameter when smtpd_discard_ehlo_keywords has "dsn".</summary>
+    public static readonly SmtpReply DsnDisabled = new(501, "5.7.1", "DSN support is disabled");
 
     // RCPT (Postfix smtpd.c rcpt_cmd)
     public static readonly SmtpReply NeedMail = new(503, "5.5.1", "Error: need MAIL command");
@@ -61,6 +71,18 @@ public static class SmtpReplies
     public static readonly SmtpReply MessageFileTooBig = new(552, "5.3.4", "Error: message file too big");
     public static SmtpReply Queued(QueueId id) => new(250, "2.0.0", $"Ok: queued as {id}");
     public static readonly SmtpReply QueueFileWriteError = new(451, "4.3.0", "Error: queue file write error");
+
+    // BDAT (RFC 3030; Postfix smtpd.c bdat_cmd)
+    /// <summary>The count is missing or not a number: the chunk's end cannot be found, so Postfix hangs up.</summary>
+    public static readonly SmtpReply BdatSyntaxHangup = new(521, "5.5.4", "Syntax: BDAT count [LAST]");
+    public static readonly SmtpReply BdatSyntax = new(501, "5.5.4", "Syntax: BDAT count [LAST]");
+    public static readonly SmtpReply NullBdatRequest = new(551, "5.7.1", "Null BDAT request");
+    public static readonly SmtpReply ChunkExceedsSizeLimit = new(552, "5.3.4", "Chunk exceeds message size limit");
+    public static readonly SmtpReply MailAfterBdat = new(503, "5.5.1", "Error: MAIL after BDAT");
+    public static readonly SmtpReply RcptAfterBdat = new(503, "5.5.1", "Error: RCPT after BDAT");
+    public static readonly SmtpReply DataAfterBdat = new(503, "5.5.1", "Error: DATA after BDAT");
+    /// <summary>A chunk that was not the last: <c>250 2.0.0 Ok: N bytes</c>.</summary>
+    public static SmtpReply ChunkOk(long bytes) => new(250, "2.0.0", $"Ok: {bytes} bytes");
 
     // RSET, VRFY, ETRN
     public static readonly SmtpReply RsetSyntax = new(501, "5.5.4", "Syntax: RSET");

@@ -6,7 +6,7 @@ using Posthorn.Core;
 
 namespace Posthorn.Smtp;
 
-/// <summary>AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms, the way Postfix's
+/// <summary>AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms (and CRAM-MD5, in its own file), the way Postfix's
 /// smtpd_sasl_glue.c runs the exchange.</summary>
 /// <remarks>Security: credentials never reach the log, not even in part; the decoded bytes are wiped
 /// after use. A failure is logged in the one form fail2ban's postfix-sasl filter matches.</remarks>
@@ -23,7 +23,9 @@ public sealed partial class SmtpServerSession
         bool tlsOnly = _options.TlsAuthOnly || _options.TlsSecurityLevel == SmtpTlsSecurityLevel.Encrypt;
         if (tlsOnly && !_info.IsTls) return [];
         bool noPlaintext = _info.IsTls ? _options.SaslTlsNoPlaintext : _options.SaslNoPlaintext;
-        return noPlaintext ? [] : PlaintextMechanisms;
+        IReadOnlyList<string> plain = noPlaintext ? [] : PlaintextMechanisms;
+        // RFC 2195 CRAM-MD5 sends no password, so noplaintext keeps it (SmtpServerSession.CramMd5.cs).
+        return CramMd5Available ? [.. plain, "CRAM-MD5"] : plain;
     }
 
     /// <summary>AUTH is available in this session (Postfix smtpd_sasl_is_active and not tls_auth_only before TLS).</summary>
@@ -73,7 +75,12 @@ public sealed partial class SmtpServerSession
         }
         // RFC 4954 §4: "=" is an initial response of zero length; no argument means none was given.
         byte[]? first = space < 0 || initial.IsEmpty ? null : initial.SequenceEqual("="u8) ? [] : initial.ToArray();
-        return method == "PLAIN" ? await PlainAsync(first) : await LoginAsync(first);
+        return method switch
+        {
+            "PLAIN" => await PlainAsync(first),
+            "LOGIN" => await LoginAsync(first),
+            _ => await CramMd5Async(first),
+        };
     }
 
     /// <summary>RFC 4616: message = [authzid] NUL authcid NUL passwd. An empty challenge asks for it.</summary>

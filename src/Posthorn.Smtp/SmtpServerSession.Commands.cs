@@ -41,7 +41,9 @@ public sealed partial class SmtpServerSession
         }
         offered.Add("ENHANCEDSTATUSCODES");
         offered.Add("8BITMIME");
-        // Not offered, because not implemented: DSN, SMTPUTF8, CHUNKING.
+        offered.Add("DSN");   // RFC 3461 §4
+        if (_options.SmtpUtf8Enable) offered.Add("SMTPUTF8");   // RFC 6531 §3.3; Postfix smtputf8_enable
+        offered.Add("CHUNKING");   // RFC 3030 §3 (Postfix 3.4 and later offer it by default, last)
 
         // Postfix smtpd_discard_ehlo_keywords: compared case-insensitively with the keyword's first word.
         var discard = _options.DiscardEhloKeywords;

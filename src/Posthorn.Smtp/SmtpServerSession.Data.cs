@@ -77,9 +77,17 @@ public sealed partial class SmtpServerSession
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(_chunk);
-            _chunk = [];
+            ReleaseChunk();
         }
+    }
+
+    /// <summary>Returns the content buffer to the pool, once (DATA's end and the end of a transaction both call it).</summary>
+    private void ReleaseChunk()
+    {
+        if (_chunk.Length == 0) return;
+        ArrayPool<byte>.Shared.Return(_chunk);
+        _chunk = [];
+        _chunkLength = 0;
     }
 
     private enum ContentEnd : byte { Dot, TooBig, EndOfInput, BareLf }

@@ -35,8 +35,18 @@ public sealed partial class SmtpServerSession
             return false;
         }
         long declaredSize = 0;
+        var extensions = new MailExtensions();
         foreach (var p in parameters)
         {
+            if (TryMailExtension(p, ref extensions, out var extensionError))
+            {
+                if (extensionError is { } bad)
+                {
+                    await ReplyAsync(bad);
+                    return false;
+                }
+                continue;
+            }
             // RFC 6152 §2 (8BITMIME): BODY=7BIT | BODY=8BITMIME.
             if (p.Keyword == "BODY" && p.Value is { } body
                 && (body.Equals("7BIT", StringComparison.OrdinalIgnoreCase) || body.Equals("8BITMIME", StringComparison.OrdinalIgnoreCase)))
@@ -72,7 +82,19 @@ public sealed partial class SmtpServerSession
             return false;
         }
 
-        var tx = new SmtpTransaction(_info, sender);
+        // Postfix mail_cmd: "553 5.6.7 Must declare SMTPUTF8 to send unicode address".
+        if (NeedsSmtpUtf8Declaration(sender, extensions.SmtpUtf8))
+        {
+            await ReplyAsync(SmtpReplies.MustDeclareSmtpUtf8);
+            return false;
+        }
+
+        var tx = new SmtpTransaction(_info, sender)
+        {
+            SmtpUtf8 = extensions.SmtpUtf8,
+            DsnReturn = extensions.Return,
+            DsnEnvelopeId = extensions.EnvelopeId,
+        };
         foreach (var p in parameters) tx.MailParameters[p.Keyword] = p.Value;
         var reply = await _sink.CheckSenderAsync(tx, _ct);
         if (reply is { IsPositive: false } refused)
@@ -106,10 +128,22 @@ public sealed partial class SmtpServerSession
             await ReplyAsync(SmtpReplies.BadRecipient);
             return false;
         }
-        // DSN is not offered, so no RCPT parameter is known (NOTIFY and ORCPT would be RFC 3461's).
-        if (parameters.Count > 0)
+        // RFC 3461 §4.1, §4.2: NOTIFY and ORCPT are the only RCPT parameters known.
+        var notify = DsnNotify.Unspecified;
+        string? orcpt = null;
+        foreach (var p in parameters)
         {
-            await ReplyAsync(SmtpReplies.UnsupportedOption(parameters[0].Text));
+            if (!TryRcptExtension(p, ref notify, ref orcpt, out var error))
+                error = SmtpReplies.UnsupportedOption(p.Text);
+            if (error is { } bad)
+            {
+                await ReplyAsync(bad);
+                return false;
+            }
+        }
+        if (NeedsSmtpUtf8Declaration(recipient, tx.SmtpUtf8))
+        {
+            await ReplyAsync(SmtpReplies.MustDeclareSmtpUtf8);
             return false;
         }
         // RFC 5321 §4.5.3.1.8 (at least 100 must be accepted); Postfix smtpd_recipient_limit. Postfix
@@ -127,6 +161,7 @@ public sealed partial class SmtpServerSession
             return false;
         }
         tx.Recipients.Add(recipient);
+        tx.RecipientDsn.Add(notify == DsnNotify.Unspecified && orcpt is null ? SmtpRecipientDsn.None : new SmtpRecipientDsn(notify, orcpt));
         // Postfix smtpd_delay_open_until_valid_rcpt = yes: the queue file is opened for the first valid recipient.
         tx.Writer ??= await _sink.OpenMessageAsync(tx, _ct);
         await ReplyAsync(reply ?? SmtpReplies.RcptOk);

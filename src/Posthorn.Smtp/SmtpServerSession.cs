@@ -9,8 +9,9 @@ namespace Posthorn.Smtp;
 /// <summary>smtpd(8): one SMTP connection, zero or more mail transactions.</summary>
 /// <remarks>
 /// Standards: RFC 5321, RFC 1870 (SIZE), RFC 2920 (PIPELINING), RFC 3463 and RFC 2034 (enhanced
-/// status codes), RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN and LOGIN), RFC 3848
-/// (ESMTPS/ESMTPA in Received:). Not offered: DSN, SMTPUTF8, CHUNKING.
+/// status codes), RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 4954 (AUTH PLAIN and LOGIN), RFC 2195 (CRAM-MD5), RFC 3848
+/// (ESMTPS/ESMTPA in Received:), RFC 3030 (CHUNKING, without BINARYMIME),
+/// RFC 3461 (DSN parameters), RFC 6531 (SMTPUTF8).
 /// Security: talks to untrusted peers. Every read is bounded: command lines by line_length_limit
 /// (the rest of an overlong line is skipped, as Postfix does), message content is streamed to the
 /// sink in chunks of at most <see cref="DataChunkSize"/> bytes, every wait for the client by
@@ -21,7 +22,7 @@ namespace Posthorn.Smtp;
 /// smtpd_forbid_bare_newline (as <see cref="SmtpServerOptions.AllowBareLf"/>), smtpd_tls_security_level,
 /// smtpd_tls_auth_only, smtpd_tls_protocols, smtpd_tls_loglevel, smtpd_tls_received_header,
 /// smtpd_tls_wrappermode, smtpd_sasl_auth_enable, smtpd_sasl_security_options,
-/// smtpd_sasl_tls_security_options, broken_sasl_auth_clients, smtpd_sasl_authenticated_header.
+/// smtpd_sasl_tls_security_options, broken_sasl_auth_clients, smtpd_sasl_authenticated_header, smtputf8_enable.
 /// Lifetime: <see cref="RunAsync"/> greets, serves until QUIT, end of input, timeout, the error limit
 /// or shutdown, logs <c>connect</c>/<c>disconnect</c>, and disposes the stream before it returns.
 /// It does not throw for anything the client does; our own failures end the session with 421 4.3.0.
@@ -123,7 +124,7 @@ public sealed partial class SmtpServerSession
         }
         // Postfix smtpd.c: "Don't complain about clients that go away without sending QUIT" after the dot.
         if (_reason is not null && !(_where == "END-OF-MESSAGE" && _reason == "lost connection"))
-            _log.SmtpdSessionAborted(_reason, _where == "DATA" ? $"DATA ({_dataBytes} bytes)" : _where, Client);
+            _log.SmtpdSessionAborted(_reason, _where is "DATA" or "BDAT" ? $"{_where} ({_dataBytes} bytes)" : _where, Client);
         _log.SmtpdDisconnect(Client, _counters.ToString());
     }
 
@@ -171,6 +172,12 @@ public sealed partial class SmtpServerSession
             await ReplyAsync(SmtpReplies.BadSyntax);
             return;
         }
+        if (IsBadUtf8(line.Span))
+        {
+            _errorCount++;
+            await ReplyAsync(SmtpReplies.BadUtf8Syntax);
+            return;
+        }
         var args = line[argRange];
         if (verb == SmtpVerb.Unknown)
         {
@@ -197,6 +204,19 @@ public sealed partial class SmtpServerSession
             _errorCount++;
             return;
         }
+        // RFC 3030 §4.1 / Postfix: once BDAT has begun, the transaction takes only more BDAT (or RSET).
+        if (_bdat is not null && verb is SmtpVerb.Mail or SmtpVerb.Rcpt or SmtpVerb.Data)
+        {
+            await ReplyAsync(verb switch
+            {
+                SmtpVerb.Mail => SmtpReplies.MailAfterBdat,
+                SmtpVerb.Rcpt => SmtpReplies.RcptAfterBdat,
+                _ => SmtpReplies.DataAfterBdat,
+            });
+            _counters.Record(verb, ok: false);
+            _errorCount++;
+            return;
+        }
         bool ok = verb switch
         {
             SmtpVerb.StartTls => await StartTlsAsync(args),
@@ -206,6 +226,7 @@ public sealed partial class SmtpServerSession
             SmtpVerb.Mail => await MailAsync(args),
             SmtpVerb.Rcpt => await RcptAsync(args),
             SmtpVerb.Data => await DataAsync(args),
+            SmtpVerb.Bdat => await BdatAsync(args),
             SmtpVerb.Rset => await RsetAsync(args),
             SmtpVerb.Noop => await NoopAsync(),
             SmtpVerb.Vrfy => await VrfyAsync(args),
@@ -265,6 +286,8 @@ public sealed partial class SmtpServerSession
     {
         var writer = _tx?.Writer;
         _tx = null;
+        _bdat = null;
+        ReleaseChunk();
         if (writer is not null) await writer.DisposeAsync();
     }
 }

@@ -221,6 +221,10 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                 return RejectUnknownClientHostname(ev);
             case "reject_unknown_reverse_client_hostname":
                 return await RejectUnknownReverseClientHostnameAsync(ev, ct);
+            case var login when SenderLoginCheck.Handles(login):   // smtpd_sender_login_maps (SenderLoginCheck.cs)
+                var owned = SenderLoginCheck.Evaluate(login, request, restrictions, settings.IsLocalDomain);
+                return owned.LookupError is { } error ? LookupFailure(ev, request.Sender!.ToString(), error)
+                    : owned.Reject is { } refused ? Reject(ev, refused) : Outcome.Dunno;
         }
         if (restrictions.Classes.TryGetValue(name, out var classList))
             return await EvaluateListAsync(ev, classList, stage, ct);

@@ -117,15 +117,20 @@ public sealed partial class QmgrService
     /// DEVIATION: Postfix sends such a double bounce to 2bounce_notice_recipient; Posthorn only logs it.</remarks>
     private async Task BounceAsync(QueuedMessage message, DeliveryRound round, Settings s, CancellationToken ct)
     {
-        var failed = round.Bounced;
-        if (failed.Count == 0) return;
+        var writer = new DsnWriter(s.Outbound.MyHostname, s.Outbound.MailName, clock);
+        if (await writer.QueueSuccessNoticeAsync(queue, ids.Next, message, round.Bounced, s.IsLocalDomain, log, ct)) Wake();   // RFC 3461 NOTIFY=SUCCESS
+        var failed = DsnWriter.Reportable(message.Envelope, round.Bounced);   // RFC 3461 NOTIFY=NEVER: no notice
+        if (failed.Count == 0)
+        {
+            round.SettleBounced(done: true);
+            return;
+        }
         if (message.Envelope.Sender.IsNull)
         {
             log.BounceDiscarded(message.Id);
             round.SettleBounced(done: true);
             return;
         }
-        var writer = new DsnWriter(s.Outbound.MyHostname, s.Outbound.MailName, clock);
         var bounceId = ids.Next();
         try
         {

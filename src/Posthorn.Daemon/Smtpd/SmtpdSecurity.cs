@@ -14,7 +14,7 @@ namespace Posthorn.Daemon.Smtpd;
 /// smtpd_tls_protocols, smtpd_tls_mandatory_protocols, smtpd_tls_auth_only, smtpd_tls_loglevel,
 /// smtpd_tls_received_header, smtpd_tls_wrappermode, smtpd_sasl_auth_enable, smtpd_sasl_type,
 /// smtpd_sasl_security_options, smtpd_sasl_tls_security_options, broken_sasl_auth_clients,
-/// smtpd_sasl_authenticated_header, posthorn_passwd_file.
+/// smtpd_sasl_authenticated_header, posthorn_passwd_file, smtputf8_enable.
 /// Security: the key file is read here, while the daemon still has the rights to read it.
 /// </remarks>
 public static class SmtpdSecurity
@@ -59,6 +59,7 @@ public static class SmtpdSecurity
             SaslTlsNoPlaintext = HasOption(cfg, "smtpd_sasl_tls_security_options", "noplaintext"),
             BrokenSaslAuthClients = cfg.GetBool("broken_sasl_auth_clients"),
             SaslAuthenticatedHeader = cfg.GetBool("smtpd_sasl_authenticated_header"),
+            SmtpUtf8Enable = cfg.GetBool("smtputf8_enable"),
         };
     }
 

@@ -124,9 +124,13 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
             // the uncommitted queue file is removed when the engine disposes this writer.
             if (ReferenceEquals(sink._discard, tx))
                 return new SmtpReply(250, "2.0.0", $"Ok: queued as {id}");
+            // RFC 3461: RET and ENVID go with the message, NOTIFY and ORCPT with each recipient, for bounce(8).
+            if (tx.DsnEnvelopeId is { } envid) attributes[QueueEnvelope.DsnEnvelopeIdAttribute] = envid;
+            if (tx.DsnReturn != DsnReturn.Unspecified)
+                attributes[QueueEnvelope.DsnReturnAttribute] = tx.DsnReturn == DsnReturn.Headers ? "HDRS" : "FULL";
             var envelope = new QueueEnvelope(
                 tx.Sender,
-                tx.Recipients.Select(r => new QueueRecipient(r.ToString())).ToList(),
+                tx.Recipients.Select((r, i) => QueuedRecipient(r, i < tx.RecipientDsn.Count ? tx.RecipientDsn[i] : SmtpRecipientDsn.None)).ToList(),
                 sink.Clock.GetUtcNow(),
                 attributes);
             try
@@ -148,5 +152,8 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         }
 
         public ValueTask DisposeAsync() => cleanup.DisposeAsync();
+
+        private static QueueRecipient QueuedRecipient(SmtpPath address, SmtpRecipientDsn dsn) =>
+            new(address.ToString(), Notify: (DsnNotifyFlags)(byte)dsn.Notify, DsnOriginalRecipient: dsn.OriginalRecipient);
     }
 }

@@ -98,6 +98,8 @@ public static class Postcat
             foreach (var r in env.Recipients)
             {
                 if (r.OriginalRecipient is { } orig) output.Write($"original_recipient: {orig}\n");
+                if (r.DsnOriginalRecipient is { } orcpt) output.Write($"dsn_orig_rcpt: {orcpt}\n");
+                if (r.Notify != DsnNotifyFlags.Unspecified) output.Write($"dsn_notify_flags: {(int)r.Notify}\n");
                 output.Write($"{(r.Done ? "done_recipient" : "recipient")}: {r.Address}\n");
             }
         }

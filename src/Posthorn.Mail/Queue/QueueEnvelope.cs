@@ -27,13 +27,45 @@ public sealed record QueueEnvelope(
     public const string SenderFullNameAttribute = "sender_fullname";
     /// <summary>sendmail -t: cleanup takes the recipients from To:, Cc: and Bcc: (value <c>yes</c>).</summary>
     public const string ExtractRecipientsAttribute = "extract_recipients";
+    /// <summary>RFC 3461 §4.4 ENVID, decoded (Postfix's dsn_envid record).</summary>
+    public const string DsnEnvelopeIdAttribute = "dsn_envid";
+    /// <summary>RFC 3461 §4.3 RET: <c>FULL</c> or <c>HDRS</c> (Postfix's dsn_ret record).</summary>
+    public const string DsnReturnAttribute = "dsn_ret";
+
+    /// <summary>The sender's ENVID, or null.</summary>
+    public string? DsnEnvelopeId => Attributes.TryGetValue(DsnEnvelopeIdAttribute, out var v) && v.Length > 0 ? v : null;
+
+    /// <summary>RET=HDRS: a notice returns the header only. RET=FULL and no RET return the whole message.</summary>
+    public bool DsnReturnHeadersOnly => Attributes.TryGetValue(DsnReturnAttribute, out var v) && v == "HDRS";
+}
+
+/// <summary>RFC 3461 §4.1 NOTIFY as the queue file keeps it; the bit values are Postfix's (dsn_mask.h).</summary>
+[Flags]
+public enum DsnNotifyFlags : byte
+{
+    /// <summary>No NOTIFY: failures are reported (and delays, where delay warnings exist).</summary>
+    Unspecified = 0,
+    Never = 1,
+    Success = 2,
+    Failure = 4,
+    Delay = 8,
 }
 
 /// <summary>One envelope recipient.</summary>
 /// <param name="Address">The recipient as it will be delivered to (<c>user@domain</c>).</param>
 /// <param name="OriginalRecipient">The address as first given (RFC 3461 ORCPT, Postfix orig_to), when it differs.</param>
 /// <param name="Done">Delivered or bounced: never tried again, not shown by mailq.</param>
-public sealed record QueueRecipient(string Address, string? OriginalRecipient = null, bool Done = false);
+/// <param name="Notify">RFC 3461 NOTIFY given with RCPT TO.</param>
+/// <param name="DsnOriginalRecipient">RFC 3461 ORCPT as <c>addr-type;address</c>, decoded; null without one.</param>
+public sealed record QueueRecipient(string Address, string? OriginalRecipient = null, bool Done = false,
+    DsnNotifyFlags Notify = DsnNotifyFlags.Unspecified, string? DsnOriginalRecipient = null)
+{
+    /// <summary>A failure is reported unless NOTIFY says otherwise (RFC 3461 §4.1: absent NOTIFY means FAILURE, maybe DELAY).</summary>
+    public bool NotifyOnFailure => Notify == DsnNotifyFlags.Unspecified || (Notify & DsnNotifyFlags.Failure) != 0;
+
+    /// <summary>NOTIFY=SUCCESS: a successful delivery is reported to the sender.</summary>
+    public bool NotifyOnSuccess => (Notify & DsnNotifyFlags.Success) != 0;
+}
 
 /// <summary>A queue file, read: its envelope, and its content on demand.</summary>
 public sealed class QueuedMessage

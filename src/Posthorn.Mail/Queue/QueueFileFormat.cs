@@ -25,6 +25,10 @@ namespace Posthorn.Mail.Queue;
 ///               'A' named attribute, name "=" value
 ///               'R' recipient: status byte ('-' to do, 'D' done), address, then NUL and the
 ///                   original recipient when there is one
+///               'N' RFC 3461 DSN of the recipient just before it: NOTIFY bits (decimal, Postfix's
+///                   values: 1 NEVER, 2 SUCCESS, 4 FAILURE, 8 DELAY), NUL, ORCPT ("type;address", may
+///                   be empty); written only when the recipient has one of them, so files written
+///                   before this record existed read as recipients without DSN requests
 ///               'E' end of envelope: the number of records before it (decimal)
 /// end of file   exactly at 64+C+E
 /// </code>
@@ -44,6 +48,7 @@ internal static class QueueFileFormat
     public const byte SenderRecord = (byte)'S';
     public const byte AttributeRecord = (byte)'A';
     public const byte RecipientRecord = (byte)'R';
+    public const byte RecipientDsnRecord = (byte)'N';
     public const byte EndRecord = (byte)'E';
 
     public const byte StatusTodo = (byte)'-';
@@ -101,6 +106,11 @@ internal static class QueueFileFormat
             string text = (char)(r.Done ? StatusDone : StatusTodo) + r.Address
                 + (r.OriginalRecipient is { } orig ? "\0" + orig : "");
             Put(output, RecipientRecord, text, ref count);
+            if (r.Notify != DsnNotifyFlags.Unspecified || r.DsnOriginalRecipient is not null)
+            {
+                if (r.DsnOriginalRecipient?.Contains('\0') == true) throw new ArgumentException("ORCPT contains NUL", nameof(envelope));
+                Put(output, RecipientDsnRecord, ((int)r.Notify).ToString(CultureInfo.InvariantCulture) + "\0" + r.DsnOriginalRecipient, ref count);
+            }
         }
         Put(output, EndRecord, count.ToString(CultureInfo.InvariantCulture), ref count);
         return output.ToArray();
@@ -161,6 +171,18 @@ internal static class QueueFileFormat
                         ? new QueueRecipient(text, null, value[0] == StatusDone)
                         : new QueueRecipient(text[..nul], text[(nul + 1)..], value[0] == StatusDone));
                     statusOffsets?.Add(start);
+                    break;
+                case RecipientDsnRecord:
+                    string dsn = Utf8(path, value);
+                    int sep = dsn.IndexOf('\0');
+                    if (recipients.Count == 0 || sep < 0
+                        || !byte.TryParse(dsn.AsSpan(0, sep), NumberStyles.None, CultureInfo.InvariantCulture, out byte bits) || bits > 15)
+                        throw new QueueFileCorruptException(path, "bad recipient DSN record");
+                    recipients[^1] = recipients[^1] with
+                    {
+                        Notify = (DsnNotifyFlags)bits,
+                        DsnOriginalRecipient = sep + 1 < dsn.Length ? dsn[(sep + 1)..] : null,
+                    };
                     break;
                 case EndRecord:
                     if (Utf8(path, value) != count.ToString(CultureInfo.InvariantCulture))

@@ -132,4 +132,69 @@ public class QueueFileTests
         long fsyncs = q.Dir.SyncOf(QueueName.Incoming).FsyncCount;
         Assert.InRange(fsyncs, 1, wanted.Count);
     }
+
+    [Fact]
+    public async Task Dsn_requests_round_trip_and_mark_done_keeps_them()
+    {
+        using var q = new TempQueue();
+        var env = new QueueEnvelope(
+            SmtpPath.FromAddress("alice@example.test"),
+            [
+                new QueueRecipient("bob@example.test", null, false, DsnNotifyFlags.Success | DsnNotifyFlags.Failure, "rfc822;Bob+x@example.test"),
+                new QueueRecipient("carol@example.test"),
+                new QueueRecipient("dave@example.test", Notify: DsnNotifyFlags.Never),
+            ],
+            TempQueue.Arrival,
+            new Dictionary<string, string> { [QueueEnvelope.DsnEnvelopeIdAttribute] = "QQ314", [QueueEnvelope.DsnReturnAttribute] = "HDRS" });
+        await using (var w = QueueFileWriter.Create(q.Dir, Id, QueueName.Incoming))
+        {
+            await w.WriteAsync("x\n"u8.ToArray(), default);
+            await w.CommitAsync(env, default);
+        }
+        string path = q.Dir.PathOf(QueueName.Incoming, Id);
+        QueueFile.MarkDone(path, 2);
+        var read = QueueFile.Read(path).Envelope;
+        Assert.Equal(env.Recipients[0], read.Recipients[0]);
+        Assert.Equal(env.Recipients[1], read.Recipients[1]);
+        Assert.Equal(env.Recipients[2] with { Done = true }, read.Recipients[2]);
+        Assert.Equal("QQ314", read.DsnEnvelopeId);
+        Assert.True(read.DsnReturnHeadersOnly);
+        Assert.True(read.Recipients[0].NotifyOnSuccess);
+        Assert.True(read.Recipients[1].NotifyOnFailure);
+        Assert.False(read.Recipients[2].NotifyOnFailure);
+    }
+
+    /// <summary>A file as written before the 'N' record existed, built byte by byte: it still reads.</summary>
+    [Fact]
+    public void A_file_without_dsn_records_reads_with_no_dsn_requests()
+    {
+        using var q = new TempQueue();
+        byte[] content = "Subject: old\n\nbody\n"u8.ToArray();
+        var envelope = new MemoryStream();
+        void Record(char type, string value)
+        {
+            byte[] v = Encoding.UTF8.GetBytes(value);
+            envelope.WriteByte((byte)type);
+            envelope.Write([(byte)(v.Length >> 24), (byte)(v.Length >> 16), (byte)(v.Length >> 8), (byte)v.Length]);
+            envelope.Write(v);
+        }
+        Record('T', "1764076628000000");
+        Record('S', "alice@example.test");
+        Record('A', "client_name=localhost");
+        Record('R', "-bob@example.test\0Bob@example.test");
+        Record('E', "4");
+        string header = $"PHQ1 {content.Length:D20} {envelope.Length:D20}";
+        byte[] file = [.. Encoding.ASCII.GetBytes(header.PadRight(63)), (byte)'\n', .. content, .. envelope.ToArray()];
+        Directory.CreateDirectory(Path.Combine(q.Root, "deferred"));
+        string path = q.Dir.PathOf(QueueName.Deferred, Id);
+        File.WriteAllBytes(path, file);
+
+        var m = QueueFile.Read(path);
+        var r = Assert.Single(m.Envelope.Recipients);
+        Assert.Equal(new QueueRecipient("bob@example.test", "Bob@example.test"), r);
+        Assert.Equal(DsnNotifyFlags.Unspecified, r.Notify);
+        Assert.True(r.NotifyOnFailure);
+        Assert.Null(m.Envelope.DsnEnvelopeId);
+        Assert.False(m.Envelope.DsnReturnHeadersOnly);
+    }
 }

@@ -29,7 +29,7 @@ public class AuthSmtpTests
     {
         await using var s = await LoopbackSmtp.StartAsync(Options(new()));
         Assert.Equal("250-mail.example.test\n250-PIPELINING\n250-SIZE 10240000\n250-VRFY\n250-ETRN\n250-STARTTLS\n" +
-            "250-AUTH PLAIN LOGIN\n250-ENHANCEDSTATUSCODES\n250 8BITMIME", await s.CommandAsync("EHLO client.example"));
+            "250-AUTH PLAIN LOGIN\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250-SMTPUTF8\n250 CHUNKING", await s.CommandAsync("EHLO client.example"));
     }
 
     [Fact]

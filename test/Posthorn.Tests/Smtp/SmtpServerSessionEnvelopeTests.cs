@@ -6,7 +6,7 @@ namespace Posthorn.Tests.Smtp;
 /// <summary>Greeting, HELO/EHLO, MAIL, RCPT, RSET, NOOP, VRFY, ETRN, QUIT: one transcript per rule.</summary>
 public class SmtpServerSessionEnvelopeTests
 {
-    private const string Ehlo = "250-mail.example.test\n250-PIPELINING\n250-SIZE 10240000\n250-VRFY\n250-ETRN\n250-ENHANCEDSTATUSCODES\n250 8BITMIME";
+    private const string Ehlo = "250-mail.example.test\n250-PIPELINING\n250-SIZE 10240000\n250-VRFY\n250-ETRN\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250-SMTPUTF8\n250 CHUNKING";
 
     [Fact]
     public async Task Helo_replies_with_the_hostname_and_quit_says_bye_and_closes()
@@ -37,7 +37,7 @@ public class SmtpServerSessionEnvelopeTests
             DiscardEhloKeywords = new HashSet<string> { "pipelining", "etrn" },
         };
         await using var h = await SmtpHarness.StartAsync(options);
-        Assert.Equal("250-mail.example.test\n250-SIZE\n250-ENHANCEDSTATUSCODES\n250 8BITMIME", await h.CommandAsync("EHLO c"));
+        Assert.Equal("250-mail.example.test\n250-SIZE\n250-ENHANCEDSTATUSCODES\n250-8BITMIME\n250-DSN\n250-SMTPUTF8\n250 CHUNKING", await h.CommandAsync("EHLO c"));
         Assert.Equal("502 5.5.1 VRFY command is disabled", await h.CommandAsync("VRFY bob"));
         Assert.Contains("postfix/smtpd[4242]: discarding EHLO keywords: PIPELINING ETRN", h.Log);
     }
@@ -85,7 +85,7 @@ public class SmtpServerSessionEnvelopeTests
     [InlineData("MAIL FROM:<a@example.com> SIZE=20000000", "552 5.3.4 Message size exceeds fixed limit")]
     [InlineData("MAIL FROM:<a@example.com> SIZE=12k", "501 5.5.4 Bad message size syntax")]
     [InlineData("MAIL FROM:<a@example.com> BODY=BINARYMIME", "555 5.5.4 Unsupported option: BODY=BINARYMIME")]
-    [InlineData("MAIL FROM:<a@example.com> RET=HDRS", "555 5.5.4 Unsupported option: RET=HDRS")]
+    [InlineData("MAIL FROM:<a@example.com> RET=ALL", "501 5.5.4 Bad RET parameter syntax")]
     [InlineData("MAIL FROM:<spammer@example.com>", "553 5.7.1 <spammer@example.com>: Sender address rejected: Access denied")]
     public async Task Mail_refusals(string command, string reply)
     {
@@ -110,7 +110,8 @@ public class SmtpServerSessionEnvelopeTests
     [InlineData("RCPT TO:", "501 5.5.4 Syntax: RCPT TO:<address>")]
     [InlineData("RCPT TO:<>", "501 5.1.3 Bad recipient address syntax")]
     [InlineData("RCPT TO:<b@exa mple.com>", "501 5.1.3 Bad recipient address syntax")]
-    [InlineData("RCPT TO:<b@example.com> NOTIFY=NEVER", "555 5.5.4 Unsupported option: NOTIFY=NEVER")]
+    [InlineData("RCPT TO:<b@example.com> NOTIFY=NEVER,SUCCESS", "501 5.5.4 Error: Bad NOTIFY parameter syntax")]
+    [InlineData("RCPT TO:<b@example.com> XYZ=1", "555 5.5.4 Unsupported option: XYZ=1")]
     [InlineData("RCPT TO:<b@example.com>", "250 2.1.5 Ok")]
     [InlineData("RCPT TO: b@example.com", "250 2.1.5 Ok")]
     public async Task Rcpt_replies(string command, string reply)

@@ -70,6 +70,7 @@ internal sealed class RecordingWriter(QueueId id, Func<QueueId, SmtpReply> commi
     public bool Committed { get; private set; }
     public bool Disposed { get; private set; }
     public string Content => Encoding.UTF8.GetString(_content.ToArray());
+    public byte[] Bytes => _content.ToArray();
 
     public ValueTask WriteAsync(ReadOnlyMemory<byte> lines, CancellationToken ct)
     {
@@ -100,9 +101,12 @@ internal sealed class RecordingSink : ISmtpTransactionSink
     public List<RecordingWriter> Writers { get; } = [];
     public List<string> Senders { get; } = [];
     public Func<QueueId, SmtpReply> Commit { get; set; } = SmtpReplies.Queued;
+    /// <summary>The transaction of the last MAIL FROM the sink saw.</summary>
+    public SmtpTransaction? LastTransaction { get; private set; }
 
     public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct)
     {
+        LastTransaction = tx;
         Senders.Add(tx.Sender.ToString());
         return ValueTask.FromResult<SmtpReply?>(tx.Sender.LocalPart == "spammer"
             ? new SmtpReply(553, "5.7.1", $"<{tx.Sender}>: Sender address rejected: Access denied") : null);

@@ -28,7 +28,8 @@ public sealed partial class ConfigSnapshot
         _settings = settings;
         Master = master;
         _warnings = warnings;
-        _expander = new Expander(LookupRaw, IsRawParameter, w => _warnings.Add($"{MainCfPath}: {w}"));
+        // DEVIATION: a Postfix parameter that Posthorn does not implement expands empty, without a warning.
+        _expander = new Expander(n => LookupRaw(n) ?? (PostfixParameterNames.Contains(n) ? "" : null), IsRawParameter, w => _warnings.Add($"{MainCfPath}: {w}"));
     }
 
     /// <summary>Reads <c>main.cf</c> and, when present, <c>master.cf</c> from <paramref name="configDirectory"/>.</summary>
@@ -127,6 +128,9 @@ public sealed partial class ConfigSnapshot
     internal (string File, int Line) Where(string name) =>
         _settings.TryGetValue(name, out var s) ? (s.File, s.Line) : (MainCfPath, 0);
 
+    /// <summary>The 1-based main.cf line that sets <paramref name="name"/>; 0 when unset.</summary>
+    public int LineOf(string name) => _settings.TryGetValue(name, out var s) ? s.Line : 0;
+
     /// <summary>The names set in main.cf (and overrides), sorted by ordinal comparison as <c>postconf -n</c> lists them.</summary>
     public IReadOnlyList<string> SetNames => [.. _settings.Keys.Order(StringComparer.Ordinal)];
 
@@ -171,7 +175,8 @@ public sealed partial class ConfigSnapshot
         // Postfix mail_params.c: mydomain is myhostname less its first label, "localdomain" for a single label.
         "mydomain" => DomainOf(configured ? Get("myhostname") : _host.Fqdn),
         "mynetworks" => ComputeMyNetworks(configured ? Get("mynetworks_style") : "host").ToString(),
-        "config_directory" => ConfigDirectory,
+        // Postfix postconf -d shows the compiled-in directory, not the one in use.
+        "config_directory" => configured ? ConfigDirectory : "/etc/postfix",
         _ => ParameterRegistry.TryGet(name, out var p) ? p.Default : "",
     };
 

@@ -132,40 +132,69 @@ public static partial class Postconf
     {
         bool defaults = mode.HasFlag(Mode.Defaults);
         var cfg = defaults ? ConfigSnapshot.Defaults(configDir, host) : ConfigSnapshot.Load(configDir, host);
+        // Postfix postconf reads master.cf for its -o parameters in every main.cf display mode.
+        if (!File.Exists(Path.Combine(configDir, "master.cf")))
+            Warn(ctx, $"open {Path.Combine(configDir, "master.cf")}: No such file or directory");
+        // Postfix mail_conf.c: an explicit configuration directory (-c, MAIL_CONFIG) is set as config_directory
+        // before main.cf is read, so "postconf -n" lists it and a main.cf setting overrides it.
+        bool explicitDir = !defaults && configDir != ToolContext.DefaultConfigDirectory;
+        if (explicitDir && cfg.IsSet("config_directory"))
+            Warn(ctx, $"{Path.Combine(configDir, "main.cf")}, line {cfg.LineOf("config_directory")}: overriding earlier entry: config_directory={configDir}");
+        var unused = new List<string>();
         if (!defaults)
         {
+            // Postfix reports unused parameters after the output, everything else before it.
             foreach (string w in cfg.Warnings)
-                ctx.Err.WriteLine($"postconf: warning: {w}");
+            {
+                if (w.Contains(": unused parameter: ", StringComparison.Ordinal))
+                    unused.Add(w);
+                else
+                    Warn(ctx, w);
+            }
         }
         bool expand = mode.HasFlag(Mode.Expand);
+        bool IsSet(string name) => cfg.IsSet(name) || (explicitDir && name == "config_directory");
         if (names.Count == 0)
         {
             IEnumerable<string> all = mode.HasFlag(Mode.NonDefault)
-                ? cfg.SetNames
+                ? cfg.SetNames.Where(cfg.IsKnownOrUsed).Concat(explicitDir ? ["config_directory"] : []).Distinct().Order(StringComparer.Ordinal)
                 : ParameterRegistry.All.Keys.Concat(defaults ? [] : cfg.SetNames.Where(cfg.IsKnownOrUsed))
                     .Distinct().Order(StringComparer.Ordinal);
             foreach (string name in all)
                 Print(ctx, mode, name, Value(cfg, name, defaults, expand)!);
-            return 0;
         }
-        foreach (string name in names)
+        else
         {
-            if (mode.HasFlag(Mode.NonDefault) && !cfg.IsSet(name))
-                continue;
-            string? value = Value(cfg, name, defaults, expand);
-            if (value is null)
-                ctx.Err.WriteLine($"postconf: warning: {name}: unknown parameter");
-            else
-                Print(ctx, mode, name, value);
+            foreach (string name in names)
+            {
+                if (mode.HasFlag(Mode.NonDefault) && !IsSet(name))
+                    continue;
+                string? value = Value(cfg, name, defaults, expand);
+                if (value is null)
+                    Warn(ctx, $"{name}: unknown parameter");
+                else
+                    Print(ctx, mode, name, value);
+            }
         }
+        foreach (string w in unused)
+            Warn(ctx, w);
         return 0;
     }
+
+    /// <summary>"postconf: warning: …" with non-printable characters shown as '?' (Postfix msg(3), printable(3)).</summary>
+    private static void Warn(ToolContext ctx, string text) =>
+        ctx.Err.WriteLine("postconf: warning: " + string.Create(text.Length, text, (span, t) =>
+        {
+            for (int i = 0; i < t.Length; i++)
+                span[i] = char.IsControl(t[i]) ? '?' : t[i];
+        }));
 
     private static string? Value(ConfigSnapshot cfg, string name, bool defaults, bool expand)
     {
         if (defaults)
             return cfg.GetDefault(name, expand);
-        if (!ParameterRegistry.All.ContainsKey(name) && !cfg.IsSet(name))
+        // Postfix postconf: a main.cf setting that nothing uses is an "unknown parameter" here too.
+        if (!ParameterRegistry.All.ContainsKey(name) && !(cfg.IsSet(name) && cfg.IsKnownOrUsed(name)))
             return null;
         return expand ? cfg.Get(name) : cfg.GetRaw(name);
     }

@@ -67,9 +67,10 @@ public sealed partial class ConfigSnapshot
         var settings = new Dictionary<string, Setting>(StringComparer.Ordinal);
         foreach (var e in MainCf.Parse(LogicalLines.Physical(mainText), mainPath, warnings.Add))
         {
-            // Postfix dict_load_fp: the last setting of a name wins, with a warning.
-            if (settings.ContainsKey(e.Name))
-                warnings.Add($"{mainPath}, line {e.Where.Line}: overriding earlier entry: {e.Name}={e.Value}");
+            // Postfix dict_load_fp: the last setting of a name wins, with a warning that shows the earlier value
+            // (checked against Postfix 3.7).
+            if (settings.TryGetValue(e.Name, out var earlier))
+                warnings.Add($"{mainPath}, line {e.Where.Line}: overriding earlier entry: {e.Name}={earlier.Value}");
             settings[e.Name] = new Setting(e.Value, mainPath, e.Where.Line);
         }
         var master = masterText is null

@@ -77,6 +77,8 @@ public sealed class CidrTable : ILookupTable
         value = "";
         if (!IPAddress.TryParse(key.Trim('[', ']'), out var address))
             return false;
+        // DEVIATION: Postfix smtpd turns an IPv4-mapped client address into IPv4 before the lookup and the table
+        // itself does not (postmap -q ::ffff:192.0.2.1 finds no IPv4 rule); Posthorn maps it here, for every caller.
         if (address.IsIPv4MappedToIPv6)
             address = address.MapToIPv4();
         // Postfix cidr_table(5), checked against Postfix 3.7: "!127.0.0.0/8" does not match "::1".

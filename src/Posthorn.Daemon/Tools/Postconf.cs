@@ -51,7 +51,7 @@ public static partial class Postconf
 
     private static int Fatal(ToolContext ctx, string message)
     {
-        ctx.Err.WriteLine($"postconf: fatal: {message}");
+        ctx.Err.WriteLine($"postconf: fatal: {Printable(message)}");
         return 1;
     }
 
@@ -182,12 +182,14 @@ public static partial class Postconf
     }
 
     /// <summary>"postconf: warning: …" with non-printable characters shown as '?' (Postfix msg(3), printable(3)).</summary>
-    private static void Warn(ToolContext ctx, string text) =>
-        ctx.Err.WriteLine("postconf: warning: " + string.Create(text.Length, text, (span, t) =>
-        {
-            for (int i = 0; i < t.Length; i++)
-                span[i] = char.IsControl(t[i]) ? '?' : t[i];
-        }));
+    private static void Warn(ToolContext ctx, string text) => ctx.Err.WriteLine("postconf: warning: " + Printable(text));
+
+    /// <summary>Postfix printable(3): control characters, and bytes that were not valid UTF-8, become '?'.</summary>
+    internal static string Printable(string text) => string.Create(text.Length, text, (span, t) =>
+    {
+        for (int i = 0; i < t.Length; i++)
+            span[i] = char.IsControl(t[i]) || t[i] == '\uFFFD' ? '?' : t[i];
+    });
 
     private static string? Value(ConfigSnapshot cfg, string name, bool defaults, bool expand)
     {

@@ -33,7 +33,7 @@ public static partial class PostfixCheck
         }
         catch (ConfigException e)
         {
-            ctx.Err.WriteLine($"{Prefix}fatal: {e.Message}");
+            ctx.Err.WriteLine($"{Prefix}fatal: {Postconf.Printable(e.Message)}");
             return 1;
         }
         var fatals = new List<string>();
@@ -91,10 +91,10 @@ public static partial class PostfixCheck
         Try(() => warnings.AddRange(NotImplemented(cfg)));
         Try(() => warnings.AddRange(Advice(cfg)));
         foreach (string w in cfg.Warnings.Concat(warnings))
-            ctx.Err.WriteLine($"{Prefix}warning: {w}");
+            ctx.Err.WriteLine($"{Prefix}warning: {Postconf.Printable(w)}");
         // One message per problem: inet_interfaces is resolved for every inet service too.
         foreach (string f in fatals.Distinct())
-            ctx.Err.WriteLine($"{Prefix}fatal: {f}");
+            ctx.Err.WriteLine($"{Prefix}fatal: {Postconf.Printable(f)}");
         return fatals.Count == 0 ? 0 : 1;
     }
 

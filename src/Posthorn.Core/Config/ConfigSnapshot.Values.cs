@@ -158,6 +158,16 @@ public sealed partial class ConfigSnapshot
         return referenced;
     }
 
+    /// <summary>The class of a parameter name as <c>postconf -C</c> names it: <c>builtin</c> (Posthorn's registry
+    /// or Postfix's own names), <c>service</c> (a per-service name such as <c>relay_destination_concurrency_limit</c>
+    /// for a master.cf service), otherwise <c>user</c>.</summary>
+    public string ParameterClass(string name)
+    {
+        if (IsKnown(name))
+            return "builtin";
+        return IsUsedName(name, []) ? "service" : "user";
+    }
+
     /// <summary>Whether <paramref name="name"/> is a known parameter or a main.cf setting that something reads
     /// (a <c>$name</c> reference, a per-service parameter); such names are listed by <c>postconf</c>.</summary>
     public bool IsKnownOrUsed(string name)

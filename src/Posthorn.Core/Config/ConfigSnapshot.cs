@@ -34,7 +34,11 @@ public sealed partial class ConfigSnapshot
 
     /// <summary>Reads <c>main.cf</c> and, when present, <c>master.cf</c> from <paramref name="configDirectory"/>.</summary>
     /// <exception cref="ConfigException">main.cf is missing or a line of either file cannot be parsed.</exception>
-    public static ConfigSnapshot Load(string configDirectory, HostInfo? host = null)
+    public static ConfigSnapshot Load(string configDirectory, HostInfo? host = null) => Load(configDirectory, host, null);
+
+    /// <summary>As <see cref="Load(string, HostInfo?)"/>, with <paramref name="overrides"/> taking the place of the
+    /// main.cf settings of those names, without a warning (<c>postconf -o name=value</c>).</summary>
+    public static ConfigSnapshot Load(string configDirectory, HostInfo? host, IReadOnlyList<KeyValuePair<string, string>>? overrides)
     {
         string main = Path.Combine(configDirectory, "main.cf");
         string master = Path.Combine(configDirectory, "master.cf");
@@ -52,7 +56,7 @@ public sealed partial class ConfigSnapshot
             throw new ConfigException(main, 0, $"open {main}: Permission denied");
         }
         string? masterText = File.Exists(master) ? File.ReadAllText(master) : null;
-        return FromText(configDirectory, mainText, masterText, host ?? HostInfo.Detect());
+        return FromText(configDirectory, mainText, masterText, host ?? HostInfo.Detect(), overrides);
     }
 
     /// <summary>A snapshot with an empty main.cf and no master.cf: every parameter at its default (<c>postconf -d</c>).</summary>
@@ -60,7 +64,8 @@ public sealed partial class ConfigSnapshot
         FromText(configDirectory, "", null, host ?? HostInfo.Detect());
 
     /// <summary>Builds a snapshot from file contents.</summary>
-    internal static ConfigSnapshot FromText(string configDirectory, string mainText, string? masterText, HostInfo host)
+    internal static ConfigSnapshot FromText(string configDirectory, string mainText, string? masterText, HostInfo host,
+        IReadOnlyList<KeyValuePair<string, string>>? overrides = null)
     {
         var warnings = new WarningList();
         string mainPath = Path.Combine(configDirectory, "main.cf");
@@ -73,6 +78,8 @@ public sealed partial class ConfigSnapshot
                 warnings.Add($"{mainPath}, line {e.Where.Line}: overriding earlier entry: {e.Name}={earlier.Value}");
             settings[e.Name] = new Setting(e.Value, mainPath, e.Where.Line);
         }
+        foreach (var (name, value) in overrides ?? [])
+            settings[name] = new Setting(value, mainPath, 0);
         var master = masterText is null
             ? MasterConfig.Empty
             : MasterConfig.Parse(masterText, Path.Combine(configDirectory, "master.cf"));

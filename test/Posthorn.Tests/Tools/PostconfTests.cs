@@ -177,3 +177,45 @@ public class PostconfTests
         Assert.Equal("env\n", stdout.ToString());
     }
 }
+
+public class PostconfOverrideAndClassTests
+{
+    private const string MainCf = "myhostname = a.example\nmy_used = x\nsmtpd_banner = $myhostname $my_used\nbiff = no\n";
+
+    private static (int Status, string Out, string Err) Run(string dir, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int status = Daemon.Tools.Postconf.Run(["-c", dir, .. args], new ToolContext { Out = stdout, Err = stderr, GetEnv = _ => null }, TestConfig.Host);
+        return (status, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Dash_o_overrides_a_setting_for_this_run_and_feeds_computed_defaults()
+    {
+        using var t = new TestConfig(MainCf, "");
+        Assert.Equal("x.y.z\ny.z\n", Run(t.Directory, "-o", "myhostname=x.y.z", "-hx", "myhostname", "mydomain").Out);
+        Assert.Equal("a.example\n", Run(t.Directory, "-h", "myhostname").Out);
+    }
+
+    [Fact]
+    public void Dash_C_selects_builtin_service_or_user_parameters()
+    {
+        using var t = new TestConfig(MainCf, "relay unix - - n - - smtp\n");
+        File.AppendAllText(t.MainCf, "relay_destination_concurrency_limit = 5\n");
+        Assert.Equal("my_used = x\n", Run(t.Directory, "-C", "user", "-n").Out);
+        Assert.Equal("relay_destination_concurrency_limit = 5\n", Run(t.Directory, "-C", "service", "-n").Out);
+        Assert.Equal($"biff = no\nconfig_directory = {t.Directory}\nmyhostname = a.example\nsmtpd_banner = $myhostname $my_used\n",
+            Run(t.Directory, "-C", "builtin", "-n").Out);
+        Assert.Equal(Run(t.Directory, "-n").Out, Run(t.Directory, "-pC", "all", "-n").Out);
+    }
+
+    [Fact]
+    public void Dash_C_with_an_unknown_class_is_fatal_in_Postfix_words()
+    {
+        using var t = new TestConfig(MainCf, "");
+        var r = Run(t.Directory, "-C", "bogus", "-n");
+        Assert.Equal(1, r.Status);
+        Assert.Equal("postconf: fatal: unknown -C option value \"bogus\" in \"bogus\"\n", r.Err);
+    }
+}

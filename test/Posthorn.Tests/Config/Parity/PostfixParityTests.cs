@@ -69,7 +69,7 @@ public sealed class PostfixParityTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Postconf_warnings_match_for_duplicates_unused_and_undefined_parameters()
+    public void Postconf_warnings_and_o_C_p_match_for_duplicates_unused_and_undefined_parameters()
     {
         if (RealPostfixMissing())
             return;
@@ -82,11 +82,18 @@ public sealed class PostfixParityTests(ITestOutputHelper output) : IDisposable
             biff = no
 
             """, StockConfig.MasterCf + "\n");
-        foreach (string[] args in new[] { new[] { "-n" }, new[] { "-h", "my_unused", "my_used" } })
+        string[][] cases =
+        [
+            ["-n"], ["-h", "my_unused", "my_used"], ["-o", "myhostname=x.y.z", "-n"], ["-o", "myhostname=x.y.z", "-hx", "mydomain"],
+            ["-o", "foo_zz=1", "-n"], ["-C", "user", "-n"], ["-C", "builtin", "-n"], ["-C", "service", "-n"], ["-nC", "user,builtin"],
+            ["-p", "-n"], ["-C", "bogus", "-n"],
+        ];
+        foreach (string[] args in cases)
         {
             var real = ToolRun.Real("postconf", null, ["-c", dir, .. args]);
             var ours = ToolRun.Postconf(HostInfo.Detect(), ["-c", dir, .. args]);
             Assert.Equal(real.Out, ours.Out);
+            Assert.Equal(real.Status, ours.Status);
             // Postfix's postconf reads main.cf more than once and repeats some warnings (with a bogus "line 1"
             // for the second reading); every warning Posthorn gives must be one of Postfix's, and every
             // distinct Postfix warning must be among Posthorn's.

@@ -74,6 +74,18 @@ public sealed class PostfixGoldenTests : IDisposable
         Assert.Equal("alice@example.com\talice\npostmaster\troot, admin\n", r.Out);
     }
 
+    [Fact]
+    public void Postmap_h_and_b_look_up_header_and_body_lines_of_a_message_as_Postfix()
+    {
+        string table = "regexp:" + Path.Combine(_dir, "header_checks");
+        File.WriteAllText(Path.Combine(_dir, "header_checks"), StockTables.HeaderChecks);
+        foreach (var (flag, expected) in StockTables.MessageQueries)
+        {
+            var r = ToolRun.Postmap(StockTables.Message, flag, "-q", "-", table);
+            Assert.Equal((0, expected), (r.Status, r.Out));
+        }
+    }
+
     internal static void WriteTables(string dir)
     {
         File.WriteAllText(Path.Combine(dir, "virtual"), StockTables.Virtual + "\n");

@@ -193,5 +193,21 @@ public sealed class PostfixParityTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(Lines(realList.Out).Order(StringComparer.Ordinal), Lines(ourList.Out).Order(StringComparer.Ordinal));
     }
 
+    [Fact]
+    public void Postmap_h_and_b_match_real_postmap()
+    {
+        if (RealPostfixMissing())
+            return;
+        File.WriteAllText(Path.Combine(_dir, "main.cf"), "");
+        File.WriteAllText(Path.Combine(_dir, "header_checks"), StockTables.HeaderChecks);
+        string table = "regexp:" + Path.Combine(_dir, "header_checks");
+        foreach (string flag in new[] { "-h", "-b", "-hb" })
+        {
+            var real = ToolRun.Real("postmap", StockTables.Message, "-c", _dir, flag, "-q", "-", table);
+            var ours = ToolRun.Postmap(StockTables.Message, flag, "-q", "-", table);
+            Assert.Equal((real.Status, real.Out), (ours.Status, ours.Out));
+        }
+    }
+
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 }

@@ -72,5 +72,17 @@ internal static class StockTables
         ("regexp", "checks.regexp", "Exact@z.org", "case-sensitive with i flag"),
         ("regexp", "checks.regexp", "nomatch", null),
     ];
-}
 
+    /// <summary>header_checks/body_checks rules and a message for <c>postmap -h/-b -q -</c>.</summary>
+    public const string HeaderChecks = "/^Subject: .*viagra/ REJECT spam\n/^X-Bad:/ DISCARD\n/lottery/ REJECT body\n";
+
+    public const string Message = "From: a@b\nSubject: buy viagra\nX-Bad: 1\n  continued\n\nhello\nyou won the lottery\n";
+
+    /// <summary>Postfix 3.7.11's output for -h, -b and -hb.</summary>
+    public static readonly (string Flag, string Output)[] MessageQueries =
+    [
+        ("-h", "Subject: buy viagra\tREJECT spam\nX-Bad: 1\n  continued\tDISCARD\n"),
+        ("-b", "you won the lottery\tREJECT body\n"),
+        ("-hb", "Subject: buy viagra\tREJECT spam\nX-Bad: 1\n  continued\tDISCARD\nyou won the lottery\tREJECT body\n"),
+    ];
+}

@@ -108,21 +108,41 @@ public sealed partial class ConfigSnapshot
     /// service <c>relay</c>).</summary>
     internal bool IsUsedName(string name, HashSet<string> referenced)
     {
-        if (ParameterRegistry.All.ContainsKey(name) || referenced.Contains(name))
+        // Postfix postconf: a name Postfix itself knows is never "unused", even where Posthorn ignores it.
+        if (ParameterRegistry.All.ContainsKey(name) || PostfixParameterNames.Contains(name) || referenced.Contains(name))
             return true;
         foreach (var s in Master.Services)
         {
             if (name.Length <= s.Name.Length + 1 || !name.StartsWith(s.Name + "_", StringComparison.Ordinal))
                 continue;
             string suffix = name[(s.Name.Length + 1)..];
-            if (ParameterRegistry.All.ContainsKey("default_" + suffix) || ParameterRegistry.All.ContainsKey(s.Command + "_" + suffix))
+            if (IsKnown("default_" + suffix) || IsKnown(s.Command + "_" + suffix))
                 return true;
         }
         return false;
     }
 
+    private static bool IsKnown(string name) => ParameterRegistry.All.ContainsKey(name) || PostfixParameterNames.Contains(name);
+
+    /// <summary>The main.cf settings of Postfix parameters that Posthorn does not implement, in file order, with
+    /// their line numbers: they are accepted and have no effect (<c>postfix check</c> names each one once).</summary>
+    public IReadOnlyList<(string Name, int Line)> NotImplemented =>
+        [.. _settings.Where(kv => !ParameterRegistry.All.ContainsKey(kv.Key) && PostfixParameterNames.Contains(kv.Key))
+            .OrderBy(kv => kv.Value.Line).Select(kv => (kv.Key, kv.Value.Line))];
+
     /// <summary>Postfix postconf: "main.cf: unused parameter: name=value" for a setting nothing reads.</summary>
     private void CheckUnused()
+    {
+        var referenced = Referenced();
+        foreach (var (name, s) in _settings.OrderBy(kv => kv.Value.Line))
+        {
+            if (!IsUsedName(name, referenced))
+                _warnings.Add($"{MainCfPath}: unused parameter: {name}={s.Value}");
+        }
+    }
+
+    /// <summary>The names that main.cf values and master.cf <c>-o</c> overrides refer to or set.</summary>
+    private HashSet<string> Referenced()
     {
         var referenced = new HashSet<string>(StringComparer.Ordinal);
         foreach (var s in _settings.Values)
@@ -135,24 +155,25 @@ public sealed partial class ConfigSnapshot
                 referenced.UnionWith(Expander.References(v));
             }
         }
-        foreach (var (name, s) in _settings.OrderBy(kv => kv.Value.Line))
-        {
-            if (!IsUsedName(name, referenced))
-                _warnings.Add($"{MainCfPath}: unused parameter: {name}={s.Value}");
-        }
+        return referenced;
+    }
+
+    /// <summary>The class of a parameter name as <c>postconf -C</c> names it: <c>builtin</c> (Posthorn's registry
+    /// or Postfix's own names), <c>service</c> (a per-service name such as <c>relay_destination_concurrency_limit</c>
+    /// for a master.cf service), otherwise <c>user</c>.</summary>
+    public string ParameterClass(string name)
+    {
+        if (IsKnown(name))
+            return "builtin";
+        return IsUsedName(name, []) ? "service" : "user";
     }
 
     /// <summary>Whether <paramref name="name"/> is a known parameter or a main.cf setting that something reads
     /// (a <c>$name</c> reference, a per-service parameter); such names are listed by <c>postconf</c>.</summary>
     public bool IsKnownOrUsed(string name)
     {
-        if (ParameterRegistry.All.ContainsKey(name))
+        if (IsKnown(name))
             return true;
-        if (!_settings.ContainsKey(name))
-            return false;
-        var referenced = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var s in _settings.Values)
-            referenced.UnionWith(Expander.References(s.Value));
-        return IsUsedName(name, referenced);
+        return _settings.ContainsKey(name) && IsUsedName(name, Referenced());
     }
 }

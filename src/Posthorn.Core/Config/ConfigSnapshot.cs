@@ -28,12 +28,17 @@ public sealed partial class ConfigSnapshot
         _settings = settings;
         Master = master;
         _warnings = warnings;
-        _expander = new Expander(LookupRaw, IsRawParameter, w => _warnings.Add($"{MainCfPath}: {w}"));
+        // DEVIATION: a Postfix parameter that Posthorn does not implement expands empty, without a warning.
+        _expander = new Expander(n => LookupRaw(n) ?? (PostfixParameterNames.Contains(n) ? "" : null), IsRawParameter, w => _warnings.Add($"{MainCfPath}: {w}"));
     }
 
     /// <summary>Reads <c>main.cf</c> and, when present, <c>master.cf</c> from <paramref name="configDirectory"/>.</summary>
     /// <exception cref="ConfigException">main.cf is missing or a line of either file cannot be parsed.</exception>
-    public static ConfigSnapshot Load(string configDirectory, HostInfo? host = null)
+    public static ConfigSnapshot Load(string configDirectory, HostInfo? host = null) => Load(configDirectory, host, null);
+
+    /// <summary>As <see cref="Load(string, HostInfo?)"/>, with <paramref name="overrides"/> taking the place of the
+    /// main.cf settings of those names, without a warning (<c>postconf -o name=value</c>).</summary>
+    public static ConfigSnapshot Load(string configDirectory, HostInfo? host, IReadOnlyList<KeyValuePair<string, string>>? overrides)
     {
         string main = Path.Combine(configDirectory, "main.cf");
         string master = Path.Combine(configDirectory, "master.cf");
@@ -51,7 +56,7 @@ public sealed partial class ConfigSnapshot
             throw new ConfigException(main, 0, $"open {main}: Permission denied");
         }
         string? masterText = File.Exists(master) ? File.ReadAllText(master) : null;
-        return FromText(configDirectory, mainText, masterText, host ?? HostInfo.Detect());
+        return FromText(configDirectory, mainText, masterText, host ?? HostInfo.Detect(), overrides);
     }
 
     /// <summary>A snapshot with an empty main.cf and no master.cf: every parameter at its default (<c>postconf -d</c>).</summary>
@@ -59,18 +64,22 @@ public sealed partial class ConfigSnapshot
         FromText(configDirectory, "", null, host ?? HostInfo.Detect());
 
     /// <summary>Builds a snapshot from file contents.</summary>
-    internal static ConfigSnapshot FromText(string configDirectory, string mainText, string? masterText, HostInfo host)
+    internal static ConfigSnapshot FromText(string configDirectory, string mainText, string? masterText, HostInfo host,
+        IReadOnlyList<KeyValuePair<string, string>>? overrides = null)
     {
         var warnings = new WarningList();
         string mainPath = Path.Combine(configDirectory, "main.cf");
         var settings = new Dictionary<string, Setting>(StringComparer.Ordinal);
         foreach (var e in MainCf.Parse(LogicalLines.Physical(mainText), mainPath, warnings.Add))
         {
-            // Postfix dict_load_fp: the last setting of a name wins, with a warning.
-            if (settings.ContainsKey(e.Name))
-                warnings.Add($"{mainPath}, line {e.Where.Line}: overriding earlier entry: {e.Name}={e.Value}");
+            // Postfix dict_load_fp: the last setting of a name wins, with a warning that shows the earlier value
+            // (checked against Postfix 3.7).
+            if (settings.TryGetValue(e.Name, out var earlier))
+                warnings.Add($"{mainPath}, line {e.Where.Line}: overriding earlier entry: {e.Name}={earlier.Value}");
             settings[e.Name] = new Setting(e.Value, mainPath, e.Where.Line);
         }
+        foreach (var (name, value) in overrides ?? [])
+            settings[name] = new Setting(value, mainPath, 0);
         var master = masterText is null
             ? MasterConfig.Empty
             : MasterConfig.Parse(masterText, Path.Combine(configDirectory, "master.cf"));
@@ -127,6 +136,9 @@ public sealed partial class ConfigSnapshot
     internal (string File, int Line) Where(string name) =>
         _settings.TryGetValue(name, out var s) ? (s.File, s.Line) : (MainCfPath, 0);
 
+    /// <summary>The 1-based main.cf line that sets <paramref name="name"/>; 0 when unset.</summary>
+    public int LineOf(string name) => _settings.TryGetValue(name, out var s) ? s.Line : 0;
+
     /// <summary>The names set in main.cf (and overrides), sorted by ordinal comparison as <c>postconf -n</c> lists them.</summary>
     public IReadOnlyList<string> SetNames => [.. _settings.Keys.Order(StringComparer.Ordinal)];
 
@@ -171,7 +183,8 @@ public sealed partial class ConfigSnapshot
         // Postfix mail_params.c: mydomain is myhostname less its first label, "localdomain" for a single label.
         "mydomain" => DomainOf(configured ? Get("myhostname") : _host.Fqdn),
         "mynetworks" => ComputeMyNetworks(configured ? Get("mynetworks_style") : "host").ToString(),
-        "config_directory" => ConfigDirectory,
+        // Postfix postconf -d shows the compiled-in directory, not the one in use.
+        "config_directory" => configured ? ConfigDirectory : "/etc/postfix",
         _ => ParameterRegistry.TryGet(name, out var p) ? p.Default : "",
     };
 

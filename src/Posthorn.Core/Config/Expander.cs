@@ -21,6 +21,28 @@ internal sealed class Expander(Func<string, string?> lookupRaw, Func<string, boo
         return Expand(text, stack);
     }
 
+    /// <summary>The part of <paramref name="text"/> from a <c>${</c> or <c>$(</c> that is never closed, or null
+    /// when every reference is complete (Postfix mac_expand "truncated macro reference").</summary>
+    public static string? FindTruncated(string text)
+    {
+        for (int i = text.IndexOf('$'); i >= 0 && i + 1 < text.Length; i = text.IndexOf('$', i + 1))
+        {
+            char n = text[i + 1];
+            if (n == '$')
+                i++;
+            else if (n is '{' or '(')
+            {
+                int close = MatchingClose(text, i + 1);
+                if (close < 0)
+                    return text[i..];
+                if (FindTruncated(text.Substring(i + 2, close - i - 2)) is { } inner)
+                    return inner;
+                i = close;
+            }
+        }
+        return null;
+    }
+
     private string Expand(string text, List<string> stack)
     {
         if (!text.Contains('$'))

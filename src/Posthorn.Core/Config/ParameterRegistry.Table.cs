@@ -26,7 +26,7 @@ public static partial class ParameterRegistry
         List("relay_domains", "", "Remote destinations this system will relay mail to."),
         Text("relayhost", "", "The next-hop destination of non-local mail."),
         List("parent_domain_matches_subdomains",
-            "debug_peer_list,fast_flush_domains,mynetworks,permit_mbox_mail,relay_domains,smtpd_access_maps",
+            "debug_peer_list,fast_flush_domains,mynetworks,permit_mx_backup_networks,qmqpd_authorized_clients,relay_domains,smtpd_access_maps",
             "Features where a domain name also matches its subdomains."),
         Text("recipient_delimiter", "", "Separators between user names and address extensions."),
         Bool("append_at_myorigin", "yes", "Append @$myorigin to local addresses without a domain."),

@@ -12,12 +12,14 @@ namespace Posthorn.Daemon.Tools;
 /// collapsed to single spaces, <c>name =</c> for an empty value; warnings as <c>postconf: warning: …</c>,
 /// fatal errors as <c>postconf: fatal: …</c> with exit status 1.
 /// -f folds long lines before column 80 with a 4-space indent, as Postfix does.
-/// Not supported: -o, -p, -C, -T, -a, -A, -b, -t, -l, -m.
+/// -o name=value overrides a main.cf setting for this run; -p (main.cf parameters) is the default; -C class,…
+/// lists only the builtin, service or user parameters (or all).
+/// Not supported: -T, -a, -A, -b, -t, -l, -m.
 /// Security: -e, -X, -# and the master.cf edits rewrite the file; they need write access to the config directory.
 /// </remarks>
 public static partial class Postconf
 {
-    private const string Usage = "usage: postconf [-dhHnx] [-c config_dir] [parameter ...]";
+    private const string Usage = "usage: postconf [-dhHnpx] [-c config_dir] [-C class] [-o name=value] [parameter ...]";
 
     [Flags]
     private enum Mode { None = 0, Defaults = 1, HideName = 2, HideValue = 4, NonDefault = 8, Expand = 16, Edit = 32, Remove = 64, Comment = 128, Master = 256, Fold = 512, Fields = 1024, Params = 2048 }
@@ -30,14 +32,16 @@ public static partial class Postconf
     {
         try
         {
-            if (!TryParseOptions(args, out var mode, out string? dir, out var operands, out string? error))
+            var overrides = new List<KeyValuePair<string, string>>();
+            var classes = new HashSet<string>(StringComparer.Ordinal);
+            if (!TryParseOptions(args, out var mode, out string? dir, out var operands, out string? error, overrides, classes))
                 return Fatal(ctx, error!);
             string configDir = ctx.ConfigDirectory(dir);
             if ((mode & (Mode.Master | Mode.Fields | Mode.Params)) != 0)
                 return RunMaster(ctx, configDir, mode, operands);
             if (mode.HasFlag(Mode.Edit) || mode.HasFlag(Mode.Remove) || mode.HasFlag(Mode.Comment))
                 return EditMain(ctx, configDir, mode, operands);
-            return Show(ctx, configDir, mode, operands, host);
+            return Show(ctx, configDir, mode, operands, host, overrides, classes);
         }
         catch (ConfigException e)
         {
@@ -51,11 +55,12 @@ public static partial class Postconf
 
     private static int Fatal(ToolContext ctx, string message)
     {
-        ctx.Err.WriteLine($"postconf: fatal: {message}");
+        ctx.Err.WriteLine($"postconf: fatal: {Printable(message)}");
         return 1;
     }
 
-    private static bool TryParseOptions(string[] args, out Mode mode, out string? dir, out List<string> operands, out string? error)
+    private static bool TryParseOptions(string[] args, out Mode mode, out string? dir, out List<string> operands, out string? error,
+        List<KeyValuePair<string, string>> overrides, HashSet<string> classes)
     {
         mode = Mode.None;
         dir = null;
@@ -76,18 +81,47 @@ public static partial class Postconf
             {
                 switch (a[j])
                 {
-                    case 'c':
+                    case 'c' or 'o' or 'C':
+                        char flag = a[j];
+                        string value;
                         if (j + 1 < a.Length)
-                            dir = a[(j + 1)..];
+                            value = a[(j + 1)..];
                         else if (i + 1 < args.Length)
-                            dir = args[++i];
+                            value = args[++i];
                         else
                         {
                             error = Usage;
                             return false;
                         }
                         j = a.Length;
+                        if (flag == 'c')
+                            dir = value;
+                        else if (flag == 'o')
+                        {
+                            // Postfix postconf(1) -o name=value: "Override main.cf parameter settings."
+                            int eq = value.IndexOf('=');
+                            if (eq <= 0)
+                            {
+                                error = $"-o option requires name=value: \"{value}\"";
+                                return false;
+                            }
+                            overrides.Add(new(value[..eq].Trim(), value[(eq + 1)..].Trim()));
+                        }
+                        else
+                        {
+                            // Postfix postconf(1) -C class,...: builtin, service, user or all.
+                            foreach (string c in value.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+                            {
+                                if (c is not ("builtin" or "service" or "user" or "all"))
+                                {
+                                    error = $"unknown -C option value \"{c}\" in \"{value}\"";
+                                    return false;
+                                }
+                                classes.Add(c);
+                            }
+                        }
                         break;
+                    case 'p': break; // Show main.cf parameters: the default.
                     case 'd': mode |= Mode.Defaults; break;
                     case 'e': mode |= Mode.Edit; break;
                     case 'h': mode |= Mode.HideName; break;
@@ -128,44 +162,77 @@ public static partial class Postconf
         return true;
     }
 
-    private static int Show(ToolContext ctx, string configDir, Mode mode, List<string> names, HostInfo? host)
+    private static int Show(ToolContext ctx, string configDir, Mode mode, List<string> names, HostInfo? host,
+        List<KeyValuePair<string, string>> overrides, HashSet<string> classes)
     {
         bool defaults = mode.HasFlag(Mode.Defaults);
-        var cfg = defaults ? ConfigSnapshot.Defaults(configDir, host) : ConfigSnapshot.Load(configDir, host);
+        var cfg = defaults ? ConfigSnapshot.Defaults(configDir, host) : ConfigSnapshot.Load(configDir, host, overrides);
+        bool InClass(string name) => classes.Count == 0 || classes.Contains("all") || classes.Contains(cfg.ParameterClass(name));
+        // Postfix postconf reads master.cf for its -o parameters in every main.cf display mode.
+        if (!File.Exists(Path.Combine(configDir, "master.cf")))
+            Warn(ctx, $"open {Path.Combine(configDir, "master.cf")}: No such file or directory");
+        // Postfix mail_conf.c: an explicit configuration directory (-c, MAIL_CONFIG) is set as config_directory
+        // before main.cf is read, so "postconf -n" lists it and a main.cf setting overrides it.
+        bool explicitDir = !defaults && configDir != ToolContext.DefaultConfigDirectory;
+        if (explicitDir && cfg.IsSet("config_directory"))
+            Warn(ctx, $"{Path.Combine(configDir, "main.cf")}, line {cfg.LineOf("config_directory")}: overriding earlier entry: config_directory={configDir}");
+        var unused = new List<string>();
         if (!defaults)
         {
+            // Postfix reports unused parameters after the output, everything else before it.
             foreach (string w in cfg.Warnings)
-                ctx.Err.WriteLine($"postconf: warning: {w}");
+            {
+                if (w.Contains(": unused parameter: ", StringComparison.Ordinal))
+                    unused.Add(w);
+                else
+                    Warn(ctx, w);
+            }
         }
         bool expand = mode.HasFlag(Mode.Expand);
+        bool IsSet(string name) => cfg.IsSet(name) || (explicitDir && name == "config_directory");
         if (names.Count == 0)
         {
             IEnumerable<string> all = mode.HasFlag(Mode.NonDefault)
-                ? cfg.SetNames
+                ? cfg.SetNames.Where(cfg.IsKnownOrUsed).Concat(explicitDir ? ["config_directory"] : []).Distinct().Order(StringComparer.Ordinal)
                 : ParameterRegistry.All.Keys.Concat(defaults ? [] : cfg.SetNames.Where(cfg.IsKnownOrUsed))
                     .Distinct().Order(StringComparer.Ordinal);
-            foreach (string name in all)
+            foreach (string name in all.Where(InClass))
                 Print(ctx, mode, name, Value(cfg, name, defaults, expand)!);
-            return 0;
         }
-        foreach (string name in names)
+        else
         {
-            if (mode.HasFlag(Mode.NonDefault) && !cfg.IsSet(name))
-                continue;
-            string? value = Value(cfg, name, defaults, expand);
-            if (value is null)
-                ctx.Err.WriteLine($"postconf: warning: {name}: unknown parameter");
-            else
-                Print(ctx, mode, name, value);
+            foreach (string name in names)
+            {
+                if (mode.HasFlag(Mode.NonDefault) && !IsSet(name))
+                    continue;
+                string? value = Value(cfg, name, defaults, expand);
+                if (value is null)
+                    Warn(ctx, $"{name}: unknown parameter");
+                else
+                    Print(ctx, mode, name, value);
+            }
         }
+        foreach (string w in unused)
+            Warn(ctx, w);
         return 0;
     }
+
+    /// <summary>"postconf: warning: …" with non-printable characters shown as '?' (Postfix msg(3), printable(3)).</summary>
+    private static void Warn(ToolContext ctx, string text) => ctx.Err.WriteLine("postconf: warning: " + Printable(text));
+
+    /// <summary>Postfix printable(3): control characters, and bytes that were not valid UTF-8, become '?'.</summary>
+    internal static string Printable(string text) => string.Create(text.Length, text, (span, t) =>
+    {
+        for (int i = 0; i < t.Length; i++)
+            span[i] = char.IsControl(t[i]) || t[i] == '\uFFFD' ? '?' : t[i];
+    });
 
     private static string? Value(ConfigSnapshot cfg, string name, bool defaults, bool expand)
     {
         if (defaults)
             return cfg.GetDefault(name, expand);
-        if (!ParameterRegistry.All.ContainsKey(name) && !cfg.IsSet(name))
+        // Postfix postconf: a main.cf setting that nothing uses is an "unknown parameter" here too.
+        if (!ParameterRegistry.All.ContainsKey(name) && !(cfg.IsSet(name) && cfg.IsKnownOrUsed(name)))
             return null;
         return expand ? cfg.Get(name) : cfg.GetRaw(name);
     }

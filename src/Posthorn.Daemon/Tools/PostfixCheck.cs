@@ -9,8 +9,12 @@ namespace Posthorn.Daemon.Tools;
 /// and exits 0 when all is well, exits 1 after a fatal problem. Checks: main.cf and master.cf parse; typed
 /// parameters set in main.cf (yes/no, numbers, sizes, times) parse; mynetworks_style, inet_protocols,
 /// inet_interfaces and mynetworks are valid; inet services in master.cf have a usable address and port;
-/// queue_directory can exist; mail_owner is a user of this system.
-/// Unlike Postfix, it creates nothing and changes no permissions.
+/// queue_directory can exist; mail_owner is a user of this system; compiled hash/btree maps older than their
+/// source (PostfixCheck.Maps.cs). Beyond Postfix (PostfixCheck.Advice.cs): one warning per Postfix parameter or
+/// master.cf service that Posthorn ignores, and advice on open-relay networks, local/virtual domain clashes,
+/// "home_mailbox = Maildir", mailbox_size_limit below message_size_limit, smtpd_forbid_bare_newline = no, relay
+/// restrictions that reject nothing, and a submission service without TLS or SASL. Warnings never change the
+/// exit status. Unlike Postfix, it creates nothing and changes no permissions.
 /// </remarks>
 public static partial class PostfixCheck
 {
@@ -29,7 +33,7 @@ public static partial class PostfixCheck
         }
         catch (ConfigException e)
         {
-            ctx.Err.WriteLine($"{Prefix}fatal: {e.Message}");
+            ctx.Err.WriteLine($"{Prefix}fatal: {Postconf.Printable(e.Message)}");
             return 1;
         }
         var fatals = new List<string>();
@@ -82,10 +86,15 @@ public static partial class PostfixCheck
         if (!userExists(owner))
             fatals.Add($"file {Path.Combine(configDirectory, "main.cf")}: parameter mail_owner: unknown user name value: {owner}");
 
-        foreach (string w in cfg.Warnings)
-            ctx.Err.WriteLine($"{Prefix}warning: {w}");
-        foreach (string f in fatals)
-            ctx.Err.WriteLine($"{Prefix}fatal: {f}");
+        var warnings = new List<string>();
+        Try(() => warnings.AddRange(StaleMaps(cfg)));
+        Try(() => warnings.AddRange(NotImplemented(cfg)));
+        Try(() => warnings.AddRange(Advice(cfg)));
+        foreach (string w in cfg.Warnings.Concat(warnings))
+            ctx.Err.WriteLine($"{Prefix}warning: {Postconf.Printable(w)}");
+        // One message per problem: inet_interfaces is resolved for every inet service too.
+        foreach (string f in fatals.Distinct())
+            ctx.Err.WriteLine($"{Prefix}fatal: {Postconf.Printable(f)}");
         return fatals.Count == 0 ? 0 : 1;
     }
 

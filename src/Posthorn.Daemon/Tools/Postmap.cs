@@ -14,8 +14,9 @@ namespace Posthorn.Daemon.Tools;
 /// inline, unix). -d key removes the key from a compiled table (exit 0 when something was removed; <c>-</c>
 /// reads keys from standard input). -i adds <c>key value</c> lines from standard input to the table instead of
 /// rebuilding it from FILE. -f keeps key case; -r replaces duplicate keys; -w ignores them silently (by default
-/// the first stays and a warning names the duplicate). Flags -N -b -h -m -n -o -p -u -U -v are accepted and
-/// change nothing. Messages go to standard error as <c>postmap: warning: …</c>, <c>postmap: fatal: …</c> (exit 1).
+/// the first stays and a warning names the duplicate). With <c>-q -</c>, -h and -b read standard input as a
+/// message and look up its header lines and/or body lines (header_checks/body_checks testing). Flags -N -m -n -o
+/// -p -u -U -v are accepted and change nothing. Messages go to standard error as <c>postmap: warning: …</c>, <c>postmap: fatal: …</c> (exit 1).
 /// </remarks>
 public static class Postmap
 {
@@ -23,11 +24,16 @@ public static class Postmap
 
     private sealed record Options(bool Fold, DuplicatePolicy Duplicates, bool Incremental);
 
+    /// <summary>Which parts of a message on standard input become keys with <c>-q -</c> (-h headers, -b body).</summary>
+    [Flags]
+    private enum MessageParts { None = 0, Headers = 1, Body = 2 }
+
     /// <summary>Runs postmap with Postfix's arguments; returns the exit status.</summary>
     public static int Run(string[] args, ToolContext ctx)
     {
         string? query = null, delete = null;
         bool list = false, fold = true, incremental = false;
+        var parts = MessageParts.None;
         var duplicates = DuplicatePolicy.Warn;
         int i = 0;
         for (; i < args.Length && args[i].Length > 1 && args[i][0] == '-'; i++)
@@ -57,7 +63,9 @@ public static class Postmap
                     case 'r': duplicates = DuplicatePolicy.Replace; break;
                     case 'w': duplicates = DuplicatePolicy.Ignore; break;
                     case 's': list = true; break;
-                    case 'N' or 'b' or 'h' or 'm' or 'n' or 'o' or 'p' or 'u' or 'U' or 'v': break;
+                    case 'h': parts |= MessageParts.Headers; break;
+                    case 'b': parts |= MessageParts.Body; break;
+                    case 'N' or 'm' or 'n' or 'o' or 'p' or 'u' or 'U' or 'v': break;
                     default: return Fatal(ctx, Usage);
                 }
             }
@@ -70,7 +78,7 @@ public static class Postmap
         try
         {
             if (query is not null)
-                return Query(ctx, maps, query, options);
+                return Query(ctx, maps, query, options, parts);
             if (delete is not null)
                 return Delete(ctx, maps, delete, options, opts);
             if (list)
@@ -131,7 +139,7 @@ public static class Postmap
     private static IEnumerable<TableSourceEntry> Existing(string type, string path, LookupTableOptions options) =>
         ((HashTable)LookupTables.Open($"{type}:{path}", options)).Entries().Select(kv => new TableSourceEntry(kv.Key, kv.Value, 0));
 
-    private static int Query(ToolContext ctx, string[] maps, string key, LookupTableOptions options)
+    private static int Query(ToolContext ctx, string[] maps, string key, LookupTableOptions options, MessageParts parts)
     {
         var tables = maps.Select(m => LookupTables.Open(m, options)).ToList();
         if (key != "-")
@@ -142,16 +150,55 @@ public static class Postmap
             return 0;
         }
         bool found = false;
-        string? line;
-        while ((line = ctx.In.ReadLine()) is not null)
+        var keys = parts == MessageParts.None ? LinesOf(ctx.In).Select(l => l.Trim()) : MessageKeys(ctx.In, parts);
+        foreach (string k in keys)
         {
-            string k = line.Trim();
             if (k.Length == 0 || !LookupTables.TryLookup(tables, k, out string v))
                 continue;
             ctx.Out.Write($"{k}\t{v}\n");
             found = true;
         }
         return found ? 0 : 1;
+    }
+
+    private static IEnumerable<string> LinesOf(TextReader reader)
+    {
+        string? line;
+        while ((line = reader.ReadLine()) is not null)
+            yield return line;
+    }
+
+    /// <summary>Postfix postmap(1) -h/-b with <c>-q -</c>: standard input is an RFC 5322 message; each logical
+    /// header line (continuation lines kept, joined by newlines) and/or each body line is one key, as
+    /// header_checks and body_checks see them. -m (nested MIME headers) is accepted and changes nothing:
+    /// DEVIATION, MIME part headers are looked up as body lines.</summary>
+    private static IEnumerable<string> MessageKeys(TextReader reader, MessageParts parts)
+    {
+        bool inHeaders = true;
+        string? header = null;
+        foreach (string line in LinesOf(reader))
+        {
+            if (inHeaders)
+            {
+                if (line.Length > 0 && line[0] is ' ' or '\t' && header is not null)
+                {
+                    header += "\n" + line;
+                    continue;
+                }
+                if (header is not null && parts.HasFlag(MessageParts.Headers))
+                    yield return header;
+                header = null;
+                if (line.Length == 0)
+                    inHeaders = false;
+                else
+                    header = line;
+                continue;
+            }
+            if (parts.HasFlag(MessageParts.Body))
+                yield return line;
+        }
+        if (header is not null && parts.HasFlag(MessageParts.Headers))
+            yield return header;
     }
 
     private static int List(ToolContext ctx, string[] maps, LookupTableOptions options)

@@ -72,11 +72,11 @@ public class MainCfParserTests
     }
 
     [Fact]
-    public void Last_setting_wins_with_a_warning()
+    public void Last_setting_wins_with_a_warning_that_shows_the_earlier_value_as_Postfix_does()
     {
         var cfg = TestConfig.Load("relayhost = first\nrelayhost = second\n");
         Assert.Equal("second", cfg.Get("relayhost"));
-        Assert.Contains(cfg.Warnings, w => w.EndsWith(", line 2: overriding earlier entry: relayhost=second", StringComparison.Ordinal));
+        Assert.Contains(cfg.Warnings, w => w.EndsWith(", line 2: overriding earlier entry: relayhost=first", StringComparison.Ordinal));
     }
 
     [Fact]

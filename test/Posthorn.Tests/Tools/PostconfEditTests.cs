@@ -64,7 +64,7 @@ public class PostconfEditTests
             File.ReadAllText(t.MainCf));
         var stdout = new StringWriter();
         Daemon.Tools.Postconf.Run(["-c", t.Directory, "-n"], new ToolContext { Out = stdout, Err = new StringWriter() }, TestConfig.Host);
-        Assert.Equal("myhostname = mx.example.test\nrelayhost = old\n", stdout.ToString());
+        Assert.Equal($"config_directory = {t.Directory}\nmyhostname = mx.example.test\nrelayhost = old\n", stdout.ToString());
     }
 
     [Fact]

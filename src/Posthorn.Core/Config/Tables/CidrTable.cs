@@ -7,7 +7,7 @@ namespace Posthorn.Config.Tables;
 /// Each logical line is <c>network/prefix result</c>, <c>address result</c> (one host), <c>!pattern result</c>,
 /// <c>if pattern</c> / <c>if !pattern</c> … <c>endif</c>. IPv6 networks may be written with or without
 /// <c>[]</c>. The key is a client address; a key that is not an address matches nothing; an IPv4-mapped
-/// IPv6 key is matched as IPv4. A bad line is skipped with Postfix's warning
+/// IPv6 key is matched as IPv4; a pattern of the other address family never matches, even negated. A bad line is skipped with Postfix's warning
 /// "cidr map FILE, line N: …: skipping this rule" (a pattern with host bits set suggests the right one).
 /// The file is read once, at open.
 /// </remarks>
@@ -77,9 +77,12 @@ public sealed class CidrTable : ILookupTable
         value = "";
         if (!IPAddress.TryParse(key.Trim('[', ']'), out var address))
             return false;
+        // DEVIATION: Postfix smtpd turns an IPv4-mapped client address into IPv4 before the lookup and the table
+        // itself does not (postmap -q ::ffff:192.0.2.1 finds no IPv4 rule); Posthorn maps it here, for every caller.
         if (address.IsIPv4MappedToIPv6)
             address = address.MapToIPv4();
-        var rule = _rules.FindFirst(e => NetworkList.InNetwork(e, address));
+        // Postfix cidr_table(5), checked against Postfix 3.7: "!127.0.0.0/8" does not match "::1".
+        var rule = _rules.FindFirst(e => NetworkList.InNetwork(e, address), e => e.Family == address.AddressFamily);
         if (rule is null)
             return false;
         value = rule.Result;

@@ -36,13 +36,15 @@ internal sealed class ConditionalRules<T>
     /// <summary>The lines of <c>if</c>s still open at the end of the file (they extend to its end).</summary>
     public IEnumerable<int> Unclosed() => _open.Select(i => _rules[i].Line).Order();
 
-    /// <summary>The first rule whose pattern matches (taking "!" into account), entering matching <c>if</c> blocks.</summary>
-    public Rule? FindFirst(Func<T, bool> matches)
+    /// <summary>The first rule whose pattern matches (taking "!" into account), entering matching <c>if</c> blocks.
+    /// A rule for which <paramref name="applies"/> is false never matches, negated or not, and an <c>if</c> of that
+    /// kind skips its block (Postfix cidr_table(5): an IPv4 pattern says nothing about an IPv6 key).</summary>
+    public Rule? FindFirst(Func<T, bool> matches, Func<T, bool>? applies = null)
     {
         for (int i = 0; i < _rules.Count; i++)
         {
             var r = _rules[i];
-            bool hit = matches(r.Pattern) != r.Negated;
+            bool hit = (applies is null || applies(r.Pattern)) && matches(r.Pattern) != r.Negated;
             if (r.IsIf)
             {
                 if (!hit)

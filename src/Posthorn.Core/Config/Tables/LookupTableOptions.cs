@@ -20,6 +20,9 @@ public sealed record LookupTableOptions
     /// <summary>The group(5) file behind <c>unix:group.byname</c>.</summary>
     public string GroupFile { get; init; } = "/etc/group";
 
+    /// <summary>The process environment behind <c>environ:</c>: variable name to value, null when unset.</summary>
+    public Func<string, string?> GetEnvironment { get; init; } = Environment.GetEnvironmentVariable;
+
     /// <summary>The most time one regular expression may take on one key (regexp:, pcre:).</summary>
     public TimeSpan RegexTimeout { get; init; } = TimeSpan.FromMilliseconds(200);
 }

@@ -3,16 +3,18 @@ namespace Posthorn.Config.Tables;
 /// <summary>Opens lookup tables by their <c>type:name</c> (Postfix DATABASE_README, postconf(5) "type:table").</summary>
 /// <remarks>
 /// Types: <c>hash</c> and <c>btree</c> (compiled by postmap into FILE.db, <see cref="HashTable"/>),
-/// <c>texthash</c>, <c>inline:{…}</c> (<see cref="MemoryTable"/>), <c>static</c>, <c>fail</c>, <c>unix</c>,
+/// <c>texthash</c>, <c>inline:{…}</c> (<see cref="MemoryTable"/>), <c>static</c>, <c>fail</c>, <c>unix</c>, <c>environ</c>,
 /// <c>cidr</c> (<see cref="CidrTable"/>), <c>regexp</c> and <c>pcre</c> (<see cref="RegexpTable"/>), and
 /// <c>proxy:type:name</c>, which opens <c>type:name</c> directly (DEVIATION: there is no proxymap(8) process).
-/// A name without a type has Postfix's default_database_type, hash.
+/// A name without a type has Postfix's default_database_type, hash. Tables read from a source file at open
+/// (texthash, cidr, regexp, pcre) are read again when the file changes (<see cref="ReloadingTable"/>); hash and
+/// btree read the compiled file at each lookup.
 /// </remarks>
 public static class LookupTables
 {
     /// <summary>The table types <see cref="Open(string, LookupTableOptions)"/> knows.</summary>
     public static IReadOnlyList<string> Types { get; } =
-        ["btree", "cidr", "fail", "hash", "inline", "pcre", "proxy", "regexp", "static", "texthash", "unix"];
+        ["btree", "cidr", "environ", "fail", "hash", "inline", "pcre", "proxy", "regexp", "static", "texthash", "unix"];
 
     /// <summary>Opens <paramref name="spec"/>; warnings go to <paramref name="cfg"/>'s
     /// <see cref="ConfigSnapshot.Warnings"/> when given.</summary>
@@ -28,13 +30,14 @@ public static class LookupTables
         return type switch
         {
             "hash" or "btree" => HashTable.Open(type, name, options),
-            "texthash" => MemoryTable.OpenText(name, options),
+            "texthash" => new ReloadingTable(spec, name, () => MemoryTable.OpenText(name, options), options.Warn),
             "inline" => MemoryTable.OpenInline(name, options),
             "static" => new StaticTable(spec, Unbrace(name)),
+            "environ" => new EnvironTable(spec, options.GetEnvironment),
             "fail" => new FailTable(spec, $"{spec}: table lookup problem"),
             "unix" => UnixTable.Open(name, options),
-            "cidr" => CidrTable.Open(name, options),
-            "regexp" or "pcre" => RegexpTable.Open(type, name, options),
+            "cidr" => new ReloadingTable(spec, name, () => CidrTable.Open(name, options), options.Warn),
+            "regexp" or "pcre" => new ReloadingTable(spec, name, () => RegexpTable.Open(type, name, options), options.Warn),
             "proxy" => Open(name, options),
             _ => throw new LookupTableException(spec, $"unsupported dictionary type: {type}"),
         };

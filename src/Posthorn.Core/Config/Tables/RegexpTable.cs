@@ -45,7 +45,10 @@ public sealed class RegexpTable : ILookupTable
         foreach (var logical in LogicalLines.Split(LogicalLines.Physical(text), path, warn))
         {
             string line = logical.Text;
-            void Skip(string why) => warn?.Invoke($"{type} map {path}, line {logical.Line}: {why}: skipping this rule");
+            // Postfix dict_regexp: a pattern that does not compile is reported with regerror(3)'s text alone.
+            void Skip(string why) => warn?.Invoke(why.StartsWith(CompileError, StringComparison.Ordinal)
+                ? $"{type} map {path}, line {logical.Line}: {why[CompileError.Length..]}"
+                : $"{type} map {path}, line {logical.Line}: {why}: skipping this rule");
             var (keyword, rest) = LookupTables.SplitWord(line);
             if (keyword.Equals("endif", StringComparison.OrdinalIgnoreCase) && rest.Length == 0)
             {
@@ -154,14 +157,29 @@ public sealed class RegexpTable : ILookupTable
         {
             regex = new Regex(text, options, timeout);
         }
-        catch (ArgumentException e)
+        catch (RegexParseException e)
         {
-            error = $"bad regular expression /{pattern}/: {e.Message}";
+            error = CompileError + (pcre ? $"/{pattern}/: {e.Message}" : PosixMessage(e));
             return false;
         }
         error = null;
         return true;
     }
+
+    /// <summary>Marks a compile error in <c>error</c>; removed before the message is shown.</summary>
+    private const string CompileError = "\u0001";
+
+    /// <summary>The glibc regerror(3) text Postfix prints for the common mistakes; .NET's own text otherwise.</summary>
+    private static string PosixMessage(RegexParseException e) => e.Error switch
+    {
+        RegexParseError.InsufficientClosingParentheses => @"Unmatched ( or \(",
+        RegexParseError.UnterminatedBracket => "Unmatched [, [^, [:, [., or [=",
+        RegexParseError.ReversedCharacterRange => "Invalid range end",
+        RegexParseError.QuantifierAfterNothing or RegexParseError.NestedQuantifiersNotParenthesized => "Invalid preceding regular expression",
+        RegexParseError.ReversedQuantifierRange => @"Invalid content of \{\}",
+        RegexParseError.UnescapedEndingBackslash => "Trailing backslash",
+        _ => e.Message,
+    };
 
     private static readonly (string Posix, string Net)[] PosixClasses =
     [

@@ -27,6 +27,22 @@ public sealed class FailTable(string name, string reason) : ILookupTable
     public bool TryLookup(string key, out string value) => throw new LookupTableException(Name, reason);
 }
 
+/// <summary><c>environ:table</c>: "The UNIX process environment array. The lookup key is the variable name."
+/// (Postfix DATABASE_README). Variable names are case-sensitive; the table name after the colon is ignored.</summary>
+public sealed class EnvironTable(string name, Func<string, string?> getEnvironment) : ILookupTable
+{
+    /// <inheritdoc/>
+    public string Name { get; } = name;
+
+    /// <inheritdoc/>
+    public bool TryLookup(string key, out string value)
+    {
+        string? found = getEnvironment(key);
+        value = found ?? "";
+        return found is not null;
+    }
+}
+
 /// <summary><c>unix:passwd.byname</c> and <c>unix:group.byname</c>: the UNIX account databases, keyed by name;
 /// the value is the passwd(5) or group(5) line (Postfix DATABASE_README).</summary>
 /// <remarks>DEVIATION: Postfix asks getpwnam(3)/getgrnam(3) and so NSS (LDAP, sssd…); Posthorn reads the files

@@ -78,11 +78,22 @@ public class PatternTableTests
     {
         var (t, w) = Open("regexp", "/ok/ fine\n/(unclosed/ bad\n/x/ $2\n!/y/ $1\n/z/q r\n");
         Assert.Equal(4, w.Count);
-        Assert.StartsWith("regexp map MAP, line 2: bad regular expression /(unclosed/:", w[0]);
+        // The regerror(3) text Postfix 3.7 prints, checked against the real postmap.
+        Assert.Equal("regexp map MAP, line 2: Unmatched ( or \\(", w[0]);
         Assert.Equal("regexp map MAP, line 3: out of range replacement index \"2\": skipping this rule", w[1]);
         Assert.Equal("regexp map MAP, line 4: $number found in negative match replacement text: skipping this rule", w[2]);
         Assert.Equal("regexp map MAP, line 5: unknown regexp option \"q\": skipping this rule", w[3]);
         Assert.Equal("fine", Lookup(t, "ok"));
+    }
+
+    [Theory]
+    [InlineData("/[z-a]/ X", "Invalid range end")]
+    [InlineData("/[abc/ X", "Unmatched [, [^, [:, [., or [=")]
+    [InlineData("/*a/ X", "Invalid preceding regular expression")]
+    public void Broken_regexp_patterns_give_glibc_regerror_texts_as_Postfix(string rule, string message)
+    {
+        var (_, w) = Open("regexp", rule + "\n");
+        Assert.Equal($"regexp map MAP, line 1: {message}", Assert.Single(w));
     }
 
     [Fact]

@@ -81,4 +81,16 @@ public class SimpleTableTests
         Assert.True(Open("proxy:static:yes").TryLookup("k", out string v));
         Assert.Equal("yes", v);
     }
+
+    [Fact]
+    public void Environ_looks_up_the_process_environment_by_exact_variable_name()
+    {
+        var env = new Dictionary<string, string> { ["MAIL_CONFIG"] = "/etc/postfix", ["TZ"] = "UTC" };
+        var t = LookupTables.Open("environ:table", new LookupTableOptions { GetEnvironment = n => env.GetValueOrDefault(n) });
+        Assert.True(t.TryLookup("TZ", out string v));
+        Assert.Equal("UTC", v);
+        Assert.False(t.TryLookup("tz", out _));
+        Assert.False(t.TryLookup("HOME", out _));
+        Assert.True(LookupTables.IsTableReference("environ:table"));
+    }
 }

@@ -35,6 +35,9 @@ public sealed partial class QmgrService
 
     /// <summary>soft_bounce = yes (postconf(5)): a permanent failure is kept queued as a deferral, with the same
     /// text and the DSN class turned to 4.</summary>
+    /// <remarks>DEVIATION: local(8) and virtual(8) write their own recipient lines, which still show the 5.X.X code
+    /// and status=bounced; the recipient is deferred all the same. smtp(8), lmtp(8), error(8) lines show
+    /// status=SOFTBOUNCE as Postfix does. smtpd's 5xx → 4xx part of soft_bounce is not done here.</remarks>
     internal static bool SoftBounces(Settings s, DeliveryOutcome outcome) =>
         outcome == DeliveryOutcome.Bounced && s.Config.GetBool("soft_bounce");
 

@@ -45,10 +45,11 @@ public sealed partial class QmgrService
         }
         await Task.WhenAll(routes.Select(r => DispatchAsync(c, r.Key.Transport, r.Key.NextHop, r.Value, (t, result) => SettleQueued(c, t, result))));
         await BounceAsync(message, c.Round, s, ct);
-        bool pending = c.Round.Pending;
+        bool pending = c.Round.Pending && await FinishDeferredAsync(message, s, ct);   // expiry, delay warning
 
         if (!pending)
         {
+            DelayWarningMarker.Remove(queue, id);
             queue.Remove(id, QueueName.Active);
             log.Removed(id);
             return;
@@ -90,6 +91,7 @@ public sealed partial class QmgrService
         var localBounces = new List<BouncedRecipient>();
         void Fail(string address, string? original, EnhancedStatus dsn, string text, DeliveryOutcome outcome)
         {
+            if (SoftBounces(c.Settings, outcome)) (outcome, dsn) = (DeliveryOutcome.Deferred, dsn with { Class = 4 });
             if (outcome == DeliveryOutcome.Deferred)
             {
                 DeferLog.Append(queue, id, t.Address, dsn, text);

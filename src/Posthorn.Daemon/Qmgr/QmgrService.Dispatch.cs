@@ -28,6 +28,7 @@ public sealed partial class QmgrService
     /// for its notice (<see cref="DeliveryRound.Bounce"/>).</summary>
     private void SettleQueued(RoundContext c, Target t, TargetResult r)
     {
+        r = Soften(c.Settings, r);   // soft_bounce
         switch (r.Outcome)
         {
             case DeliveryOutcome.Deferred:
@@ -141,7 +142,7 @@ public sealed partial class QmgrService
     {
         var env = c.Message.Envelope;
         var delays = new DeliveryDelays(c.ActiveAt - env.ArrivalTime, start - c.ActiveAt, TimeSpan.Zero, clock.GetUtcNow() - start);
-        log.DeliveryStatus(program, c.Message.Id, new DeliveryRecord(t.Address, t.OriginalRecipient, "none", delays, r.Dsn, r.Outcome, r.Text));
+        LogDelivery(c.Settings, program, c.Message.Id, new DeliveryRecord(t.Address, t.OriginalRecipient, "none", delays, r.Dsn, r.Outcome, r.Text));
         settle(t, r);
     }
 }

@@ -107,44 +107,19 @@ public sealed partial class QmgrService
         {
             var r = result.Recipients[k];
             var t = targets[k];
-            log.DeliveryStatus(service.Program, message.Id, new DeliveryRecord(t.Address, t.OriginalRecipient, r.Relay, delays, r.Dsn, r.Outcome, r.Text));
+            LogDelivery(c.Settings, service.Program, message.Id, new DeliveryRecord(t.Address, t.OriginalRecipient, r.Relay, delays, r.Dsn, r.Outcome, r.Text));
             settle(t, new TargetResult(r.Outcome, r.Dsn, r.Text, r.RemoteMta, r.DiagnosticCode));
         }
     }
 
-    /// <summary>bounce(8): one non-delivery notification per message for the recipients that failed this round.</summary>
-    /// <remarks>RFC 5321 §6.1 / Postfix: mail from the null sender is never bounced (no bounce loops).
-    /// DEVIATION: Postfix sends such a double bounce to 2bounce_notice_recipient; Posthorn only logs it.</remarks>
+    /// <summary>bounce(8): one non-delivery notification per message for the recipients that failed this round
+    /// (<see cref="NotifyNonDeliveryAsync"/>: double bounces, notify_classes copies).</summary>
     private async Task BounceAsync(QueuedMessage message, DeliveryRound round, Settings s, CancellationToken ct)
     {
         var writer = new DsnWriter(s.Outbound.MyHostname, s.Outbound.MailName, clock);
         if (await writer.QueueSuccessNoticeAsync(queue, ids.Next, message, round.Bounced, s.IsLocalDomain, log, ct)) Wake();   // RFC 3461 NOTIFY=SUCCESS
-        var failed = DsnWriter.Reportable(message.Envelope, round.Bounced);   // RFC 3461 NOTIFY=NEVER: no notice
-        if (failed.Count == 0)
-        {
-            round.SettleBounced(done: true);
-            return;
-        }
-        if (message.Envelope.Sender.IsNull)
-        {
-            log.BounceDiscarded(message.Id);
-            round.SettleBounced(done: true);
-            return;
-        }
-        var bounceId = ids.Next();
-        try
-        {
-            await writer.QueueAsync(queue, bounceId, writer.Build(message, failed), message.Envelope.Sender, ct);
-        }
-        catch (IOException e)
-        {
-            // The failed recipients stay pending: the next round fails them again and retries the notice.
-            log.Warning("bounce", $"{message.Id}: cannot queue the non-delivery notification: {e.Message}");
-            round.SettleBounced(done: false);
-            return;
-        }
-        round.SettleBounced(done: true);
-        log.SenderNonDeliveryNotification(message.Id, bounceId);
-        Wake();
+        var failed = round.Bounced;
+        if (failed.Count == 0) return;
+        round.SettleBounced(done: await NotifyNonDeliveryAsync(message, failed, s, ct));
     }
 }

@@ -36,7 +36,7 @@ public static partial class ParameterRegistry
         Maps("mime_header_checks", "$header_checks", "Pattern tables applied to MIME headers."),
         Maps("nested_header_checks", "$header_checks", "Pattern tables applied to headers of attached messages."),
         Size("body_checks_size_limit", "51200", "Body bytes inspected by body_checks."),
-        List("smtpd_client_event_limit_exceptions", "$mynetworks", "Clients the smtpd_client_*_rate_limit limits do not apply to."),
+        List("smtpd_client_event_limit_exceptions", "${smtpd_client_connection_limit_exceptions:$mynetworks}", "Clients the smtpd_client_*_rate_limit limits do not apply to."),
         Time("smtpd_policy_service_timeout", "100s", "Time limit for one policy service request."),
         Time("smtpd_policy_service_max_idle", "300s", "Idle time after which a policy service connection is closed."),
         Text("smtpd_policy_service_default_action", "451 4.3.5 Server configuration problem",

@@ -131,6 +131,46 @@ public class PrivilegeTests
         }
     }
 
+    /// <summary>Mail for root with no alias (Postfix local(8) MAILBOX DELIVERY): the mailbox is root's own
+    /// (root-owned, 0600), but a mailbox_command for root runs with default_privs, never as root.</summary>
+    [Fact]
+    public async Task As_root_mail_for_root_without_an_alias_goes_to_roots_mailbox_and_its_mailbox_command_runs_as_default_privs()
+    {
+        var (fx, nobody) = Setup((UnixFileMode)0x1ED);
+        using var cleanup = fx;
+        var root = new SystemUser("root", 0, 0, Path.Combine(fx.Root, "home", "root"), "/bin/sh");
+        var users = new RootAndNobody(root, nobody);
+        if (!LibC.IsRoot)
+        {
+            // Not root: root's mailbox cannot be written; the mail waits in the queue.
+            var denied = await fx.Transport(users: users).DeliverAsync(DeliveryFixture.Request("root@host.example", Message), default);
+            Assert.Equal(DeliveryOutcome.Deferred, Assert.Single(denied.Results).Outcome);
+            Console.WriteLine("not root: only the refusal is checked; the ownership rules need root");
+            return;
+        }
+        var r = await fx.Transport(users: users).DeliverAsync(DeliveryFixture.Request("root@host.example", Message), default);
+        Assert.Equal("delivered to mailbox", Assert.Single(r.Results).Text);
+        Assert.True(LibC.TryLstat(Path.Combine(fx.Spool, "root"), out var st, out _));
+        Assert.Equal((0u, 0x180u), (st.Uid, st.Mode & 0xFFF));
+
+        string output = Path.Combine(fx.Root, "out");
+        Directory.CreateDirectory(output);
+        File.SetUnixFileMode(output, (UnixFileMode)0x1FF); // 0777: default_privs may write here
+        var o = fx.Options() with { MailboxCommand = $"id -u > {output}/uid", DefaultPrivs = "nobody" };
+        r = await fx.Transport(o, users).DeliverAsync(DeliveryFixture.Request("root@host.example", Message), default);
+        Assert.Equal(DeliveryOutcome.Sent, Assert.Single(r.Results).Outcome);
+        Assert.Equal(nobody.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(output, "uid")).Trim());
+    }
+
+    private sealed class RootAndNobody(SystemUser root, SystemUser nobody) : IUserDatabase
+    {
+        public bool TryGetUser(string name, out SystemUser u)
+        {
+            u = name == "root" ? root : nobody;
+            return name is "root" or "nobody";
+        }
+    }
+
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
     private static extern int Chown(string path, int uid, int gid);
 }

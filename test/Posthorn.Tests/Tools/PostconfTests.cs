@@ -201,10 +201,10 @@ public class PostconfOverrideAndClassTests
     [Fact]
     public void Dash_C_selects_builtin_service_or_user_parameters()
     {
-        using var t = new TestConfig(MainCf, "relay unix - - n - - smtp\n");
-        File.AppendAllText(t.MainCf, "relay_destination_concurrency_limit = 5\n");
+        using var t = new TestConfig(MainCf, "myrelay unix - - n - - smtp\n");
+        File.AppendAllText(t.MainCf, "myrelay_destination_concurrency_limit = 5\n");
         Assert.Equal("my_used = x\n", Run(t.Directory, "-C", "user", "-n").Out);
-        Assert.Equal("relay_destination_concurrency_limit = 5\n", Run(t.Directory, "-C", "service", "-n").Out);
+        Assert.Equal("myrelay_destination_concurrency_limit = 5\n", Run(t.Directory, "-C", "service", "-n").Out);
         Assert.Equal($"biff = no\nconfig_directory = {t.Directory}\nmyhostname = a.example\nsmtpd_banner = $myhostname $my_used\n",
             Run(t.Directory, "-C", "builtin", "-n").Out);
         Assert.Equal(Run(t.Directory, "-n").Out, Run(t.Directory, "-pC", "all", "-n").Out);

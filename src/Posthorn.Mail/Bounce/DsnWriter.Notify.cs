@@ -54,7 +54,7 @@ public sealed partial class DsnWriter
         }
         report.Add(status);
         // A success notice never returns the message itself, only its header.
-        report.Add(HeadersPart(original, "Message Headers"));
+        report.Add(NoticeParts.HeadersPart(original, "Message Headers"));
         return Notice(original, "Successful Mail Delivery Report", report);
     }
 

@@ -53,7 +53,7 @@ public sealed partial class DsnWriter(string myHostname, string mailName, TimePr
         }
         else
         {
-            report.Add(HeadersPart(original, "Undelivered Message Headers"));
+            report.Add(NoticeParts.HeadersPart(original, "Undelivered Message Headers"));
         }
         return Notice(original, "Undelivered Mail Returned to Sender", report);
     }
@@ -102,41 +102,15 @@ public sealed partial class DsnWriter(string myHostname, string mailName, TimePr
         sb.Append("This is the mail system at host ").Append(myHostname).Append(".\n\n");
         sb.Append("I'm sorry to have to inform you that your message could not\n");
         sb.Append("be delivered to one or more recipients. It's attached below.\n\n");
-        sb.Append("For further assistance, please send mail to postmaster.\n\n");
-        sb.Append("If you do so, please include this problem report. You can\n");
-        sb.Append("delete your own text from the attached returned message.\n\n");
-        sb.Append("                   The ").Append(mailName).Append(" program\n\n");
+        NoticeParts.AppendClosing(sb, mailName);
         foreach (var r in failed) sb.Append('<').Append(r.Recipient).Append(">: ").Append(r.Text).Append('\n');
         return sb.ToString();
-    }
-
-    /// <summary>RFC 6522 §4: text/rfc822-headers, the header of the original message only.</summary>
-    private static TextRfc822Headers HeadersPart(QueuedMessage original, string description)
-    {
-        var headers = new TextRfc822Headers { Message = MimeMessage.Load(new MemoryStream(ReadHeaders(original))) };
-        headers.Headers[HeaderId.ContentDescription] = description;
-        return headers;
-    }
-
-    /// <summary>The original header, up to the empty line (bounded: a header without an end stops at 1 MB).</summary>
-    private static byte[] ReadHeaders(QueuedMessage original)
-    {
-        using var content = original.OpenContent();
-        using var reader = new StreamReader(content, Encoding.UTF8);
-        var sb = new StringBuilder();
-        string? line;
-        while ((line = reader.ReadLine()) is { Length: > 0 } && sb.Length < 1_000_000) sb.Append(line).Append('\n');
-        return Encoding.UTF8.GetBytes(sb.ToString());
     }
 
     /// <summary>Queues <paramref name="dsn"/> as message <paramref name="id"/> from the null sender to
     /// <paramref name="recipient"/>, in incoming/ (LF line ends, like every queue file).</summary>
     public async Task QueueAsync(QueueDirectory queue, QueueId id, MimeMessage dsn, SmtpPath recipient, CancellationToken ct)
     {
-        var bytes = new MemoryStream();
-        await dsn.WriteToAsync(new FormatOptions { NewLineFormat = NewLineFormat.Unix }, bytes, ct).ConfigureAwait(false);
-        await using var writer = QueueFileWriter.Create(queue, id, QueueName.Incoming);
-        await writer.WriteAsync(bytes.GetBuffer().AsMemory(0, (int)bytes.Length), ct).ConfigureAwait(false);
-        await writer.CommitAsync(new QueueEnvelope(SmtpPath.Null, [new QueueRecipient(recipient.ToString())], clock.GetUtcNow()), ct).ConfigureAwait(false);
+        await NoticeParts.QueueAsync(queue, id, dsn, SmtpPath.Null, recipient, clock.GetUtcNow(), ct).ConfigureAwait(false);
     }
 }

@@ -83,10 +83,8 @@ public sealed class NoticeBuilder(string myHostname, string mailName, TimeProvid
         report.Add(status);
 
         // RFC 6522 §4: text/rfc822-headers, the header of the message only.
-        var headers = new TextRfc822Headers { Message = MimeMessage.Load(new MemoryStream(ReadHeaders(original))) };
-        headers.Headers[HeaderId.ContentDescription] = kind == NoticeKind.PostmasterFailure
-            ? "Undelivered Message Headers" : "Delayed Message Headers";
-        report.Add(headers);
+        report.Add(NoticeParts.HeadersPart(original,
+            kind == NoticeKind.PostmasterFailure ? "Undelivered Message Headers" : "Delayed Message Headers"));
         notice.Body = report;
         return notice;
     }
@@ -103,21 +101,7 @@ public sealed class NoticeBuilder(string myHostname, string mailName, TimeProvid
         sb.Append("####################################################################\n\n");
         sb.Append("Your message could not be delivered for more than ").Append(hours).Append(" hour(s).\n");
         sb.Append("It will be retried until it is ").Append(days).Append(" day(s) old.\n\n");
-        sb.Append("For further assistance, please send mail to postmaster.\n\n");
-        sb.Append("If you do so, please include this problem report. You can\n");
-        sb.Append("delete your own text from the attached returned message.\n\n");
-        sb.Append("                   The ").Append(mailName).Append(" program\n\n");
-    }
-
-    /// <summary>The original header, up to the empty line (bounded at 1 MB).</summary>
-    private static byte[] ReadHeaders(QueuedMessage original)
-    {
-        using var content = original.OpenContent();
-        using var reader = new StreamReader(content, Encoding.UTF8);
-        var sb = new StringBuilder();
-        string? line;
-        while ((line = reader.ReadLine()) is { Length: > 0 } && sb.Length < 1_000_000) sb.Append(line).Append('\n');
-        return Encoding.UTF8.GetBytes(sb.ToString());
+        NoticeParts.AppendClosing(sb, mailName);
     }
 
     /// <summary>Queues <paramref name="notice"/> as message <paramref name="id"/> in incoming/, from
@@ -125,10 +109,6 @@ public sealed class NoticeBuilder(string myHostname, string mailName, TimeProvid
     public async Task QueueAsync(QueueDirectory queue, QueueId id, MimeMessage notice, SmtpPath sender, SmtpPath recipient,
         CancellationToken ct)
     {
-        var bytes = new MemoryStream();
-        await notice.WriteToAsync(new FormatOptions { NewLineFormat = NewLineFormat.Unix }, bytes, ct).ConfigureAwait(false);
-        await using var writer = QueueFileWriter.Create(queue, id, QueueName.Incoming);
-        await writer.WriteAsync(bytes.GetBuffer().AsMemory(0, (int)bytes.Length), ct).ConfigureAwait(false);
-        await writer.CommitAsync(new QueueEnvelope(sender, [new QueueRecipient(recipient.ToString())], clock.GetUtcNow()), ct).ConfigureAwait(false);
+        await NoticeParts.QueueAsync(queue, id, notice, sender, recipient, clock.GetUtcNow(), ct).ConfigureAwait(false);
     }
 }

@@ -85,19 +85,7 @@ public sealed partial class MasterDaemon
         }
         foreach (var endPoint in svc.ResolveEndPoints(cfg))
         {
-            var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            try
-            {
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-                if (endPoint.AddressFamily == AddressFamily.InterNetworkV6) socket.DualMode = false;
-                socket.Bind(endPoint);
-                socket.Listen(512);
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                throw new IOException($"bind {endPoint.Address} port {endPoint.Port}: {e.Message}", e);
-            }
+            var socket = ListenSocket.Bind(endPoint);
             AddMailboxListener(new Listener(svc, socket, settings), tls);
         }
         return true;

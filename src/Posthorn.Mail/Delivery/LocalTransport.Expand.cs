@@ -36,12 +36,14 @@ public sealed partial class LocalTransport
         public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
         /// <summary>The aliases being expanded, outermost first: seeing one again is a loop.</summary>
         public List<string> Path { get; } = [];
+        /// <summary>The message's Delivered-To: values, lower case.</summary>
+        public HashSet<string> DeliveredTo { get; init; } = [];
     }
 
     private Expansion Expand(LocalDeliveryRequest req)
     {
         string address = req.Recipient.ToString();
-        var x = new Expansion(req.OriginalRecipient ?? address);
+        var x = new Expansion(req.OriginalRecipient ?? address) { DeliveredTo = ReadDeliveredTo(req) };
         ExpandName(x, Unquote(req.Recipient.LocalPart).ToLowerInvariant(), address, Ctx.Top, level: 0);
         return x;
     }
@@ -55,6 +57,13 @@ public sealed partial class LocalTransport
         if (direct) name = name[1..];
         var (bare, extension) = SplitExtension(name);
         if (level > MaxLevel) { Loop(x, address, name); return; }
+        if (x.DeliveredTo.Contains(address.TrimStart('\\').ToLowerInvariant()))
+        {
+            // Postfix local(8) recipient.c: an address this message was already delivered to (its
+            // Delivered-To:, e.g. on a copy forwarded elsewhere that came back) is a loop.
+            Add(x, address, ctx, DeliveryOutcome.Bounced, "5.4.6", $"mail forwarding loop for {address}");
+            return;
+        }
         if (!direct && _o.UnavailableAliasMaps.Count > 0)
         {
             // Postfix alias.c: a failed lookup defers the recipient.

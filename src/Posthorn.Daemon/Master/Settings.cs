@@ -90,6 +90,9 @@ public sealed class Settings
                 PrependDeliveredHeader = LocalParameterValues.DeliveredHeaders(cfg.GetList("prepend_delivered_header")),
                 ForwardPath = cfg.GetList("forward_path"),
                 MailboxCommand = cfg.Get("mailbox_command"),
+                MailboxCommandMaps = cfg.GetList("mailbox_command_maps")
+                    .Select(m => Posthorn.Config.Tables.LookupTables.OpenOrFail(m, cfg.TableOptions)).ToArray() is { Length: > 0 } commandMaps
+                    ? user => Posthorn.Config.Tables.LookupTables.TryLookup(commandMaps, user, out var command) ? command : null : null,
                 MailboxTransport = cfg.Get("mailbox_transport").Trim(),
                 FallbackTransport = cfg.Get("fallback_transport").Trim(),
                 LuserRelay = cfg.Get("luser_relay"),

@@ -110,8 +110,8 @@ public sealed partial class QmgrService
         foreach (var b in localBounces) c.Round.Bounce(done ? t.Index : -1, b);
         if (result.Forward.Count > 0)
         {
-            var forwarded = await ResubmitAsync(message, result.Forward, c.Settings, c.Ct);
-            foreach (var to in result.Forward)
+            var forwards = result.Forwards.Count > 0 ? result.Forwards : result.Forward.Select(a => new LocalForward(a, null)).ToList();
+            foreach (var (to, forwarded) in await ResubmitAsync(message, forwards, c.Settings, c.Ct))
                 Log("local", to, t.OriginalRecipient ?? t.Address, message, c.ActiveAt, start,
                     new EnhancedStatus(2, 0, 0), DeliveryOutcome.Sent, $"forwarded as {forwarded}");
         }
@@ -140,26 +140,40 @@ public sealed partial class QmgrService
         return at < 0 ? "" : address[(at + 1)..];
     }
 
-    /// <summary>Alias targets elsewhere become a new message with the same sender and content (Postfix local(8)).</summary>
-    private async Task<QueueId> ResubmitAsync(QueuedMessage message, IReadOnlyList<string> recipients, Settings s, CancellationToken ct)
+    /// <summary>Alias targets elsewhere become a new message with the same content (Postfix local(8)
+    /// forward.c): one message per envelope sender (the message's own, or an owner- alias) and
+    /// Delivered-To value. Returns each forwarded address with the queue id it went out as.</summary>
+    private async Task<List<(string Address, QueueId Id)>> ResubmitAsync(QueuedMessage message, IReadOnlyList<LocalForward> forwards,
+        Settings s, CancellationToken ct)
     {
-        var id = ids.Next();
-        await using var writer = QueueFileWriter.Create(queue, id, QueueName.Incoming);
-        await using (var content = message.OpenContent())
+        var sent = new List<(string, QueueId)>();
+        foreach (var group in forwards.GroupBy(f => (f.Sender, f.DeliveredTo)))
         {
-            var buffer = new byte[64 * 1024];
-            int n;
-            while ((n = await content.ReadAsync(buffer, ct)) > 0)
-                await writer.WriteAsync(buffer.AsMemory(0, n), ct);
+            var id = ids.Next();
+            await using var writer = QueueFileWriter.Create(queue, id, QueueName.Incoming);
+            // Postfix local(8): "In order to stop mail forwarding loops early, the software adds an
+            // optional Delivered-To: header with the final envelope recipient address".
+            if (group.Key.DeliveredTo is { } deliveredTo)
+                await writer.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"Delivered-To: {deliveredTo.ToLowerInvariant()}\n"), ct);
+            await using (var content = message.OpenContent())
+            {
+                var buffer = new byte[64 * 1024];
+                int n;
+                while ((n = await content.ReadAsync(buffer, ct)) > 0)
+                    await writer.WriteAsync(buffer.AsMemory(0, n), ct);
+            }
+            var env = message.Envelope;
+            await writer.CommitAsync(env with
+            {
+                // Postfix aliases(5): an owner-NAME alias becomes the forwarded copy's envelope sender.
+                Sender = group.Key.Sender is { } owner ? SmtpPath.FromAddress(owner) : env.Sender,
+                Recipients = group.Select(f => new QueueRecipient(CleanupWriter.Qualify(SmtpPath.FromAddress(f.Address), s.Cleanup).ToString(), f.Address)).ToList(),
+                ArrivalTime = clock.GetUtcNow(),
+            }, ct);
+            sent.AddRange(group.Select(f => (f.Address, id)));
         }
-        var env = message.Envelope;
-        await writer.CommitAsync(env with
-        {
-            Recipients = recipients.Select(r => new QueueRecipient(CleanupWriter.Qualify(SmtpPath.FromAddress(r), s.Cleanup).ToString(), r)).ToList(),
-            ArrivalTime = clock.GetUtcNow(),
-        }, ct);
         Wake();
-        return id;
+        return sent;
     }
 
     private void Log(string relay, string recipient, string? origTo, QueuedMessage message, DateTimeOffset activeAt,

@@ -44,6 +44,10 @@ public sealed record LocalDeliveryOptions
     /// <summary>mailbox_command: delivers to the mailbox instead of local(8) (e.g. procmail),
     /// run by the shell as written, with the recipient's rights (default_privs for root).</summary>
     public string MailboxCommand { get; init; } = "";
+    /// <summary>mailbox_command_maps: the user name (no domain, no extension) → that user's
+    /// mailbox_command; a hit takes precedence over <see cref="MailboxCommand"/>. Null: not used.
+    /// May throw <see cref="Posthorn.Config.Tables.LookupTableException"/>, which defers the recipient.</summary>
+    public Func<string, string?>? MailboxCommandMaps { get; init; }
     /// <summary>mailbox_transport (<c>transport:nexthop</c>, e.g. <c>lmtp:unix:private/dovecot-lmtp</c>): mailbox
     /// deliveries are handed to that transport (<see cref="LocalRecipientResult.PassTo"/>). Empty: local(8) delivers.</summary>
     public string MailboxTransport { get; init; } = "";

@@ -36,12 +36,14 @@ public sealed partial class LocalTransport
         public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
         /// <summary>The aliases being expanded, outermost first: seeing one again is a loop.</summary>
         public List<string> Path { get; } = [];
+        /// <summary>The message's Delivered-To: values, lower case.</summary>
+        public HashSet<string> DeliveredTo { get; init; } = [];
     }
 
     private Expansion Expand(LocalDeliveryRequest req)
     {
         string address = req.Recipient.ToString();
-        var x = new Expansion(req.OriginalRecipient ?? address);
+        var x = new Expansion(req.OriginalRecipient ?? address) { DeliveredTo = ReadDeliveredTo(req) };
         ExpandName(x, Unquote(req.Recipient.LocalPart).ToLowerInvariant(), address, Ctx.Top, level: 0);
         return x;
     }
@@ -55,6 +57,13 @@ public sealed partial class LocalTransport
         if (direct) name = name[1..];
         var (bare, extension) = SplitExtension(name);
         if (level > MaxLevel) { Loop(x, address, name); return; }
+        if (x.DeliveredTo.Contains(address.TrimStart('\\').ToLowerInvariant()))
+        {
+            // Postfix local(8) recipient.c: an address this message was already delivered to (its
+            // Delivered-To:, e.g. on a copy forwarded elsewhere that came back) is a loop.
+            Add(x, address, ctx, DeliveryOutcome.Bounced, "5.4.6", $"mail forwarding loop for {address}");
+            return;
+        }
         if (!direct && _o.UnavailableAliasMaps.Count > 0)
         {
             // Postfix alias.c: a failed lookup defers the recipient.
@@ -92,14 +101,26 @@ public sealed partial class LocalTransport
             if (x.Seen.Add("mailbox " + user.Name)) x.Results.Add(Pass(x, address, ctx, _o.MailboxTransport));
             return;
         }
-        if (_o.MailboxCommand.Length == 0)
+        string command = _o.MailboxCommand;
+        try
+        {
+            // Postfix local(8) mailbox.c: mailbox_command_maps, looked up by user name, before mailbox_command;
+            // a lookup error defers ("table lookup failure", 4.3.0).
+            if (_o.MailboxCommandMaps?.Invoke(user.Name) is { Length: > 0 } mapped) command = mapped;
+        }
+        catch (Posthorn.Config.Tables.LookupTableException e)
+        {
+            _log.Warning(Program, $"{e.Table}: lookup of '{user.Name}' failed: {e.Message}");
+            Add(x, address, ctx, DeliveryOutcome.Deferred, "4.3.0", "table lookup failure");
+            return;
+        }
+        if (command.Length == 0)
         {
             if (x.Seen.Add("mailbox " + user.Name)) x.Deliveries.Add(new MailboxDelivery(address, address, ctx.Sender, user));
             return;
         }
         // Postfix postconf(5) mailbox_command: not subjected to $parameter substitution, so that
         // shell syntax ("$EXTENSION") reaches the shell; it runs as the recipient (root: default_privs).
-        string command = _o.MailboxCommand;
         var privs = new Privs((uint)user.Uid, (uint)user.Gid, user.Home, user.Shell);
         if (x.Seen.Add($"command {user.Name}:{user.Uid} {command}"))
             x.Deliveries.Add(new CommandDelivery(address, address, ctx.Sender, command, privs, address, Mailbox: true));

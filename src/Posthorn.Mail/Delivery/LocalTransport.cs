@@ -15,12 +15,12 @@ namespace Posthorn.Mail.Delivery;
 /// Parameters: myhostname, myorigin, mydestination, mail_spool_directory, home_mailbox,
 /// recipient_delimiter, alias_maps, allow_mail_to_commands, allow_mail_to_files, default_privs,
 /// mailbox_size_limit, deliver_lock_attempts, deliver_lock_delay, stale_lock_time, forward_path,
-/// forward_expansion_filter, mailbox_command, luser_relay, command_time_limit,
+/// forward_expansion_filter, mailbox_command, mailbox_command_maps, luser_relay, command_time_limit,
 /// command_execution_directory, command_expansion_filter, local_command_shell,
 /// export_environment, prepend_delivered_header, expand_owner_alias, owner_request_special, biff,
 /// posthorn_maildir_extension_folders.
 /// mailbox_transport and fallback_transport hand the recipient back to the caller (LocalRecipientResult.PassTo).
-/// Not done: mailbox_command_maps, mailbox_transport_maps, fallback_transport_maps.
+/// Not done: mailbox_transport_maps, fallback_transport_maps.
 /// </remarks>
 public sealed partial class LocalTransport
 {

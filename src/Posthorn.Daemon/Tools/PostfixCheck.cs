@@ -90,6 +90,7 @@ public static partial class PostfixCheck
         Try(() => warnings.AddRange(StaleMaps(cfg)));
         Try(() => warnings.AddRange(NotImplemented(cfg)));
         Try(() => warnings.AddRange(Advice(cfg)));
+        warnings.AddRange(ListenerRecord.Changes(cfg));
         foreach (string w in cfg.Warnings.Concat(warnings))
             ctx.Err.WriteLine($"{Prefix}warning: {Postconf.Printable(w)}");
         // One message per problem: inet_interfaces is resolved for every inet service too.

@@ -108,6 +108,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
         _tasks.Add(ControlChannel.ServeAsync(_queue.Root, HandleControlAsync, ct));
         foreach (var l in _listeners) _tasks.Add(AcceptLoopAsync(l, transports, ct));
         File.WriteAllText(ControlChannel.PidPath(_queue.Root), $"{Environment.ProcessId,10}\n");
+        ListenerRecord.Write(_queue.Root, _settings.Config); // for postfix check/reload: a change needs a restart
         Log.Info("master", $"daemon started -- version {Version}, configuration {_configDirectory}");
 
         try { await Task.Delay(Timeout.Infinite, ct); }
@@ -117,6 +118,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
         var all = Task.WhenAll(_tasks);
         await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(10)));
         File.Delete(ControlChannel.PidPath(_queue.Root));
+        ListenerRecord.Delete(_queue.Root);
         return 0;
     }
 

@@ -14,7 +14,10 @@ namespace Posthorn.Daemon.Tools;
 /// -r replaces duplicate entries, -w ignores them silently; by default the first stays and a
 /// warning names the duplicate. Messages go to standard error as <c>postalias: warning: …</c>
 /// and <c>postalias: fatal: …</c> (exit 1).
-/// Flags -N -f -i -n -o -p -u -v are accepted and change nothing; -d is not supported.
+/// -i adds the aliases on standard input to FILE.db instead of rebuilding it from FILE. Options are parsed as postmap
+/// parses them (-qKEY, clustered flags). Flags -N -f -n -o -p -u -v are accepted and change nothing; -d is not
+/// supported. DEVIATION: -f cannot keep key case (the alias map format folds every key); with -i, a parse error in
+/// standard input gives a line number that counts the entries already in FILE.db.
 /// </remarks>
 public static class Postalias
 {
@@ -23,27 +26,30 @@ public static class Postalias
     public static int Run(string[] args, ToolContext ctx)
     {
         string? query = null;
-        bool replace = false, ignore = false, list = false;
+        bool replace = false, ignore = false, list = false, incremental = false;
         int i = 0;
+        // Option syntax as postmap's: -qKEY or -q KEY, and flags clustered (-sv).
         for (; i < args.Length && args[i].Length > 1 && args[i][0] == '-'; i++)
         {
             string a = args[i];
             if (a == "--") { i++; break; }
-            if (a is "-c" or "-q")
+            for (int j = 1; j < a.Length; j++)
             {
-                if (i + 1 >= args.Length) return Fatal(ctx, Usage);
-                if (a == "-q") query = args[i + 1];
-                i++;
-                continue;
-            }
-            foreach (char c in a.AsSpan(1))
-            {
+                char c = a[j];
+                if (c is 'c' or 'q')
+                {
+                    string? value = j + 1 < a.Length ? a[(j + 1)..] : i + 1 < args.Length ? args[++i] : null;
+                    if (value is null) return Fatal(ctx, Usage);
+                    if (c == 'q') query = value;
+                    break;
+                }
                 switch (c)
                 {
                     case 'r': replace = true; break;
                     case 'w': ignore = true; break;
                     case 's': list = true; break;
-                    case 'N' or 'f' or 'i' or 'n' or 'o' or 'p' or 'u' or 'v': break;
+                    case 'i': incremental = true; break;
+                    case 'N' or 'f' or 'n' or 'o' or 'p' or 'u' or 'v': break;
                     default: return Fatal(ctx, Usage);
                 }
             }
@@ -53,7 +59,7 @@ public static class Postalias
         if (query is not null) return Query(ctx, maps, query);
         if (list) return List(ctx, maps);
         foreach (var map in maps)
-            if (Build(ctx, map, replace, ignore) is var rc and not 0) return rc;
+            if ((incremental ? Incremental(ctx, map, replace, ignore) : Build(ctx, map, replace, ignore)) is var rc and not 0) return rc;
         return 0;
     }
 
@@ -73,6 +79,50 @@ public static class Postalias
             return Fatal(ctx, $"open {path}: {Why(e)}");
         }
     }
+
+    /// <summary>postalias -i: "Incremental mode. Read entries from standard input and do not truncate an existing
+    /// database" (Postfix postalias(1)). The entries in FILE.db and then those on standard input (aliases(5) syntax)
+    /// are compiled into a new FILE.db; a key on standard input that is already there is a duplicate.</summary>
+    private static int Incremental(ToolContext ctx, string map, bool replace, bool ignore)
+    {
+        var (type, path) = Split(map);
+        if (type is not "hash") return Fatal(ctx, $"unsupported dictionary type: {type}");
+        string db = path + ".db";
+        var text = new System.Text.StringBuilder();
+        var mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        if (File.Exists(db))
+        {
+            var existing = AliasDatabase.OpenMap($"hash:{path}", Log(ctx), ctx.Clock, "postalias");
+            if (existing is null) return 1;
+            mode = File.GetUnixFileMode(db);
+            foreach (string key in existing.Keys)
+                if (existing.TryLookup(key, out var targets))
+                    text.Append(Quote(key)).Append(": ").AppendJoin(", ", targets.Select(Quote)).Append('\n');
+        }
+        text.Append(ctx.In.ReadToEnd()).Append('\n');
+        string source = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(db))!, $".{Path.GetFileName(db)}.{Environment.ProcessId}.stdin");
+        try
+        {
+            File.WriteAllText(source, text.ToString());
+            File.SetUnixFileMode(source, mode);
+            foreach (var w in AliasDatabase.Compile(source, db, replace, warnDuplicates: !ignore))
+                ctx.Err.WriteLine($"postalias: warning: {w.Replace(source, "stdin", StringComparison.Ordinal)}");
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Fatal(ctx, $"open {db}: {Why(e)}");
+        }
+        finally
+        {
+            File.Delete(source);
+        }
+    }
+
+    /// <summary>An alias name or target as aliases(5) text: in double quotes, with \\ and \" escaped, when it holds
+    /// white space, a comma, a colon, a quote or a '#'.</summary>
+    private static string Quote(string s) =>
+        s.AsSpan().IndexOfAny(" \t,:\"#\\") < 0 ? s : "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 
     private static int Query(ToolContext ctx, string[] maps, string key)
     {

@@ -14,7 +14,8 @@ namespace Posthorn.Daemon.Tools;
 /// -f folds long lines before column 80 with a 4-space indent, as Postfix does.
 /// -o name=value overrides a main.cf setting for this run; -p (main.cf parameters) is the default; -C class,…
 /// lists only the builtin, service or user parameters (or all).
-/// Not supported: -T, -a, -A, -b, -t, -l, -m.
+/// -T compile-version|run-version|public-key-algorithms: Postconf.Tls.cs.
+/// Not supported: -a, -A, -b, -t, -l, -m.
 /// Security: -e, -X, -# and the master.cf edits rewrite the file; they need write access to the config directory.
 /// </remarks>
 public static partial class Postconf
@@ -32,6 +33,8 @@ public static partial class Postconf
     {
         try
         {
+            if (RunTls(args, ctx) is { } tls)
+                return tls;
             var overrides = new List<KeyValuePair<string, string>>();
             var classes = new HashSet<string>(StringComparer.Ordinal);
             if (!TryParseOptions(args, out var mode, out string? dir, out var operands, out string? error, overrides, classes))

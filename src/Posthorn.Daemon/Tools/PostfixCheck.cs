@@ -14,7 +14,8 @@ namespace Posthorn.Daemon.Tools;
 /// master.cf service that Posthorn ignores, and advice on open-relay networks, local/virtual domain clashes,
 /// "home_mailbox = Maildir", mailbox_size_limit below message_size_limit, smtpd_forbid_bare_newline = no, relay
 /// restrictions that reject nothing, and a submission service without TLS or SASL. Warnings never change the
-/// exit status. Unlike Postfix, it creates nothing and changes no permissions.
+/// exit status. Run as <c>postfix check</c>, it also checks the queue's directories, owners and modes, and as root
+/// repairs them as <c>postfix set-permissions</c> does (PostfixCheck.Permissions.cs).
 /// </remarks>
 public static partial class PostfixCheck
 {
@@ -23,8 +24,13 @@ public static partial class PostfixCheck
     /// <summary>Checks the configuration in <paramref name="configDirectory"/>; returns the exit status.</summary>
     public static int Run(ToolContext ctx, string configDirectory) => Run(ctx, configDirectory, null, UserExists);
 
-    /// <summary>As <see cref="Run(ToolContext, string)"/>, with the machine facts given (tests).</summary>
-    internal static int Run(ToolContext ctx, string configDirectory, HostInfo? host, Func<string, bool> userExists)
+    /// <summary>As <see cref="Run(ToolContext, string)"/>, and the queue's ownership and modes
+    /// (PostfixCheck.Permissions.cs): repaired when <paramref name="fix"/>, else only warned about.</summary>
+    public static int Run(ToolContext ctx, string configDirectory, bool fix) => Run(ctx, configDirectory, null, UserExists, fix);
+
+    /// <summary>As <see cref="Run(ToolContext, string)"/>, with the machine facts given (tests); <paramref name="fix"/>
+    /// null checks no permissions (postfix start: the daemon sets them up itself).</summary>
+    internal static int Run(ToolContext ctx, string configDirectory, HostInfo? host, Func<string, bool> userExists, bool? fix = null)
     {
         ConfigSnapshot cfg;
         try
@@ -90,8 +96,23 @@ public static partial class PostfixCheck
         Try(() => warnings.AddRange(StaleMaps(cfg)));
         Try(() => warnings.AddRange(NotImplemented(cfg)));
         Try(() => warnings.AddRange(Advice(cfg)));
+        warnings.AddRange(ListenerRecord.Changes(cfg));
+        var changes = new List<string>();
+        if (fix is { } repair && fatals.Count == 0)
+        {
+            try
+            {
+                Permissions(cfg, repair, warnings, changes);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                warnings.Add(e.Message);
+            }
+        }
         foreach (string w in cfg.Warnings.Concat(warnings))
             ctx.Err.WriteLine($"{Prefix}warning: {Postconf.Printable(w)}");
+        foreach (string c in changes)
+            ctx.Err.WriteLine($"{Prefix}{Postconf.Printable(c)}");
         // One message per problem: inet_interfaces is resolved for every inet service too.
         foreach (string f in fatals.Distinct())
             ctx.Err.WriteLine($"{Prefix}fatal: {Postconf.Printable(f)}");

@@ -4,7 +4,7 @@ using Posthorn.Daemon.Master;
 
 namespace Posthorn.Daemon.Tools;
 
-/// <summary>postfix(1): <c>postfix [-c DIR] start | start-fg | stop | abort | reload | status | check | flush</c>.</summary>
+/// <summary>postfix(1): <c>postfix [-c DIR] start | start-fg | stop | abort | reload | status | check | set-permissions | flush</c>.</summary>
 /// <remarks><c>stop</c>, <c>reload</c>, <c>status</c> and <c>flush</c> reach the running daemon over its
 /// control socket under queue_directory. Messages read as postfix-script's do.</remarks>
 public static class PostfixCommand
@@ -37,7 +37,9 @@ public static class PostfixCommand
             ctx.Err.WriteLine("postfix: fatal: usage: postfix [-c config_dir] [-Dv] command");
             return 64;
         }
-        if (verb == "check") return PostfixCheck.Run(ctx, configDirectory);
+        // Postfix postfix(1): check warns and, as root, fixes; set-permissions fixes ownership and modes.
+        if (verb == "check") return PostfixCheck.Run(ctx, configDirectory, fix: Environment.IsPrivilegedProcess);
+        if (verb == "set-permissions") return PostfixCheck.Run(ctx, configDirectory, fix: true);
         if (verb == "start-fg") return await MasterDaemon.RunAsync(configDirectory, ctx.Err);
 
         ConfigSnapshot cfg;
@@ -57,6 +59,8 @@ public static class PostfixCommand
             case "reload":
             {
                 if (await ControlChannel.SendAsync(queue, "status", CancellationToken.None) is null) return NotRunning(ctx);
+                // Postfix master_vars.c: the listeners keep the addresses they started with.
+                foreach (string w in ListenerRecord.Changes(cfg)) ctx.Err.WriteLine($"{Script}: warning: {w}");
                 ctx.Err.WriteLine($"{Script}: refreshing the Postfix mail system");
                 var reply = await ControlChannel.SendAsync(queue, "reload", CancellationToken.None);
                 if (reply is "ok") return 0;
@@ -73,7 +77,7 @@ public static class PostfixCommand
             case "flush":
                 return await ControlChannel.SendAsync(queue, "flush", CancellationToken.None) is null ? NotRunning(ctx) : 0;
             default:
-                ctx.Err.WriteLine($"postfix: fatal: unknown command: '{verb}'. Usage: postfix start|start-fg|stop|abort|reload|status|check|flush");
+                ctx.Err.WriteLine($"postfix: fatal: unknown command: '{verb}'. Usage: postfix start|start-fg|stop|abort|reload|status|check|set-permissions|flush");
                 return 64;
         }
     }

@@ -25,7 +25,7 @@ public static class CommandTable
     };
 
     /// <summary>The <c>postfix</c> verbs may be given directly: <c>posthorn start</c>.</summary>
-    private static readonly HashSet<string> PostfixVerbs = ["start", "start-fg", "stop", "reload", "status", "check", "flush", "abort"];
+    private static readonly HashSet<string> PostfixVerbs = ["start", "start-fg", "stop", "reload", "status", "check", "flush", "abort", "set-permissions"];
 
     public static async Task<int> RunAsync(string argv0, string[] args, ToolContext ctx)
     {

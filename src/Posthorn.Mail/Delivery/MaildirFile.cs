@@ -8,7 +8,8 @@ namespace Posthorn.Mail.Delivery;
 /// convention (cr.yp.to/proto/maildir.html).</summary>
 /// <remarks>
 /// The unique name is <c>SECONDS.M&lt;usec&gt;P&lt;pid&gt;Q&lt;counter&gt;.HOST</c>, with "/" and ":"
-/// in the host written as \057 and \072 as the convention asks. Missing <c>tmp</c>, <c>new</c>
+/// in the host written as \057 and \072 as the convention asks; the file in new/ adds <c>,S=SIZE</c>
+/// (its size in bytes, the Maildir++ extension Dovecot and Courier read to skip a stat). Missing <c>tmp</c>, <c>new</c>
 /// and <c>cur</c> directories are created (mode 0700). Runs on the delivery thread as the
 /// recipient, so the user's own permissions are the only ones used.
 /// Parameters: home_mailbox (ending in "/"), mailbox_size_limit (per file).
@@ -16,7 +17,7 @@ namespace Posthorn.Mail.Delivery;
 internal static class MaildirFile
 {
     /// <summary>Writes the message; throws <see cref="MboxFile.Failure"/> with Postfix's text.</summary>
-    /// <returns>The path of the delivered file in <c>new/</c>.</returns>
+    /// <returns>The path of the delivered file in <c>new/</c>: <c>NAME,S=SIZE</c>.</returns>
     public static string Deliver(string maildir, string uniqueName, Func<int, long> write)
     {
         string dir = maildir.TrimEnd('/');
@@ -27,15 +28,16 @@ internal static class MaildirFile
                 throw new MboxFile.Failure(e, $"create maildir file {d}: {LibC.StrError(e)}");
         }
         string tmp = $"{dir}/tmp/{uniqueName}";
-        string target = $"{dir}/new/{uniqueName}";
         int fd = LibC.Open(tmp, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_NOCTTY, 0x180, out int errno);
         if (fd < 0) throw new MboxFile.Failure(errno, $"create maildir file {tmp}: {LibC.StrError(errno)}");
         bool done = false;
+        string target = "";
         try
         {
             try
             {
-                write(fd);
+                long size = write(fd);
+                target = string.Create(CultureInfo.InvariantCulture, $"{dir}/new/{uniqueName},S={size}");
                 if (LibC.fsync(fd) < 0) throw new DeliveryIOException(LibC.Errno, "error writing message");
             }
             catch (DeliveryIOException e)

@@ -18,7 +18,9 @@ public class MaildirDeliveryTests
         Assert.Empty(Directory.GetFiles(Path.Combine(md, "tmp")));
         Assert.Empty(Directory.GetFiles(Path.Combine(md, "cur")));
         string file = Assert.Single(Directory.GetFiles(Path.Combine(md, "new")));
-        Assert.Equal($"{DeliveryFixture.Epoch.ToUnixTimeSeconds()}.M0P{Environment.ProcessId}Q1.host.example", Path.GetFileName(file));
+        // Maildir++: the name in new/ ends in ",S=" and the file's size in bytes.
+        Assert.Equal($"{DeliveryFixture.Epoch.ToUnixTimeSeconds()}.M0P{Environment.ProcessId}Q1.host.example,S={new FileInfo(file).Length}",
+            Path.GetFileName(file));
         Assert.Equal(
             "Return-Path: <alice@remote.example>\nX-Original-To: bob@host.example\nDelivered-To: bob@host.example\nSubject: hi\n\nFrom here\n",
             File.ReadAllText(file));

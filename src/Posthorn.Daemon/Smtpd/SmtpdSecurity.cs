@@ -114,9 +114,25 @@ public static class SmtpdSecurity
     }
 }
 
-/// <summary>The engine's <see cref="ISmtpAuthenticator"/> over a <see cref="IPasswordDatabase"/>.</summary>
-public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : ISmtpAuthenticator
+/// <summary>The engine's <see cref="ISmtpAuthenticator"/> over a <see cref="IPasswordDatabase"/>. It is also an
+/// <see cref="ISmtpSecretAuthenticator"/>, so the engine offers CRAM-MD5 exactly when the database keeps plaintext
+/// secrets (a passwd-file with {PLAIN}/{CLEAR} entries; never the system accounts, whose passwords are hashed).</summary>
+public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : ISmtpSecretAuthenticator
 {
+    public bool HasPlaintextSecrets => database is IPlaintextSecretDatabase { HasPlaintextSecrets: true };
+
+    public async ValueTask<(SmtpAuthResult Result, string? Secret)> GetSecretAsync(string user, CancellationToken ct)
+    {
+        if (database is not IPlaintextSecretDatabase secrets) return (SmtpAuthResult.Failure, null);
+        var (result, secret) = await secrets.GetSecretAsync(user, ct);
+        return result switch
+        {
+            AuthResult.Success => (SmtpAuthResult.Success, secret),
+            AuthResult.TemporaryFailure => (SmtpAuthResult.TemporaryFailure, null),
+            _ => (SmtpAuthResult.Failure, null),
+        };
+    }
+
     public async ValueTask<SmtpAuthResult> AuthenticateAsync(string user, string password, CancellationToken ct) =>
         await database.VerifyAsync(user, password, ct) switch
         {

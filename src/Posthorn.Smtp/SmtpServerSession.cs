@@ -272,8 +272,13 @@ public sealed partial class SmtpServerSession
         try
         {
             await _output.CompleteAsync();
+            // RFC 8446 §6.1 / RFC 5246 §7.2.1: an orderly close sends close_notify (Postfix: SSL_shutdown), else
+            // clients such as openssl s_client report "unexpected eof". Bounded, as the client may not read it.
+            if (_reason is null && _stream is System.Net.Security.SslStream ssl)
+                await ssl.ShutdownAsync().WaitAsync(_options.Timeout, _clock);
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException
+            or InvalidOperationException or TimeoutException)
         {
             // The connection is gone or was closed above: nothing more can be sent.
         }

@@ -60,10 +60,9 @@ public sealed class SmtpdLimitsTests(ITestOutputHelper output)
     public async Task Over_posthorn_max_smtpd_connections_a_connection_gets_421_and_a_freed_slot_serves_again()
     {
         await using var d = await DaemonProcess.StartAsync(TestConfig.Default.With("posthorn_max_smtpd_connections", "2"), output);
-        var first = await d.ConnectAsync();
-        await using var second = await d.ConnectAsync();
-        Assert.StartsWith("220 ", first.Greeting!.Last);
-        Assert.StartsWith("220 ", second.Greeting!.Last);
+        // The start-up probe's session may still hold a slot for a moment: retry until two sessions are greeted.
+        var first = await GreetedAsync(d);
+        await using var second = await GreetedAsync(d);
         await using (var third = await d.ConnectAsync())
         {
             third.Expect(third.Greeting!, "421 4.3.2 All server ports are busy");
@@ -73,15 +72,28 @@ public sealed class SmtpdLimitsTests(ITestOutputHelper output)
         first.Expect(await first.CommandAsync("QUIT"), "221 2.0.0 Bye");
         await first.DisposeAsync();
         // The slot is given back when the session has ended; poll until a newcomer is greeted with 220.
-        await Wait.UntilAsync(async () =>
-        {
-            await using var probe = await d.ConnectAsync();
-            return probe.Greeting!.Code == 220;
-        }, TimeSpan.FromSeconds(30), "a free smtpd slot", d.Diagnostics);
         string token = Token.New();
-        await using var next = await d.ConnectAsync();
+        await using var next = await GreetedAsync(d);
         next.Expect(await next.CommandAsync("EHLO client.example"), 250);
         await next.SendMailAsync("alice@sender.example", LocalRcpt, Token.Message(token, "after the limit " + token));
         await d.WaitForMboxAsync(User, "after the limit " + token);
+    }
+
+    /// <summary>Connects until the daemon greets with 220 (a slot is free), within 30 s.</summary>
+    private static async Task<RawSmtp> GreetedAsync(DaemonProcess d)
+    {
+        RawSmtp? greeted = null;
+        await Wait.UntilAsync(async () =>
+        {
+            var c = await d.ConnectAsync();
+            if (c.Greeting!.Code == 220)
+            {
+                greeted = c;
+                return true;
+            }
+            await c.DisposeAsync();
+            return false;
+        }, TimeSpan.FromSeconds(30), "a free smtpd slot", d.Diagnostics);
+        return greeted!;
     }
 }

@@ -1,3 +1,5 @@
+using Posthorn.Core;
+
 namespace Posthorn.Smtp;
 
 /// <summary>What AUTH (RFC 4954) asks of the rest of the system: is this password right for this user?
@@ -31,4 +33,13 @@ public interface ISmtpSecretAuthenticator : ISmtpAuthenticator
     /// <summary>The user's secret: <see cref="SmtpAuthResult.Success"/> with it, <see cref="SmtpAuthResult.Failure"/>
     /// for an unknown user (or one whose password is not kept in plaintext), or a temporary failure.</summary>
     ValueTask<(SmtpAuthResult Result, string? Secret)> GetSecretAsync(string user, CancellationToken ct);
+}
+
+/// <summary>An authenticator that also limits how often a client may start AUTH (Postfix
+/// smtpd_client_auth_rate_limit, counted by anvil). The engine asks before each AUTH exchange.</summary>
+public interface ISmtpAuthRateLimiter
+{
+    /// <summary>Counts one AUTH command of the session's client and returns the refusal when it is over the
+    /// limit (Postfix: <c>450 4.7.1 Error: too many AUTH commands from addr</c>), or null to go on.</summary>
+    SmtpReply? CheckAuthRate(SmtpSessionInfo session);
 }

@@ -50,6 +50,14 @@ public sealed partial class SmtpServerSession
             await ReplyAsync(SmtpReplies.MailTransactionInProgress);
             return false;
         }
+        // Postfix smtpd(8) smtpd_client_auth_rate_limit: anvil counts AUTH commands per client; over the limit
+        // the command is refused and counts as an error.
+        if (_options.Authenticator is ISmtpAuthRateLimiter limiter && limiter.CheckAuthRate(_info) is { } tooMany)
+        {
+            _errorCount++;
+            await ReplyAsync(tooMany);
+            return false;
+        }
         if (_info.IsSaslAuthenticated)
         {
             await ReplyAsync(SmtpReplies.AlreadyAuthenticated);

@@ -119,7 +119,7 @@ public sealed partial class SmtpServerSession
         {
             await EndTransactionAsync();
             await _input.CompleteAsync();
-            await _output.CompleteAsync();
+            await CloseOutputAsync();
             await _stream.DisposeAsync();
         }
         // Postfix smtpd.c: "Don't complain about clients that go away without sending QUIT" after the dot.
@@ -261,6 +261,27 @@ public sealed partial class SmtpServerSession
         _timeout.CancelAfter(_options.Timeout);
         await _output.FlushAsync(_ct);
         _timeout.CancelAfter(Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Completes the reply pipe. After a timeout or a lost connection, replies may still be buffered for a
+    /// client that does not read them; completing would flush them with no time limit, so the stream is closed
+    /// first and what is left is dropped (C9: every write is bounded by smtpd_timeout).</summary>
+    private async ValueTask CloseOutputAsync()
+    {
+        if (_reason is not null) await _stream.DisposeAsync();
+        try
+        {
+            await _output.CompleteAsync();
+            // RFC 8446 §6.1 / RFC 5246 §7.2.1: an orderly close sends close_notify (Postfix: SSL_shutdown), else
+            // clients such as openssl s_client report "unexpected eof". Bounded, as the client may not read it.
+            if (_reason is null && _stream is System.Net.Security.SslStream ssl)
+                await ssl.ShutdownAsync().WaitAsync(_options.Timeout, _clock);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException
+            or InvalidOperationException or TimeoutException)
+        {
+            // The connection is gone or was closed above: nothing more can be sent.
+        }
     }
 
     /// <summary>The last reply of a session that is ending for a reason of its own (timeout, shutdown,

@@ -25,6 +25,8 @@ public static partial class ParameterRegistry
         Num("smtpd_client_connection_rate_limit", "0", "Most connections per client per time unit; 0 is no limit."),
         Num("smtpd_client_message_rate_limit", "0", "Most messages per client per time unit; 0 is no limit."),
         Num("smtpd_client_recipient_rate_limit", "0", "Most recipients per client per time unit; 0 is no limit."),
+        Num("smtpd_client_auth_rate_limit", "0", "Most AUTH commands per client per time unit; 0 is no limit."),
+        Num("posthorn_max_smtpd_connections", "10000", "Posthorn extension: most smtpd connections open at once, all services together; more get 421 and are closed. 0 is no limit."),
         Time("anvil_rate_time_unit", "60s", "The time unit of the client rate limits."),
         Bool("smtpd_peername_lookup", "yes", "Look up the client's host name."),
         Bool("smtpd_client_port_logging", "no", "Log the client's port number."),

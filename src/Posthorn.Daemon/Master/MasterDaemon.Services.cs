@@ -9,6 +9,8 @@ namespace Posthorn.Daemon.Master;
 
 public sealed partial class MasterDaemon
 {
+    private SmtpdConnectionGate? _smtpdGate;
+    private SmtpdConnectionGate SmtpdGate => LazyInitializer.EnsureInitialized(ref _smtpdGate, () => new SmtpdConnectionGate(_clock));
     private async Task AcceptLoopAsync(Listener listener, Transports transports, CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
@@ -46,6 +48,8 @@ public sealed partial class MasterDaemon
             // Postfix smtpd_forbid_bare_newline (3.9) exempts smtpd_forbid_bare_newline_exclusions = $mynetworks.
             var options = settings.Smtpd with { AllowBareLf = settings.MyNetworks.Contains(remote.Address) };
             var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake());
+            // posthorn_max_smtpd_connections and smtpd_client_connection_rate_limit (SmtpdConnectionGate).
+            if (!await SmtpdGate.TryAdmitAsync(settings.Config, info, stream, Log, options.Timeout)) return;
             try
             {
                 await new SmtpServerSession(stream, info, options, sink, Log, _clock).RunAsync(ct);
@@ -55,6 +59,10 @@ public sealed partial class MasterDaemon
                 // C15: the one boundary per session. The engine reports client behaviour itself;
                 // what reaches here is the connection failing under it.
                 Log.Info("smtpd", $"lost connection from {info.ClientDescription}: {e.Message}");
+            }
+            finally
+            {
+                SmtpdGate.Release();
             }
         }
     }

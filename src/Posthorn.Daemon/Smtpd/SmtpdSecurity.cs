@@ -110,13 +110,39 @@ public static class SmtpdSecurity
         }
         string file = cfg.Get("posthorn_passwd_file").Trim();
         IPasswordDatabase db = file.Length > 0 ? new PasswdFile(file) : new SystemPasswordDatabase();
-        return new PasswordDatabaseAuthenticator(db);
+        return new PasswordDatabaseAuthenticator(db) { AuthRate = ClientRateLimit.From(cfg, "smtpd_client_auth_rate_limit", log) };
     }
 }
 
-/// <summary>The engine's <see cref="ISmtpAuthenticator"/> over a <see cref="IPasswordDatabase"/>.</summary>
-public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : ISmtpAuthenticator
+/// <summary>The engine's <see cref="ISmtpAuthenticator"/> over a <see cref="IPasswordDatabase"/>. It is also an
+/// <see cref="ISmtpSecretAuthenticator"/>, so the engine offers CRAM-MD5 exactly when the database keeps plaintext
+/// secrets (a passwd-file with {PLAIN}/{CLEAR} entries; never the system accounts, whose passwords are hashed).</summary>
+public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : ISmtpSecretAuthenticator, ISmtpAuthRateLimiter
 {
+    /// <summary>smtpd_client_auth_rate_limit, or null for no limit.</summary>
+    public ClientRateLimit? AuthRate { get; init; }
+
+    /// <summary>Postfix smtpd(8): over smtpd_client_auth_rate_limit, "450 4.7.1 Error: too many AUTH commands from addr"
+    /// and the warning "AUTH command rate limit exceeded: N from host[addr] for service smtp".</summary>
+    public Posthorn.Core.SmtpReply? CheckAuthRate(SmtpSessionInfo session) =>
+        AuthRate?.Check("auth", session.ServiceName, session.Client.Address, session.ClientDescription, "AUTH command") is null
+            ? null
+            : new Posthorn.Core.SmtpReply(450, "4.7.1", $"Error: too many AUTH commands from {session.AddressText}");
+
+    public bool HasPlaintextSecrets => database is IPlaintextSecretDatabase { HasPlaintextSecrets: true };
+
+    public async ValueTask<(SmtpAuthResult Result, string? Secret)> GetSecretAsync(string user, CancellationToken ct)
+    {
+        if (database is not IPlaintextSecretDatabase secrets) return (SmtpAuthResult.Failure, null);
+        var (result, secret) = await secrets.GetSecretAsync(user, ct);
+        return result switch
+        {
+            AuthResult.Success => (SmtpAuthResult.Success, secret),
+            AuthResult.TemporaryFailure => (SmtpAuthResult.TemporaryFailure, null),
+            _ => (SmtpAuthResult.Failure, null),
+        };
+    }
+
     public async ValueTask<SmtpAuthResult> AuthenticateAsync(string user, string password, CancellationToken ct) =>
         await database.VerifyAsync(user, password, ct) switch
         {

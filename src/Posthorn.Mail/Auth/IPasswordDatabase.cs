@@ -20,6 +20,19 @@ public interface IPasswordDatabase
     ValueTask<UserLookup> FindAsync(string user, CancellationToken ct);
 }
 
+/// <summary>A user database that keeps some passwords in a plaintext scheme and can give them out, as
+/// challenge-response mechanisms (CRAM-MD5, RFC 2195) need: the server computes the client's digest itself.</summary>
+/// <remarks>Security: the secret goes only to the authentication code, never to a log.</remarks>
+public interface IPlaintextSecretDatabase : IPasswordDatabase
+{
+    /// <summary>True when at least one user's password is kept in plaintext.</summary>
+    bool HasPlaintextSecrets { get; }
+
+    /// <summary>The user's plaintext password: Success with it, Failure for an unknown user or a hashed
+    /// password, TemporaryFailure when the database cannot be read.</summary>
+    ValueTask<(AuthResult Result, string? Secret)> GetSecretAsync(string user, CancellationToken ct);
+}
+
 /// <summary>The outcome of <see cref="IPasswordDatabase.VerifyAsync"/>.</summary>
 public enum AuthResult : byte
 {

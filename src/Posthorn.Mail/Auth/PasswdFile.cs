@@ -18,7 +18,7 @@ namespace Posthorn.Mail.Auth;
 /// and comparisons take constant time.
 /// Parameters: posthorn_passwd_file (a Posthorn extension).
 /// </remarks>
-public sealed class PasswdFile(string path) : IPasswordDatabase
+public sealed class PasswdFile(string path) : IPlaintextSecretDatabase
 {
     private static readonly HashSet<string> CryptSchemes =
         new(["CRYPT", "SHA512-CRYPT", "SHA256-CRYPT", "MD5-CRYPT", "BLF-CRYPT", "DES-CRYPT"], StringComparer.OrdinalIgnoreCase);
@@ -26,7 +26,7 @@ public sealed class PasswdFile(string path) : IPasswordDatabase
     /// <summary>One line of the file: the password field and the userdb fields.</summary>
     private sealed record Entry(string Password, MailUser User);
 
-    private sealed record Snapshot(DateTime Modified, long Length, IReadOnlyDictionary<string, Entry> Users);
+    private sealed record Snapshot(DateTime Modified, long Length, IReadOnlyDictionary<string, Entry> Users, bool AnyPlaintext);
 
     private volatile Snapshot? _snapshot;
 
@@ -48,6 +48,33 @@ public sealed class PasswdFile(string path) : IPasswordDatabase
         return ValueTask.FromResult(new UserLookup(result, entry?.User));
     }
 
+    /// <summary>True when at least one entry keeps its password in a plaintext scheme ({PLAIN}, {CLEAR},
+    /// {CLEARTEXT}); false when none does or the file cannot be read. Follows edits of the file.</summary>
+    public bool HasPlaintextSecrets
+    {
+        get
+        {
+            try
+            {
+                return Load().AnyPlaintext;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>The stored plaintext password of <paramref name="user"/>: Success with it; Failure (and null) for
+    /// an unknown user or one whose password is hashed; TemporaryFailure when the file cannot be read.</summary>
+    public ValueTask<(AuthResult Result, string? Secret)> GetSecretAsync(string user, CancellationToken ct)
+    {
+        var (result, entry) = Find(user);
+        if (entry is null) return ValueTask.FromResult<(AuthResult, string?)>((result, null));
+        var (scheme, value) = Split(entry.Password);
+        return ValueTask.FromResult<(AuthResult, string?)>(IsPlaintext(scheme) ? (AuthResult.Success, value) : (AuthResult.Failure, null));
+    }
+
     private (AuthResult Result, Entry? Entry) Find(string user)
     {
         Snapshot snapshot;
@@ -65,17 +92,19 @@ public sealed class PasswdFile(string path) : IPasswordDatabase
     /// <summary>Checks a password against one stored passwd-file password field (<c>{SCHEME}value</c>).</summary>
     public static bool Check(string password, string stored)
     {
-        string scheme = "CRYPT", value = stored;
-        if (stored.StartsWith('{') && stored.IndexOf('}') is var close and > 1)
-        {
-            scheme = stored[1..close];
-            value = stored[(close + 1)..];
-        }
-        if (scheme.Equals("PLAIN", StringComparison.OrdinalIgnoreCase) || scheme.Equals("CLEAR", StringComparison.OrdinalIgnoreCase)
-            || scheme.Equals("CLEARTEXT", StringComparison.OrdinalIgnoreCase))
+        var (scheme, value) = Split(stored);
+        if (IsPlaintext(scheme))
             return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(password), Encoding.UTF8.GetBytes(value));
         return CryptSchemes.Contains(scheme) && Crypt.Verify(password, value);
     }
+
+    /// <summary>Splits <c>{SCHEME}value</c>; without a scheme prefix the scheme is CRYPT (Dovecot's default for passwd-files).</summary>
+    private static (string Scheme, string Value) Split(string stored) =>
+        stored.StartsWith('{') && stored.IndexOf('}') is var close and > 1 ? (stored[1..close], stored[(close + 1)..]) : ("CRYPT", stored);
+
+    private static bool IsPlaintext(string scheme) =>
+        scheme.Equals("PLAIN", StringComparison.OrdinalIgnoreCase) || scheme.Equals("CLEAR", StringComparison.OrdinalIgnoreCase)
+        || scheme.Equals("CLEARTEXT", StringComparison.OrdinalIgnoreCase);
 
     private Snapshot Load()
     {
@@ -84,6 +113,7 @@ public sealed class PasswdFile(string path) : IPasswordDatabase
         var current = _snapshot;
         if (current is not null && current.Modified == info.LastWriteTimeUtc && current.Length == info.Length) return current;
         var users = new Dictionary<string, Entry>(StringComparer.Ordinal);
+        bool anyPlaintext = false;
         foreach (var line in File.ReadLines(Path))
         {
             if (line.Length == 0 || line[0] == '#') continue;
@@ -91,9 +121,10 @@ public sealed class PasswdFile(string path) : IPasswordDatabase
             if (fields.Length < 2 || fields[0].Length == 0) continue;
             string Field(int i) => fields.Length > i ? fields[i] : "";
             var user = new MailUser(fields[0], Id(Field(2)), Id(Field(3)), Field(5));
-            users.TryAdd(fields[0], new Entry(fields[1], user));   // Dovecot: the first entry for a user wins.
+            if (users.TryAdd(fields[0], new Entry(fields[1], user)))   // Dovecot: the first entry for a user wins.
+                anyPlaintext |= IsPlaintext(Split(fields[1]).Scheme);
         }
-        var fresh = new Snapshot(info.LastWriteTimeUtc, info.Length, users);
+        var fresh = new Snapshot(info.LastWriteTimeUtc, info.Length, users, anyPlaintext);
         _snapshot = fresh;
         return fresh;
     }

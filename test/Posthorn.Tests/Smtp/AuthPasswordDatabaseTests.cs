@@ -94,4 +94,29 @@ public class AuthPasswordDatabaseTests : IDisposable
         Assert.NotEqual(AuthResult.Success, await db.VerifyAsync("posthorn-no-such-user", "x", default));
         Assert.NotEqual(AuthResult.Success, await db.VerifyAsync("root", "certainly-not-the-root-password-" + Guid.NewGuid(), default));
     }
+
+    [Fact]
+    public async Task Passwd_file_gives_plaintext_secrets_only_for_plain_schemes()
+    {
+        string sha512 = Crypt.Hash("secret", "$6$saltsalt")!;
+        var db = Write($"alice:{{SHA512-CRYPT}}{sha512}", "bob:{PLAIN}hunter2", "carol:{CLEAR}pa:ss", "dave:{CLEARTEXT}d");
+        Assert.True(db.HasPlaintextSecrets);
+        Assert.Equal((AuthResult.Success, "hunter2"), await db.GetSecretAsync("bob", default));
+        Assert.Equal((AuthResult.Success, "pa"), await db.GetSecretAsync("carol", default));   // ':' ends the field
+        Assert.Equal((AuthResult.Success, "d"), await db.GetSecretAsync("dave", default));
+        Assert.Equal((AuthResult.Failure, (string?)null), await db.GetSecretAsync("alice", default));
+        Assert.Equal((AuthResult.Failure, (string?)null), await db.GetSecretAsync("nobody", default));
+    }
+
+    [Fact]
+    public async Task Passwd_file_without_plain_entries_has_no_secrets_and_a_missing_one_fails_temporarily()
+    {
+        var db = Write($"alice:{{SHA512-CRYPT}}{Crypt.Hash("secret", "$6$saltsalt")}");
+        Assert.False(db.HasPlaintextSecrets);
+        File.WriteAllLines(db.Path, ["alice:{PLAIN}now-plain-and-longer"]);
+        Assert.True(db.HasPlaintextSecrets);
+        var absent = new PasswdFile(Path.Combine(_dir.FullName, "absent"));
+        Assert.False(absent.HasPlaintextSecrets);
+        Assert.Equal(AuthResult.TemporaryFailure, (await absent.GetSecretAsync("alice", default)).Result);
+    }
 }

@@ -101,22 +101,7 @@ public sealed partial class MasterDaemon
     private (X509Certificate2?, X509Certificate2Collection?) LoadMailboxCertificate(ConfigSnapshot cfg)
     {
         string certFile = cfg.Get("imapd_tls_cert_file").Trim(), keyFile = cfg.Get("imapd_tls_key_file").Trim();
-        if (certFile.Length == 0) return (null, null);
-        try
-        {
-            var cert = X509Certificate2.CreateFromPemFile(certFile, keyFile.Length > 0 ? keyFile : certFile);
-            var all = new X509Certificate2Collection();
-            all.ImportFromPemFile(certFile);
-            var chain = new X509Certificate2Collection();
-            foreach (var c in all)
-                if (c.Thumbprint != cert.Thumbprint) chain.Add(c);
-            return (cert, chain.Count > 0 ? chain : null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
-        {
-            Log.Warning("imap", $"cannot load certificate from {certFile} and key from {keyFile}: {e.Message}; TLS is not offered");
-            return (null, null);
-        }
+        return PemCertificate.Load(certFile, keyFile, Log, "imap", "; TLS is not offered");
     }
 
     private async Task ServeMailboxAccessAsync(Listener listener, Socket client, CancellationToken ct)

@@ -2,6 +2,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Posthorn.Config;
+using Posthorn.Daemon.Master;
 using Posthorn.Logging;
 using Posthorn.Mail.Auth;
 using Posthorn.Smtp;
@@ -79,22 +80,7 @@ public static class SmtpdSecurity
         var chainFiles = cfg.GetList("smtpd_tls_chain_files");
         string certFile = chainFiles.Count > 0 ? chainFiles[0] : cfg.Get("smtpd_tls_cert_file");
         string keyFile = chainFiles.Count > 0 ? chainFiles[0] : cfg.Get("smtpd_tls_key_file");
-        if (certFile.Length == 0) return (null, null);
-        try
-        {
-            var cert = X509Certificate2.CreateFromPemFile(certFile, keyFile.Length > 0 ? keyFile : certFile);
-            var all = new X509Certificate2Collection();
-            all.ImportFromPemFile(certFile);
-            var chain = new X509Certificate2Collection();
-            foreach (var c in all)
-                if (c.Thumbprint != cert.Thumbprint) chain.Add(c);
-            return (cert, chain.Count > 0 ? chain : null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
-        {
-            log.Warning("smtpd", $"cannot load certificate from {certFile} and key from {keyFile}: {e.Message}");
-            return (null, null);
-        }
+        return PemCertificate.Load(certFile, keyFile, log, "smtpd");
     }
 
     /// <summary>smtpd_sasl_type = posthorn: posthorn_passwd_file when set, else the system accounts.

@@ -18,11 +18,11 @@ public sealed class MailKitTlsTests(ITestOutputHelper output)
     /// alice, and two more rows as Postfix's stock master.cf has them (submission and smtps).</summary>
     private async Task<(DaemonProcess Daemon, int Submission, int Smtps)> StartAsync()
     {
-        var d = DaemonProcess.Create(TestConfig.Default, output);
-        try
+        int submission = FreePort.Next(), smtps = FreePort.Next();
+        var d = await DaemonProcess.StartAsync(TestConfig.Default, output, async daemon =>
         {
-            string dir = d.ConfigDir;
-            var cert = await d.RunToolAsync("tls", "new-server-cert", "-c", dir);
+            string dir = daemon.ConfigDir;
+            var cert = await daemon.RunToolAsync("tls", "new-server-cert", "-c", dir);
             Assert.True(cert.ExitCode == 0, cert.ToString());
             File.WriteAllText(Path.Combine(dir, "passwd"), $"alice:{{PLAIN}}{Password}:1000:1000::/nonexistent::\n");
             File.AppendAllText(Path.Combine(dir, "main.cf"), $"""
@@ -34,7 +34,6 @@ public sealed class MailKitTlsTests(ITestOutputHelper output)
                 posthorn_passwd_file = {dir}/passwd
 
                 """);
-            int submission = FreePort.Next(), smtps = FreePort.Next();
             File.AppendAllText(Path.Combine(dir, "master.cf"), $"""
                 127.0.0.1:{submission} inet n - n - - smtpd
                   -o smtpd_tls_security_level=encrypt
@@ -46,14 +45,8 @@ public sealed class MailKitTlsTests(ITestOutputHelper output)
                   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
 
                 """);
-            await d.StartAsync();
-            return (d, submission, smtps);
-        }
-        catch
-        {
-            await d.DisposeAsync();
-            throw;
-        }
+        });
+        return (d, submission, smtps);
     }
 
     private static MimeMessage Message(string token)

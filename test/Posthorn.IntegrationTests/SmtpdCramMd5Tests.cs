@@ -16,10 +16,10 @@ public sealed class SmtpdCramMd5Tests(ITestOutputHelper output)
     /// <summary>The daemon with one AUTH-enabled row (no TLS, so MailKit may use any mechanism) and the given passwd-file line.</summary>
     private async Task<(DaemonProcess Daemon, int Port)> StartAsync(string passwdLine)
     {
-        var d = DaemonProcess.Create(TestConfig.Default, output);
-        try
+        int port = FreePort.Next();
+        var d = await DaemonProcess.StartAsync(TestConfig.Default, output, daemon =>
         {
-            string dir = d.ConfigDir;
+            string dir = daemon.ConfigDir;
             File.WriteAllText(Path.Combine(dir, "passwd"), passwdLine + "\n");
             File.AppendAllText(Path.Combine(dir, "main.cf"), $"""
 
@@ -27,7 +27,6 @@ public sealed class SmtpdCramMd5Tests(ITestOutputHelper output)
                 posthorn_passwd_file = {dir}/passwd
 
                 """);
-            int port = FreePort.Next();
             File.AppendAllText(Path.Combine(dir, "master.cf"), $"""
                 127.0.0.1:{port} inet n - n - - smtpd
                   -o smtpd_sasl_auth_enable=yes
@@ -35,14 +34,9 @@ public sealed class SmtpdCramMd5Tests(ITestOutputHelper output)
                   -o smtpd_client_restrictions=permit_sasl_authenticated,reject
 
                 """);
-            await d.StartAsync();
-            return (d, port);
-        }
-        catch
-        {
-            await d.DisposeAsync();
-            throw;
-        }
+                return Task.CompletedTask;
+        });
+        return (d, port);
     }
 
     private static MimeMessage Message(string token)

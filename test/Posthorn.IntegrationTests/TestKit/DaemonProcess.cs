@@ -60,12 +60,16 @@ public sealed partial class DaemonProcess : IAsyncDisposable
         return daemon;
     }
 
-    /// <summary>Creates the configuration and starts the daemon; returns once it greets with 220.</summary>
-    public static async Task<DaemonProcess> StartAsync(TestConfig? config = null, ITestOutputHelper? output = null)
+    /// <summary>Creates the configuration, lets <paramref name="configure"/> add to it (extra master.cf rows,
+    /// a passwd-file, a certificate), and starts the daemon; returns once it greets with 220. The daemon is
+    /// disposed if any step fails.</summary>
+    public static async Task<DaemonProcess> StartAsync(TestConfig? config = null, ITestOutputHelper? output = null,
+        Func<DaemonProcess, Task>? configure = null)
     {
         var daemon = Create(config, output);
         try
         {
+            if (configure is not null) await configure(daemon);
             await daemon.StartAsync();
             return daemon;
         }

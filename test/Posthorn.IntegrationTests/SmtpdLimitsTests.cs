@@ -39,6 +39,31 @@ public sealed class SmtpdLimitsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Over_smtpd_client_connection_count_limit_the_extra_connection_gets_421_and_is_logged_connect_to_disconnect()
+    {
+        await using var d = await DaemonProcess.StartAsync(Limited("smtpd_client_connection_count_limit", "2"), output);
+        // The start-up probe's session may still be open for a moment: retry until two sessions are greeted.
+        await using var first = await GreetedAsync(d);
+        await using var second = await GreetedAsync(d);
+        await using (var third = await d.ConnectAsync())
+        {
+            third.Expect(third.Greeting!, $"421 4.7.0 {TestConfig.Myhostname} Error: too many connections from 127.0.0.1");
+            Assert.True(await third.IsClosedByServerAsync(), third.Transcript);
+        }
+        string warning = await d.WaitForLogAsync("warning: Connection concurrency limit exceeded: 3 from localhost[127.0.0.1] for service");
+        await d.WaitForLogAsync("disconnect from localhost[127.0.0.1] commands=0");
+        // Postfix smtpd(8) logs the refused client's "connect from" just before the warning.
+        var lines = d.MaillogLines();
+        int at = lines.ToList().IndexOf(warning);
+        Assert.True(at > 0 && lines[at - 1].EndsWith("connect from localhost[127.0.0.1]", StringComparison.Ordinal), d.ReadMaillog());
+        // The two greeted sessions keep working while the third is refused.
+        second.Expect(await second.CommandAsync("EHLO client.example"), 250);
+        string token = Token.New();
+        await second.SendMailAsync("alice@sender.example", LocalRcpt, Token.Message(token, "within the count " + token));
+        await d.WaitForMboxAsync(User, "within the count " + token);
+    }
+
+    [Fact]
     public async Task Over_smtpd_client_auth_rate_limit_auth_gets_450_4_7_1()
     {
         var d = DaemonProcess.Create(Limited("smtpd_client_auth_rate_limit", "1")

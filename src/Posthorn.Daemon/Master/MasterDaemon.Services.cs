@@ -48,7 +48,7 @@ public sealed partial class MasterDaemon
             // Postfix smtpd_forbid_bare_newline (3.9) exempts smtpd_forbid_bare_newline_exclusions = $mynetworks.
             var options = settings.Smtpd with { AllowBareLf = settings.MyNetworks.Contains(remote.Address) };
             var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake());
-            // posthorn_max_smtpd_connections and smtpd_client_connection_rate_limit (SmtpdConnectionGate).
+            // posthorn_max_smtpd_connections and smtpd_client_connection_count/rate_limit (SmtpdConnectionGate).
             if (!await SmtpdGate.TryAdmitAsync(settings.Config, info, stream, Log, options.Timeout)) return;
             try
             {
@@ -62,7 +62,7 @@ public sealed partial class MasterDaemon
             }
             finally
             {
-                SmtpdGate.Release();
+                SmtpdGate.Release(info.ServiceName, remote.Address);
             }
         }
     }

@@ -1,4 +1,5 @@
 using Posthorn.Core;
+using Posthorn.Sasl;
 
 namespace Posthorn.Smtp;
 
@@ -42,4 +43,16 @@ public interface ISmtpAuthRateLimiter
     /// <summary>Counts one AUTH command of the session's client and returns the refusal when it is over the
     /// limit (Postfix: <c>450 4.7.1 Error: too many AUTH commands from addr</c>), or null to go on.</summary>
     SmtpReply? CheckAuthRate(SmtpSessionInfo session);
+}
+
+/// <summary>An authenticator that can give what a SCRAM exchange (RFC 5802, RFC 7677) checks a login against:
+/// Dovecot-style stored SCRAM credentials, or ones derived from a plaintext secret.</summary>
+public interface ISmtpScramAuthenticator : ISmtpAuthenticator
+{
+    /// <summary>True when <see cref="GetScramCredentialsAsync"/> can answer for some users with this hash.</summary>
+    bool OffersScram(ScramHash hash);
+
+    /// <summary>The user's credentials: <see cref="SmtpAuthResult.Success"/> with them, <see cref="SmtpAuthResult.Failure"/>
+    /// for an unknown user or one without usable credentials, or a temporary failure.</summary>
+    ValueTask<(SmtpAuthResult Result, ScramCredentials? Credentials)> GetScramCredentialsAsync(string user, ScramHash hash, CancellationToken ct);
 }

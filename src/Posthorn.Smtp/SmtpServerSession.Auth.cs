@@ -6,7 +6,7 @@ using Posthorn.Core;
 
 namespace Posthorn.Smtp;
 
-/// <summary>AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms (and CRAM-MD5, in its own file), the way Postfix's
+/// <summary>AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN mechanisms (and CRAM-MD5 and SCRAM, in their own files), the way Postfix's
 /// smtpd_sasl_glue.c runs the exchange.</summary>
 /// <remarks>Security: credentials never reach the log, not even in part; the decoded bytes are wiped
 /// after use. A failure is logged in the one form fail2ban's postfix-sasl filter matches.</remarks>
@@ -24,8 +24,12 @@ public sealed partial class SmtpServerSession
         if (tlsOnly && !_info.IsTls) return [];
         bool noPlaintext = _info.IsTls ? _options.SaslTlsNoPlaintext : _options.SaslNoPlaintext;
         IReadOnlyList<string> plain = noPlaintext ? [] : PlaintextMechanisms;
-        // RFC 2195 CRAM-MD5 sends no password, so noplaintext keeps it (SmtpServerSession.CramMd5.cs).
-        return CramMd5Available ? [.. plain, "CRAM-MD5"] : plain;
+        // RFC 2195 CRAM-MD5 and RFC 5802 SCRAM send no password, so noplaintext keeps them.
+        var offered = new List<string>(plain);
+        if (CramMd5Available) offered.Add("CRAM-MD5");
+        if (ScramAvailable(Posthorn.Sasl.ScramHash.Sha1)) offered.Add("SCRAM-SHA-1");
+        if (ScramAvailable(Posthorn.Sasl.ScramHash.Sha256)) offered.Add("SCRAM-SHA-256");
+        return offered;
     }
 
     /// <summary>AUTH is available in this session (Postfix smtpd_sasl_is_active and not tls_auth_only before TLS).</summary>
@@ -87,6 +91,8 @@ public sealed partial class SmtpServerSession
         {
             "PLAIN" => await PlainAsync(first),
             "LOGIN" => await LoginAsync(first),
+            "SCRAM-SHA-1" => await ScramAsync(Posthorn.Sasl.ScramHash.Sha1, first),
+            "SCRAM-SHA-256" => await ScramAsync(Posthorn.Sasl.ScramHash.Sha256, first),
             _ => await CramMd5Async(first),
         };
     }

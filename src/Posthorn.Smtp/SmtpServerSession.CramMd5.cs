@@ -16,7 +16,7 @@ public sealed partial class SmtpServerSession
     private async ValueTask<bool> CramMd5Async(byte[]? initial)
     {
         // RFC 2195 §2: the server speaks first; an initial response has nothing to answer and fails.
-        if (initial is not null) return await FinishCramMd5Async(null, SmtpAuthResult.Failure);
+        if (initial is not null) return await FinishSaslAsync("CRAM-MD5", null, SmtpAuthResult.Failure);
         // RFC 2195 §2: challenge = "<" random "." timestamp "@" hostname ">" (msg-id form), sent base64-encoded.
         string challenge = string.Create(CultureInfo.InvariantCulture,
             $"<{RandomNumberGenerator.GetInt32(int.MaxValue)}.{_clock.GetUtcNow().ToUnixTimeSeconds()}@{_options.Hostname}>");
@@ -26,14 +26,14 @@ public sealed partial class SmtpServerSession
         {
             // response = user SP 32 lower-case hex digits.
             int space = Array.LastIndexOf(response, (byte)' ');
-            if (space <= 0 || response.Length - space - 1 != 32) return await FinishCramMd5Async(null, SmtpAuthResult.Failure);
+            if (space <= 0 || response.Length - space - 1 != 32) return await FinishSaslAsync("CRAM-MD5", null, SmtpAuthResult.Failure);
             string user = Encoding.UTF8.GetString(response, 0, space);
             var (result, secret) = await ((ISmtpSecretAuthenticator)_options.Authenticator!).GetSecretAsync(user, _ct);
-            if (result != SmtpAuthResult.Success || secret is null) return await FinishCramMd5Async(user, result == SmtpAuthResult.Success ? SmtpAuthResult.Failure : result);
+            if (result != SmtpAuthResult.Success || secret is null) return await FinishSaslAsync("CRAM-MD5", user, result == SmtpAuthResult.Success ? SmtpAuthResult.Failure : result);
             byte[] expected = Encoding.ASCII.GetBytes(Convert.ToHexStringLower(
                 HMACMD5.HashData(Encoding.UTF8.GetBytes(secret), Encoding.ASCII.GetBytes(challenge))));
             bool ok = CryptographicOperations.FixedTimeEquals(expected, response.AsSpan(space + 1));
-            return await FinishCramMd5Async(user, ok ? SmtpAuthResult.Success : SmtpAuthResult.Failure);
+            return await FinishSaslAsync("CRAM-MD5", user, ok ? SmtpAuthResult.Success : SmtpAuthResult.Failure);
         }
         finally
         {
@@ -41,21 +41,22 @@ public sealed partial class SmtpServerSession
         }
     }
 
-    private async ValueTask<bool> FinishCramMd5Async(string? user, SmtpAuthResult result)
+    /// <summary>Ends a challenge-response exchange (CRAM-MD5, SCRAM) with Postfix's reply and log line.</summary>
+    private async ValueTask<bool> FinishSaslAsync(string method, string? user, SmtpAuthResult result)
     {
         switch (result)
         {
             case SmtpAuthResult.Success:
-                _info.SaslMethod = "CRAM-MD5";
+                _info.SaslMethod = method;
                 _info.SaslUsername = user;
                 await ReplyAsync(SmtpReplies.AuthSuccessful);
                 return true;
             case SmtpAuthResult.TemporaryFailure:
-                _log.SmtpdSaslFailed(Client, "CRAM-MD5", "temporary failure");
+                _log.SmtpdSaslFailed(Client, method, "temporary failure");
                 await ReplyAsync(SmtpReplies.AuthTemporaryFailure);
                 return false;
             default:
-                _log.SmtpdSaslFailed(Client, "CRAM-MD5", "authentication failure");
+                _log.SmtpdSaslFailed(Client, method, "authentication failure");
                 await ReplyAsync(SmtpReplies.AuthFailed);
                 return false;
         }

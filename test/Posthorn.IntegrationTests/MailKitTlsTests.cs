@@ -80,7 +80,7 @@ public sealed class MailKitTlsTests(ITestOutputHelper output)
             // After STARTTLS the session starts over (RFC 3207 §4.2) and only then offers AUTH.
             Assert.True(client.Capabilities.HasFlag(SmtpCapabilities.Authentication), client.Capabilities.ToString());
             Assert.Contains("PLAIN", client.AuthenticationMechanisms);
-            client.AuthenticationMechanisms.Remove("CRAM-MD5");   // offered for the {PLAIN} passwd-file; this test is about PLAIN
+            client.AuthenticationMechanisms.ExceptWith(["CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]);  // offered for the {PLAIN} passwd-file; this test is about PLAIN/LOGIN
             Assert.True(client.Capabilities.HasFlag(SmtpCapabilities.Chunking), client.Capabilities.ToString());
             await client.AuthenticateAsync("alice", Password);
             string reply = await client.SendAsync(Message(token));
@@ -119,7 +119,7 @@ public sealed class MailKitTlsTests(ITestOutputHelper output)
             await client.ConnectAsync("127.0.0.1", smtps, SecureSocketOptions.SslOnConnect);
             Assert.True(client.IsSecure);
             client.AuthenticationMechanisms.Remove("PLAIN");   // make MailKit use LOGIN
-            client.AuthenticationMechanisms.Remove("CRAM-MD5");
+            client.AuthenticationMechanisms.ExceptWith(["CRAM-MD5", "SCRAM-SHA-1", "SCRAM-SHA-256"]);  // offered for the {PLAIN} passwd-file; this test is about PLAIN/LOGIN
             await client.AuthenticateAsync("alice", Password);
             await client.SendAsync(Message(token));
             await client.DisconnectAsync(quit: true);

@@ -102,8 +102,9 @@ public static class SmtpdSecurity
 
 /// <summary>The engine's <see cref="ISmtpAuthenticator"/> over a <see cref="IPasswordDatabase"/>. It is also an
 /// <see cref="ISmtpSecretAuthenticator"/>, so the engine offers CRAM-MD5 exactly when the database keeps plaintext
-/// secrets (a passwd-file with {PLAIN}/{CLEAR} entries; never the system accounts, whose passwords are hashed).</summary>
-public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : ISmtpSecretAuthenticator, ISmtpAuthRateLimiter
+/// secrets (a passwd-file with {PLAIN}/{CLEAR} entries; never the system accounts, whose passwords are hashed),
+/// and an <see cref="ISmtpScramAuthenticator"/>, offering SCRAM-SHA-1/256 when it keeps plaintext or SCRAM secrets.</summary>
+public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : ISmtpSecretAuthenticator, ISmtpScramAuthenticator, ISmtpAuthRateLimiter
 {
     /// <summary>smtpd_client_auth_rate_limit, or null for no limit.</summary>
     public ClientRateLimit? AuthRate { get; init; }
@@ -124,6 +125,21 @@ public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : 
         return result switch
         {
             AuthResult.Success => (SmtpAuthResult.Success, secret),
+            AuthResult.TemporaryFailure => (SmtpAuthResult.TemporaryFailure, null),
+            _ => (SmtpAuthResult.Failure, null),
+        };
+    }
+
+    public bool OffersScram(Posthorn.Sasl.ScramHash hash) => database is IScramSecretDatabase scram && scram.HasScramSecrets(hash);
+
+    public async ValueTask<(SmtpAuthResult Result, Posthorn.Sasl.ScramCredentials? Credentials)> GetScramCredentialsAsync(
+        string user, Posthorn.Sasl.ScramHash hash, CancellationToken ct)
+    {
+        if (database is not IScramSecretDatabase scram) return (SmtpAuthResult.Failure, null);
+        var (result, credentials) = await scram.GetScramAsync(user, hash, ct);
+        return result switch
+        {
+            AuthResult.Success => (SmtpAuthResult.Success, credentials),
             AuthResult.TemporaryFailure => (SmtpAuthResult.TemporaryFailure, null),
             _ => (SmtpAuthResult.Failure, null),
         };

@@ -22,6 +22,7 @@ public static class CommandTable
         ["install-links"] = (a, c) => Task.FromResult(InstallLinks.Run(a, c)),
         ["demo"] = DemoCommand.RunAsync,
         ["tls"] = TlsCommand.RunAsync,
+        ["pw"] = PwCommand.RunAsync,
     };
 
     /// <summary>The <c>postfix</c> verbs may be given directly: <c>posthorn start</c>.</summary>
@@ -57,6 +58,7 @@ public static class CommandTable
         o.WriteLine("  sendmail [-t] [-i] [-f sender] rcpt… < message");
         o.WriteLine("  mail [-s subj] [-c cc] [-b bcc] [-a file] [-r from] [-E] addr… < body; mail [-f file | -u user]");
         o.WriteLine("  install-links DIR               write wrappers named postfix, postconf, sendmail, mailq, …");
+        o.WriteLine("  pw [-s SCHEME] [-p PASSWORD]    make a passwd-file password field, as doveadm pw (-l lists schemes)");
         o.WriteLine();
         o.WriteLine("MAIL_CONFIG or -c DIR chooses the configuration directory (default /etc/postfix).");
     }

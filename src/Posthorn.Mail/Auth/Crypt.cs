@@ -43,6 +43,28 @@ public static partial class Crypt
         }
     }
 
+    [LibraryImport(Lib, EntryPoint = "crypt_gensalt_rn")]
+    private static unsafe partial byte* crypt_gensalt_rn(byte* prefix, nuint count, byte* rbytes, int nrbytes, byte* output, int size);
+
+    /// <summary>A fresh setting for <paramref name="prefix"/> (<c>$6$</c>, <c>$5$</c>, <c>$2b$</c>, <c>$y$</c>) from
+    /// crypt_gensalt(3), with the method's default cost when <paramref name="count"/> is 0 and random bytes from
+    /// the system; an empty prefix asks for the library's preferred method. Null when the library does not know
+    /// the method or the cost.</summary>
+    public static unsafe string? Salt(string prefix, ulong count = 0)
+    {
+        if (prefix.Contains('\0')) return null;
+        byte[] p = Encoding.ASCII.GetBytes(prefix + "\0");
+        byte[] output = new byte[256];
+        fixed (byte* pp = p, o = output)
+        {
+            // libxcrypt: a null prefix selects the preferred method; a null rbytes asks the library for random
+            // bytes from the operating system.
+            byte* result = crypt_gensalt_rn(prefix.Length == 0 ? null : pp, (nuint)count, null, 0, o, output.Length);
+            if (result == null || *result == (byte)'*') return null;
+            return Marshal.PtrToStringUTF8((nint)result);
+        }
+    }
+
     /// <summary>True when crypt(3) of the password with the stored hash as setting gives the stored hash.</summary>
     public static bool Verify(string password, string storedHash)
     {

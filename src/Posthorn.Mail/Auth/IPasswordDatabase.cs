@@ -33,6 +33,18 @@ public interface IPlaintextSecretDatabase : IPasswordDatabase
     ValueTask<(AuthResult Result, string? Secret)> GetSecretAsync(string user, CancellationToken ct);
 }
 
+/// <summary>A user database that can give SCRAM credentials (RFC 5802): stored ones (Dovecot's {SCRAM-SHA-1} and
+/// {SCRAM-SHA-256} schemes) or ones derived from a plaintext password.</summary>
+public interface IScramSecretDatabase : IPasswordDatabase
+{
+    /// <summary>True when at least one user has credentials usable with <paramref name="hash"/>.</summary>
+    bool HasScramSecrets(Posthorn.Sasl.ScramHash hash);
+
+    /// <summary>The user's credentials: Success with them, Failure for an unknown user or one whose password
+    /// cannot serve this hash, TemporaryFailure when the database cannot be read.</summary>
+    ValueTask<(AuthResult Result, Posthorn.Sasl.ScramCredentials? Credentials)> GetScramAsync(string user, Posthorn.Sasl.ScramHash hash, CancellationToken ct);
+}
+
 /// <summary>The outcome of <see cref="IPasswordDatabase.VerifyAsync"/>.</summary>
 public enum AuthResult : byte
 {

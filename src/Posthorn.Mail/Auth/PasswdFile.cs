@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Posthorn.Sasl;
 
 namespace Posthorn.Mail.Auth;
 
@@ -11,14 +12,16 @@ namespace Posthorn.Mail.Auth;
 /// Schemes (Dovecot's names): PLAIN, CLEAR and CLEARTEXT compare the text itself; CRYPT (the default when
 /// no <c>{SCHEME}</c> is given, Dovecot's default_pass_scheme for passwd-files), SHA512-CRYPT, SHA256-CRYPT,
 /// MD5-CRYPT, BLF-CRYPT and DES-CRYPT are checked by the system's crypt(3), which reads the method from the
-/// hash (<c>$6$</c>, <c>$5$</c>, <c>$1$</c>, <c>$2y$</c>). Any other scheme fails the login.
+/// hash (<c>$6$</c>, <c>$5$</c>, <c>$1$</c>, <c>$2y$</c>). SCRAM-SHA-1 and SCRAM-SHA-256 (Dovecot's
+/// <c>ITER,SALT,STOREDKEY,SERVERKEY</c>) serve the SCRAM mechanisms and are checked through them for
+/// PLAIN/LOGIN too. Any other scheme fails the login.
 /// Dovecot: the first entry for a user wins; empty uid, gid or home fields are allowed.
 /// The file is read again when its size or modification time changes, so edits need no reload.
 /// Security: the file holds secrets; keep it readable by the mail system only. Passwords are never logged,
 /// and comparisons take constant time.
 /// Parameters: posthorn_passwd_file (a Posthorn extension).
 /// </remarks>
-public sealed class PasswdFile(string path) : IPlaintextSecretDatabase
+public sealed class PasswdFile(string path) : IPlaintextSecretDatabase, IScramSecretDatabase
 {
     private static readonly HashSet<string> CryptSchemes =
         new(["CRYPT", "SHA512-CRYPT", "SHA256-CRYPT", "MD5-CRYPT", "BLF-CRYPT", "DES-CRYPT"], StringComparer.OrdinalIgnoreCase);
@@ -26,7 +29,8 @@ public sealed class PasswdFile(string path) : IPlaintextSecretDatabase
     /// <summary>One line of the file: the password field and the userdb fields.</summary>
     private sealed record Entry(string Password, MailUser User);
 
-    private sealed record Snapshot(DateTime Modified, long Length, IReadOnlyDictionary<string, Entry> Users, bool AnyPlaintext);
+    private sealed record Snapshot(DateTime Modified, long Length, IReadOnlyDictionary<string, Entry> Users, bool AnyPlaintext,
+        bool AnyScramSha1, bool AnyScramSha256);
 
     private volatile Snapshot? _snapshot;
 
@@ -65,6 +69,41 @@ public sealed class PasswdFile(string path) : IPlaintextSecretDatabase
         }
     }
 
+    public bool HasScramSecrets(ScramHash hash)
+    {
+        try
+        {
+            var snapshot = Load();
+            return snapshot.AnyPlaintext || (hash == ScramHash.Sha1 ? snapshot.AnyScramSha1 : snapshot.AnyScramSha256);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>SCRAM credentials of <paramref name="user"/>: the stored {SCRAM-SHA-…} entry of that hash, or ones
+    /// derived from a plaintext password with a fresh salt; Failure for any other scheme or an unknown user.</summary>
+    public ValueTask<(AuthResult Result, ScramCredentials? Credentials)> GetScramAsync(string user, ScramHash hash, CancellationToken ct)
+    {
+        var (result, entry) = Find(user);
+        if (entry is null) return ValueTask.FromResult<(AuthResult, ScramCredentials?)>((result, null));
+        var (scheme, value) = Split(entry.Password);
+        ScramCredentials? credentials = null;
+        if (IsPlaintext(scheme))
+            credentials = ScramCredentials.FromPassword(hash, value, RandomNumberGenerator.GetBytes(16));
+        else if (ScramScheme(scheme) == hash)
+            ScramCredentials.TryParse(hash, value, out credentials);
+        return ValueTask.FromResult<(AuthResult, ScramCredentials?)>(
+            credentials is null ? (AuthResult.Failure, null) : (AuthResult.Success, credentials));
+    }
+
+    /// <summary>The SCRAM hash of a {SCRAM-SHA-1} or {SCRAM-SHA-256} scheme, else null.</summary>
+    private static ScramHash? ScramScheme(string scheme) =>
+        scheme.Equals("SCRAM-SHA-256", StringComparison.OrdinalIgnoreCase) ? ScramHash.Sha256
+        : scheme.Equals("SCRAM-SHA-1", StringComparison.OrdinalIgnoreCase) ? ScramHash.Sha1
+        : null;
+
     /// <summary>The stored plaintext password of <paramref name="user"/>: Success with it; Failure (and null) for
     /// an unknown user or one whose password is hashed; TemporaryFailure when the file cannot be read.</summary>
     public ValueTask<(AuthResult Result, string? Secret)> GetSecretAsync(string user, CancellationToken ct)
@@ -95,6 +134,11 @@ public sealed class PasswdFile(string path) : IPlaintextSecretDatabase
         var (scheme, value) = Split(stored);
         if (IsPlaintext(scheme))
             return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(password), Encoding.UTF8.GetBytes(value));
+        // A stored SCRAM entry checks a password by deriving its keys with the stored salt and count.
+        if (ScramScheme(scheme) is { } hash)
+            return ScramCredentials.TryParse(hash, value, out var keys) && keys is not null
+                && CryptographicOperations.FixedTimeEquals(
+                    ScramCredentials.FromPassword(hash, password, keys.Salt, keys.Iterations).StoredKey, keys.StoredKey);
         return CryptSchemes.Contains(scheme) && Crypt.Verify(password, value);
     }
 
@@ -113,7 +157,7 @@ public sealed class PasswdFile(string path) : IPlaintextSecretDatabase
         var current = _snapshot;
         if (current is not null && current.Modified == info.LastWriteTimeUtc && current.Length == info.Length) return current;
         var users = new Dictionary<string, Entry>(StringComparer.Ordinal);
-        bool anyPlaintext = false;
+        bool anyPlaintext = false, anyScramSha1 = false, anyScramSha256 = false;
         foreach (var line in File.ReadLines(Path))
         {
             if (line.Length == 0 || line[0] == '#') continue;
@@ -122,9 +166,14 @@ public sealed class PasswdFile(string path) : IPlaintextSecretDatabase
             string Field(int i) => fields.Length > i ? fields[i] : "";
             var user = new MailUser(fields[0], Id(Field(2)), Id(Field(3)), Field(5));
             if (users.TryAdd(fields[0], new Entry(fields[1], user)))   // Dovecot: the first entry for a user wins.
-                anyPlaintext |= IsPlaintext(Split(fields[1]).Scheme);
+            {
+                string scheme = Split(fields[1]).Scheme;
+                anyPlaintext |= IsPlaintext(scheme);
+                anyScramSha1 |= ScramScheme(scheme) == ScramHash.Sha1;
+                anyScramSha256 |= ScramScheme(scheme) == ScramHash.Sha256;
+            }
         }
-        var fresh = new Snapshot(info.LastWriteTimeUtc, info.Length, users, anyPlaintext);
+        var fresh = new Snapshot(info.LastWriteTimeUtc, info.Length, users, anyPlaintext, anyScramSha1, anyScramSha256);
         _snapshot = fresh;
         return fresh;
     }

@@ -1,5 +1,6 @@
 using Xunit;
 using Posthorn.Mail.Auth;
+using Posthorn.Sasl;
 
 namespace Posthorn.Tests.Smtp;
 
@@ -118,5 +119,38 @@ public class AuthPasswordDatabaseTests : IDisposable
         var absent = new PasswdFile(Path.Combine(_dir.FullName, "absent"));
         Assert.False(absent.HasPlaintextSecrets);
         Assert.Equal(AuthResult.TemporaryFailure, (await absent.GetSecretAsync("alice", default)).Result);
+    }
+
+    [Fact]
+    public async Task Passwd_file_gives_scram_credentials_from_stored_scram_entries_and_plain_ones_only()
+    {
+        var stored = ScramCredentials.FromPassword(ScramHash.Sha256, "pencil", Convert.FromBase64String("W22ZaJ0SNY7soEsUEjb6gQ=="));
+        var db = Write($"alice:{{SCRAM-SHA-256}}{stored}", "bob:{PLAIN}hunter2", $"carol:{{SHA512-CRYPT}}{Crypt.Hash("x", "$6$saltsalt")}");
+        Assert.True(db.HasScramSecrets(ScramHash.Sha256));
+        Assert.True(db.HasScramSecrets(ScramHash.Sha1));          // bob's plain password serves SCRAM-SHA-1 too
+
+        var (result, alice) = await db.GetScramAsync("alice", ScramHash.Sha256, default);
+        Assert.Equal(AuthResult.Success, result);
+        Assert.Equal(stored.StoredKey, alice!.StoredKey);
+        Assert.Equal(AuthResult.Failure, (await db.GetScramAsync("alice", ScramHash.Sha1, default)).Result);
+        var (bobResult, bob) = await db.GetScramAsync("bob", ScramHash.Sha1, default);
+        Assert.Equal(AuthResult.Success, bobResult);
+        Assert.Equal(ScramCredentials.FromPassword(ScramHash.Sha1, "hunter2", bob!.Salt, bob.Iterations).StoredKey, bob.StoredKey);
+        Assert.Equal(AuthResult.Failure, (await db.GetScramAsync("carol", ScramHash.Sha256, default)).Result);
+        Assert.Equal(AuthResult.Failure, (await db.GetScramAsync("nobody", ScramHash.Sha256, default)).Result);
+
+        // The stored entry checks a password given by PLAIN or LOGIN.
+        Assert.Equal(AuthResult.Success, await db.VerifyAsync("alice", "pencil", default));
+        Assert.Equal(AuthResult.Failure, await db.VerifyAsync("alice", "pencil2", default));
+    }
+
+    [Fact]
+    public void Only_scram_sha_1_entries_offer_no_scram_sha_256()
+    {
+        var sha1 = ScramCredentials.FromPassword(ScramHash.Sha1, "pencil", Convert.FromBase64String("QSXCR+Q6sek8bf92"));
+        var db = Write($"alice:{{SCRAM-SHA-1}}{sha1}");
+        Assert.True(db.HasScramSecrets(ScramHash.Sha1));
+        Assert.False(db.HasScramSecrets(ScramHash.Sha256));
+        Assert.False(db.HasPlaintextSecrets);
     }
 }

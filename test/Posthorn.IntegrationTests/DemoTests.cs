@@ -59,6 +59,8 @@ public sealed class DemoTests(ITestOutputHelper output)
                     && text.Contains(token, StringComparison.Ordinal) && text.Contains(swaksToken, StringComparison.Ordinal),
                 TimeSpan.FromSeconds(60), $"both messages in {mbox}", Diagnostics);
             Assert.Contains("with ESMTPSA id", File.ReadAllText(mbox));
+            // The submission row's -o syslog_name names its smtpd lines, as Postfix does.
+            Assert.Contains(" postfix/submission/smtpd[", File.ReadAllText(Path.Combine(dir.FullName, "maillog")));
 
             Unix.Signal(process.Id, Unix.SIGINT);
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -38,6 +38,11 @@ public sealed partial class MailLog
         _hostname = ShortHostname(hostname);
     }
 
+    /// <summary>The same log under another syslog_name, for a master.cf row with <c>-o syslog_name=postfix/submission</c>
+    /// (Postfix then logs <c>postfix/submission/smtpd[pid]</c>); this log itself when the name is the same.</summary>
+    public MailLog WithSyslogName(string syslogName) =>
+        syslogName == _syslogName ? this : new MailLog(_sink, syslogName, _hostname, _clock, _pid);
+
     public void Info(string program, string text) => Write(LogSeverity.Info, program, text);
     public void Warning(string program, string text) => Write(LogSeverity.Warning, program, "warning: " + text);
     public void Error(string program, string text) => Write(LogSeverity.Error, program, "error: " + text);

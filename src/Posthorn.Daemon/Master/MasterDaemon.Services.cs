@@ -49,16 +49,18 @@ public sealed partial class MasterDaemon
             var options = settings.Smtpd with { AllowBareLf = settings.MyNetworks.Contains(remote.Address) };
             var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake());
             // posthorn_max_smtpd_connections and smtpd_client_connection_count/rate_limit (SmtpdConnectionGate).
-            if (!await SmtpdGate.TryAdmitAsync(settings.Config, info, stream, Log, options.Timeout)) return;
+            // A row's -o syslog_name names its smtpd lines (postfix/submission/smtpd); cleanup keeps the main name.
+            var sessionLog = Log.WithSyslogName(settings.Config.Get("syslog_name"));
+            if (!await SmtpdGate.TryAdmitAsync(settings.Config, info, stream, sessionLog, options.Timeout)) return;
             try
             {
-                await new SmtpServerSession(stream, info, options, sink, Log, _clock).RunAsync(ct);
+                await new SmtpServerSession(stream, info, options, sink, sessionLog, _clock).RunAsync(ct);
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
             {
                 // C15: the one boundary per session. The engine reports client behaviour itself;
                 // what reaches here is the connection failing under it.
-                Log.Info("smtpd", $"lost connection from {info.ClientDescription}: {e.Message}");
+                sessionLog.Info("smtpd", $"lost connection from {info.ClientDescription}: {e.Message}");
             }
             finally
             {

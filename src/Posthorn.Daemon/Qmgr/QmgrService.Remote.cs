@@ -85,7 +85,7 @@ public sealed partial class QmgrService
             {
                 start = clock.GetUtcNow();
                 var recipients = targets.Select(t => new OutboundRecipient(t.Address, t.OriginalRecipient)).ToList();
-                var outbound = new OutboundMessage(message.Id, env.Sender, message.ContentLength, message.OpenContent);
+                var outbound = new OutboundMessage(message.Id, env.Sender, message.ContentLength, message.OpenContent, env.SmtpUtf8Requested);
                 // Postfix smtp_connection_cache_on_demand: other deliveries to this destination are waiting.
                 bool backlog = _backlog.TryGetValue(key, out int waiting) && waiting > 1;
                 result = lmtp

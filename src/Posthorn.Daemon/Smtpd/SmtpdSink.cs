@@ -126,6 +126,7 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
                 return new SmtpReply(250, "2.0.0", $"Ok: queued as {id}");
             // RFC 3461: RET and ENVID go with the message, NOTIFY and ORCPT with each recipient, for bounce(8).
             if (tx.DsnEnvelopeId is { } envid) attributes[QueueEnvelope.DsnEnvelopeIdAttribute] = envid;
+            if (tx.SmtpUtf8) attributes[QueueEnvelope.SmtpUtf8Attribute] = "yes";   // RFC 6531, for smtp(8)
             if (tx.DsnReturn != DsnReturn.Unspecified)
                 attributes[QueueEnvelope.DsnReturnAttribute] = tx.DsnReturn == DsnReturn.Headers ? "HDRS" : "FULL";
             var envelope = new QueueEnvelope(

@@ -5,7 +5,9 @@ namespace Posthorn.Mail.Outbound;
 
 /// <summary>The message smtp(8) sends: its envelope sender, its size and its content (LF line ends, as queued).</summary>
 /// <param name="OpenContent">Opens the content from the start; may be called once per server tried.</param>
-public sealed record OutboundMessage(QueueId Id, SmtpPath Sender, long Size, Func<Stream> OpenContent);
+/// <param name="SmtpUtf8Requested">The sender asked for SMTPUTF8 (RFC 6531) when the message arrived (MAIL FROM's
+/// SMTPUTF8 parameter, kept in the queue file).</param>
+public sealed record OutboundMessage(QueueId Id, SmtpPath Sender, long Size, Func<Stream> OpenContent, bool SmtpUtf8Requested = false);
 
 /// <summary>One recipient for one next hop; <paramref name="OriginalRecipient"/> is kept for the DSN.</summary>
 public sealed record OutboundRecipient(string Address, string? OriginalRecipient = null);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using Posthorn.Core;
 using Posthorn.Logging;
 
@@ -52,6 +53,18 @@ public sealed partial class SmtpTransport
         }
         state.ConnectedAt ??= clock.GetUtcNow();
 
+        // RFC 6531 §3.4, Postfix smtp(8): mail whose sender asked for SMTPUTF8 and that needs it (a UTF-8 envelope
+        // address or header) cannot go to a server without SMTPUTF8; it bounces rather than being downgraded.
+        if (message.SmtpUtf8Requested && !ehlo.ContainsKey("SMTPUTF8")
+            && (!Ascii.IsValid(message.Sender.ToString()) || state.Pending().Any(i => !Ascii.IsValid(state[i].Address))
+                || await HasEightBitHeaderAsync(message, ct).ConfigureAwait(false)))
+        {
+            state.FailAll(DeliveryOutcome.Bounced, new EnhancedStatus(5, 6, 7),
+                $"SMTPUTF8 is required, but was not offered by host {server.HostAndAddress}", relay, server.HostName, null);
+            await QuitAsync(conn, ct).ConfigureAwait(false);
+            return true;
+        }
+
         // RFC 1870 §6: the server's SIZE is a fixed limit; Postfix does not send what would exceed it.
         if (ehlo.TryGetValue("SIZE", out var sizeText) && long.TryParse(sizeText, out long sizeLimit) && sizeLimit > 0 && message.Size > sizeLimit)
         {
@@ -101,6 +114,8 @@ public sealed partial class SmtpTransport
         string mailFrom = $"MAIL FROM:<{message.Sender}>";
         if (ehlo.ContainsKey("SIZE")) mailFrom += $" SIZE={message.Size}";
         if (ehlo.ContainsKey("8BITMIME") && await HasEightBitAsync(message, ct).ConfigureAwait(false)) mailFrom += " BODY=8BITMIME";
+        // RFC 6531 §3.4: SMTPUTF8 on MAIL FROM when the sender asked for it and the server offers it.
+        if (message.SmtpUtf8Requested && ehlo.ContainsKey("SMTPUTF8")) mailFrom += " SMTPUTF8";
 
         // RFC 2920 §3.1: MAIL, RCPT and DATA may go in one batch; the replies come back in order.
         conn.Write(mailFrom);
@@ -200,6 +215,16 @@ public sealed partial class SmtpTransport
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>True when the message header (up to the first empty line) has a byte with the high bit set.</summary>
+    private static async Task<bool> HasEightBitHeaderAsync(OutboundMessage message, CancellationToken ct)
+    {
+        await using var content = message.OpenContent();
+        using var reader = new StreamReader(content, System.Text.Encoding.Latin1);
+        for (string? line; (line = await reader.ReadLineAsync(ct).ConfigureAwait(false)) is { Length: > 0 };)
+            if (!Ascii.IsValid(line)) return true;
+        return false;
     }
 
     private static async Task<bool> HasEightBitAsync(OutboundMessage message, CancellationToken ct)

@@ -32,6 +32,13 @@ public sealed record QueueEnvelope(
     /// <summary>RFC 3461 §4.3 RET: <c>FULL</c> or <c>HDRS</c> (Postfix's dsn_ret record).</summary>
     public const string DsnReturnAttribute = "dsn_ret";
 
+    /// <summary>RFC 6531: the client gave MAIL FROM's SMTPUTF8 parameter (value <c>yes</c>; Postfix keeps the
+    /// same fact as a flag of its queue file).</summary>
+    public const string SmtpUtf8Attribute = "smtputf8";
+
+    /// <summary>The sender asked for SMTPUTF8.</summary>
+    public bool SmtpUtf8Requested => Attributes.TryGetValue(SmtpUtf8Attribute, out var v) && v == "yes";
+
     /// <summary>The sender's ENVID, or null.</summary>
     public string? DsnEnvelopeId => Attributes.TryGetValue(DsnEnvelopeIdAttribute, out var v) && v.Length > 0 ? v : null;
 

@@ -204,4 +204,24 @@ public sealed class OutboundHostileTests(ITestOutputHelper output)
         }
         Assert.DoesNotContain(tokens[1], DaemonProcess.ReadAllShared(d.MboxOf(User)));
     }
+
+    [Fact]
+    public async Task A_dns_server_that_never_answers_defers_the_mail_and_never_bounces_it()
+    {
+        // A DNS "server" that reads every query and answers none: each MX lookup times out.
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        silent.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        int dnsPort = ((System.Net.IPEndPoint)silent.LocalEndPoint!).Port;
+        var cfg = TestConfig.Default.With("posthorn_dns_servers", $"127.0.0.1:{dnsPort}");
+        await using var d = await DaemonProcess.StartAsync(cfg, output);
+        string id = await SubmitAsync(d, "x@slow-dns.test", Token.New());
+
+        // Postfix smtp(8): a temporary name service failure is 4.4.3 and the message waits in the queue.
+        string line = await StatusLineAsync(d, id, "x@slow-dns.test");
+        Assert.Contains("relay=none, ", line);
+        Assert.Contains("dsn=4.4.3, status=deferred (Host or domain name not found. Name service error for name=slow-dns.test type=MX: Host not found, try again)", line);
+        Assert.True(silent.Available > 0, "the daemon never asked the DNS server");
+        Assert.Contains(id, (await d.RunToolAsync("mailq")).Stdout);
+        Assert.DoesNotContain(d.MaillogLines(), l => l.Contains("status=bounced", StringComparison.Ordinal));
+    }
 }

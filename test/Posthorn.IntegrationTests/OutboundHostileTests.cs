@@ -156,7 +156,10 @@ public sealed class OutboundHostileTests(ITestOutputHelper output)
         string id = await SubmitAsync(d, "x@tls.test", Token.New());
 
         string line = await StatusLineAsync(d, id, "x@tls.test");
-        Assert.Contains("dsn=4.4.2, status=deferred (TLS handshake with 127.0.0.1[127.0.0.1] failed: ", line);
+        // Postfix smtp(8) with TLS required: "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)".
+        Assert.Contains($"relay=127.0.0.1[127.0.0.1]:{remote.Port}, ", line);
+        Assert.Contains("dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)", line);
+        await d.WaitForLogAsync($"SSL_connect error to 127.0.0.1[127.0.0.1]:{remote.Port}: ");
         Assert.Equal(1, remote.Sessions);
         Assert.DoesNotContain(remote.Commands, c => c.Contains("MAIL FROM", StringComparison.Ordinal));
         Assert.DoesNotContain(d.MaillogLines(), l => l.Contains("trying again without TLS", StringComparison.Ordinal));

@@ -23,6 +23,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
 {
     private static readonly EnhancedStatus ConnectFailed = new(4, 4, 1);
     private static readonly EnhancedStatus ConversationFailed = new(4, 4, 2);
+    private static readonly EnhancedStatus TlsFailed = new(4, 7, 5);
     private static readonly EnhancedStatus NullMxStatus = new(5, 1, 10);
     private readonly SmtpConnectionCache? _cache = options.ConnectionCacheTimeLimit > TimeSpan.Zero && !options.Lmtp
         ? new SmtpConnectionCache(options.ConnectionCacheTimeLimit, clock) : null;
@@ -121,13 +122,20 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
             {
                 log.SmtpTlsFallback(server.ToString(), e.Message);
             }
+            catch (SmtpSessionException e) when (e.Kind == SmtpSessionFailure.Tls)
+            {
+                // Postfix smtp(8) with TLS required: "SSL_connect error to host[addr]:port: …" in the log, and the
+                // recipients deferred with "dsn=4.7.5, status=deferred (Cannot start TLS: handshake failure)".
+                log.Info(options.Lmtp ? "lmtp" : "smtp", $"SSL_connect error to {server}: {e.Message}");
+                state.SoftAll(TlsFailed, "Cannot start TLS: handshake failure", server.ToString(), server.HostName, null);
+                return true;
+            }
             catch (SmtpSessionException e)
             {
                 string text = e.Kind switch
                 {
                     SmtpSessionFailure.Timeout => $"conversation with {server.HostAndAddress} timed out while {e.Message}",
                     SmtpSessionFailure.Malformed => $"host {server.HostAndAddress} sent a malformed reply while {e.Message}",
-                    SmtpSessionFailure.Tls => $"TLS handshake with {server.HostAndAddress} failed: {e.Message}",
                     _ => $"lost connection with {server.HostAndAddress} while {e.Message}",
                 };
                 state.SoftAll(ConversationFailed, text, server.ToString(), server.HostName, null);

@@ -47,6 +47,9 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         ];
         IReadOnlyList<string>[] lists =
             [restrictions.Client, restrictions.Helo, restrictions.Sender, restrictions.Relay, restrictions.Recipient];
+        // Postfix smtpd_check_addr: a recipient that resolves to an invalid domain is refused before any list.
+        if (!rcpt.IsNull && Relay.Resolve(rcpt).SyntaxError)
+            return new PolicyDecision(RelayAddress.BadRecipientSyntax);
         for (int i = 0; i < stages.Length; i++)
         {
             // Postfix: once DISCARD was seen, the remaining checks are skipped and the mail is accepted.
@@ -263,10 +266,13 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         return Outcome.Reject;
     }
 
-    /// <summary>Postfix postconf(5) reject_unauth_destination: the domain is in mydestination,
-    /// inet_interfaces, proxy_interfaces, virtual_alias_domains, virtual_mailbox_domains or relay_domains.</summary>
-    private bool IsAuthorizedDestination(SmtpPath rcpt) => settings.IsLocalDomain(rcpt.Domain) || settings.IsRelayDomain(rcpt.Domain)
-        || restrictions.IsVirtualAliasDomain(rcpt.Domain) || settings.Virtual.IsVirtualDomain(rcpt.Domain);
+    /// <summary>Postfix postconf(5) reject_unauth_destination: the resolved domain is in mydestination,
+    /// inet_interfaces, proxy_interfaces, virtual_alias_domains, virtual_mailbox_domains or relay_domains, and the
+    /// address has no sender-specified routing (RelayAddress.cs).</summary>
+    private bool IsAuthorizedDestination(SmtpPath rcpt) => Relay.Resolve(rcpt).Authorized;
+
+    private RelayAddress? _relay;
+    private RelayAddress Relay => _relay ??= RelayAddress.For(settings, restrictions);
 
     private SmtpReply? UnlistedRecipient(SmtpPath rcpt)
     {

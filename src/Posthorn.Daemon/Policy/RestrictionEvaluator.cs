@@ -24,6 +24,9 @@ namespace Posthorn.Daemon.Policy;
 public sealed partial class RestrictionEvaluator(Settings settings, RestrictionSettings restrictions, IDnsResolver? dns,
     MailLog log, Func<string, bool> isLocalRecipient)
 {
+    /// <summary>An observer of every list, restriction and table lookup (RestrictionTrace.cs); null in smtpd.</summary>
+    public IRestrictionTrace? Trace { get; init; }
+
     /// <summary>Postfix smtpd_check.c: the reply for a list that names an unknown restriction.</summary>
     public static readonly SmtpReply ServerConfigurationError = new(451, "4.3.5", "Server configuration error");
 
@@ -120,6 +123,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             log.Warning("smtpd", $"{stage.ParameterName}: restriction class nesting is too deep");
             return ConfigError(ev);
         }
+        Trace?.ListStarted(stage.ParameterName, ev.Depth, list);
         // A warn_if_reject before a restriction class (or a table that returns a list) covers all of it.
         bool outerWarn = ev.WarnIfReject;
         try
@@ -147,6 +151,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                     argument = list[++i];
                 }
                 var outcome = await EvaluateOneAsync(ev, name, argument, stage, ct);
+                Trace?.RestrictionDone(stage.ParameterName, ev.Depth, name, argument, (RestrictionResult)outcome, outcome == Outcome.Reject ? ev.Final : null);
                 ev.WarnIfReject = outerWarn;
                 if (outcome != Outcome.Dunno)
                     return outcome;

@@ -105,6 +105,7 @@ public sealed class TracingDnsResolver(IDnsResolver inner, RestrictionTrace trac
     {
         DnsStatus.Ok => string.Join(", ", records),
         DnsStatus.TryAgain => $"temporary failure{(string.IsNullOrEmpty(error) ? "" : ": " + error)}",
-        _ => status.ToString().ToLowerInvariant(),
+        DnsStatus.NotFound => "not found (NXDOMAIN)",
+        _ => "no records of this type",
     };
 }

@@ -104,6 +104,21 @@ public sealed class RelayAddress(RelayAddressOptions options, Func<string, Relay
     public RelayResolution Resolve(SmtpPath recipient) =>
         Resolve(recipient.Domain.Length == 0 ? Unquote(recipient.LocalPart) : Unquote(recipient.LocalPart) + "@" + recipient.Domain);
 
+    /// <summary>Postfix smtpd_check_addr: whether <paramref name="recipient"/> resolves to a domain that is neither a
+    /// valid host name nor an address literal ("501 5.1.3 Bad recipient address syntax"). A domain table that
+    /// fails leaves the question to the restriction lists, which defer.</summary>
+    public bool HasInvalidDomain(SmtpPath recipient)
+    {
+        try
+        {
+            return Resolve(recipient).SyntaxError;
+        }
+        catch (Posthorn.Config.Tables.LookupTableException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Resolves an address in internal (unquoted) form, e.g. <c>user@other@local</c>.</summary>
     /// <exception cref="Posthorn.Config.Tables.LookupTableException">A domain table failed.</exception>
     public RelayResolution Resolve(string address)

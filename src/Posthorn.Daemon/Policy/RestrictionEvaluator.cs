@@ -51,7 +51,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         IReadOnlyList<string>[] lists =
             [restrictions.Client, restrictions.Helo, restrictions.Sender, restrictions.Relay, restrictions.Recipient];
         // Postfix smtpd_check_addr: a recipient that resolves to an invalid domain is refused before any list.
-        if (!rcpt.IsNull && Relay.Resolve(rcpt).SyntaxError)
+        if (!rcpt.IsNull && Relay.HasInvalidDomain(rcpt))
             return new PolicyDecision(RelayAddress.BadRecipientSyntax);
         for (int i = 0; i < stages.Length; i++)
         {

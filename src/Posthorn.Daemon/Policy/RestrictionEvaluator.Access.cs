@@ -46,7 +46,9 @@ public sealed partial class RestrictionEvaluator
         string value;
         try
         {
-            if (!LookupKeys.TryFind([restrictions.Table(spec)], keys, out _, out value))
+            bool found = LookupKeys.TryFind([restrictions.Table(spec)], keys, out string foundKey, out value);
+            Trace?.TableLookup(spec, keys, found ? foundKey : null, found ? value : null);
+            if (!found)
                 return Outcome.Dunno;
         }
         catch (LookupTableException e)

@@ -24,6 +24,9 @@ namespace Posthorn.Daemon.Policy;
 public sealed partial class RestrictionEvaluator(Settings settings, RestrictionSettings restrictions, IDnsResolver? dns,
     MailLog log, Func<string, bool> isLocalRecipient)
 {
+    /// <summary>An observer of every list, restriction and table lookup (RestrictionTrace.cs); null in smtpd.</summary>
+    public IRestrictionTrace? Trace { get; init; }
+
     /// <summary>Postfix smtpd_check.c: the reply for a list that names an unknown restriction.</summary>
     public static readonly SmtpReply ServerConfigurationError = new(451, "4.3.5", "Server configuration error");
 
@@ -47,6 +50,9 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         ];
         IReadOnlyList<string>[] lists =
             [restrictions.Client, restrictions.Helo, restrictions.Sender, restrictions.Relay, restrictions.Recipient];
+        // Postfix smtpd_check_addr: a recipient that resolves to an invalid domain is refused before any list.
+        if (!rcpt.IsNull && Relay.HasInvalidDomain(rcpt))
+            return new PolicyDecision(RelayAddress.BadRecipientSyntax);
         for (int i = 0; i < stages.Length; i++)
         {
             // Postfix: once DISCARD was seen, the remaining checks are skipped and the mail is accepted.
@@ -117,6 +123,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             log.Warning("smtpd", $"{stage.ParameterName}: restriction class nesting is too deep");
             return ConfigError(ev);
         }
+        Trace?.ListStarted(stage.ParameterName, ev.Depth, list);
         // A warn_if_reject before a restriction class (or a table that returns a list) covers all of it.
         bool outerWarn = ev.WarnIfReject;
         try
@@ -144,6 +151,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                     argument = list[++i];
                 }
                 var outcome = await EvaluateOneAsync(ev, name, argument, stage, ct);
+                Trace?.RestrictionDone(stage.ParameterName, ev.Depth, name, argument, (RestrictionResult)outcome, outcome == Outcome.Reject ? ev.Final : null);
                 ev.WarnIfReject = outerWarn;
                 if (outcome != Outcome.Dunno)
                     return outcome;
@@ -263,10 +271,13 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         return Outcome.Reject;
     }
 
-    /// <summary>Postfix postconf(5) reject_unauth_destination: the domain is in mydestination,
-    /// inet_interfaces, proxy_interfaces, virtual_alias_domains, virtual_mailbox_domains or relay_domains.</summary>
-    private bool IsAuthorizedDestination(SmtpPath rcpt) => settings.IsLocalDomain(rcpt.Domain) || settings.IsRelayDomain(rcpt.Domain)
-        || restrictions.IsVirtualAliasDomain(rcpt.Domain) || settings.Virtual.IsVirtualDomain(rcpt.Domain);
+    /// <summary>Postfix postconf(5) reject_unauth_destination: the resolved domain is in mydestination,
+    /// inet_interfaces, proxy_interfaces, virtual_alias_domains, virtual_mailbox_domains or relay_domains, and the
+    /// address has no sender-specified routing (RelayAddress.cs).</summary>
+    private bool IsAuthorizedDestination(SmtpPath rcpt) => Relay.Resolve(rcpt).Authorized;
+
+    private RelayAddress? _relay;
+    private RelayAddress Relay => _relay ??= RelayAddress.For(settings, restrictions);
 
     private SmtpReply? UnlistedRecipient(SmtpPath rcpt)
     {

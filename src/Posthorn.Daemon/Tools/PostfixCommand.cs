@@ -21,6 +21,9 @@ public static class PostfixCommand
             {
                 case "-c" when i + 1 < args.Length: dir = args[++i]; break;
                 case "-v" or "-D": break;
+                // posthorn extension: postfix explain … takes its own options (PostfixExplain.cs).
+                case "explain" when verb is null:
+                    return await PostfixExplain.RunAsync(args[(i + 1)..], ctx, ctx.ConfigDirectory(dir));
                 default:
                     if (verb is not null || args[i].StartsWith('-'))
                     {

@@ -33,6 +33,10 @@ public static partial class ParameterRegistry
         Bool("append_dot_mydomain", "no", "Append .$mydomain to addresses without a dot in the domain."),
         Bool("swap_bangpath", "yes", "Rewrite site!user to user@site."),
         Bool("allow_percent_hack", "yes", "Rewrite user%domain to user@domain."),
+        Bool("resolve_dequoted_address", "yes", "Resolve \"user@domain\"@local as the address inside the quotes (relay control)."),
+        Bool("resolve_null_domain", "no", "Resolve an address with an empty domain (user@) as the local domain."),
+        Bool("resolve_numeric_domain", "no", "Resolve user@ipaddress as user@[ipaddress]."),
+        Bool("allow_untrusted_routing", "no", "Let untrusted clients relay sender-specified routes (user@x@y, user%x@y, x!user@y)."),
         List("masquerade_domains", "", "Domains whose subdomains are stripped from addresses."),
         List("propagate_unmatched_extensions", "canonical, virtual", "Lookup tables that propagate an address extension."),
 

@@ -30,19 +30,16 @@ public sealed record RelayAddressOptions(
     bool ResolveNumericDomain = false, bool AllowUntrustedRouting = false, bool AppendAtMyOrigin = true,
     bool AppendDotMyDomain = false, string MyOrigin = "localhost", string MyHostname = "localhost", string MyDomain = "localdomain")
 {
-    /// <summary>The options of <paramref name="cfg"/>. resolve_dequoted_address, resolve_null_domain,
-    /// resolve_numeric_domain and allow_untrusted_routing are not in Posthorn's parameter registry: a main.cf
-    /// setting is honoured, otherwise postconf(5)'s default applies.</summary>
+    /// <summary>The options of <paramref name="cfg"/>.</summary>
     public static RelayAddressOptions From(ConfigSnapshot cfg)
     {
-        bool Flag(string name, bool defaultValue) => cfg.IsSet(name) ? cfg.GetBool(name) : defaultValue;
         return new RelayAddressOptions(
             PercentHack: cfg.GetBool("allow_percent_hack"),
             SwapBangpath: cfg.GetBool("swap_bangpath"),
-            ResolveDequoted: Flag("resolve_dequoted_address", true),
-            ResolveNullDomain: Flag("resolve_null_domain", false),
-            ResolveNumericDomain: Flag("resolve_numeric_domain", false),
-            AllowUntrustedRouting: Flag("allow_untrusted_routing", false),
+            ResolveDequoted: cfg.GetBool("resolve_dequoted_address"),
+            ResolveNullDomain: cfg.GetBool("resolve_null_domain"),
+            ResolveNumericDomain: cfg.GetBool("resolve_numeric_domain"),
+            AllowUntrustedRouting: cfg.GetBool("allow_untrusted_routing"),
             AppendAtMyOrigin: cfg.GetBool("append_at_myorigin"),
             AppendDotMyDomain: cfg.GetBool("append_dot_mydomain"),
             MyOrigin: cfg.Get("myorigin"),

@@ -31,7 +31,8 @@ public sealed class MailboxEntry
 /// each message on demand, and the commit of deletions on quit.</summary>
 public abstract class Mailbox
 {
-    public required string Path { get; init; }
+    /// <summary>The file, directory or IMAP URL shown in the status line.</summary>
+    public string Path { get; protected set; } = "";
     public List<MailboxEntry> Entries { get; } = [];
 
     /// <summary>Opens a Maildir (a directory, or a path ending in "/") or an mbox file.</summary>
@@ -39,6 +40,34 @@ public abstract class Mailbox
     /// <exception cref="FormatException">the file is not in mbox format.</exception>
     public static Mailbox Open(string path, MuaContext ctx) =>
         path.EndsWith('/') || Directory.Exists(path) ? MaildirMailbox.Open(path) : MboxMailbox.Open(path, ctx.Locking);
+
+    /// <summary>mutt's change-folder / mailx's <c>folder</c>: another mailbox, named as
+    /// <see cref="ResolveFolder"/> reads it. The caller commits this one first.</summary>
+    /// <exception cref="IOException">there is no such mailbox, or it cannot be read.</exception>
+    /// <exception cref="FormatException">the file is not in mbox format.</exception>
+    public virtual Mailbox OpenFolder(string name, MuaContext ctx)
+    {
+        string root = Path.TrimEnd('/');
+        // A Maildir++ folder ".Sent" lives in the top Maildir; from inside one, "+X" is its sibling.
+        string? maildir = this is MaildirMailbox ? (System.IO.Path.GetFileName(root).StartsWith('.') ? System.IO.Path.GetDirectoryName(root) : root) : null;
+        return Open(ResolveFolder(name, maildir, ctx.HomeOf(ctx.UserName)), ctx);
+    }
+
+    /// <summary>A folder name as mutt reads it: "+NAME" or "=NAME" is the Maildir++ folder ".NAME" of
+    /// <paramref name="maildirRoot"/> ("/" in NAME becomes ".", Maildir++ nesting), or ~/Mail/NAME (mutt's
+    /// $folder) when the mailbox is not a Maildir; "~/" is the home directory; anything else a path.</summary>
+    public static string ResolveFolder(string name, string? maildirRoot, string? home)
+    {
+        if (name.Length > 1 && name[0] is '+' or '=')
+        {
+            string folder = name[1..].Trim('/');
+            return maildirRoot is not null
+                ? System.IO.Path.Combine(maildirRoot, "." + folder.Replace('/', '.')) + "/"
+                : System.IO.Path.Combine(home ?? ".", "Mail", folder);
+        }
+        if (name.StartsWith("~/", StringComparison.Ordinal) && home is not null) return System.IO.Path.Combine(home, name[2..]);
+        return name;
+    }
 
     /// <summary>Reads the mailbox again (after a commit: the kept messages, then any new ones).</summary>
     public virtual Mailbox Reopen(MuaContext ctx) => Open(Path, ctx);

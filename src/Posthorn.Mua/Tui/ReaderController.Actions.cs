@@ -74,11 +74,7 @@ public sealed partial class ReaderController
         if (exitCode != 0) return Then(() => Message = $"Editor exited with status {exitCode}; message not sent.");
         if (text == p.Original) return Then(() => Message = "Aborted unmodified message.");
         if (!DraftFile.TryParse(text, p.Template, out var draft, out string problem)) return Then(() => Message = problem);
-        return Ask("Send message? ([y]/n): ", "", answer =>
-        {
-            if (answer.Trim() is not ("" or "y" or "Y" or "yes")) return Then(() => Message = "Message not sent.");
-            return Then(() => Send(draft, p.Answers));
-        });
+        return AskSend(draft, p.Answers, "");
     }
 
     private void Send(Draft draft, MailboxEntry? answers)
@@ -87,7 +83,7 @@ public sealed partial class ReaderController
         {
             if (Composer.Send(_ctx, draft) != 0) { Message = "Sending failed; the message was not sent."; return; }
         }
-        catch (Exception e) when (e is ParseException or IOException)
+        catch (Exception e) when (e is ParseException or IOException or UnauthorizedAccessException)
         {
             Message = MessageText.Clean($"The message was not sent: {e.Message}");
             return;
@@ -115,7 +111,7 @@ public sealed partial class ReaderController
         {
             file = file.Trim();
             if (file.Length == 0) return ReaderAction.Continue;
-            if (file.StartsWith("~/", StringComparison.Ordinal) && _ctx.HomeOf(_ctx.UserName) is { } home) file = Path.Combine(home, file[2..]);
+            file = ExpandHome(file);
             string? error = Replies.SaveAsMbox(Box, [e], file, _ctx);
             Message = MessageText.Clean(error ?? $"Saved to {file}.");
             return ReaderAction.Continue;

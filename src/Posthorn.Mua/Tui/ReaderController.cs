@@ -8,11 +8,13 @@ namespace Posthorn.Mua.Tui;
 /// draws <see cref="Render"/> and passes keys to <see cref="Handle"/>; tests do the same without a terminal.</summary>
 /// <remarks>
 /// Index keys (mutt): j/k next/previous undeleted, Down/Up next/previous, Enter or Space opens the
-/// pager, d delete, u undelete, r reply, g group reply, m mail, s save to an mbox file, $ commit the
-/// deletions now, q commit and quit (mailx), x exit without changes, Home/End/PageUp/PageDown.
+/// pager, d delete, u undelete, r reply, g group reply, m mail, s save to an mbox file, v save an
+/// attachment to a file, c change to another folder (IMAP: any LISTed mailbox; local: a path, or
+/// +NAME for a Maildir++ folder), $ commit the deletions now, q commit and quit (mailx), x exit
+/// without changes, Home/End/PageUp/PageDown. After the editor: y send, n abort, a attach a file.
 /// Pager keys: q or i back to the index, Enter/Down one line on, Up/Backspace one line back,
 /// Space/PageDown a page on (at the end: the next message), -/PageUp a page back, j/k next/previous
-/// message; d/u/r/g/m/s/$/x as in the index.
+/// message; d/u/r/g/m/s/v/c/$/x as in the index.
 /// DEVIATION: s keeps the message (mailx keepsave), where mutt marks it deleted.
 /// DEVIATION: read state is not written back to an mbox or Maildir (as the line mode, see MboxMailbox).
 /// </remarks>
@@ -43,8 +45,9 @@ public sealed partial class ReaderController
     /// <summary>The pager's lines (unwrapped) of the open message.</summary>
     public IReadOnlyList<string> PagerLines => _pager;
 
-    /// <summary>A question on the bottom line; its answer goes to <see cref="Done"/>.</summary>
-    private sealed record Prompt(string Label, StringBuilder Text, Func<string, ReaderAction> Done);
+    /// <summary>A question on the bottom line; its answer goes to <see cref="Done"/>; Escape or Ctrl-G
+    /// closes it, then <see cref="Cancel"/> runs when there is one.</summary>
+    private sealed record Prompt(string Label, StringBuilder Text, Func<string, ReaderAction> Done, Func<ReaderAction>? Cancel = null);
 
     /// <summary>Acts on one key; returns what the runner must do next.</summary>
     public ReaderAction Handle(ReaderKey key)
@@ -107,6 +110,8 @@ public sealed partial class ReaderController
         'g' => Reply(all: true),
         'm' => Compose(),
         's' => Save(),
+        'v' => SaveAttachment(),
+        'c' => ChangeFolder(),
         '$' => Then(() => Sync()),
         'x' => new ReaderAction(ReaderActionKind.Quit, 0),
         '\0' => ReaderAction.Continue,
@@ -144,9 +149,10 @@ public sealed partial class ReaderController
         InPager = true;
         _pagerTop = 0;
         _wrapWidth = -1;
+        _attachments = [];
         try
         {
-            _pager = MessageText.Lines(Box.Load(e));
+            _pager = MessageText.Lines(Box.Load(e), _attachments);
         }
         catch (Exception ex) when (IsMailboxFailure(ex))
         {
@@ -198,20 +204,20 @@ public sealed partial class ReaderController
             case ReaderKeyName.Escape:
                 _prompt = null;
                 Message = "";
-                return ReaderAction.Continue;
+                return p.Cancel?.Invoke() ?? ReaderAction.Continue;
             case ReaderKeyName.Backspace:
                 if (p.Text.Length > 0) p.Text.Length--;
                 return ReaderAction.Continue;
         }
         // Ctrl-G aborts a prompt in mutt.
-        if (key.Char == '\a') { _prompt = null; return ReaderAction.Continue; }
+        if (key.Char == '\a') { _prompt = null; return p.Cancel?.Invoke() ?? ReaderAction.Continue; }
         if (key.Char >= ' ') p.Text.Append(key.Char);
         return ReaderAction.Continue;
     }
 
-    private ReaderAction Ask(string label, string initial, Func<string, ReaderAction> done)
+    private ReaderAction Ask(string label, string initial, Func<string, ReaderAction> done, Func<ReaderAction>? cancel = null)
     {
-        _prompt = new Prompt(label, new StringBuilder(initial), done);
+        _prompt = new Prompt(label, new StringBuilder(initial), done, cancel);
         return ReaderAction.Continue;
     }
 

@@ -111,7 +111,7 @@ public sealed partial class MailTuiTests(ITestOutputHelper output)
         await tmux.KeysAsync("Enter");
         await tmux.WaitForAsync("the body", s => s.Contains($"hello {token}"));
         await tmux.KeysAsync("r");
-        await tmux.WaitForAsync("the send question", s => s.Contains("Send message? ([y]/n):"));
+        await tmux.WaitForAsync("the send question", s => s.Contains("Send message? ([y]/n/a:attach file):"));
         await tmux.KeysAsync("y", "Enter");
         await tmux.WaitForAsync("the confirmation", s => s.Contains("Mail sent."));
         var reply = (await d.WaitForMboxAsync(User, "reply-" + token)).Single(m => m.Body.Contains("reply-" + token, StringComparison.Ordinal));

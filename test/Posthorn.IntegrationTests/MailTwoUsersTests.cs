@@ -146,4 +146,75 @@ public sealed class MailTwoUsersTests(ITestOutputHelper output)
             output.WriteLine("not root: --tui -u opening another user's mailbox was not checked, only its refusal");
         }
     }
+
+    /// <summary>Issue 10, attachments: <c>-a</c> on the one-line send, <c>v</c> saving it from the pager,
+    /// and <c>a</c> attaching a file to the answer after the editor.</summary>
+    [Fact]
+    public async Task Attachments_go_both_ways_dash_a_on_the_send_v_saves_it_and_a_attaches_to_the_answer()
+    {
+        var (d, peer) = await StartAsync();
+        await using var _ = d;
+        string token = Token.New();
+        using var dir = new TempDir();
+        byte[] report = [.. Enumerable.Range(0, 300).Select(i => (byte)(i * 7))];   // binary: 0x00, 0xff…
+        string reportPath = Path.Combine(dir.Path, "report.pdf");
+        File.WriteAllBytes(reportPath, report);
+        var sent = await d.RunToolWithInputAsync($"see attached {token}\n", "mail", "-r", peer.Address, "-s", $"report {token}", "-a", reportPath, $"{User}@{TestConfig.Myhostname}");
+        Assert.True(sent.ExitCode == 0, sent.ToString());
+        var delivered = Assert.Single(await d.WaitForMboxAsync(User, "see attached " + token));
+        Assert.StartsWith("multipart/mixed;", delivered.Header("Content-Type"));
+        var mime = LoadSingle(d.MboxOf(User));
+        var part = Assert.IsType<MimeKit.MimePart>(Assert.Single(mime.Attachments));
+        Assert.Equal(MimeKit.ContentEncoding.Base64, part.ContentTransferEncoding);
+        Assert.Equal("report.pdf", part.FileName);
+        Assert.Equal(report, Decode(part));
+
+        string editor = dir.Write("editor.sh", $"#!/bin/sh\nprintf 'answer-{token}\\n' >> \"$1\"\n");
+        File.SetUnixFileMode(editor, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string notes = dir.Write("notes.txt", $"notes {token}\n");
+        string saved = Path.Combine(dir.Path, "saved.pdf");
+        await using var tmux = await TmuxScreen.StartAsync(output, dir, ["mail", "--tui"], new() { ["MAIL_CONFIG"] = d.ConfigDir, ["EDITOR"] = editor });
+        if (tmux is null) return;
+        await tmux.WaitForAsync("the index", s => s.Contains($"report {token}"));
+        await tmux.KeysAsync("Enter");
+        await tmux.WaitForAsync("the attachment line", s => s.Contains($"see attached {token}") && s.Contains("[-- Attachment #1: report.pdf (application/pdf, 300) --]"));
+        await tmux.KeysAsync("v");
+        await tmux.WaitForAsync("the file question", s => s.Contains("Save to file: report.pdf"));
+        await tmux.KeysAsync([.. Enumerable.Repeat("BSpace", "report.pdf".Length), saved, "Enter"]);
+        await tmux.WaitForAsync("the save", s => s.Contains($"Saved to {saved} (300)."));
+        Assert.Equal(report, File.ReadAllBytes(saved));
+
+        await tmux.KeysAsync("r");
+        await tmux.WaitForAsync("the send question", s => s.Contains("Send message? ([y]/n/a:attach file):"));
+        await tmux.KeysAsync("a", "Enter");
+        await tmux.WaitForAsync("the attach question", s => s.Contains("Attach file:"));
+        await tmux.KeysAsync(notes, "Enter");
+        await tmux.WaitForAsync("the attachment in the question", s => s.Contains("Send message with 1 attachment (notes.txt)?"));
+        await tmux.KeysAsync("y", "Enter");
+        await tmux.WaitForAsync("the confirmation", s => s.Contains("Mail sent."));
+        await AnswerInPeerMailboxAsync(d, peer, delivered, $"answer-{token}");
+        var answer = LoadSingle(d.MboxOf(peer.Name));
+        Assert.Equal("multipart/mixed", answer.Body!.ContentType.MimeType);
+        var attached = Assert.IsAssignableFrom<MimeKit.MimePart>(Assert.Single(answer.Attachments));
+        Assert.Equal("notes.txt", attached.FileName);
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes($"notes {token}\n"), Decode(attached));
+        await tmux.KeysAsync("x");
+        await tmux.WaitForAsync("the exit", s => s.Contains("[posthorn exited 0]"));
+    }
+
+    private static MimeKit.MimeMessage LoadSingle(string mbox)
+    {
+        using var file = File.OpenRead(mbox);
+        var parser = new MimeKit.MimeParser(file, MimeKit.MimeFormat.Mbox);
+        var first = parser.ParseMessage();
+        Assert.True(parser.IsEndOfStream, $"{mbox} holds more than one message");
+        return first;
+    }
+
+    private static byte[] Decode(MimeKit.MimePart part)
+    {
+        using var decoded = new MemoryStream();
+        part.Content!.DecodeTo(decoded);
+        return decoded.ToArray();
+    }
 }

@@ -4,8 +4,8 @@ namespace Posthorn.Mua.Tui;
 /// the index or the pager, a status bar and the message/prompt line.</summary>
 public sealed partial class ReaderController
 {
-    private const string IndexHelp = "q:Quit  x:Exit  d:Del  u:Undel  s:Save  m:Mail  r:Reply  g:Group  $:Sync";
-    private const string PagerHelp = "i:Exit  -:PrevPg  <Space>:NextPg  d:Del  u:Undel  s:Save  m:Mail  r:Reply  g:Group";
+    private const string IndexHelp = "q:Quit  x:Exit  d:Del  u:Undel  s:Save  m:Mail  r:Reply  g:Group  $:Sync  c:Folder  v:Attachment";
+    private const string PagerHelp = "i:Exit  -:PrevPg  <Space>:NextPg  d:Del  u:Undel  s:Save  m:Mail  r:Reply  g:Group  v:Attachment";
 
     private List<string> _wrapped = [];
     private int _wrapWidth = -1;

@@ -40,6 +40,9 @@ public sealed class MailTwoUsersTests(ITestOutputHelper output)
         return (d, peer);
     }
 
+    /// <summary>Whose mailbox <c>-u</c> asks for: as root the peer's; otherwise root's, which is never ours.</summary>
+    private static string OtherUser(Peer peer) => Unix.IsRoot ? peer.Name : "root";
+
     /// <summary>The peer sends "hi TOKEN" to the reader; returns the message as delivered.</summary>
     private static async Task<StoredMessage> PeerSendsAsync(DaemonProcess d, Peer peer, string token)
     {
@@ -86,7 +89,7 @@ public sealed class MailTwoUsersTests(ITestOutputHelper output)
         Assert.DoesNotContain(token, File.ReadAllText(d.MboxOf(User)));
 
         // -u: root opens another user's mailbox; anyone else is refused.
-        var other = await d.RunToolWithInputAsync("h\nx\n", "mail", "-u", "nobody");
+        var other = await d.RunToolWithInputAsync("h\nx\n", "mail", "-u", OtherUser(peer));
         if (Unix.IsRoot)
         {
             Assert.True(other.ExitCode == 0, other.ToString());
@@ -132,7 +135,7 @@ public sealed class MailTwoUsersTests(ITestOutputHelper output)
         Assert.Equal("", File.ReadAllText(d.MboxOf(User)));
 
         // -u in the full-screen reader.
-        await using var other = await TmuxScreen.StartAsync(output, dir, ["mail", "--tui", "-u", "nobody"], env);
+        await using var other = await TmuxScreen.StartAsync(output, dir, ["mail", "--tui", "-u", OtherUser(peer)], env);
         if (other is null) return;
         if (Unix.IsRoot)
         {

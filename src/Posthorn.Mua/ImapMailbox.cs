@@ -19,7 +19,7 @@ namespace Posthorn.Mua;
 public sealed class ImapMailbox : Mailbox, IDisposable
 {
     private const MessageSummaryItems Items = MessageSummaryItems.UniqueId | MessageSummaryItems.Envelope
-        | MessageSummaryItems.Flags | MessageSummaryItems.Size | MessageSummaryItems.InternalDate;
+        | MessageSummaryItems.Flags | MessageSummaryItems.Size | MessageSummaryItems.InternalDate | MessageSummaryItems.References;
 
     private readonly ImapClient _client;
     private IMailFolder _inbox;
@@ -141,6 +141,8 @@ public sealed class ImapMailbox : Mailbox, IDisposable
                 State = flags.HasFlag(MessageFlags.Seen) ? MessageState.Read : flags.HasFlag(MessageFlags.Recent) ? MessageState.New : MessageState.Unread,
                 Replied = flags.HasFlag(MessageFlags.Answered),
                 Deleted = flags.HasFlag(MessageFlags.Deleted) || marked.Contains(s.UniqueId),
+                MessageId = env?.MessageId,
+                Parents = [.. s.References ?? [], .. env?.InReplyTo is { Length: > 0 } irt ? [irt.Trim().Trim('<', '>')] : Array.Empty<string>()],
             };
             Entries.Add(entry);
             _uids[entry] = s.UniqueId;

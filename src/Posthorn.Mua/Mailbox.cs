@@ -21,6 +21,11 @@ public sealed class MailboxEntry
     public bool Deleted { get; set; }
     /// <summary>Answered: mutt's "r" flag (mbox X-Status: A, Maildir "R", IMAP \Answered).</summary>
     public bool Replied { get; set; }
+    /// <summary>The Message-ID (without angle brackets), for threads; null when there is none.</summary>
+    public string? MessageId { get; init; }
+    /// <summary>The ids this message answers: References, then In-Reply-To (RFC 5322 §3.6.4; the
+    /// parent is the last one present in the mailbox).</summary>
+    public IReadOnlyList<string> Parents { get; init; } = [];
     /// <summary>mbox: where the From_ line starts and how many bytes up to the next one.</summary>
     internal long Offset { get; init; }
     /// <summary>Maildir: the message file.</summary>
@@ -97,6 +102,16 @@ public abstract class Mailbox
             && list.Mailboxes.FirstOrDefault() is { } mb)
             from = mb.Address;
         return (from, headers[HeaderId.Subject] ?? "");
+    }
+
+    /// <summary>The Message-ID and the References/In-Reply-To ids of a header block (RFC 5322 §3.6.4).</summary>
+    internal static (string? Id, IReadOnlyList<string> Parents) ThreadIds(HeaderList headers)
+    {
+        string? id = headers[HeaderId.MessageId] is { } m ? MimeKit.Utils.MimeUtils.EnumerateReferences(m).FirstOrDefault() : null;
+        var parents = new List<string>();
+        if (headers[HeaderId.References] is { } refs) parents.AddRange(MimeKit.Utils.MimeUtils.EnumerateReferences(refs));
+        if (headers[HeaderId.InReplyTo] is { } irt) parents.AddRange(MimeKit.Utils.MimeUtils.EnumerateReferences(irt));
+        return (id, parents);
     }
 
     /// <summary>Postfix local(8) mbox form: the From_ line, lines starting "From " quoted as ">From ", a blank line.</summary>

@@ -139,7 +139,7 @@ public sealed partial class ReaderController
             Message = MessageText.Clean($"{Box.Path}: {e.Message}; mailbox left unchanged.");
             return false;
         }
-        int current = Box.Entries.Take(Selected).Count(e => !e.Deleted);
+        int current = View.Take(Selected).Count(e => !e.Deleted);
         InPager = false;
         try
         {
@@ -161,7 +161,8 @@ public sealed partial class ReaderController
         // The kept messages come first, in order; what they showed stays (it is not stored in the file).
         for (int i = 0; i < kept.Count && i < Box.Entries.Count; i++)
             (Box.Entries[i].State, Box.Entries[i].Replied) = (kept[i].State, kept[i].Replied || Box.Entries[i].Replied);
-        Selected = Math.Clamp(current, 0, Math.Max(0, Box.Entries.Count - 1));
+        Rethread();
+        Selected = Math.Clamp(current, 0, Math.Max(0, View.Count - 1));
         Message = $"{deleted} message{(deleted == 1 ? "" : "s")} deleted.";
         return true;
     }
@@ -180,7 +181,8 @@ public sealed partial class ReaderController
             Message = MessageText.Clean($"{Box.Path}: {e.Message}");
             return;
         }
-        Selected = Math.Clamp(Selected, 0, Math.Max(0, Box.Entries.Count - 1));
+        Rethread();
+        Selected = Math.Clamp(Selected, 0, Math.Max(0, View.Count - 1));
         // mutt's words for new mail in the open mailbox.
         if (Box.Entries.Count > before) Message = "New mail in this mailbox.";
     }

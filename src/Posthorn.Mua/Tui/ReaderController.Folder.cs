@@ -28,7 +28,8 @@ public sealed partial class ReaderController
         }
         InPager = false;
         _indexTop = 0;
-        int first = Box.Entries.FindIndex(e => e.State == MessageState.New);
+        Rethread();
+        int first = View.ToList().FindIndex(e => e.State == MessageState.New);
         Selected = first >= 0 ? first : 0;
         Message = MessageText.Clean($"{Box.Path}: {Box.Entries.Count} message{(Box.Entries.Count == 1 ? "" : "s")}.");
         return ReaderAction.Continue;

@@ -7,7 +7,7 @@ using MimeKit;
 
 namespace Posthorn.Mua;
 
-/// <summary>An IMAP INBOX as a <see cref="Mailbox"/>, through MailKit's ImapClient: the index from one
+/// <summary>An IMAP folder (INBOX first, any other with <see cref="OpenFolder"/>) as a <see cref="Mailbox"/>, through MailKit's ImapClient: the index from one
 /// FETCH of the envelopes, a message fetched when it is opened, deletions committed as
 /// <c>UID STORE +FLAGS.SILENT (\Deleted)</c> and an expunge of those UIDs only.</summary>
 /// <remarks>
@@ -19,34 +19,41 @@ namespace Posthorn.Mua;
 public sealed class ImapMailbox : Mailbox, IDisposable
 {
     private const MessageSummaryItems Items = MessageSummaryItems.UniqueId | MessageSummaryItems.Envelope
-        | MessageSummaryItems.Flags | MessageSummaryItems.Size | MessageSummaryItems.InternalDate;
+        | MessageSummaryItems.Flags | MessageSummaryItems.Size | MessageSummaryItems.InternalDate | MessageSummaryItems.References;
 
     private readonly ImapClient _client;
-    private readonly IMailFolder _inbox;
+    private IMailFolder _inbox;
     private readonly ImapUrl _url;
     private readonly string _password;
+    private readonly ImapTrust _trust;
     private readonly Dictionary<MailboxEntry, UniqueId> _uids = [];
+    private (Action Changed, Action<string> Failed)? _watch;
+    private ImapWatcher? _watcher;
 
-    private ImapMailbox(ImapClient client, IMailFolder inbox, ImapUrl url, string password)
+    private ImapMailbox(ImapClient client, IMailFolder inbox, ImapUrl url, string password, ImapTrust trust)
     {
         _client = client;
         _inbox = inbox;
         _url = url;
         _password = password;
+        _trust = trust;
     }
 
-    /// <summary>Connects, logs in and opens INBOX read-write.</summary>
+    /// <summary>Connects, logs in and opens INBOX read-write. The server certificate is checked by
+    /// <paramref name="trust"/> (the system's trust store by default).</summary>
     /// <exception cref="IOException">the server cannot be reached.</exception>
     /// <exception cref="AuthenticationException">the login was refused.</exception>
-    public static ImapMailbox Open(ImapUrl url, string password, CancellationToken ct = default)
+    /// <exception cref="SslHandshakeException">TLS failed; <see cref="ImapTrust.Problem"/> says why when it was the certificate.</exception>
+    public static ImapMailbox Open(ImapUrl url, string password, ImapTrust? trust = null, CancellationToken ct = default)
     {
-        var client = new ImapClient { Timeout = 60_000 };
+        trust ??= new ImapTrust();
+        var client = new ImapClient { Timeout = 60_000, ServerCertificateValidationCallback = trust.Check };
         try
         {
             client.Connect(url.Host, url.Port, url.Tls, ct);
             client.Authenticate(url.User, password, ct);
             client.Inbox.Open(FolderAccess.ReadWrite, ct);
-            var box = new ImapMailbox(client, client.Inbox, url, password) { Path = url.ToString() };
+            var box = new ImapMailbox(client, client.Inbox, url, password, trust) { Path = url.ToString() };
             box.Fetch();
             return box;
         }
@@ -57,9 +64,59 @@ public sealed class ImapMailbox : Mailbox, IDisposable
         }
     }
 
-    /// <summary>Watches INBOX on a second connection (IDLE, RFC 2177) and calls <paramref name="changed"/>
-    /// from another thread when the message count changes; <paramref name="failed"/> when watching stops.</summary>
-    public IDisposable Watch(Action changed, Action<string> failed) => ImapWatcher.Start(_url, _password, changed, failed);
+    /// <summary>Watches the open folder on a second connection (IDLE, RFC 2177) and calls <paramref name="changed"/>
+    /// from another thread when the message count changes; <paramref name="failed"/> when watching stops.
+    /// After <see cref="OpenFolder"/> the new folder is watched.</summary>
+    public IDisposable Watch(Action changed, Action<string> failed)
+    {
+        _watch = (changed, failed);
+        _watcher = ImapWatcher.Start(_url, _password, _trust, _inbox.FullName, changed, failed);
+        return new WatchStop(this);
+    }
+
+    private sealed class WatchStop(ImapMailbox box) : IDisposable
+    {
+        public void Dispose()
+        {
+            box._watch = null;
+            box._watcher?.Dispose();
+            box._watcher = null;
+        }
+    }
+
+    /// <summary>The folder names LIST returns (RFC 9051 §6.3.9), INBOX first.</summary>
+    public IReadOnlyList<string> FolderNames()
+    {
+        var names = new List<string> { "INBOX" };
+        foreach (var ns in _client.PersonalNamespaces)
+            foreach (var f in _client.GetFolders(ns, false, CancellationToken.None))
+                if (!f.IsNamespace && !f.Attributes.HasFlag(FolderAttributes.NonExistent) && !f.Attributes.HasFlag(FolderAttributes.NoSelect)
+                    && !names.Contains(f.FullName, StringComparer.OrdinalIgnoreCase))
+                    names.Add(f.FullName);
+        return names;
+    }
+
+    /// <summary>mutt's change-folder over IMAP: closes the open folder (deletion marks are committed by
+    /// the caller first) and opens <paramref name="name"/> ("+NAME" and "=NAME" mean NAME) read-write.</summary>
+    /// <exception cref="IOException">there is no such folder; the message lists the ones there are.</exception>
+    public override Mailbox OpenFolder(string name, MuaContext ctx)
+    {
+        if (name.Length > 1 && name[0] is '+' or '=') name = name[1..];
+        var names = FolderNames();
+        string? match = names.FirstOrDefault(n => n.Equals(name, StringComparison.Ordinal))
+            ?? (name.Equals("INBOX", StringComparison.OrdinalIgnoreCase) ? "INBOX" : null);   // RFC 9051 §5.1: INBOX is case-insensitive
+        if (match is null) throw new IOException($"{name}: no such folder (there are: {string.Join(", ", names)})");
+        var next = match == "INBOX" ? _client.Inbox : _client.GetFolder(match);
+        next.Open(FolderAccess.ReadWrite);
+        _inbox = next;
+        _uids.Clear();
+        Fetch();
+        var watch = _watch;
+        _watcher?.Dispose();
+        if (watch is { } w) _watcher = ImapWatcher.Start(_url, _password, _trust, next.FullName, w.Changed, w.Failed);
+        Path = _url.WithFolder(next.FullName);
+        return this;
+    }
 
     private void Fetch()
     {
@@ -84,6 +141,8 @@ public sealed class ImapMailbox : Mailbox, IDisposable
                 State = flags.HasFlag(MessageFlags.Seen) ? MessageState.Read : flags.HasFlag(MessageFlags.Recent) ? MessageState.New : MessageState.Unread,
                 Replied = flags.HasFlag(MessageFlags.Answered),
                 Deleted = flags.HasFlag(MessageFlags.Deleted) || marked.Contains(s.UniqueId),
+                MessageId = env?.MessageId,
+                Parents = [.. s.References ?? [], .. env?.InReplyTo is { Length: > 0 } irt ? [irt.Trim().Trim('<', '>')] : Array.Empty<string>()],
             };
             Entries.Add(entry);
             _uids[entry] = s.UniqueId;
@@ -132,6 +191,8 @@ public sealed class ImapMailbox : Mailbox, IDisposable
 
     public void Dispose()
     {
+        _watcher?.Dispose();
+        _watcher = null;
         try
         {
             if (_client.IsConnected) _client.Disconnect(quit: true);
@@ -142,34 +203,4 @@ public sealed class ImapMailbox : Mailbox, IDisposable
         }
         _client.Dispose();
     }
-}
-
-/// <summary>An RFC 5092 imap URL, <c>imap[s]://user@host[:port]</c> (the path, if any, is ignored: INBOX is opened).</summary>
-public sealed record ImapUrl(bool Secure, string User, string Host, int Port)
-{
-    public static bool TryParse(string text, out ImapUrl url, out string problem)
-    {
-        url = new ImapUrl(false, "", "", 0);
-        problem = "";
-        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme is not ("imap" or "imaps"))
-        {
-            problem = $"{text}: not an imap:// or imaps:// URL";
-            return false;
-        }
-        // RFC 5092 §3.2: iuserinfo = enc-user [iauth]; ";AUTH=" selects a mechanism, not part of the name.
-        string user = Uri.UnescapeDataString(uri.UserInfo.Split(';', 2)[0].Split(':', 2)[0]);
-        if (user.Length == 0)
-        {
-            problem = $"{text}: no user name (imap://user@host)";
-            return false;
-        }
-        bool secure = uri.Scheme == "imaps";
-        url = new ImapUrl(secure, user, uri.Host.Trim('[', ']'), uri.IsDefaultPort || uri.Port < 0 ? (secure ? 993 : 143) : uri.Port);
-        return true;
-    }
-
-    /// <summary>imaps: TLS from the start (RFC 8314); imap: STARTTLS when the server offers it.</summary>
-    public SecureSocketOptions Tls => Secure ? SecureSocketOptions.SslOnConnect : SecureSocketOptions.StartTlsWhenAvailable;
-
-    public override string ToString() => $"{(Secure ? "imaps" : "imap")}://{User}@{Host}:{Port}/INBOX";
 }

@@ -5,7 +5,7 @@ using MailKit.Security;
 
 namespace Posthorn.Mua;
 
-/// <summary>A second IMAP connection that sits in IDLE on INBOX (opened read-only, so it never changes
+/// <summary>A second IMAP connection that sits in IDLE on the open folder (opened read-only, so it never changes
 /// flags) and reports when the message count changes. Servers without IDLE are asked with NOOP.</summary>
 /// <remarks>RFC 2177 §3: the client must re-issue IDLE at least every 29 minutes; we do so every 9.
 /// MailKit's ImapClient is not shared between threads: this connection belongs to the watcher's task only.</remarks>
@@ -17,22 +17,22 @@ internal sealed class ImapWatcher : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
 
-    public static ImapWatcher Start(ImapUrl url, string password, Action changed, Action<string> failed)
+    public static ImapWatcher Start(ImapUrl url, string password, ImapTrust trust, string folder, Action changed, Action<string> failed)
     {
         var w = new ImapWatcher();
-        w._loop = Task.Run(() => w.RunAsync(url, password, changed, failed));
+        w._loop = Task.Run(() => w.RunAsync(url, password, trust, folder, changed, failed));
         return w;
     }
 
-    private async Task RunAsync(ImapUrl url, string password, Action changed, Action<string> failed)
+    private async Task RunAsync(ImapUrl url, string password, ImapTrust trust, string folder, Action changed, Action<string> failed)
     {
         var ct = _stop.Token;
         try
         {
-            using var client = new ImapClient { Timeout = 60_000 };
+            using var client = new ImapClient { Timeout = 60_000, ServerCertificateValidationCallback = trust.Check };
             await client.ConnectAsync(url.Host, url.Port, url.Tls, ct);
             await client.AuthenticateAsync(url.User, password, ct);
-            var inbox = client.Inbox;
+            var inbox = folder == "INBOX" ? client.Inbox : await client.GetFolderAsync(folder, ct);
             await inbox.OpenAsync(FolderAccess.ReadOnly, ct);
             inbox.CountChanged += (_, _) => changed();
             while (!ct.IsCancellationRequested)
@@ -55,7 +55,7 @@ internal sealed class ImapWatcher : IDisposable
             // Stopped by Dispose.
         }
         catch (Exception e) when (e is IOException or SocketException or ImapProtocolException or ImapCommandException
-            or AuthenticationException or SslHandshakeException or ServiceNotConnectedException or OperationCanceledException)
+            or AuthenticationException or SslHandshakeException or ServiceNotConnectedException or OperationCanceledException or FolderNotFoundException)
         {
             failed($"IMAP IDLE stopped: {e.Message}");
         }

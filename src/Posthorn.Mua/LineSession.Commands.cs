@@ -98,19 +98,50 @@ public sealed partial class LineSession
     }
 
     /// <summary>mailx <c>quit</c>: deleted messages leave the mailbox, the others are held.</summary>
-    private int Quit()
+    private int Quit() => Commit() ? 0 : 1;
+
+    private bool Commit()
     {
         try
         {
             int kept = box.Commit();
             if (kept < box.Entries.Count || kept > 0)
                 ctx.Out.WriteLine($"Held {kept} message{(kept == 1 ? "" : "s")} in {box.Path}");
-            return 0;
+            return true;
         }
         catch (Exception e) when (e is MboxFile.Failure or IOException or UnauthorizedAccessException)
         {
             ctx.Err.WriteLine($"mail: {box.Path}: {e.Message}; mailbox left unchanged");
-            return 1;
+            return false;
         }
+    }
+
+    /// <summary>mailx <c>folder name</c>: commits this mailbox as <c>quit</c> does, then opens
+    /// <paramref name="name"/> (<see cref="Mailbox.OpenFolder"/>); without a name, says which is open.</summary>
+    private int? Folder(string name)
+    {
+        if (name.Length == 0)
+        {
+            Announce();
+            return null;
+        }
+        if (name == "%") name = ctx.MailboxOf(ctx.UserName) ?? name;   // mailx: % is the system mailbox
+        if (!Commit()) return null;
+        try
+        {
+            box = box.OpenFolder(name, ctx);
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException)
+        {
+            ctx.Err.WriteLine($"mail: {e.Message}");
+            // The deletions are committed: read what is left of this mailbox.
+            try { box = box.Reopen(ctx); }
+            catch (Exception again) when (again is IOException or FormatException or UnauthorizedAccessException) { box.Entries.RemoveAll(x => x.Deleted); }
+            return null;
+        }
+        var first = box.Entries.FirstOrDefault(e => e.State == MessageState.New) ?? box.Entries.FirstOrDefault();
+        (_current, _printedCurrent) = (first?.Number ?? 1, false);
+        Announce();
+        return null;
     }
 }

@@ -7,7 +7,8 @@ namespace Posthorn.Mua;
 /// <remarks>
 /// Commands (POSIX mailx): h[eaders], p[rint]/t[ype] [list], N (print N), n[ext] or an empty line,
 /// d[elete] [list], u[ndelete] [list], r[eply]/R[eply] [N], m[ail] addr…, s[ave] [list] file,
-/// q[uit] (commit deletions), x/ex[it] (leave the mailbox as it was), ?/help.
+/// fo[lder] name (commit, then open another mailbox: a path, "+NAME" for a Maildir++ folder, "%" for
+/// the user's own), q[uit] (commit deletions), x/ex[it] (leave the mailbox as it was), ?/help.
 /// A list is numbers, ranges "2-4" or "*"; none means the current message.
 /// DEVIATION: saved messages stay in the mailbox (as with mailx's keepsave).
 /// </remarks>
@@ -20,10 +21,7 @@ public sealed partial class LineSession(Mailbox box, MuaContext ctx)
     {
         var first = box.Entries.FirstOrDefault(e => e.State == MessageState.New) ?? box.Entries.FirstOrDefault();
         _current = first?.Number ?? 1;
-        int fresh = box.Entries.Count(e => e.State == MessageState.New);
-        int unread = box.Entries.Count(e => e.State == MessageState.Unread);
-        ctx.Out.WriteLine($"\"{box.Path}\": {box.Entries.Count} message{(box.Entries.Count == 1 ? "" : "s")}"
-            + (fresh > 0 ? $" {fresh} new" : "") + (unread > 0 ? $" {unread} unread" : ""));
+        Announce();
         if (!noSummary) Headers();
         for (string? line; (line = ctx.In.ReadLine()) is not null;)
         {
@@ -31,6 +29,15 @@ public sealed partial class LineSession(Mailbox box, MuaContext ctx)
             if (result is int rc) return rc;
         }
         return Quit();
+    }
+
+    /// <summary>mailx's first line: <c>"PATH": 3 messages 1 new 1 unread</c>.</summary>
+    private void Announce()
+    {
+        int fresh = box.Entries.Count(e => e.State == MessageState.New);
+        int unread = box.Entries.Count(e => e.State == MessageState.Unread);
+        ctx.Out.WriteLine($"\"{box.Path}\": {box.Entries.Count} message{(box.Entries.Count == 1 ? "" : "s")}"
+            + (fresh > 0 ? $" {fresh} new" : "") + (unread > 0 ? $" {unread} unread" : ""));
     }
 
     /// <summary>Runs one command; returns the exit status when the session ends.</summary>
@@ -54,6 +61,7 @@ public sealed partial class LineSession(Mailbox box, MuaContext ctx)
             case "R" or "Reply": return Reply(rest, all: false);
             case "m" or "mail": return MailTo(rest);
             case "s" or "save": return Save(rest);
+            case "fo" or "folder" or "file": return Folder(rest);
             case "q" or "quit": return Quit();
             case "x" or "ex" or "exit" or "xit": return 0;
             case "help": return Help();
@@ -71,6 +79,7 @@ public sealed partial class LineSession(Mailbox box, MuaContext ctx)
             d [list]       delete                   u [list]     undelete
             r [N]          reply to all             R [N]        reply to the sender
             m addr…        send mail                s [list] file  append to an mbox file
+            folder name    open another mailbox (+NAME: a Maildir++ folder)
             q              quit, commit deletions   x            exit, change nothing
             """);
         return null;

@@ -9,7 +9,9 @@ namespace Posthorn.Mua;
 /// and envelope sender), -E (do not send an empty body), -f [file] (another mailbox; alone: ~/mbox),
 /// -u user (that user's mailbox; root only), -N (no header summary on start). -n and -i are accepted.
 /// --tui opens the full-screen reader (<see cref="Tui.TuiProgram"/>) instead of the line commands;
-/// --imap URL opens it over an IMAP INBOX (<see cref="ImapReader"/>).
+/// --imap URL opens it over an IMAP INBOX (<see cref="ImapReader"/>); --ca-file FILE trusts the
+/// certificates in FILE too, --insecure accepts any server certificate (<see cref="ImapTrust"/>).
+/// -f +NAME opens the Maildir++ folder .NAME of the user's Maildir (or ~/Mail/NAME), as mutt.
 /// Exit: 0 ok; 1 on any error (mailx). Security: runs as the invoking user; -u is refused to others.
 /// </remarks>
 public static class MailProgram
@@ -18,13 +20,21 @@ public static class MailProgram
     {
         string? subject = null, from = null, folder = null, user = null;
         bool skipEmpty = false, noSummary = false, fFlag = false, tui = false;
-        string? imap = null;
+        string? imap = null, caFile = null;
+        bool insecure = false;
         List<string> to = [], cc = [], bcc = [], attach = [];
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
             if (a == "--") { to.AddRange(args[(i + 1)..]); break; }
             if (a == "--tui") { tui = true; continue; }
+            if (a == "--insecure") { insecure = true; continue; }
+            if (a == "--ca-file")
+            {
+                if (i + 1 >= args.Length) return Usage(ctx, "option requires an argument -- ca-file");
+                caFile = args[++i];
+                continue;
+            }
             if (a == "--imap")
             {
                 if (i + 1 >= args.Length) return Usage(ctx, "option requires an argument -- imap");
@@ -59,7 +69,8 @@ public static class MailProgram
                 default: return Usage(ctx, $"illegal option -- {flag}");
             }
         }
-        if (imap is not null) return ImapReader.Run(imap, ctx);
+        if (imap is not null) return ImapReader.Run(imap, ctx, insecure, caFile);
+        if (insecure || caFile is not null) return Usage(ctx, "--insecure and --ca-file go with --imap");
         if (tui || fFlag || user is not null || (to.Count == 0 && cc.Count == 0 && bcc.Count == 0))
             return Read(ctx, fFlag ? folder ?? Path.Combine(ctx.HomeOf(ctx.UserName) ?? ".", "mbox") : null, user, noSummary, tui);
         return Send(ctx, new Draft(to.SelectMany(SplitList).ToList(), cc, bcc, subject, "", attach, from), skipEmpty);
@@ -84,7 +95,7 @@ public static class MailProgram
         {
             return Fail(ctx, $"invalid address: {e.Message}");
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return Fail(ctx, e.Message);
         }
@@ -94,6 +105,12 @@ public static class MailProgram
     {
         if (user is not null && !ctx.IsRoot && user != ctx.UserName) return Fail(ctx, "-u: permission denied (root only)");
         string who = user ?? ctx.UserName;
+        if (folder is not null && folder.Length > 1 && folder[0] is '+' or '=')
+        {
+            string? own = ctx.MailboxOf(who);
+            bool maildir = own is not null && (own.EndsWith('/') || Directory.Exists(own));
+            folder = Mailbox.ResolveFolder(folder, maildir ? own!.TrimEnd('/') : null, ctx.HomeOf(who));
+        }
         string? path = folder ?? ctx.MailboxOf(who);
         if (path is null) return Fail(ctx, $"no home directory for {who}");
         Mailbox box;
@@ -126,7 +143,7 @@ public static class MailProgram
         ctx.Err.WriteLine("usage: mail [-E] [-s subject] [-c cc] [-b bcc] [-a file] [-r from] address…");
         ctx.Err.WriteLine("       mail [-N] [-f [file] | -u user]");
         ctx.Err.WriteLine("       mail --tui [-f [file] | -u user]");
-        ctx.Err.WriteLine("       mail --imap imap[s]://user@host[:port]");
+        ctx.Err.WriteLine("       mail --imap imap[s]://user@host[:port] [--ca-file FILE | --insecure]");
         return 1;
     }
 

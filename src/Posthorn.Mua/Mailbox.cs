@@ -21,6 +21,11 @@ public sealed class MailboxEntry
     public bool Deleted { get; set; }
     /// <summary>Answered: mutt's "r" flag (mbox X-Status: A, Maildir "R", IMAP \Answered).</summary>
     public bool Replied { get; set; }
+    /// <summary>The Message-ID (without angle brackets), for threads; null when there is none.</summary>
+    public string? MessageId { get; init; }
+    /// <summary>The ids this message answers: References, then In-Reply-To (RFC 5322 §3.6.4; the
+    /// parent is the last one present in the mailbox).</summary>
+    public IReadOnlyList<string> Parents { get; init; } = [];
     /// <summary>mbox: where the From_ line starts and how many bytes up to the next one.</summary>
     internal long Offset { get; init; }
     /// <summary>Maildir: the message file.</summary>
@@ -31,7 +36,8 @@ public sealed class MailboxEntry
 /// each message on demand, and the commit of deletions on quit.</summary>
 public abstract class Mailbox
 {
-    public required string Path { get; init; }
+    /// <summary>The file, directory or IMAP URL shown in the status line.</summary>
+    public string Path { get; protected set; } = "";
     public List<MailboxEntry> Entries { get; } = [];
 
     /// <summary>Opens a Maildir (a directory, or a path ending in "/") or an mbox file.</summary>
@@ -39,6 +45,34 @@ public abstract class Mailbox
     /// <exception cref="FormatException">the file is not in mbox format.</exception>
     public static Mailbox Open(string path, MuaContext ctx) =>
         path.EndsWith('/') || Directory.Exists(path) ? MaildirMailbox.Open(path) : MboxMailbox.Open(path, ctx.Locking);
+
+    /// <summary>mutt's change-folder / mailx's <c>folder</c>: another mailbox, named as
+    /// <see cref="ResolveFolder"/> reads it. The caller commits this one first.</summary>
+    /// <exception cref="IOException">there is no such mailbox, or it cannot be read.</exception>
+    /// <exception cref="FormatException">the file is not in mbox format.</exception>
+    public virtual Mailbox OpenFolder(string name, MuaContext ctx)
+    {
+        string root = Path.TrimEnd('/');
+        // A Maildir++ folder ".Sent" lives in the top Maildir; from inside one, "+X" is its sibling.
+        string? maildir = this is MaildirMailbox ? (System.IO.Path.GetFileName(root).StartsWith('.') ? System.IO.Path.GetDirectoryName(root) : root) : null;
+        return Open(ResolveFolder(name, maildir, ctx.HomeOf(ctx.UserName)), ctx);
+    }
+
+    /// <summary>A folder name as mutt reads it: "+NAME" or "=NAME" is the Maildir++ folder ".NAME" of
+    /// <paramref name="maildirRoot"/> ("/" in NAME becomes ".", Maildir++ nesting), or ~/Mail/NAME (mutt's
+    /// $folder) when the mailbox is not a Maildir; "~/" is the home directory; anything else a path.</summary>
+    public static string ResolveFolder(string name, string? maildirRoot, string? home)
+    {
+        if (name.Length > 1 && name[0] is '+' or '=')
+        {
+            string folder = name[1..].Trim('/');
+            return maildirRoot is not null
+                ? System.IO.Path.Combine(maildirRoot, "." + folder.Replace('/', '.')) + "/"
+                : System.IO.Path.Combine(home ?? ".", "Mail", folder);
+        }
+        if (name.StartsWith("~/", StringComparison.Ordinal) && home is not null) return System.IO.Path.Combine(home, name[2..]);
+        return name;
+    }
 
     /// <summary>Reads the mailbox again (after a commit: the kept messages, then any new ones).</summary>
     public virtual Mailbox Reopen(MuaContext ctx) => Open(Path, ctx);
@@ -68,6 +102,16 @@ public abstract class Mailbox
             && list.Mailboxes.FirstOrDefault() is { } mb)
             from = mb.Address;
         return (from, headers[HeaderId.Subject] ?? "");
+    }
+
+    /// <summary>The Message-ID and the References/In-Reply-To ids of a header block (RFC 5322 §3.6.4).</summary>
+    internal static (string? Id, IReadOnlyList<string> Parents) ThreadIds(HeaderList headers)
+    {
+        string? id = headers[HeaderId.MessageId] is { } m ? MimeKit.Utils.MimeUtils.EnumerateReferences(m).FirstOrDefault() : null;
+        var parents = new List<string>();
+        if (headers[HeaderId.References] is { } refs) parents.AddRange(MimeKit.Utils.MimeUtils.EnumerateReferences(refs));
+        if (headers[HeaderId.InReplyTo] is { } irt) parents.AddRange(MimeKit.Utils.MimeUtils.EnumerateReferences(irt));
+        return (id, parents);
     }
 
     /// <summary>Postfix local(8) mbox form: the From_ line, lines starting "From " quoted as ">From ", a blank line.</summary>

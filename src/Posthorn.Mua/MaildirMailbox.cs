@@ -31,6 +31,7 @@ public sealed class MaildirMailbox : Mailbox
             HeaderList headers;
             using (var s = file.OpenRead()) headers = HeaderList.Load(s);
             var (from, subject) = Summary(headers, ReturnPath(headers));
+            var (id, parents) = ThreadIds(headers);
             int flags = file.Name.IndexOf(":2,", StringComparison.Ordinal);
             var date = headers[HeaderId.Date] is { } d && MimeKit.Utils.DateUtils.TryParse(d, out var parsed) ? parsed : new DateTimeOffset(file.LastWriteTimeUtc);
             box.Entries.Add(new MailboxEntry
@@ -42,6 +43,8 @@ public sealed class MaildirMailbox : Mailbox
                 Size = file.Length,
                 Lines = CountLines(file),
                 FilePath = file.FullName,
+                MessageId = id,
+                Parents = parents,
                 Replied = flags >= 0 && file.Name.AsSpan(flags + 3).Contains('R'),
                 State = isNew ? MessageState.New : flags >= 0 && file.Name.AsSpan(flags + 3).Contains('S') ? MessageState.Read : MessageState.Unread,
             });

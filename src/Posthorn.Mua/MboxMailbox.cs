@@ -39,6 +39,7 @@ public sealed class MboxMailbox : Mailbox
             long end = i + 1 < starts.Count ? starts[i + 1].Offset : box._indexedLength;
             string envelopeSender = marker.Length > 5 ? marker[5..].Split(' ', 2)[0] : "";
             var (from, subject) = Summary(headers, envelopeSender);
+            var (id, parents) = ThreadIds(headers);
             box._fromLines.Add(marker.TrimEnd('\r', '\n'));
             box.Entries.Add(new MailboxEntry
             {
@@ -48,6 +49,8 @@ public sealed class MboxMailbox : Mailbox
                 Date = FromLineDate(marker) ?? DateColumn(date),
                 Size = end - offset,
                 Offset = offset,
+                MessageId = id,
+                Parents = parents,
                 State = StateOf(headers[HeaderId.Status]),
                 // mutt writes X-Status: A for an answered message.
                 Replied = headers["X-Status"] is { } xs && xs.Contains('A'),
@@ -116,7 +119,7 @@ public sealed class MboxMailbox : Mailbox
             // Someone else rewrote the mailbox meanwhile: keep theirs, lose nothing.
             if (current.Length < _indexedLength || !Entries.All(x => StartsWithFrom(current, x.Offset)))
                 throw new IOException($"{Path}: mailbox changed while it was open; not rewritten");
-            foreach (var x in Entries.Where(x => !x.Deleted)) CopyRange(current, x.Offset, x.Size, replacement);
+            foreach (var x in Entries.Where(x => !x.Deleted).OrderBy(x => x.Offset)) CopyRange(current, x.Offset, x.Size, replacement);
             // New mail delivered while the mailbox was open stays.
             CopyRange(current, _indexedLength, current.Length - _indexedLength, replacement);
             return true;

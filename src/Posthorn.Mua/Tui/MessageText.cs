@@ -18,35 +18,39 @@ public static class MessageText
     private static readonly string[] ShownHeaders = ["Date", "From", "To", "Cc", "Reply-To", "Subject"];
 
     /// <summary>The pager lines of <paramref name="msg"/>, without line wrapping.</summary>
-    public static List<string> Lines(MimeMessage msg)
+    public static List<string> Lines(MimeMessage msg) => Lines(msg, []);
+
+    /// <summary>The pager lines; <paramref name="attachments"/> gets the parts listed as
+    /// "[-- Attachment #N" in that order (#1 is index 0), those of enclosed messages included.</summary>
+    public static List<string> Lines(MimeMessage msg, List<MimeEntity> attachments)
     {
         var lines = new List<string>();
         foreach (string name in ShownHeaders)
             if (msg.Headers[name] is { } value)
                 lines.Add(Clean($"{name}: {Unfold(value)}"));
         lines.Add("");
-        int attachment = 0;
         if (msg.Body is null) lines.Add("[-- empty message --]");
-        else Render(msg.Body, lines, ref attachment);
+        else Render(msg.Body, lines, attachments);
         while (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
         return lines;
     }
 
-    private static void Render(MimeEntity entity, List<string> lines, ref int attachment)
+    private static void Render(MimeEntity entity, List<string> lines, List<MimeEntity> attachments)
     {
         switch (entity)
         {
             case MultipartAlternative alt:
                 // RFC 2046 §5.1.4: the parts are the same content; show one, text/plain when there is one.
                 var choice = alt.LastOrDefault(p => p is TextPart t && t.IsPlain && !IsAttachment(p)) ?? alt.FirstOrDefault();
-                if (choice is not null) Render(choice, lines, ref attachment);
+                if (choice is not null) Render(choice, lines, attachments);
                 break;
             case Multipart multi:
-                foreach (var part in multi) Render(part, lines, ref attachment);
+                foreach (var part in multi) Render(part, lines, attachments);
                 break;
-            case MessagePart { Message: { } inner }:
-                lines.Add($"[-- Attachment #{++attachment}: message/rfc822, {Clean(inner.Subject ?? "")} --]");
-                lines.AddRange(Lines(inner));
+            case MessagePart { Message: { } inner } enclosed:
+                attachments.Add(enclosed);
+                lines.Add($"[-- Attachment #{attachments.Count}: message/rfc822, {Clean(inner.Subject ?? "")} --]");
+                lines.AddRange(Lines(inner, attachments));
                 lines.Add("");
                 break;
             case TextPart text when !IsAttachment(text) && (text.IsPlain || text.IsHtml):
@@ -58,7 +62,8 @@ public static class MessageText
                 break;
             case MimePart part:
                 string name = part.FileName ?? part.ContentType.Name ?? "(no name)";
-                lines.Add(Clean($"[-- Attachment #{++attachment}: {name} ({part.ContentType.MimeType}, {SizeText(DecodedSize(part))}) --]"));
+                attachments.Add(part);
+                lines.Add(Clean($"[-- Attachment #{attachments.Count}: {name} ({part.ContentType.MimeType}, {SizeText(DecodedSize(part))}) --]"));
                 break;
         }
     }

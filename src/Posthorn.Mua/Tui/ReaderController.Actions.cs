@@ -74,11 +74,7 @@ public sealed partial class ReaderController
         if (exitCode != 0) return Then(() => Message = $"Editor exited with status {exitCode}; message not sent.");
         if (text == p.Original) return Then(() => Message = "Aborted unmodified message.");
         if (!DraftFile.TryParse(text, p.Template, out var draft, out string problem)) return Then(() => Message = problem);
-        return Ask("Send message? ([y]/n): ", "", answer =>
-        {
-            if (answer.Trim() is not ("" or "y" or "Y" or "yes")) return Then(() => Message = "Message not sent.");
-            return Then(() => Send(draft, p.Answers));
-        });
+        return AskSend(draft, p.Answers, "");
     }
 
     private void Send(Draft draft, MailboxEntry? answers)
@@ -87,7 +83,7 @@ public sealed partial class ReaderController
         {
             if (Composer.Send(_ctx, draft) != 0) { Message = "Sending failed; the message was not sent."; return; }
         }
-        catch (Exception e) when (e is ParseException or IOException)
+        catch (Exception e) when (e is ParseException or IOException or UnauthorizedAccessException)
         {
             Message = MessageText.Clean($"The message was not sent: {e.Message}");
             return;
@@ -115,7 +111,7 @@ public sealed partial class ReaderController
         {
             file = file.Trim();
             if (file.Length == 0) return ReaderAction.Continue;
-            if (file.StartsWith("~/", StringComparison.Ordinal) && _ctx.HomeOf(_ctx.UserName) is { } home) file = Path.Combine(home, file[2..]);
+            file = ExpandHome(file);
             string? error = Replies.SaveAsMbox(Box, [e], file, _ctx);
             Message = MessageText.Clean(error ?? $"Saved to {file}.");
             return ReaderAction.Continue;
@@ -143,7 +139,7 @@ public sealed partial class ReaderController
             Message = MessageText.Clean($"{Box.Path}: {e.Message}; mailbox left unchanged.");
             return false;
         }
-        int current = Box.Entries.Take(Selected).Count(e => !e.Deleted);
+        int current = View.Take(Selected).Count(e => !e.Deleted);
         InPager = false;
         try
         {
@@ -165,7 +161,8 @@ public sealed partial class ReaderController
         // The kept messages come first, in order; what they showed stays (it is not stored in the file).
         for (int i = 0; i < kept.Count && i < Box.Entries.Count; i++)
             (Box.Entries[i].State, Box.Entries[i].Replied) = (kept[i].State, kept[i].Replied || Box.Entries[i].Replied);
-        Selected = Math.Clamp(current, 0, Math.Max(0, Box.Entries.Count - 1));
+        Rethread();
+        Selected = Math.Clamp(current, 0, Math.Max(0, View.Count - 1));
         Message = $"{deleted} message{(deleted == 1 ? "" : "s")} deleted.";
         return true;
     }
@@ -184,7 +181,8 @@ public sealed partial class ReaderController
             Message = MessageText.Clean($"{Box.Path}: {e.Message}");
             return;
         }
-        Selected = Math.Clamp(Selected, 0, Math.Max(0, Box.Entries.Count - 1));
+        Rethread();
+        Selected = Math.Clamp(Selected, 0, Math.Max(0, View.Count - 1));
         // mutt's words for new mail in the open mailbox.
         if (Box.Entries.Count > before) Message = "New mail in this mailbox.";
     }

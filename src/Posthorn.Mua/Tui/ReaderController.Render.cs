@@ -4,8 +4,8 @@ namespace Posthorn.Mua.Tui;
 /// the index or the pager, a status bar and the message/prompt line.</summary>
 public sealed partial class ReaderController
 {
-    private const string IndexHelp = "q:Quit  x:Exit  d:Del  u:Undel  s:Save  m:Mail  r:Reply  g:Group  $:Sync";
-    private const string PagerHelp = "i:Exit  -:PrevPg  <Space>:NextPg  d:Del  u:Undel  s:Save  m:Mail  r:Reply  g:Group";
+    private const string IndexHelp = "q:Quit  x:Exit  d:Del  u:Undel  s:Save  m:Mail  r:Reply  g:Group  $:Sync  c:Folder  v:Attachment  T:Threads";
+    private const string PagerHelp = "i:Exit  -:PrevPg  <Space>:NextPg  d:Del  u:Undel  s:Save  m:Mail  r:Reply  g:Group  v:Attachment";
 
     private List<string> _wrapped = [];
     private int _wrapWidth = -1;
@@ -37,7 +37,7 @@ public sealed partial class ReaderController
             for (int i = 0; i < PageRows; i++)
             {
                 int n = _indexTop + i;
-                lines.Add(Fit(n < Box.Entries.Count ? IndexLine(Box.Entries[n], n == Selected) : "", width));
+                lines.Add(Fit(n < View.Count ? IndexLine(View[n], n == Selected, _trees.GetValueOrDefault(View[n], "")) : "", width));
                 if (n == Selected) highlight = lines.Count - 1;
             }
             lines.Add(Fit(IndexStatus(), width));
@@ -47,12 +47,13 @@ public sealed partial class ReaderController
     }
 
     /// <summary>One index row: cursor, number, flags (N new, O old, D deleted, r replied), date, sender, size, subject.</summary>
-    public static string IndexLine(MailboxEntry e, bool current)
+    /// <param name="tree">the thread tree drawn before the subject (<see cref="MessageThreads"/>).</param>
+    public static string IndexLine(MailboxEntry e, bool current, string tree = "")
     {
         char state = e.Deleted ? 'D' : e.State switch { MessageState.New => 'N', MessageState.Unread => 'O', _ => ' ' };
         char replied = e.Replied ? 'r' : ' ';
         string from = e.From.Length > 20 ? e.From[..20] : e.From;
-        return MessageText.Clean($"{(current ? "->" : "  ")}{e.Number,4} {state}{replied} {e.Date,-16}  {from,-20} ({MessageText.SizeText(e.Size),5}) {e.Subject}");
+        return MessageText.Clean($"{(current ? "->" : "  ")}{e.Number,4} {state}{replied} {e.Date,-16}  {from,-20} ({MessageText.SizeText(e.Size),5}) {tree}{e.Subject}");
     }
 
     private string IndexStatus()

@@ -8,11 +8,14 @@ namespace Posthorn.Mua.Tui;
 /// draws <see cref="Render"/> and passes keys to <see cref="Handle"/>; tests do the same without a terminal.</summary>
 /// <remarks>
 /// Index keys (mutt): j/k next/previous undeleted, Down/Up next/previous, Enter or Space opens the
-/// pager, d delete, u undelete, r reply, g group reply, m mail, s save to an mbox file, $ commit the
-/// deletions now, q commit and quit (mailx), x exit without changes, Home/End/PageUp/PageDown.
+/// pager, d delete, u undelete, r reply, g group reply, m mail, s save to an mbox file, v save an
+/// attachment to a file, c change to another folder (IMAP: any LISTed mailbox; local: a path, or
+/// +NAME for a Maildir++ folder), $ commit the deletions now, q commit and quit (mailx), x exit
+/// without changes, T threads on/off, Home/End/PageUp/PageDown. After the editor: y send, n abort, a attach a file.
 /// Pager keys: q or i back to the index, Enter/Down one line on, Up/Backspace one line back,
 /// Space/PageDown a page on (at the end: the next message), -/PageUp a page back, j/k next/previous
-/// message; d/u/r/g/m/s/$/x as in the index.
+/// message; d/u/r/g/m/s/v/c/$/x as in the index.
+/// DEVIATION: mutt threads with "o t" ($sort=threads); here T toggles between threads and mailbox order.
 /// DEVIATION: s keeps the message (mailx keepsave), where mutt marks it deleted.
 /// DEVIATION: read state is not written back to an mbox or Maildir (as the line mode, see MboxMailbox).
 /// </remarks>
@@ -39,12 +42,41 @@ public sealed partial class ReaderController
     public string Message { get; private set; } = "";
     /// <summary>Rows of content the last <see cref="Render"/> had room for (paging uses it).</summary>
     public int PageRows { get; private set; } = 20;
-    public MailboxEntry? Current => Selected < Box.Entries.Count ? Box.Entries[Selected] : null;
+    public MailboxEntry? Current => Selected < View.Count ? View[Selected] : null;
+    /// <summary>Whether the index shows threads (T).</summary>
+    public bool Threaded { get; private set; }
+
+    private List<MailboxEntry>? _threaded;
+    private Dictionary<MailboxEntry, string> _trees = [];
+
+    /// <summary>The index in the order shown: threaded, or the mailbox's own. <see cref="Selected"/> counts in it.</summary>
+    public IReadOnlyList<MailboxEntry> View => _threaded ?? (IReadOnlyList<MailboxEntry>)Box.Entries;
+
+    /// <summary>Lays the threads out again after the mailbox was read anew.</summary>
+    private void Rethread()
+    {
+        if (!Threaded) { (_threaded, _trees) = (null, []); return; }
+        var order = MessageThreads.Order(Box.Entries);
+        _threaded = order.Select(o => o.Entry).ToList();
+        _trees = order.ToDictionary(o => o.Entry, o => o.Tree);
+    }
+
+    /// <summary>T: threads on or off; the current message stays selected.</summary>
+    private void ToggleThreads()
+    {
+        var current = Current;
+        Threaded = !Threaded;
+        Rethread();
+        Selected = current is null ? 0 : Math.Max(0, View.ToList().IndexOf(current));
+        Message = Threaded ? "Threads on (by References and In-Reply-To)." : "Threads off (mailbox order).";
+    }
+
     /// <summary>The pager's lines (unwrapped) of the open message.</summary>
     public IReadOnlyList<string> PagerLines => _pager;
 
-    /// <summary>A question on the bottom line; its answer goes to <see cref="Done"/>.</summary>
-    private sealed record Prompt(string Label, StringBuilder Text, Func<string, ReaderAction> Done);
+    /// <summary>A question on the bottom line; its answer goes to <see cref="Done"/>; Escape or Ctrl-G
+    /// closes it, then <see cref="Cancel"/> runs when there is one.</summary>
+    private sealed record Prompt(string Label, StringBuilder Text, Func<string, ReaderAction> Done, Func<ReaderAction>? Cancel = null);
 
     /// <summary>Acts on one key; returns what the runner must do next.</summary>
     public ReaderAction Handle(ReaderKey key)
@@ -64,7 +96,7 @@ public sealed partial class ReaderController
             case ReaderKeyName.PageDown: MoveTo(Selected + PageRows); return ReaderAction.Continue;
             case ReaderKeyName.PageUp: MoveTo(Selected - PageRows); return ReaderAction.Continue;
             case ReaderKeyName.Home: MoveTo(0); return ReaderAction.Continue;
-            case ReaderKeyName.End: MoveTo(Box.Entries.Count - 1); return ReaderAction.Continue;
+            case ReaderKeyName.End: MoveTo(View.Count - 1); return ReaderAction.Continue;
         }
         return key.Char switch
         {
@@ -107,7 +139,10 @@ public sealed partial class ReaderController
         'g' => Reply(all: true),
         'm' => Compose(),
         's' => Save(),
+        'v' => SaveAttachment(),
+        'c' => ChangeFolder(),
         '$' => Then(() => Sync()),
+        'T' => Then(ToggleThreads),
         'x' => new ReaderAction(ReaderActionKind.Quit, 0),
         '\0' => ReaderAction.Continue,
         _ => Then(() => Message = "Key is not bound."),
@@ -121,16 +156,16 @@ public sealed partial class ReaderController
 
     private void Move(int step, bool skipDeleted)
     {
-        for (int i = Selected + step; i >= 0 && i < Box.Entries.Count; i += step)
+        for (int i = Selected + step; i >= 0 && i < View.Count; i += step)
         {
-            if (skipDeleted && Box.Entries[i].Deleted) continue;
+            if (skipDeleted && View[i].Deleted) continue;
             Selected = i;
             return;
         }
         Message = step > 0 ? "You are on the last message." : "You are on the first message.";
     }
 
-    private void MoveTo(int index) => Selected = Math.Clamp(index, 0, Math.Max(0, Box.Entries.Count - 1));
+    private void MoveTo(int index) => Selected = Math.Clamp(index, 0, Math.Max(0, View.Count - 1));
 
     /// <summary>Opens the current message in the pager and marks it read.</summary>
     private ReaderAction Open()
@@ -144,9 +179,10 @@ public sealed partial class ReaderController
         InPager = true;
         _pagerTop = 0;
         _wrapWidth = -1;
+        _attachments = [];
         try
         {
-            _pager = MessageText.Lines(Box.Load(e));
+            _pager = MessageText.Lines(Box.Load(e), _attachments);
         }
         catch (Exception ex) when (IsMailboxFailure(ex))
         {
@@ -178,8 +214,8 @@ public sealed partial class ReaderController
         if (Current is not { } e) { Message = "No messages."; return; }
         e.Deleted = deleted;
         int before = Selected;
-        for (int i = Selected + 1; i < Box.Entries.Count; i++)
-            if (!Box.Entries[i].Deleted) { Selected = i; break; }
+        for (int i = Selected + 1; i < View.Count; i++)
+            if (!View[i].Deleted) { Selected = i; break; }
         if (InPager)
         {
             if (Selected != before) Open();
@@ -198,20 +234,20 @@ public sealed partial class ReaderController
             case ReaderKeyName.Escape:
                 _prompt = null;
                 Message = "";
-                return ReaderAction.Continue;
+                return p.Cancel?.Invoke() ?? ReaderAction.Continue;
             case ReaderKeyName.Backspace:
                 if (p.Text.Length > 0) p.Text.Length--;
                 return ReaderAction.Continue;
         }
         // Ctrl-G aborts a prompt in mutt.
-        if (key.Char == '\a') { _prompt = null; return ReaderAction.Continue; }
+        if (key.Char == '\a') { _prompt = null; return p.Cancel?.Invoke() ?? ReaderAction.Continue; }
         if (key.Char >= ' ') p.Text.Append(key.Char);
         return ReaderAction.Continue;
     }
 
-    private ReaderAction Ask(string label, string initial, Func<string, ReaderAction> done)
+    private ReaderAction Ask(string label, string initial, Func<string, ReaderAction> done, Func<ReaderAction>? cancel = null)
     {
-        _prompt = new Prompt(label, new StringBuilder(initial), done);
+        _prompt = new Prompt(label, new StringBuilder(initial), done, cancel);
         return ReaderAction.Continue;
     }
 

@@ -194,7 +194,7 @@ public sealed class ReaderControllerTests : IDisposable
         File.WriteAllText(edit.EditPath!, draft.Insert(draft.IndexOf("\n\n", StringComparison.Ordinal) + 2, "Thanks, Alice.\n"));   // what the editor did
         Assert.Equal(ReaderActionKind.Continue, c.EditorFinished(0).Kind);
         Assert.False(File.Exists(edit.EditPath));
-        Assert.Equal("Send message? ([y]/n): ", c.PromptLine);
+        Assert.Equal("Send message? ([y]/n/a:attach file): ", c.PromptLine);
         Type(c, "y");
         Assert.Equal("Mail sent.", c.Message);
         var (sender, rcpts, message) = Assert.Single(_f.Sent);

@@ -1,0 +1,89 @@
+using Posthorn.IntegrationTests.TestKit;
+
+namespace Posthorn.IntegrationTests;
+
+/// <summary>User story: the administrator holds suspicious mail for inspection, runs an after-queue content
+/// filter (Postfix FILTER_README), and the server copes with SMTP smuggling attempts and pre-greet talkers.</summary>
+public sealed class ContentPolicyTests(ITestOutputHelper output)
+{
+    private static readonly string User = TestConfig.User;
+    private static readonly string LocalRcpt = $"{User}@{TestConfig.Myhostname}";
+
+    private static async Task<string> SendAsync(DaemonProcess d, string subject, string body, string from = "alice@sender.example", int? port = null)
+    {
+        await using var smtp = await d.ConnectAsync(port);
+        await smtp.CommandAsync("EHLO client.example");
+        return await smtp.SendMailAsync(from, LocalRcpt, Token.Message(subject, body));
+    }
+
+    [Fact]
+    public async Task Header_checks_HOLD_keeps_the_message_in_hold_until_postsuper_releases_it()
+    {
+        await using var d = await DaemonProcess.StartAsync(
+            TestConfig.Default.With("header_checks", "regexp:$config_directory/header_checks"), output,
+            dd => File.WriteAllTextAsync(Path.Combine(dd.ConfigDir, "header_checks"), "/^Subject:.*invoice/  HOLD inspect me\n"));
+        string token = Token.New();
+        string id = await SendAsync(d, "your invoice " + token, "pay " + token);
+        // Postfix cleanup: "ID: hold: header Subject: … from localhost[127.0.0.1]; from=<…> to=<…> proto=ESMTP helo=<…>: inspect me".
+        string line = await d.WaitForLogAsync(l => l.Contains($"{id}: hold: header Subject: your invoice {token} from ", StringComparison.Ordinal),
+            "cleanup hold line");
+        Assert.EndsWith($"; from=<alice@sender.example> to=<{LocalRcpt}> proto=ESMTP helo=<client.example>: inspect me", line);
+        Assert.True(File.Exists(Path.Combine(d.QueueDirectory, "hold", id)), d.Diagnostics());
+        // mailq marks a held message with '!' after its queue ID (Postfix showq).
+        var listed = await d.RunToolAsync("mailq");
+        Assert.Contains($"{id}!", listed.Stdout);
+        Assert.DoesNotContain(d.MaillogLines(), l => l.Contains($"{id}: to=<", StringComparison.Ordinal));
+
+        var released = await d.RunToolAsync("postsuper", "-H", id);
+        Assert.True(released.ExitCode == 0, released.ToString());
+        await d.RunToolAsync("postqueue", "-f");
+        await d.WaitForMboxAsync(User, "pay " + token);
+    }
+
+    [Fact]
+    public async Task Access_table_HOLD_on_the_sender_puts_the_message_in_hold()
+    {
+        var cfg = TestConfig.Default.With("smtpd_sender_restrictions", "check_sender_access inline:{ hold@sender.example=HOLD }");
+        await using var d = await DaemonProcess.StartAsync(cfg, output);
+        string token = Token.New();
+        string held = await SendAsync(d, "held " + token, "held " + token, from: "hold@sender.example");
+        string normal = await SendAsync(d, "normal " + token, "normal " + token);
+        await d.WaitForMboxAsync(User, "normal " + token);
+        Assert.True(File.Exists(Path.Combine(d.QueueDirectory, "hold", held)), d.Diagnostics());
+        Assert.False(File.Exists(Path.Combine(d.QueueDirectory, "hold", normal)));
+        // Postfix smtpd: "hold: RCPT from host[addr]: <hold@sender.example>: Sender address triggers HOLD action".
+        await d.WaitForLogAsync(l => l.Contains(": hold: RCPT from ", StringComparison.Ordinal)
+            && l.Contains("<hold@sender.example>: Sender address triggers HOLD action", StringComparison.Ordinal), "smtpd hold line");
+    }
+
+    [Fact]
+    public async Task Content_filter_sends_the_message_through_the_filter_once_and_the_reinjection_port_delivers_it()
+    {
+        int reinject = FreePort.Next();
+        // Postfix FILTER_README "simple" after-queue setup, with Posthorn's own smtpd as the filter: the filter
+        // transport delivers to the re-injection smtpd, whose -o content_filter= stops a second pass.
+        var cfg = TestConfig.Default.With("content_filter", $"scan:[127.0.0.1]:{reinject}");
+        await using var d = await DaemonProcess.StartAsync(cfg, output, dd => File.AppendAllTextAsync(Path.Combine(dd.ConfigDir, "master.cf"), $"""
+            local unix - n n - - local
+            scan unix - - n - 10 smtp
+            127.0.0.1:{reinject} inet n - n - - smtpd
+              -o content_filter=
+
+            """));
+        string token = Token.New();
+        string id = await SendAsync(d, "filtered " + token, "through the filter " + token);
+        string sent = await d.WaitForLogAsync(l => l.Contains($"{id}: to=<{LocalRcpt}>", StringComparison.Ordinal)
+            && l.Contains("status=sent", StringComparison.Ordinal), "delivery to the filter");
+        Assert.Contains($"relay=127.0.0.1[127.0.0.1]:{reinject}", sent);
+        Assert.Contains("postfix/smtp[", sent);
+        var delivered = await d.WaitForMboxAsync(User, "through the filter " + token);
+        var message = Assert.Single(delivered, m => m.Body.Contains(token, StringComparison.Ordinal));
+        // Once through the filter: one copy, and the re-injected message went to local(8), not to the filter again.
+        string local = await d.WaitForLogAsync(l => l.Contains("postfix/local[", StringComparison.Ordinal)
+            && l.Contains($"to=<{LocalRcpt}>", StringComparison.Ordinal) && l.Contains("status=sent", StringComparison.Ordinal), "local delivery");
+        Assert.DoesNotContain($"{id}:", local);
+        Assert.Single(d.MaillogLines(), l => l.Contains("postfix/smtp[", StringComparison.Ordinal) && l.Contains("status=sent", StringComparison.Ordinal));
+        // Two smtpd hops in the trace: the first acceptance and the re-injection.
+        Assert.True(message.HeaderValues("Received").Count() >= 2, string.Join("\n", message.HeaderValues("Received")));
+    }
+}

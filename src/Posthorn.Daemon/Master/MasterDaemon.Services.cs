@@ -46,13 +46,18 @@ public sealed partial class MasterDaemon
                 ServiceName = listener.Service.Name,
             };
             // Postfix smtpd_forbid_bare_newline (3.9) exempts smtpd_forbid_bare_newline_exclusions = $mynetworks.
-            var options = settings.Smtpd with { AllowBareLf = settings.MyNetworks.Contains(remote.Address) };
+            var protocol = SmtpdProtocolSettings.From(settings.Config, settings.MyNetworks);
+            var options = settings.Smtpd with { AllowBareLf = protocol.AllowsBareLf(remote.Address) };
             var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake());
             // posthorn_max_smtpd_connections and smtpd_client_connection_rate_limit (SmtpdConnectionGate).
             if (!await SmtpdGate.TryAdmitAsync(settings.Config, info, stream, Log, options.Timeout)) return;
             try
             {
-                await new SmtpServerSession(stream, info, options, sink, Log, _clock).RunAsync(ct);
+                await new SmtpServerSession(stream, info, options, sink, Log, _clock)
+                {
+                    BareNewline = protocol.BareNewline, BareNewlineRejectCode = protocol.BareNewlineRejectCode,
+                    PregreetAction = protocol.PregreetAction, PregreetWait = protocol.PregreetWait, PendingInput = () => client.Available,
+                }.RunAsync(ct);
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
             {

@@ -86,4 +86,73 @@ public sealed class ContentPolicyTests(ITestOutputHelper output)
         // Two smtpd hops in the trace: the first acceptance and the re-injection.
         Assert.True(message.HeaderValues("Received").Count() >= 2, string.Join("\n", message.HeaderValues("Received")));
     }
+
+    [Fact]
+    public async Task Forbid_bare_newline_reject_refuses_a_smuggling_message_with_550_and_the_session_goes_on()
+    {
+        var cfg = (TestConfig.Default with { Mynetworks = "192.0.2.0/24" }).With("smtpd_forbid_bare_newline", "reject");
+        await using var d = await DaemonProcess.StartAsync(cfg, output);
+        await using var smtp = await d.ConnectAsync();
+        await smtp.CommandAsync("EHLO client.example");
+        smtp.Expect(await smtp.CommandAsync("MAIL FROM:<alice@sender.example>"), 250);
+        smtp.Expect(await smtp.CommandAsync($"RCPT TO:<{LocalRcpt}>"), 250);
+        smtp.Expect(await smtp.CommandAsync("DATA"), 354);
+        string token = Token.New();
+        await smtp.SendRawAsync($"Subject: carrier {token}\r\n\r\nfirst part\n.\nMAIL FROM:<admin@{TestConfig.Myhostname}>\r\n.\r\n");
+        // postconf(5) smtpd_forbid_bare_newline_reject_code = 550 (Postfix 3.9); only 521 would disconnect.
+        smtp.Expect(await smtp.ReadReplyAsync(), $"550 5.5.2 {TestConfig.Myhostname} Error: bare <LF> received");
+        string next = Token.New();
+        await smtp.SendMailAsync("alice@sender.example", LocalRcpt, Token.Message("after " + next, "after " + next));
+        await d.WaitForMboxAsync(User, "after " + next);
+        Assert.DoesNotContain(token, File.ReadAllText(d.MboxOf(User)));
+    }
+
+    [Fact]
+    public async Task A_client_in_the_exclusions_may_end_data_with_a_bare_lf_dot()
+    {
+        // smtpd_forbid_bare_newline_exclusions = $mynetworks (127.0.0.0/8 here): nc-style LF lines keep working.
+        await using var d = await DaemonProcess.StartAsync(TestConfig.Default, output);
+        await using var smtp = await d.ConnectAsync();
+        await smtp.CommandAsync("EHLO client.example");
+        smtp.Expect(await smtp.CommandAsync("MAIL FROM:<alice@sender.example>"), 250);
+        smtp.Expect(await smtp.CommandAsync($"RCPT TO:<{LocalRcpt}>"), 250);
+        smtp.Expect(await smtp.CommandAsync("DATA"), 354);
+        string token = Token.New();
+        await smtp.SendRawAsync($"Subject: nc {token}\n\ntyped {token}\n.\n");
+        smtp.Expect(await smtp.ReadReplyAsync(), 250);
+        await d.WaitForMboxAsync(User, "typed " + token);
+    }
+
+    [Fact]
+    public async Task A_pregreet_talker_is_logged_and_dropped_with_521_while_a_polite_client_gets_the_banner()
+    {
+        var cfg = TestConfig.Default.With("posthorn_pregreet_action", "drop").With("posthorn_pregreet_wait", "10s");
+        await using var d = await DaemonProcess.StartAsync(cfg, output);
+        await using (var rude = await RawSmtp.ConnectAsync(d.SmtpPort, readGreeting: false, d.Diagnostics))
+        {
+            await rude.SendLineAsync("EHLO rude.example");
+            rude.Expect(await rude.ReadReplyAsync(), "521 5.5.1 Protocol error");
+            Assert.True(await rude.IsClosedByServerAsync());
+        }
+        // postscreen(8): "PREGREET 19 after 0.01 from [127.0.0.1]:PORT: EHLO rude.example\r\n".
+        string line = await d.WaitForLogAsync(l => l.Contains("postfix/postscreen[", StringComparison.Ordinal)
+            && l.Contains(": PREGREET 19 after ", StringComparison.Ordinal), "PREGREET line");
+        Assert.Contains(" from [127.0.0.1]:", line);
+        Assert.EndsWith(": EHLO rude.example\\r\\n", line);
+    }
+
+    [Fact]
+    public async Task Pregreet_enforce_answers_every_command_with_550_protocol_error()
+    {
+        var cfg = TestConfig.Default.With("posthorn_pregreet_action", "enforce").With("posthorn_pregreet_wait", "10s");
+        await using var d = await DaemonProcess.StartAsync(cfg, output);
+        await using var rude = await RawSmtp.ConnectAsync(d.SmtpPort, readGreeting: false, d.Diagnostics);
+        await rude.SendLineAsync("EHLO rude.example");
+        rude.Expect(await rude.ReadReplyAsync(), 220);
+        rude.Expect(await rude.ReadReplyAsync(), "550 5.5.1 Protocol error");
+        rude.Expect(await rude.CommandAsync("MAIL FROM:<spam@rude.example>"), "550 5.5.1 Protocol error");
+        rude.Expect(await rude.CommandAsync("QUIT"), 221);
+        await d.WaitForLogAsync(l => l.Contains("NOQUEUE: reject: MAIL from localhost[127.0.0.1]: 550 5.5.1 Protocol error", StringComparison.Ordinal),
+            "reject line");
+    }
 }

@@ -52,6 +52,7 @@ public static partial class ParameterRegistry
         List("smtpd_sasl_tls_security_options", "$smtpd_sasl_security_options", "SASL mechanism restrictions over TLS."),
         Bool("smtpd_sasl_authenticated_header", "no", "Name the SASL login in the Received: header."),
         Text("posthorn_passwd_file", "", "Posthorn extension: Dovecot-style passwd-file for smtpd_sasl_type = posthorn; empty means system accounts."),
+        Time("smtpd_policy_service_max_ttl", "1000s", "Time after which an active policy service connection is closed."),
         // postconf(5), Postfix 3.9: SMTP smuggling defence (CVE-2023-51764).
         Text("smtpd_forbid_bare_newline", "normalize",
             "Bare <LF> handling: normalize (only <CR><LF>.<CR><LF> ends DATA; bare LF taken as CRLF), yes (= normalize), reject, no."),

@@ -48,7 +48,11 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         // Postfix: after DISCARD the remaining recipients are accepted without checks.
         if (ReferenceEquals(_discard, tx)) return null;
         if (Rates.CheckRecipient(tx.Session) is { } tooMany) return tooMany;
-        var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id), ct);
+        var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id)
+        {
+            RecipientCount = tx.Recipients.Count,
+            Size = DeclaredSize(tx),
+        }, ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
         // Postfix access(5) HOLD: "Place the message on the hold queue, where it will sit until someone either
         // deletes it or releases it for delivery" (postsuper -H). cleanup commits into hold at end of data.
@@ -61,12 +65,21 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     {
         if (ReferenceEquals(_discard, tx)) return null;
         var only = tx.Recipients.Count == 1 ? tx.Recipients[0] : null;
-        var decision = await Policy.CheckDataAsync(new PolicyRequest(tx.Session, tx.Sender, only, "DATA", tx.Writer?.Id), ct);
+        var decision = await Policy.CheckDataAsync(new PolicyRequest(tx.Session, tx.Sender, only, "DATA", tx.Writer?.Id)
+        {
+            RecipientCount = tx.Recipients.Count,
+            Size = DeclaredSize(tx),
+        }, ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
         if (decision.Reply is null && decision.Hold) PolicyActions.For(ref _actions, tx).Hold = true;
         if (decision.Reply is null) PolicyActions.Merge(ref _actions, tx, decision);
         return decision.Reply;
     }
+
+    /// <summary>RFC 1870: the MAIL FROM SIZE= estimate, or 0 (SMTPD_POLICY_README size attribute).</summary>
+    private static long DeclaredSize(SmtpTransaction tx) =>
+        tx.MailParameters.TryGetValue("SIZE", out string? v) && long.TryParse(v, System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out long size) ? size : 0;
 
     public ValueTask<SmtpReply> VerifyAsync(SmtpSessionInfo session, SmtpPath address, CancellationToken ct)
     {

@@ -155,4 +155,99 @@ public sealed class ContentPolicyTests(ITestOutputHelper output)
         await d.WaitForLogAsync(l => l.Contains("NOQUEUE: reject: MAIL from localhost[127.0.0.1]: 550 5.5.1 Protocol error", StringComparison.Ordinal),
             "reject line");
     }
+
+    /// <summary>A policy server that answers DUNNO to any number of requests per connection and counts connections.</summary>
+    private sealed class PolicyServer : IAsyncDisposable
+    {
+        private readonly System.Net.Sockets.Socket _listener = new(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _loop;
+        private int _accepted;
+        public int Accepted => Volatile.Read(ref _accepted);
+        public List<string> Requests { get; } = [];
+        public int Port => ((System.Net.IPEndPoint)_listener.LocalEndPoint!).Port;
+
+        public PolicyServer()
+        {
+            _listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            _listener.Listen();
+            _loop = Task.Run(async () =>
+            {
+                var served = new List<Task>();
+                while (true)
+                {
+                    System.Net.Sockets.Socket c;
+                    try { c = await _listener.AcceptAsync(_stop.Token); }
+                    catch (Exception) { break; }
+                    Interlocked.Increment(ref _accepted);
+                    served.Add(ServeAsync(c));
+                }
+                await Task.WhenAll(served);
+            });
+        }
+
+        private async Task ServeAsync(System.Net.Sockets.Socket c)
+        {
+            using (c)
+            {
+                string pending = "";
+                var buffer = new byte[4096];
+                while (true)
+                {
+                    int n;
+                    try { n = await c.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, _stop.Token); }
+                    catch (Exception) { return; }
+                    if (n == 0) return;
+                    pending += System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+                    int end;
+                    while ((end = pending.IndexOf("\n\n", StringComparison.Ordinal)) >= 0)
+                    {
+                        lock (Requests) Requests.Add(pending[..end]);
+                        pending = pending[(end + 2)..];
+                        await c.SendAsync("action=DUNNO\n\n"u8.ToArray(), System.Net.Sockets.SocketFlags.None);
+                    }
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _stop.Cancel();
+            _listener.Dispose();
+            await _loop;
+        }
+    }
+
+    [Fact]
+    public async Task Policy_service_connection_is_reused_across_sessions_and_data_stage_has_recipient_count_and_size()
+    {
+        await using var policy = new PolicyServer();
+        string check = $"check_policy_service inet:127.0.0.1:{policy.Port}";
+        var cfg = TestConfig.Default
+            .With("smtpd_recipient_restrictions", $"{check}, permit_mynetworks, reject_unauth_destination")
+            .With("smtpd_data_restrictions", check);
+        await using var d = await DaemonProcess.StartAsync(cfg, output);
+        string token = Token.New();
+        for (int session = 0; session < 2; session++)
+        {
+            await using var smtp = await d.ConnectAsync();
+            await smtp.CommandAsync("EHLO client.example");
+            smtp.Expect(await smtp.CommandAsync("MAIL FROM:<alice@sender.example> SIZE=500"), 250);
+            smtp.Expect(await smtp.CommandAsync($"RCPT TO:<{LocalRcpt}>"), 250);
+            smtp.Expect(await smtp.CommandAsync($"RCPT TO:<postmaster@{TestConfig.Myhostname}>"), 250);
+            smtp.Expect(await smtp.CommandAsync("DATA"), 354);
+            smtp.Expect(await smtp.SendDataAsync(Token.Message($"policy {session} {token}", $"policy {session} {token}")), 250);
+            smtp.Expect(await smtp.CommandAsync("QUIT"), 221);
+        }
+        // SMTPD_POLICY_README: the SMTP server keeps the connection to the policy server across requests.
+        Assert.Equal(1, policy.Accepted);
+        string[] requests;
+        lock (policy.Requests) requests = [.. policy.Requests];
+        Assert.Equal(6, requests.Length);   // per session: two RCPT, one DATA
+        string data = requests[2];
+        Assert.Contains("\nprotocol_state=DATA\n", data);
+        Assert.Contains("\nrecipient_count=2\n", data);
+        Assert.Contains("\nsize=500\n", data + "\n");
+        Assert.Contains("recipient_count=0", requests[0]);
+    }
 }

@@ -117,4 +117,17 @@ public sealed class HoldAndFilterTests : IDisposable
         var (_, m) = await RunAsync(q, Options("content_filter ="), "Subject: lunch\n\nbody\n");
         Assert.False(m!.Envelope.Attributes.ContainsKey(CleanupWriter.ContentFilterAttribute));
     }
+
+    [Fact]
+    public async Task Locally_submitted_mail_that_header_checks_hold_goes_from_maildrop_to_hold()
+    {
+        using var q = new TempQueue();
+        var o = Options("header_checks = regexp:DIR/checks", "/^Subject: payroll/  HOLD\n");
+        Assert.Equal(0, Posthorn.Daemon.Tools.Sendmail.Run(["-f", "root", "bob"], q.Tool("Subject: payroll\n\nhello\n"), q.Root));
+        var dropped = Assert.Single(q.Dir.List(QueueName.Maildrop));
+        var id = await Pickup.ProcessAsync(q.Dir, dropped, o, new QueueIdGenerator(q.Clock), q.Clock, q.Log, default);
+        Assert.Equal([id!.Value], q.Dir.List(QueueName.Hold));
+        Assert.Empty(q.Dir.List(QueueName.Incoming));
+        Assert.Contains(q.LogSink.Lines, l => l.Contains($"{id.Value}: hold: header Subject: payroll from local;", StringComparison.Ordinal));
+    }
 }

@@ -32,6 +32,8 @@ public sealed partial class SmtpServerSession
         /// <summary>Set when a chunk failed: every further chunk of the transaction is read, discarded and
         /// answered with this reply (RFC 3030 §2), until RSET or the LAST chunk.</summary>
         public SmtpReply? Error;
+        /// <summary>smtpd_forbid_bare_newline = reject (code other than 521): a bare LF was seen; the LAST chunk refuses the message.</summary>
+        public bool BareLf;
     }
 
     private bool ChunkingOffered => !_options.DiscardEhloKeywords.Contains("chunking");
@@ -113,6 +115,13 @@ public sealed partial class SmtpServerSession
             return true;
         }
         _where = "END-OF-MESSAGE";
+        if (state.BareLf)
+        {
+            // Postfix 3.9 smtpd_forbid_bare_newline = reject covers BDAT content as well as DATA.
+            await EndTransactionAsync();
+            await BareLfAsync();
+            return false;
+        }
         // RFC 3030 §3: the LAST chunk ends the message; a last line without CRLF still ends there.
         if (!state.LineStart || state.PendingCr) await AppendAsync(writer, LineFeed);
         await WriteChunkAsync(writer, _chunkLength);
@@ -166,7 +175,7 @@ public sealed partial class SmtpServerSession
 
     /// <summary>Hands chunk bytes to the writer: CRLF becomes LF (also across chunk boundaries), other bytes
     /// pass; Postfix data_cmd's empty line before a first line that starts with white space.</summary>
-    /// <returns>False for a bare LF when <see cref="SmtpServerOptions.AllowBareLf"/> is off.</returns>
+    /// <returns>False for a bare LF under smtpd_forbid_bare_newline = reject with a 521 code.</returns>
     private async ValueTask<bool> AppendChunkAsync(ISmtpMessageWriter writer, BdatState s, ReadOnlySequence<byte> piece)
     {
         while (piece.Length > 0)
@@ -197,8 +206,13 @@ public sealed partial class SmtpServerSession
                 if (lineEnd) crlf = true;
                 else s.PendingCr = true;
             }
-            // Postfix smtpd_forbid_bare_newline covers BDAT content as well as DATA.
-            if (lineEnd && !crlf && !_options.AllowBareLf) return false;
+            // Postfix smtpd_forbid_bare_newline covers BDAT content as well as DATA: normalize and no take a bare
+            // LF as a line end; reject refuses the message (at once with 521, after the LAST chunk otherwise).
+            if (lineEnd && !crlf && BareLfMode == BareNewlineMode.Reject)
+            {
+                if (BareLfDisconnects) return false;
+                s.BareLf = true;
+            }
             await AppendChunkTextAsync(writer, s, segment);
             if (lineEnd) await EndChunkLineAsync(writer, s);
         }

@@ -49,7 +49,7 @@ public sealed partial class SmtpServerSession
             var end = await ReadContentAsync(writer);
             if (end == ContentEnd.BareLf)
             {
-                await BareLfAsync();
+                await BareLfAsync();   // 521: answered at the first bare LF, and the session ends
                 return false;
             }
             if (end == ContentEnd.EndOfInput)
@@ -59,6 +59,14 @@ public sealed partial class SmtpServerSession
                 return false;
             }
             _where = "END-OF-MESSAGE";
+            if (end == ContentEnd.BareLfRejected)
+            {
+                // Postfix 3.9 smtpd_forbid_bare_newline = reject: the message is refused after the end of data;
+                // disposing the writer removes the queue file.
+                await EndTransactionAsync();
+                await BareLfAsync();
+                return false;
+            }
             if (end == ContentEnd.TooBig)
             {
                 // Postfix: keep reading to the dot, then refuse; disposing the writer removes the file.
@@ -90,14 +98,15 @@ public sealed partial class SmtpServerSession
         _chunkLength = 0;
     }
 
-    private enum ContentEnd : byte { Dot, TooBig, EndOfInput, BareLf }
+    private enum ContentEnd : byte { Dot, TooBig, EndOfInput, BareLf, BareLfRejected }
 
     /// <summary>Reads content lines up to the final dot. RFC 5321 §4.5.2: a leading dot is removed
     /// (dot-unstuffing); CRLF becomes LF; the size counts each line plus two (Postfix act_size).</summary>
     private async ValueTask<ContentEnd> ReadContentAsync(ISmtpMessageWriter writer)
     {
         long limit = _options.MessageSizeLimit;
-        bool lineStart = true, firstLine = true, previousEndedInCrLf = true, tooBig = false;
+        bool lineStart = true, firstLine = true, previousEndedInCrLf = true, tooBig = false, bareLf = false;
+        var mode = BareLfMode;
         while (true)
         {
             if (_buffer.PositionOf((byte)'\n') is { } lf)
@@ -105,15 +114,20 @@ public sealed partial class SmtpServerSession
                 var line = _buffer.Slice(0, lf);
                 _buffer = _buffer.Slice(_buffer.GetPosition(1, lf));
                 bool crlf = line.Length > 0 && LastByte(line) == (byte)'\r';
-                if (!crlf && !_options.AllowBareLf) return ContentEnd.BareLf;
+                if (!crlf && mode == BareNewlineMode.Reject)
+                {
+                    if (BareLfDisconnects) return ContentEnd.BareLf;
+                    bareLf = true;   // read on to the real end of data, then refuse the message
+                }
                 if (crlf) line = line.Slice(0, line.Length - 1);
                 if (lineStart)
                 {
-                    // Postfix smtpd_forbid_bare_newline: only <CR><LF>.<CR><LF> ends the data, except for
-                    // smtpd_forbid_bare_newline_exclusions ($mynetworks), where a bare LF is a line end
+                    // Postfix 3.9 smtpd_forbid_bare_newline = normalize|reject: only <CR><LF>.<CR><LF> ends the
+                    // data, so <LF>.<LF>, <LF>.<CR><LF> and <CR>.<CR><LF> never end it early (CVE-2023-51764).
+                    // With "no" (smtpd_forbid_bare_newline_exclusions, $mynetworks) a bare LF is a line end
                     // everywhere, so "." typed into nc ends the message.
-                    if (line.Length == 1 && line.FirstSpan[0] == (byte)'.' && ((crlf && previousEndedInCrLf) || _options.AllowBareLf))
-                        return tooBig ? ContentEnd.TooBig : ContentEnd.Dot;
+                    if (line.Length == 1 && line.FirstSpan[0] == (byte)'.' && ((crlf && previousEndedInCrLf) || mode == BareNewlineMode.No))
+                        return bareLf ? ContentEnd.BareLfRejected : tooBig ? ContentEnd.TooBig : ContentEnd.Dot;
                     line = StartLine(line, firstLine);
                 }
                 _dataBytes += line.Length + 2;

@@ -86,9 +86,9 @@ public sealed partial class SmtpServerSession
                 var line = _buffer.Slice(0, end);
                 _buffer = _buffer.Slice(_buffer.GetPosition(1, end));
                 bool crlf = line.Length > 0 && LastByte(line) == (byte)'\r';
-                // RFC 5321 §2.3.8: lines end in CRLF. DEVIATION (as Postfix for mynetworks): a bare LF is
-                // accepted when AllowBareLf is set.
-                if (!crlf && !_options.AllowBareLf) return new CommandLine(LineStatus.BareLf, default);
+                // RFC 5321 §2.3.8: lines end in CRLF. DEVIATION (as Postfix 3.9 smtpd_forbid_bare_newline =
+                // normalize or no): a bare LF is accepted as a line end; only "reject" refuses it.
+                if (!crlf && !BareLfEndsLine) return new CommandLine(LineStatus.BareLf, default);
                 if (crlf) line = line.Slice(0, line.Length - 1);
                 if (line.Length <= limit)
                 {
@@ -116,7 +116,7 @@ public sealed partial class SmtpServerSession
                 var skipped = _buffer.Slice(0, lf);
                 if (skipped.Length > 0) previous = LastByte(skipped);
                 _buffer = _buffer.Slice(_buffer.GetPosition(1, lf));
-                if (previous != (byte)'\r' && !_options.AllowBareLf) return new CommandLine(LineStatus.BareLf, default);
+                if (previous != (byte)'\r' && !BareLfEndsLine) return new CommandLine(LineStatus.BareLf, default);
                 break;
             }
             if (_buffer.Length > 0) previous = LastByte(_buffer);

@@ -19,7 +19,7 @@ namespace Posthorn.Smtp;
 /// Parameters (via <see cref="SmtpServerOptions"/>): myhostname, smtpd_banner, mail_name,
 /// message_size_limit, line_length_limit, smtpd_timeout, smtpd_recipient_limit,
 /// smtpd_soft_error_limit, smtpd_hard_error_limit, disable_vrfy_command, smtpd_discard_ehlo_keywords,
-/// smtpd_forbid_bare_newline (as <see cref="SmtpServerOptions.AllowBareLf"/>), smtpd_tls_security_level,
+/// smtpd_forbid_bare_newline_exclusions (as <see cref="SmtpServerOptions.AllowBareLf"/>), smtpd_tls_security_level,
 /// smtpd_tls_auth_only, smtpd_tls_protocols, smtpd_tls_loglevel, smtpd_tls_received_header,
 /// smtpd_tls_wrappermode, smtpd_sasl_auth_enable, smtpd_sasl_security_options,
 /// smtpd_sasl_tls_security_options, broken_sasl_auth_clients, smtpd_sasl_authenticated_header, smtputf8_enable.
@@ -90,7 +90,9 @@ public sealed partial class SmtpServerSession
         _log.SmtpdConnect(Client);
         try
         {
-            if (!wrapperMode || await WrapperModeHandshakeAsync())
+            // posthorn_pregreet_action/_wait (postscreen(8)-like): plain connections only; under TLS wrapper mode the
+            // client rightly speaks first (its ClientHello).
+            if (!wrapperMode ? await PregreetAsync() : await WrapperModeHandshakeAsync())
             {
                 await ReplyAsync(SmtpReplies.Greeting(_options.Banner));
                 await CommandLoopAsync();
@@ -147,19 +149,39 @@ public sealed partial class SmtpServerSession
             }
             if (line.Status == LineStatus.BareLf)
             {
+                // The command is not executed; with 521 the session ends (_hangup).
                 await BareLfAsync();
-                break;
+                continue;
             }
             await DispatchAsync(line.Text);
         }
         await FlushAsync();
     }
 
-    /// <summary>Postfix 3.9 smtpd_forbid_bare_newline = yes: refuse a line that ends in LF alone (SMTP smuggling) and hang up.</summary>
+    /// <summary>smtpd_forbid_bare_newline for a client outside smtpd_forbid_bare_newline_exclusions (Postfix 3.9
+    /// default <c>normalize</c>); an excluded client (<see cref="SmtpServerOptions.AllowBareLf"/>) gets <c>no</c>.</summary>
+    public BareNewlineMode BareNewline { get; init; } = BareNewlineMode.Normalize;
+
+    /// <summary>smtpd_forbid_bare_newline_reject_code (Postfix 3.9 default 550; 521 also disconnects).</summary>
+    public short BareNewlineRejectCode { get; init; } = 550;
+
+    private BareNewlineMode BareLfMode => _options.AllowBareLf ? BareNewlineMode.No : BareNewline;
+
+    /// <summary>Whether a bare LF ends a line (normalize, no); with reject it is refused.</summary>
+    private bool BareLfEndsLine => BareLfMode != BareNewlineMode.Reject;
+
+    /// <summary>Reject mode with a 521 code: the bare LF is answered at once and the session ends.</summary>
+    private bool BareLfDisconnects => BareLfMode == BareNewlineMode.Reject && BareNewlineRejectCode == 521;
+
+    /// <summary>Postfix 3.9 smtpd_forbid_bare_newline = reject: "%d 5.5.2 %s Error: bare &lt;LF&gt; received" with
+    /// smtpd_forbid_bare_newline_reject_code; a 521 ends the session (postconf(5): "521 to disconnect").</summary>
     private async ValueTask BareLfAsync()
     {
-        _reason = "bare <LF> received";
-        await ReplyAsync(SmtpReplies.BareLfReceived(_options.Hostname));
+        var reply = new SmtpReply(BareNewlineRejectCode, BareNewlineRejectCode / 100 == 4 ? "4.5.2" : "5.5.2",
+            $"{_options.Hostname} Error: bare <LF> received");
+        if (SmtpReplies.EndsSession(reply)) _reason = "bare <LF> received";
+        else _errorCount++;
+        await ReplyAsync(reply);
     }
 
     private async ValueTask DispatchAsync(ReadOnlyMemory<byte> line)
@@ -196,6 +218,7 @@ public sealed partial class SmtpServerSession
             return;
         }
         _where = verb.ToString().ToUpperInvariant();
+        if (await RefusePregreeterAsync(verb)) return;
         if (_options.TlsSecurityLevel == SmtpTlsSecurityLevel.Encrypt && !_info.IsTls && !AllowedBeforeTls(verb))
         {
             // Postfix smtpd.c: smtpd_tls_security_level = encrypt refuses the rest until STARTTLS.

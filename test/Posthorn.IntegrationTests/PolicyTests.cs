@@ -80,14 +80,14 @@ public sealed class PolicyTests(ITestOutputHelper output)
         await smtp.SendRawAsync($"Subject: carrier {token}\r\n\r\nfirst part{marker}" +
             $"MAIL FROM:<admin@{TestConfig.Myhostname}>\r\nRCPT TO:<{LocalRcpt}>\r\nDATA\r\nSubject: smuggled {token}\r\n\r\nforged\r\n.\r\n");
         var reply = await smtp.ReadReplyAsync();
-        // Postfix 3.9 smtpd_forbid_bare_newline: a bare LF from outside smtpd_forbid_bare_newline_exclusions is refused.
-        smtp.Expect(reply, $"521 5.5.2 {TestConfig.Myhostname} Error: bare <LF> received");
-        Assert.True(await smtp.IsClosedByServerAsync());
-        await d.WaitForLogAsync(l => l.Contains("disconnect from", StringComparison.Ordinal), "disconnect");
-        string log = d.ReadMaillog();
-        Assert.DoesNotContain("from=<admin@", log);
-        Assert.DoesNotContain("queued as", log);
-        Assert.False(File.Exists(d.MboxOf(User)) && File.ReadAllText(d.MboxOf(User)).Contains(token, StringComparison.Ordinal));
+        // Postfix 3.9 smtpd_forbid_bare_newline = normalize (the default): only <CR><LF>.<CR><LF> ends the data, so the
+        // whole text is one message and the forged transaction inside it is content.
+        smtp.Expect(reply, 250);
+        smtp.Expect(await smtp.CommandAsync("NOOP"), "250 2.0.0 Ok");   // exactly one reply came
+        var stored = await d.WaitForMboxAsync(User, "forged");
+        var message = Assert.Single(stored, m => m.Body.Contains(token, StringComparison.Ordinal));
+        Assert.Contains($"MAIL FROM:<admin@{TestConfig.Myhostname}>", message.Body);
+        Assert.DoesNotContain("from=<admin@", d.ReadMaillog());
     }
 
     [Fact]

@@ -26,6 +26,8 @@ public static partial class ParameterRegistry
             "Addresses that recipient_canonical_maps applies to."),
         List("masquerade_exceptions", "", "User names that are never masqueraded."),
         List("masquerade_classes", "envelope_sender, header_sender, header_recipient", "Addresses that masquerading applies to."),
+        // postconf(5) default_filter_nexthop (Postfix 2.7): next hop of a content_filter/FILTER without one.
+        Text("default_filter_nexthop", "", "Next hop of a content filter that names none; empty: the recipient domain."),
         Num("virtual_alias_recursion_limit", "1000", "Most nesting levels of virtual alias expansion."),
         Num("virtual_alias_expansion_limit", "1000", "Most addresses one virtual alias expansion may produce."),
         Maps("sender_bcc_maps", "", "BCC address for each sender."),

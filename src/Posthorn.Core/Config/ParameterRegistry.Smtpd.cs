@@ -52,6 +52,17 @@ public static partial class ParameterRegistry
         List("smtpd_sasl_tls_security_options", "$smtpd_sasl_security_options", "SASL mechanism restrictions over TLS."),
         Bool("smtpd_sasl_authenticated_header", "no", "Name the SASL login in the Received: header."),
         Text("posthorn_passwd_file", "", "Posthorn extension: Dovecot-style passwd-file for smtpd_sasl_type = posthorn; empty means system accounts."),
+        Time("smtpd_policy_service_max_ttl", "1000s", "Time after which an active policy service connection is closed."),
+        // postconf(5), Postfix 3.9: SMTP smuggling defence (CVE-2023-51764).
+        Text("smtpd_forbid_bare_newline", "normalize",
+            "Bare <LF> handling: normalize (only <CR><LF>.<CR><LF> ends DATA; bare LF taken as CRLF), yes (= normalize), reject, no."),
+        List("smtpd_forbid_bare_newline_exclusions", "$mynetworks", "Clients for which smtpd_forbid_bare_newline is no."),
+        Num("smtpd_forbid_bare_newline_reject_code", "550", "Reply code for smtpd_forbid_bare_newline = reject (521 also disconnects)."),
+        // Posthorn extensions modelled on postscreen(8) postscreen_greet_action / postscreen_greet_wait.
+        Text("posthorn_pregreet_action", "ignore",
+            "Posthorn extension: a client that talks before the 220 banner is logged (PREGREET) and then: ignore, enforce (every command gets 550 5.5.1 Protocol error), or drop (521 and close)."),
+        Time("posthorn_pregreet_wait", "0s",
+            "Posthorn extension: how long smtpd waits before sending the 220 banner, watching for a pre-greet talker; 0 sends it at once."),
         List("smtpd_milters", "", "Mail filters for SMTP mail."),
         List("non_smtpd_milters", "", "Mail filters for locally submitted mail."),
     ];

@@ -46,7 +46,8 @@ public sealed partial class MasterDaemon
                 ServiceName = listener.Service.Name,
             };
             // Postfix smtpd_forbid_bare_newline (3.9) exempts smtpd_forbid_bare_newline_exclusions = $mynetworks.
-            var options = settings.Smtpd with { AllowBareLf = settings.MyNetworks.Contains(remote.Address) };
+            var protocol = SmtpdProtocolSettings.From(settings.Config, settings.MyNetworks);
+            var options = settings.Smtpd with { AllowBareLf = protocol.AllowsBareLf(remote.Address) };
             var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake());
             // posthorn_max_smtpd_connections and smtpd_client_connection_count/rate_limit (SmtpdConnectionGate).
             // A row's -o syslog_name names its smtpd lines (postfix/submission/smtpd); cleanup keeps the main name.
@@ -54,7 +55,11 @@ public sealed partial class MasterDaemon
             if (!await SmtpdGate.TryAdmitAsync(settings.Config, info, stream, sessionLog, options.Timeout)) return;
             try
             {
-                await new SmtpServerSession(stream, info, options, sink, sessionLog, _clock).RunAsync(ct);
+                await new SmtpServerSession(stream, info, options, sink, sessionLog, _clock)
+                {
+                    BareNewline = protocol.BareNewline, BareNewlineRejectCode = protocol.BareNewlineRejectCode,
+                    PregreetAction = protocol.PregreetAction, PregreetWait = protocol.PregreetWait, PendingInput = () => client.Available,
+                }.RunAsync(ct);
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
             {

@@ -7,7 +7,13 @@ namespace Posthorn.Daemon.Policy;
 /// <param name="Command">The SMTP command being checked, for the log (<c>RCPT</c>, <c>DATA</c>).</param>
 /// <param name="QueueId">The transaction's queue ID once the first recipient was accepted, else null (NOQUEUE).</param>
 public sealed record PolicyRequest(SmtpSessionInfo Session, SmtpPath? Sender, SmtpPath? Recipient, string Command,
-    QueueId? QueueId = null);
+    QueueId? QueueId = null)
+{
+    /// <summary>Accepted recipients so far (policy attribute recipient_count, sent at DATA/END-OF-MESSAGE).</summary>
+    public int RecipientCount { get; init; }
+    /// <summary>MAIL FROM SIZE=, or the actual size at END-OF-MESSAGE; 0 when unknown (policy attribute size).</summary>
+    public long Size { get; init; }
+}
 
 /// <summary>The outcome of a check: a refusal, or acceptance possibly marked for HOLD or DISCARD.</summary>
 /// <param name="Reply">The refusal to send, or null to accept.</param>

@@ -11,13 +11,10 @@ namespace Posthorn.Daemon.Policy;
 /// host name checks.</summary>
 public sealed partial class RestrictionEvaluator
 {
-    /// <summary>A policy service answer may be at most this long (Postfix attr_scan limits one attribute line).</summary>
-    private const int MaxPolicyReply = 4096;
-
     /// <summary>Postfix SMTPD_POLICY_README "Policy delegation protocol": the request is <c>name=value</c> lines and
     /// an empty line; the answer is <c>action=…</c> and an empty line, any access(5) action. A server that cannot
-    /// be reached or answers garbage gets smtpd_policy_service_default_action.
-    /// DEVIATION: one connection per request; Postfix keeps the connection open up to smtpd_policy_service_max_idle.</summary>
+    /// be reached or answers garbage gets smtpd_policy_service_default_action. The connection is kept for later
+    /// requests, of this session and others, up to smtpd_policy_service_max_idle/_max_ttl (<see cref="PolicyClient"/>).</summary>
     private async ValueTask<Outcome> CheckPolicyServiceAsync(Evaluation ev, string server, Stage stage, CancellationToken ct)
     {
         string? action;
@@ -25,7 +22,7 @@ public sealed partial class RestrictionEvaluator
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(restrictions.PolicyServiceTimeout);
-            action = await QueryPolicyServiceAsync(server, PolicyAttributes(ev.Request), timeout.Token);
+            action = await restrictions.PolicyClient.QueryAsync(server, PolicyAttributes(ev.Request), timeout.Token);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or FormatException && !ct.IsCancellationRequested)
         {
@@ -50,7 +47,9 @@ public sealed partial class RestrictionEvaluator
         Add("queue_id", r.QueueId?.ToString());
         Add("sender", r.Sender?.ToString());
         Add("recipient", r.Recipient?.ToString());
-        Add("recipient_count", "0");
+        // SMTPD_POLICY_README: recipient_count is non-zero only at the DATA and END-OF-MESSAGE stages (Postfix
+        // smtpd_check.c sends state->rcpt_count there, 0 before).
+        Add("recipient_count", (r.Command is "DATA" or "END-OF-MESSAGE" ? r.RecipientCount : 0).ToString(System.Globalization.CultureInfo.InvariantCulture));
         Add("client_address", s.AddressText);
         Add("client_name", s.ClientName);
         Add("reverse_client_name", s.ClientName);
@@ -59,7 +58,8 @@ public sealed partial class RestrictionEvaluator
         Add("sasl_method", s.SaslMethod);
         Add("sasl_username", s.SaslUsername);
         Add("sasl_sender", "");
-        Add("size", "0");
+        // SMTPD_POLICY_README: size is the MAIL FROM SIZE= value (0 if none), the actual size at END-OF-MESSAGE.
+        Add("size", r.Size.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Add("ccert_subject", "");
         Add("ccert_issuer", "");
         Add("ccert_fingerprint", "");
@@ -70,53 +70,6 @@ public sealed partial class RestrictionEvaluator
         Add("stress", "");
         sb.Append('\n');
         return sb.ToString();
-    }
-
-    /// <summary>Sends one request to <c>inet:host:port</c> or <c>unix:/path</c> and returns the action, or null
-    /// when the answer has none.</summary>
-    private static async Task<string?> QueryPolicyServiceAsync(string server, string request, CancellationToken ct)
-    {
-        EndPoint endPoint;
-        if (server.StartsWith("unix:", StringComparison.Ordinal))
-        {
-            endPoint = new UnixDomainSocketEndPoint(server[5..]);
-        }
-        else
-        {
-            string hostPort = server.StartsWith("inet:", StringComparison.Ordinal) ? server[5..] : server;
-            int colon = hostPort.LastIndexOf(':');
-            if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], out int port))
-                throw new FormatException($"bad policy service address: {server}");
-            string host = hostPort[..colon].Trim('[', ']');
-            endPoint = IPAddress.TryParse(host, out var ip) ? new IPEndPoint(ip, port) : new DnsEndPoint(host, port);
-        }
-        using var socket = endPoint is UnixDomainSocketEndPoint
-            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
-            : new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(endPoint, ct);
-        await socket.SendAsync(Encoding.UTF8.GetBytes(request), SocketFlags.None, ct);
-        var buffer = new byte[MaxPolicyReply];
-        int filled = 0;
-        while (true)
-        {
-            string text = Encoding.UTF8.GetString(buffer, 0, filled);
-            int end = text.IndexOf("\n\n", StringComparison.Ordinal);
-            if (end >= 0)
-            {
-                foreach (string line in text[..end].Split('\n'))
-                {
-                    if (line.StartsWith("action=", StringComparison.OrdinalIgnoreCase))
-                        return line[7..].TrimEnd('\r');
-                }
-                return null;
-            }
-            if (filled == buffer.Length)
-                throw new FormatException("policy service answer too long");
-            int n = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, ct);
-            if (n == 0)
-                throw new IOException("connection closed before the end of the answer");
-            filled += n;
-        }
     }
 
     /// <summary>Postfix postconf(5) reject_rhsbl_client, reject_rhsbl_sender, reject_rhsbl_helo,

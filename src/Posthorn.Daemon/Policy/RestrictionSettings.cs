@@ -52,6 +52,9 @@ public sealed class RestrictionSettings
 
     /// <summary>smtpd_policy_service_timeout.</summary>
     public TimeSpan PolicyServiceTimeout { get; init; } = TimeSpan.FromSeconds(100);
+    /// <summary>check_policy_service connections, shared by the sessions of this snapshot.</summary>
+    public PolicyClient PolicyClient { get; init; } = new(TimeProvider.System, TimeSpan.FromSeconds(300), TimeSpan.FromSeconds(1000));
+
     /// <summary>smtpd_policy_service_default_action: the access(5) action used when the server fails.</summary>
     public string PolicyServiceDefaultAction { get; init; } = "451 4.3.5 Server configuration problem";
 
@@ -119,6 +122,8 @@ public sealed class RestrictionSettings
                 ? exceptions : cfg.MyNetworks(),
             Anvil = new Anvil(clock ?? TimeProvider.System, cfg.GetTime("anvil_rate_time_unit")),
             PolicyServiceDefaultAction = cfg.Get("smtpd_policy_service_default_action"),
+            PolicyClient = new PolicyClient(clock ?? TimeProvider.System, cfg.GetTime("smtpd_policy_service_max_idle"),
+                cfg.GetTime("smtpd_policy_service_max_ttl")),
             VirtualAliasDomains = cfg.DomainListOf("virtual_alias_domains"),
             VirtualAliasMaps = Maps("virtual_alias_maps"),
             RelocatedMaps = Maps("relocated_maps"),

@@ -34,7 +34,7 @@ public readonly record struct RecipientRoute(AddressClass Class, string Transpor
 /// may then override it (transport(5)).
 /// Parameters: mydestination, inet_interfaces, virtual_alias_domains, virtual_mailbox_domains,
 /// relay_domains, local_transport, virtual_transport, relay_transport, default_transport, relayhost,
-/// transport_maps, recipient_delimiter, parent_domain_matches_subdomains.
+/// transport_maps, recipient_delimiter, parent_domain_matches_subdomains, default_filter_nexthop.
 /// </remarks>
 public sealed class AddressRouter
 {
@@ -61,6 +61,9 @@ public sealed class AddressRouter
     /// registry yet): name the table in "User unknown in virtual alias table".</summary>
     public bool ShowUnknownTable { get; init; } = true;
 
+    /// <summary>default_filter_nexthop: the next hop of a content filter that names none (empty: the recipient domain).</summary>
+    public string DefaultFilterNextHop { get; init; } = "";
+
     /// <summary>The router for one configuration snapshot (tables opened once, as the snapshot lives).</summary>
     public static AddressRouter From(ConfigSnapshot cfg)
     {
@@ -83,6 +86,7 @@ public sealed class AddressRouter
             TransportMaps = maps,
             RecipientDelimiter = cfg.Get("recipient_delimiter"),
             TransportParentMatchesSubdomains = LookupKeys.ParentDomainMatchesSubdomains(cfg, "transport_maps"),
+            DefaultFilterNextHop = cfg.Get("default_filter_nexthop").Trim(),
         };
     }
 
@@ -102,6 +106,29 @@ public sealed class AddressRouter
         {
             return new RecipientRoute(AddressClass.Default, "retry", ResolverFailure);
         }
+    }
+
+    /// <summary>Resolves <paramref name="address"/> for a message that carries a content filter
+    /// (<c>transport:nexthop</c>, from FILTER or content_filter); a null or empty filter is <see cref="Resolve"/>.</summary>
+    /// <remarks>Postfix FILTER_README: the filter overrides the normal routing (transport_maps, relayhost, the
+    /// address classes) for every recipient of the message. The address is still resolved first, so that an address
+    /// the resolver cannot answer for is deferred as without a filter (Postfix qmgr_message.c resolves, then lets
+    /// the filter override). postconf(5) default_filter_nexthop: "When a content_filter or FILTER request specifies
+    /// no explicit next-hop destination, use $default_filter_nexthop instead; when that value is empty, use the
+    /// domain in the recipient address."</remarks>
+    public RecipientRoute Resolve(string address, string? filter)
+    {
+        var route = Resolve(address);
+        if (string.IsNullOrWhiteSpace(filter) || route.Transport == "retry") return route;
+        var (transport, nexthop) = Split(filter.Trim());
+        if (transport.Length == 0) return route;
+        if (nexthop.Length == 0) nexthop = DefaultFilterNextHop;
+        if (nexthop.Length == 0)
+        {
+            int at = address.LastIndexOf('@');
+            nexthop = (at < 0 ? "" : address[(at + 1)..]).TrimEnd('.').ToLowerInvariant();
+        }
+        return route with { Transport = transport, NextHop = nexthop };
     }
 
     /// <summary>Postfix resolve.c: the class and its default (transport, nexthop).</summary>

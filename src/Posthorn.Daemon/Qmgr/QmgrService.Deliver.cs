@@ -34,11 +34,14 @@ public sealed partial class QmgrService
         var c = new RoundContext(message, activeAt, s, new DeliveryRound(path), ct);
         // trivial-rewrite(8) resolve + transport(5): recipients that share (transport, nexthop) go together.
         var routes = new Dictionary<(string Transport, string NextHop), List<Target>>();
+        // Postfix FILTER_README: a FILTER record (access(5), header_checks(5), content_filter) sends every recipient
+        // through the filter's transport:nexthop instead of the normal route.
+        env.Attributes.TryGetValue(CleanupWriter.ContentFilterAttribute, out string? filter);
         for (int i = 0; i < env.Recipients.Count; i++)
         {
             var rcpt = env.Recipients[i];
             if (rcpt.Done) continue;
-            var route = s.Router.Resolve(rcpt.Address);
+            var route = s.Router.Resolve(rcpt.Address, filter);
             var key = (route.Transport, route.NextHop);
             if (!routes.TryGetValue(key, out var list)) routes[key] = list = [];
             list.Add(new Target(i, rcpt.Address, rcpt.OriginalRecipient));

@@ -30,8 +30,6 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     private RestrictionEvaluator? _policy;
     /// <summary>The transaction an access table marked DISCARD (Postfix: the whole message is thrown away).</summary>
     private SmtpTransaction? _discard;
-    /// <summary>The transaction an access table marked HOLD before its queue file was opened.</summary>
-    private SmtpTransaction? _hold;
     /// <summary>access(5) PREPEND/REDIRECT/FILTER results of the current transaction, handed to cleanup.</summary>
     private (SmtpTransaction Tx, CleanupActions Actions)? _actions;
 
@@ -50,11 +48,15 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         // Postfix: after DISCARD the remaining recipients are accepted without checks.
         if (ReferenceEquals(_discard, tx)) return null;
         if (Rates.CheckRecipient(tx.Session) is { } tooMany) return tooMany;
-        var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id), ct);
+        var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id)
+        {
+            RecipientCount = tx.Recipients.Count,
+            Size = DeclaredSize(tx),
+        }, ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
-        // DEVIATION: HOLD takes effect only when it comes before the queue file is opened (the first accepted
-        // recipient, which is where client, HELO and sender checks first run); Postfix holds on any later HOLD too.
-        if (decision.Reply is null && decision.Hold && tx.Writer is null) _hold = tx;
+        // Postfix access(5) HOLD: "Place the message on the hold queue, where it will sit until someone either
+        // deletes it or releases it for delivery" (postsuper -H). cleanup commits into hold at end of data.
+        if (decision.Reply is null && decision.Hold) PolicyActions.For(ref _actions, tx).Hold = true;
         if (decision.Reply is null) PolicyActions.Merge(ref _actions, tx, decision);
         return decision.Reply;
     }
@@ -63,10 +65,21 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     {
         if (ReferenceEquals(_discard, tx)) return null;
         var only = tx.Recipients.Count == 1 ? tx.Recipients[0] : null;
-        var decision = await Policy.CheckDataAsync(new PolicyRequest(tx.Session, tx.Sender, only, "DATA", tx.Writer?.Id), ct);
+        var decision = await Policy.CheckDataAsync(new PolicyRequest(tx.Session, tx.Sender, only, "DATA", tx.Writer?.Id)
+        {
+            RecipientCount = tx.Recipients.Count,
+            Size = DeclaredSize(tx),
+        }, ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
+        if (decision.Reply is null && decision.Hold) PolicyActions.For(ref _actions, tx).Hold = true;
+        if (decision.Reply is null) PolicyActions.Merge(ref _actions, tx, decision);
         return decision.Reply;
     }
+
+    /// <summary>RFC 1870: the MAIL FROM SIZE= estimate, or 0 (SMTPD_POLICY_README size attribute).</summary>
+    private static long DeclaredSize(SmtpTransaction tx) =>
+        tx.MailParameters.TryGetValue("SIZE", out string? v) && long.TryParse(v, System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out long size) ? size : 0;
 
     public ValueTask<SmtpReply> VerifyAsync(SmtpSessionInfo session, SmtpPath address, CancellationToken ct)
     {
@@ -80,9 +93,8 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     public ValueTask<ISmtpMessageWriter> OpenMessageAsync(SmtpTransaction tx, CancellationToken ct)
     {
         var id = ids.Next();
-        // Postfix access(5) HOLD: "Place the message on the hold queue, where it will sit until someone
-        // either deletes it or releases it for delivery" (postsuper -H).
-        var file = QueueFileWriter.Create(queue, id, ReferenceEquals(_hold, tx) ? QueueName.Hold : QueueName.Incoming);
+        // The target becomes hold at commit when an access table or a content check said HOLD (CleanupActions.Hold).
+        var file = QueueFileWriter.Create(queue, id, QueueName.Incoming);
         // Postfix cleanup(8): local_header_rewrite_clients = permit_inet_interfaces decides whether
         // header addresses are qualified and missing Message-Id/Date/From headers added.
         var options = settings.Cleanup with { LocalHeaderRewrite = LocalAddresses.IsOwn(tx.Session.Client.Address) };

@@ -37,6 +37,11 @@ public sealed record CleanupOptions(
     /// <summary>header_checks, mime_header_checks, nested_header_checks, body_checks.</summary>
     public ContentChecks Checks { get; init; } = ContentChecks.None;
 
+    /// <summary>content_filter (<c>transport:nexthop</c>, empty: none): stored in every message's queue file, so that
+    /// qmgr delivers all its recipients through the filter (Postfix FILTER_README). A master.cf <c>-o content_filter=</c>
+    /// on the re-injection service clears it there.</summary>
+    public string ContentFilter { get; init; } = "";
+
     /// <summary>All cleanup settings of one configuration snapshot; the tables are opened here, once.</summary>
     public static CleanupOptions From(ConfigSnapshot cfg) =>
         new(cfg.Get("myorigin"), cfg.Get("myhostname"), cfg.GetBool("append_at_myorigin"),
@@ -44,6 +49,7 @@ public sealed record CleanupOptions(
         {
             Rewrite = RewriteSettings.From(cfg),
             Checks = ContentChecks.From(cfg),
+            ContentFilter = cfg.Get("content_filter").Trim(),
         };
 }
 

@@ -73,6 +73,12 @@ public sealed partial class CleanupWriter
                 LogAction("discard", cls, text, arg);
                 Discarded = true;
                 return Edit.Keep;
+            case "HOLD":
+                // Postfix header_checks(5) HOLD optional text: "Arrange for the message to be placed on the hold
+                // queue"; logged as "ID: hold: header … from ORIGIN; from=<…> to=<…> proto=… helo=<…>: text".
+                LogAction("hold", cls, text, arg);
+                Actions.Hold = true;
+                return Edit.Keep;
             case "REDIRECT":
                 if (arg.Length == 0) break;
                 LogAction("redirect", cls, text, arg);

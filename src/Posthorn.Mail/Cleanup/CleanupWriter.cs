@@ -65,7 +65,7 @@ public sealed partial class CleanupWriter : IAsyncDisposable
     /// <summary>The envelope recipients known while the content arrives (smtpd's live list), for the log's <c>to=</c>.</summary>
     public IReadOnlyList<SmtpPath>? EnvelopeRecipients { get; init; }
 
-    /// <summary>PREPEND, REDIRECT and FILTER requests from smtpd's access tables and from the content checks.</summary>
+    /// <summary>PREPEND, REDIRECT, FILTER and HOLD requests from smtpd's access tables and from the content checks.</summary>
     public CleanupActions Actions { get; init; } = new();
 
     /// <summary>A content check said DISCARD: <see cref="CommitAsync"/> stores nothing, and the caller still
@@ -196,10 +196,14 @@ public sealed partial class CleanupWriter : IAsyncDisposable
             string target = Qualify(SmtpPath.FromAddress(redirect), _options).ToString();
             recipients = [.. recipients.Select(r => new QueueRecipient(target, r.OriginalRecipient ?? r.Address)).Take(1)];
         }
-        if (Actions.Filter is { } filter)
+        // postconf(5) content_filter: "This setting has a lower precedence than a content FILTER action that is
+        // specified in an access(5), header_checks(5) or body_checks(5) table."
+        if ((Actions.Filter ?? (_options.ContentFilter.Length > 0 ? _options.ContentFilter : null)) is { } filter)
         {
             attributes = new Dictionary<string, string>(attributes, StringComparer.Ordinal) { [ContentFilterAttribute] = filter };
         }
+        // Postfix HOLD (access(5), header_checks(5)): the file is published in hold instead of incoming.
+        if (Actions.Hold) _inner.Target = QueueName.Hold;
         var final = env with { Sender = sender, Recipients = recipients, Attributes = attributes };
         await _inner.CommitAsync(final, ct).ConfigureAwait(false);
     }

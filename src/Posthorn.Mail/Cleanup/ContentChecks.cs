@@ -42,7 +42,7 @@ public sealed class ContentChecks
 }
 
 /// <summary>What the SMTP server or an earlier stage asks cleanup to do with the message besides storing it:
-/// access(5) PREPEND, REDIRECT and FILTER results. Filled while the transaction runs; read when the header
+/// access(5) PREPEND, REDIRECT, FILTER and HOLD results. Filled while the transaction runs; read when the header
 /// section ends (PREPEND) and at commit (REDIRECT, FILTER).</summary>
 public sealed class CleanupActions
 {
@@ -55,4 +55,8 @@ public sealed class CleanupActions
     /// <summary>access(5)/header_checks(5) FILTER transport:destination: the content filter for this message
     /// (stored in the queue file as the <c>content_filter</c> attribute).</summary>
     public string? Filter { get; set; }
+
+    /// <summary>access(5)/header_checks(5) HOLD: the message is committed into the hold queue, where it stays until
+    /// <c>postsuper -H</c> releases it or <c>postsuper -d</c> deletes it.</summary>
+    public bool Hold { get; set; }
 }

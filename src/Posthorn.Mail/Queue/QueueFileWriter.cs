@@ -15,7 +15,6 @@ public sealed class QueueFileWriter : IAsyncDisposable
     private const UnixFileMode FileMode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     private readonly QueueDirectory _dir;
-    private readonly QueueName _target;
     private readonly string _tempPath;
     private FileStream? _file;
     private bool _committed;
@@ -24,12 +23,17 @@ public sealed class QueueFileWriter : IAsyncDisposable
     {
         _dir = dir;
         Id = id;
-        _target = target;
+        Target = target;
         _tempPath = tempPath;
         _file = file;
     }
 
     public QueueId Id { get; }
+
+    /// <summary>The queue <see cref="CommitAsync"/> publishes the file in: incoming, or hold when cleanup or an
+    /// access table said HOLD (Postfix access(5)/header_checks(5) HOLD: "Arrange for the message to be placed on
+    /// the hold queue"). May change until the commit; afterwards it is ignored.</summary>
+    public QueueName Target { get; set; }
 
     /// <summary>Bytes of message content written so far.</summary>
     public long ContentLength { get; private set; }
@@ -89,14 +93,14 @@ public sealed class QueueFileWriter : IAsyncDisposable
 
         // 2. Publish: rename(2) into the target queue, atomically, never replacing an existing file
         //    (renameat2 RENAME_NOREPLACE). From here on the message exists for qmgr.
-        string targetPath = _dir.PathOf(_target, Id);
+        string targetPath = _dir.PathOf(Target, Id);
         Native.RenameNoReplace(_tempPath, targetPath);
         _committed = true;
 
         // 3. Directory entry durable: fsync(2) of the target directory, shared with every writer
         //    that renamed before that fsync started (group commit). A failure here fails the
         //    commit; the file stays and may be delivered, which at-least-once allows.
-        await _dir.SyncOf(_target).SyncAsync().WaitAsync(ct).ConfigureAwait(false);
+        await _dir.SyncOf(Target).SyncAsync().WaitAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>Without a commit: closes and deletes the temporary file.</summary>

@@ -162,4 +162,25 @@ public sealed class AddressRouterTests : IDisposable
         Assert.Equal((transport, nexthop), AddressRouter.Split(value));
 
     private static (string, string) Pick(RecipientRoute r) => (r.Transport, r.NextHop);
+
+    [Fact]
+    public void A_content_filter_overrides_class_and_transport_maps_for_every_recipient()
+    {
+        var router = WithTransportMap("", "relayed.test  smtp:[10.0.0.1]");
+        // Postfix FILTER_README: the filter's transport:nexthop replaces the normal route.
+        Assert.Equal(new RecipientRoute(AddressClass.Local, "scan", "[127.0.0.1]:10025"), router.Resolve("bob@localhost", "scan:[127.0.0.1]:10025"));
+        Assert.Equal(new RecipientRoute(AddressClass.Relay, "scan", "[127.0.0.1]:10025"), router.Resolve("x@relayed.test", "scan:[127.0.0.1]:10025"));
+        // Without a filter the normal route stands.
+        Assert.Equal("smtp", router.Resolve("x@relayed.test", null).Transport);
+        Assert.Equal("smtp", router.Resolve("x@relayed.test", "").Transport);
+    }
+
+    [Fact]
+    public void A_content_filter_without_nexthop_uses_default_filter_nexthop_then_the_recipient_domain()
+    {
+        // postconf(5) default_filter_nexthop: empty means the domain of the recipient address.
+        Assert.Equal(new RecipientRoute(AddressClass.Default, "scan", "far.example"), Router().Resolve("x@far.example", "scan:"));
+        Assert.Equal(new RecipientRoute(AddressClass.Default, "scan", "mail.example.test"),
+            Router("default_filter_nexthop = $myhostname\n").Resolve("x@far.example", "scan"));
+    }
 }

@@ -11,9 +11,12 @@ public class SmtpServerSessionDataTests
         "\tby mail.example.test (Posthorn) with ESMTP id 4D2C1B0A00\n" +
         "\tfor <bob@example.com>; Wed, 25 Nov 2026 13:17:08 +0000 (UTC)\n";
 
-    private static async Task<SmtpHarness> ReadyForDataAsync(SmtpServerOptions? options = null, params string[] recipients)
+    private static Task<SmtpHarness> ReadyForDataAsync(SmtpServerOptions? options = null, params string[] recipients) =>
+        ReadyForDataAsync(options, null, recipients);
+
+    internal static async Task<SmtpHarness> ReadyForDataAsync(SmtpServerOptions? options, SessionExtras? extras, params string[] recipients)
     {
-        var h = await SmtpHarness.StartAsync(options);
+        var h = await SmtpHarness.StartAsync(options, extras);
         await h.CommandAsync("EHLO client.example");
         Assert.Equal("250 2.1.0 Ok", await h.CommandAsync("MAIL FROM:<alice@example.com>"));
         foreach (var r in recipients.Length == 0 ? ["bob@example.com"] : recipients)
@@ -93,9 +96,10 @@ public class SmtpServerSessionDataTests
     }
 
     [Fact]
-    public async Task Bare_lf_is_refused_with_521_when_forbidden()
+    public async Task Bare_lf_is_refused_with_521_under_reject_with_reject_code_521()
     {
-        await using var h = await SmtpHarness.StartAsync(SmtpHarness.DefaultOptions with { AllowBareLf = false });
+        await using var h = await SmtpHarness.StartAsync(SmtpHarness.DefaultOptions with { AllowBareLf = false },
+            new SessionExtras(BareNewlineMode.Reject, 521));
         Assert.Equal("250 mail.example.test", await h.CommandAsync("HELO c"));
         await h.SendAsync("NOOP\n");
         Assert.Equal("521 5.5.2 mail.example.test Error: bare <LF> received", await h.ReadReplyAsync());
@@ -104,9 +108,10 @@ public class SmtpServerSessionDataTests
     }
 
     [Fact]
-    public async Task Bare_lf_in_content_is_refused_and_the_message_dropped_when_forbidden()
+    public async Task Bare_lf_in_content_is_refused_and_the_message_dropped_under_reject_with_reject_code_521()
     {
-        await using var h = await ReadyForDataAsync(SmtpHarness.DefaultOptions with { AllowBareLf = false });
+        await using var h = await ReadyForDataAsync(SmtpHarness.DefaultOptions with { AllowBareLf = false },
+            new SessionExtras(BareNewlineMode.Reject, 521));
         await h.SendAsync("Subject: x\r\nsmuggled\n.\r\n");
         Assert.Equal("521 5.5.2 mail.example.test Error: bare <LF> received", await h.ReadReplyAsync());
         Assert.True(await h.ServerClosedAsync());

@@ -150,23 +150,37 @@ internal sealed class SmtpHarness : IAsyncDisposable
         Banner = "mail.example.test ESMTP Posthorn",
     };
 
-    private SmtpHarness(SmtpServerOptions options)
+    private SmtpHarness(SmtpServerOptions options, SessionExtras? extras, string? pregreet)
     {
         ServerStream = new DuplexPipeStream(_toServer.Reader, _toClient.Writer);
+        // A client that talks first: its bytes are there before the session starts.
+        if (pregreet is not null) _toServer.Writer.WriteAsync(Encoding.UTF8.GetBytes(pregreet)).AsTask().GetAwaiter().GetResult();
         var info = new SmtpSessionInfo { Client = new IPEndPoint(IPAddress.Loopback, 40025), ClientName = "localhost" };
         var clock = new FixedClock(Now);
         var log = new MailLog(LogSink, "postfix", "mail.example.test", clock, pid: 4242);
-        var session = new SmtpServerSession(ServerStream, info, options, Sink, log, clock);
+        var x = extras ?? new SessionExtras();
+        var session = new SmtpServerSession(ServerStream, info, options, Sink, log, clock)
+        {
+            BareNewline = x.BareNewline,
+            BareNewlineRejectCode = x.BareNewlineRejectCode,
+            PregreetAction = x.PregreetAction,
+            PregreetWait = x.PregreetWait,
+            PendingInput = x.PendingInput,
+        };
         Session = Task.Run(() => session.RunAsync(_shutdown.Token));
     }
 
     /// <summary>Starts a session and reads the greeting.</summary>
-    public static async Task<SmtpHarness> StartAsync(SmtpServerOptions? options = null)
+    public static async Task<SmtpHarness> StartAsync(SmtpServerOptions? options = null, SessionExtras? extras = null)
     {
-        var h = new SmtpHarness(options ?? DefaultOptions);
+        var h = new SmtpHarness(options ?? DefaultOptions, extras, null);
         Assert.Equal("220 mail.example.test ESMTP Posthorn", await h.ReadReplyAsync());
         return h;
     }
+
+    /// <summary>Starts a session whose client has already sent <paramref name="pregreet"/>; reads nothing.</summary>
+    public static SmtpHarness StartTalkingFirst(string pregreet, SessionExtras extras, SmtpServerOptions? options = null) =>
+        new(options ?? DefaultOptions, extras, pregreet);
 
     /// <summary>One client write (the server sees it all at once).</summary>
     public async Task SendAsync(string text) => await SendAsync(Encoding.UTF8.GetBytes(text));
@@ -223,3 +237,11 @@ internal sealed class SmtpHarness : IAsyncDisposable
         _shutdown.Dispose();
     }
 }
+
+/// <summary>The session's init-only settings that are not in <see cref="SmtpServerOptions"/>.</summary>
+internal sealed record SessionExtras(
+    BareNewlineMode BareNewline = BareNewlineMode.Normalize,
+    short BareNewlineRejectCode = 550,
+    PregreetAction PregreetAction = PregreetAction.Ignore,
+    TimeSpan PregreetWait = default,
+    Func<int>? PendingInput = null);

@@ -93,3 +93,30 @@ posthorn_stop() {
   timeout 40 "$PH" postfix -c "$1" stop >/dev/null 2>&1 || true
   kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
 }
+
+# postfix_peer_config DIR WORK PORT EXTRA: a separate Postfix instance (config in DIR, queue in WORK/pfq,
+# log in WORK/pf.log) from the stock master.cf, smtp on 127.0.0.1:PORT, chroot off, with EXTRA main.cf lines.
+postfix_peer_config() {
+  local dir=$1 work=$2 port=$3 extra=$4
+  mkdir -p "$dir" "$work/pfq"
+  awk -v port="$port" '/^[^#[:space:]]/ && NF >= 8 { if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:" port; $5 = "n" } { print }' \
+    /etc/postfix/master.cf > "$dir/master.cf"
+  cat > "$dir/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $work/pfq
+data_directory = $work/pfdata
+myhostname = bench.localdomain
+mydestination = \$myhostname, localhost
+inet_interfaces = loopback-only
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+maillog_file = $work/pf.log
+maillog_file_prefixes = $work
+$extra
+CF
+  # postfix(1) logs to syslog unless stderr is a terminal: on failure, say where to look.
+  /usr/sbin/postfix -c "$dir" check 2>&1 \
+    || { echo "postfix -c $dir check failed (rerun it in a terminal to see why)" >&2; return 1; }
+}

@@ -65,28 +65,7 @@ PH=$(publish_posthorn "$repo" "$work/out")
 posthorn_config "$phconf" 2525 postfix "home_mailbox = Maildir/"
 
 # The Postfix peer: the stock master.cf with smtp on 127.0.0.1:2626 and chroot off everywhere.
-mkdir -p "$pfconf"
-awk '/^[^#[:space:]]/ && NF >= 8 { if ($1 == "smtp" && $2 == "inet") $1 = "127.0.0.1:2626"; $5 = "n" } { print }' \
-  /etc/postfix/master.cf > "$pfconf/master.cf"
-cat > "$pfconf/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $work/pfq
-data_directory = $work/pfdata
-myhostname = bench.localdomain
-mydestination = \$myhostname, localhost
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-home_mailbox = Maildir/
-alias_maps =
-alias_database =
-maillog_file = $work/pf.log
-maillog_file_prefixes = $work
-CF
-# postfix(1) logs to syslog unless stderr is a terminal: on failure, say where to look.
-mkdir -p "$work/pfq"
-/usr/sbin/postfix -c "$pfconf" check 2>&1 \
-  || { echo "postfix -c $pfconf check failed (rerun it in a terminal to see why)" >&2; exit 1; }
+postfix_peer_config "$pfconf" "$work" 2626 "home_mailbox = Maildir/" || exit 1
 
 clear_maildir() { rm -rf "$maildir"; }
 

@@ -6,7 +6,6 @@ namespace Posthorn.IntegrationTests.TestKit;
 /// <summary>The few POSIX facts the tests need: who we are, who owns a file, signals.</summary>
 public static partial class Unix
 {
-    public const int SIGINT = 2;
     public const int SIGKILL = 9;
     public const int SIGTERM = 15;
 

@@ -98,13 +98,14 @@ public sealed partial class RelayBatteryTests(ITestOutputHelper output)
     [Fact]
     public async Task Postfix_and_Posthorn_decide_every_form_alike()
     {
-        if (RealPostfix.WhyNot() is { } why)
+        if (PostfixInstance.WhyNotAvailable() is { } why)
         {
             output.WriteLine("NOT RUN: " + why);
             return;
         }
         string[] battery = [.. RelayForms, .. LocalForms];
-        await using var postfix = await RealPostfix.StartAsync(output, $"""
+        // The later main.cf lines override PostfixInstance's own (Postfix: the last entry wins).
+        await using var postfix = await PostfixInstance.StartAsync(TestConfig.Mydomain, $"""
             myhostname = {Local}
             mydomain = {TestConfig.Mydomain}
             myorigin = $mydomain
@@ -112,9 +113,9 @@ public sealed partial class RelayBatteryTests(ITestOutputHelper output)
             mynetworks = 127.0.0.1/32
             local_recipient_maps =
             smtpd_relay_restrictions = {RelayRestrictions}
-            """);
+            """, output);
         await using var d = await StartPosthornAsync(output);
-        var theirs = await BatteryAsync(Outside, postfix.Port, battery);
+        var theirs = await BatteryAsync(Outside, postfix.Port, battery, IPAddress.Parse(PostfixInstance.Address));
         var ours = await BatteryAsync(Outside, d.SmtpPort, battery);
         var differences = new List<string>();
         foreach (string form in battery)
@@ -127,9 +128,10 @@ public sealed partial class RelayBatteryTests(ITestOutputHelper output)
     }
 
     /// <summary>EHLO, MAIL FROM, then one RCPT TO per form in one session; form → the reply's last line.</summary>
-    private static async Task<Dictionary<string, string>> BatteryAsync(IPAddress from, int port, IReadOnlyList<string> forms)
+    private static async Task<Dictionary<string, string>> BatteryAsync(IPAddress from, int port, IReadOnlyList<string> forms,
+        IPAddress? server = null)
     {
-        await using var c = await OutsideClient.ConnectAsync(from, port);
+        await using var c = await OutsideClient.ConnectAsync(from, port, server);
         Assert.StartsWith("250", await c.CommandAsync("EHLO client.example"));
         Assert.StartsWith("250", await c.CommandAsync("MAIL FROM:<relay-test@example.net>"));
         var replies = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -153,12 +155,12 @@ public sealed partial class RelayBatteryTests(ITestOutputHelper output)
             _reader = new StreamReader(_stream, Encoding.UTF8);
         }
 
-        public static async Task<OutsideClient> ConnectAsync(IPAddress from, int port)
+        public static async Task<OutsideClient> ConnectAsync(IPAddress from, int port, IPAddress? server = null)
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             socket.Bind(new IPEndPoint(from, 0));
             using (var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15)))
-                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
+                await socket.ConnectAsync(new IPEndPoint(server ?? IPAddress.Loopback, port), cts.Token);
             var client = new OutsideClient(socket);
             Assert.StartsWith("220", await client.ReadReplyAsync());
             return client;

@@ -13,7 +13,7 @@ public sealed class ConnectionCacheTests
 
     private static SmtpTransport Transport(TimeSpan cacheTime, TimeProvider? clock = null) =>
         new(new SmtpClientOptions { HeloName = "client.test", TlsLevel = SmtpTlsLevel.None, ConnectionCacheTimeLimit = cacheTime },
-            new NextHopResolver(new NoDns(), new HostLookupOptions(), new Random(1)),
+            new NextHopResolver(new NoDnsResolver(), new HostLookupOptions(), new Random(1)),
             new MailLog(new ListLogSink(), "postfix", "client.test", TimeProvider.System, 1), clock ?? TimeProvider.System);
 
     private static OutboundMessage Message(string text)
@@ -115,10 +115,4 @@ public sealed class ConnectionCacheTests
         }
     }
 
-    private sealed class NoDns : IDnsResolver
-    {
-        public ValueTask<DnsAnswer<MxRecord>> LookupMxAsync(string domain, CancellationToken ct) => throw new InvalidOperationException(domain);
-        public ValueTask<DnsAnswer<System.Net.IPAddress>> LookupAAsync(string host, CancellationToken ct) => throw new InvalidOperationException(host);
-        public ValueTask<DnsAnswer<System.Net.IPAddress>> LookupAaaaAsync(string host, CancellationToken ct) => throw new InvalidOperationException(host);
-    }
 }

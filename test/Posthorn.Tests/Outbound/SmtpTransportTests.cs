@@ -13,7 +13,7 @@ public sealed class SmtpTransportTests
 
     private SmtpTransport Transport(SmtpClientOptions? options = null) =>
         new(options ?? new SmtpClientOptions { HeloName = "client.test", ConnectTimeout = TimeSpan.FromSeconds(5) },
-            new NextHopResolver(new NoDns(), new HostLookupOptions(), new Random(1)),
+            new NextHopResolver(new NoDnsResolver(), new HostLookupOptions(), new Random(1)),
             new MailLog(_sink, "postfix", "client.test", TimeProvider.System, 1), TimeProvider.System);
 
     private static OutboundMessage Message(string content, string sender = "alice@client.test")
@@ -218,10 +218,4 @@ public sealed class SmtpTransportTests
     }
 
     /// <summary>For tests with literal next hops: any DNS query is a test failure.</summary>
-    private sealed class NoDns : IDnsResolver
-    {
-        public ValueTask<DnsAnswer<MxRecord>> LookupMxAsync(string domain, CancellationToken ct) => throw new InvalidOperationException(domain);
-        public ValueTask<DnsAnswer<System.Net.IPAddress>> LookupAAsync(string host, CancellationToken ct) => throw new InvalidOperationException(host);
-        public ValueTask<DnsAnswer<System.Net.IPAddress>> LookupAaaaAsync(string host, CancellationToken ct) => throw new InvalidOperationException(host);
-    }
 }

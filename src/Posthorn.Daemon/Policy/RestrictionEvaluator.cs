@@ -95,6 +95,19 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         return FinishPermit(ev);
     }
 
+    /// <summary>The end-of-data decision: smtpd_end_of_data_restrictions, once the content is in and before the final
+    /// reply (Postfix smtpd_check_eod). As at DATA, restrictions about the recipient see it only when the transaction
+    /// has exactly one; the reply wording is Postfix's <c>&lt;END-OF-MESSAGE&gt;: End-of-data rejected: …</c>, and
+    /// <see cref="PolicyRequest.Size"/> is the actual size (SMTPD_POLICY_README).</summary>
+    public async ValueTask<PolicyDecision> CheckEndOfDataAsync(PolicyRequest request, CancellationToken ct)
+    {
+        var ev = new Evaluation(request);
+        if (restrictions.EndOfData.Count > 0 && await EvaluateListAsync(ev, restrictions.EndOfData,
+                new Stage("smtpd_end_of_data_restrictions", "End-of-data", "END-OF-MESSAGE"), ct) == Outcome.Reject)
+            return Decide(ev);
+        return FinishPermit(ev);
+    }
+
     private PolicyDecision FinishPermit(Evaluation ev)
     {
         // Postfix smtpd_check.c: "Force permission into deferral when some earlier temporary error may have

@@ -76,6 +76,24 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         return decision.Reply;
     }
 
+    /// <summary>Postfix smtpd_end_of_data_restrictions (smtpd_check_eod): the policy request carries the real size.
+    /// HOLD, DISCARD, REDIRECT and FILTER still reach cleanup, which has not committed yet; a PREPEND comes too late
+    /// for the header, which cleanup has already written.</summary>
+    public async ValueTask<SmtpReply?> CheckEndOfDataAsync(SmtpTransaction tx, long size, CancellationToken ct)
+    {
+        if (ReferenceEquals(_discard, tx) || settings.Restrictions.EndOfData.Count == 0) return null;
+        var only = tx.Recipients.Count == 1 ? tx.Recipients[0] : null;
+        var decision = await Policy.CheckEndOfDataAsync(new PolicyRequest(tx.Session, tx.Sender, only, "END-OF-MESSAGE", tx.Writer?.Id)
+        {
+            RecipientCount = tx.Recipients.Count,
+            Size = size,
+        }, ct);
+        if (decision.Reply is null && decision.Discard) _discard = tx;
+        if (decision.Reply is null && decision.Hold) PolicyActions.For(ref _actions, tx).Hold = true;
+        if (decision.Reply is null) PolicyActions.Merge(ref _actions, tx, decision);
+        return decision.Reply;
+    }
+
     /// <summary>RFC 1870: the MAIL FROM SIZE= estimate, or 0 (SMTPD_POLICY_README size attribute).</summary>
     private static long DeclaredSize(SmtpTransaction tx) =>
         tx.MailParameters.TryGetValue("SIZE", out string? v) && long.TryParse(v, System.Globalization.NumberStyles.None,

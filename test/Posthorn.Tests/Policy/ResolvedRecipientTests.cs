@@ -48,7 +48,7 @@ public sealed class ResolvedRecipientTests : IDisposable
     [Fact]
     public async Task Replies_show_a_quoted_local_part_unquoted_as_postfix_does()
     {
-        Assert.Equal("554 5.7.1 <user@remote.example@example.test>: Relay access denied",
+        Assert.Equal("454 4.7.1 <user@remote.example@example.test>: Relay access denied",   // defer_unauth_destination (default)
             await RcptAsync("", new SmtpPath("\"user@remote.example\"", "example.test"), "192.0.2.7"));
         string access = _h.Hash("rcpts", "odd@example.test REJECT\n");
         Assert.Equal("554 5.7.1 <odd@example.test>: Recipient address rejected: Access denied",

@@ -28,6 +28,11 @@ public interface ISmtpTransactionSink
     /// <summary>DATA was given with at least one accepted recipient, before the 354 reply; may refuse it
     /// (Postfix smtpd_data_restrictions). The default accepts.</summary>
     ValueTask<SmtpReply?> CheckDataAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
+
+    /// <summary>The content was received (DATA's final dot or BDAT LAST), before the writer commits; may refuse the
+    /// message (Postfix smtpd_end_of_data_restrictions). <paramref name="size"/> is the content size as Postfix counts
+    /// it (each line plus two). A refusal disposes the writer, so nothing is queued. The default accepts.</summary>
+    ValueTask<SmtpReply?> CheckEndOfDataAsync(SmtpTransaction tx, long size, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
 }
 
 /// <summary>Receives one message's content and makes it durable.</summary>

@@ -231,6 +231,9 @@ public static class SmtpCommandParser
         }
         if (rest[0] != (byte)'@') return false;
         var domain = rest[1..];
+        // Postfix accepts <user@domain.>: trivial-rewrite "strip[s] trailing dot at end of domain, but not dot-dot or
+        // at-dot" (rewrite.c, resolve.c), so the address is routed and queued as user@domain.
+        if (domain.Length > 1 && domain[^1] == (byte)'.' && domain[^2] != (byte)'.') domain = domain[..^1];
         if (!IsDomain(domain) && !IsAddressLiteral(domain)) return false;
         path = new SmtpPath(local, Encoding.UTF8.GetString(domain));
         return true;

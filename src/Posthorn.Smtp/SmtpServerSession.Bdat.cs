@@ -125,6 +125,7 @@ public sealed partial class SmtpServerSession
         // RFC 3030 §3: the LAST chunk ends the message; a last line without CRLF still ends there.
         if (!state.LineStart || state.PendingCr) await AppendAsync(writer, LineFeed);
         await WriteChunkAsync(writer, _chunkLength);
+        if (await EndOfDataRefusedAsync(tx)) return false;
         // DESIGN.md decision 3: as for DATA, 250 only once the message is durable.
         var queued = await writer.CommitAsync(tx, _ct);
         await EndTransactionAsync();

@@ -76,6 +76,7 @@ public sealed partial class SmtpServerSession
                 return false;
             }
             await WriteChunkAsync(writer, _chunkLength);
+            if (await EndOfDataRefusedAsync(tx)) return false;
             // DESIGN.md decision 3: the writer answers 250 only once the message is durable.
             var reply = await writer.CommitAsync(tx, _ct);
             await EndTransactionAsync();
@@ -87,6 +88,19 @@ public sealed partial class SmtpServerSession
         {
             ReleaseChunk();
         }
+    }
+
+    /// <summary>Postfix smtpd.c data_cmd: once the content is in and before the final reply, smtpd_end_of_data_restrictions
+    /// run (smtpd_check_eod). A refusal is logged as <c>ID: reject: END-OF-MESSAGE from …</c>, the transaction ends
+    /// (disposing the writer removes the queue file) and the client gets the refusal instead of 250.</summary>
+    private async ValueTask<bool> EndOfDataRefusedAsync(SmtpTransaction tx)
+    {
+        if (await _sink.CheckEndOfDataAsync(tx, _dataBytes, _ct) is not { IsPositive: false } refused)
+            return false;
+        LogReject(refused, tx.Sender, tx.Recipients.Count == 1 ? tx.Recipients[0] : null);
+        await EndTransactionAsync();
+        await ReplyAsync(refused);
+        return true;
     }
 
     /// <summary>Returns the content buffer to the pool, once (DATA's end and the end of a transaction both call it).</summary>

@@ -10,7 +10,11 @@ namespace Posthorn.Daemon.Master;
 public sealed partial class MasterDaemon
 {
     private SmtpdConnectionGate? _smtpdGate;
-    private SmtpdConnectionGate SmtpdGate => LazyInitializer.EnsureInitialized(ref _smtpdGate, () => new SmtpdConnectionGate(_clock));
+    private SmtpdConnectionGate SmtpdGate => LazyInitializer.EnsureInitialized(ref _smtpdGate, () => new SmtpdConnectionGate(_clock)
+    {
+        // posthorn anvil: one daemon-wide activity view (Policy/AnvilRegistry.cs), anvil_rate_time_unit as at start.
+        Activity = new Posthorn.Daemon.Policy.AnvilRegistry(_clock, _settings.Config.GetTime("anvil_rate_time_unit")),
+    });
     private async Task AcceptLoopAsync(Listener listener, Transports transports, CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
@@ -48,7 +52,8 @@ public sealed partial class MasterDaemon
             // Postfix smtpd_forbid_bare_newline (3.9) exempts smtpd_forbid_bare_newline_exclusions = $mynetworks.
             var protocol = SmtpdProtocolSettings.From(settings.Config, settings.MyNetworks);
             var options = settings.Smtpd with { AllowBareLf = protocol.AllowsBareLf(remote.Address) };
-            var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake());
+            var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake()) { Activity = SmtpdGate.Activity };
+            if (options.Authenticator is PasswordDatabaseAuthenticator auth) auth.Activity = SmtpdGate.Activity;
             // posthorn_max_smtpd_connections and smtpd_client_connection_count/rate_limit (SmtpdConnectionGate).
             // A row's -o syslog_name names its smtpd lines (postfix/submission/smtpd); cleanup keeps the main name.
             var sessionLog = Log.WithSyslogName(settings.Config.Get("syslog_name"));
@@ -111,6 +116,9 @@ public sealed partial class MasterDaemon
             case "pickup":
                 _pickup.Wake();
                 return "ok";
+            case "anvil":
+                // posthorn anvil: the reply is one line, so the view's lines travel tab-separated.
+                return "ok " + string.Join('\t', SmtpdGate.Activity!.Snapshot().Format(_clock.LocalTimeZone));
             default:
                 return "error unknown command";
         }

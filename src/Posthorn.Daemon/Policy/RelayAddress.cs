@@ -251,6 +251,11 @@ public sealed class RelayAddress(RelayAddressOptions options, Func<string, Relay
         return false;
     }
 
+    /// <summary>Postfix smtpd.c extract_addr: the address in internal form (quotes removed, <c>"user@other"@local</c>
+    /// becomes <c>user@other@local</c>), which smtpd's checks, table lookups and reply texts use.</summary>
+    public static string Internal(SmtpPath path) =>
+        path.IsNull ? "" : path.Domain.Length == 0 ? Unquote(path.LocalPart) : Unquote(path.LocalPart) + "@" + path.Domain;
+
     /// <summary>RFC 5321 §4.1.2 Quoted-string to its content: quotes removed, quoted-pairs undone.</summary>
     internal static string Unquote(string local)
     {

@@ -33,14 +33,14 @@ public sealed partial class RestrictionEvaluator
                 break;
             case AccessTarget.Sender:
                 if (request.Sender is not { } sender) return Outcome.Dunno;
-                (replyClass, replyName) = ("Sender address", sender.ToString());
+                (replyClass, replyName) = ("Sender address", RelayAddress.Internal(sender));
                 keys = sender.IsNull ? [NullAccessLookupKey]
-                    : LookupKeys.ForAccessAddress(sender.ToString(), parent, restrictions.RecipientDelimiter);
+                    : LookupKeys.ForAccessAddress(RelayAddress.Internal(sender), parent, restrictions.RecipientDelimiter);
                 break;
             default:
                 if (request.Recipient is not { } rcpt) return Outcome.Dunno;
-                (replyClass, replyName) = ("Recipient address", rcpt.ToString());
-                keys = LookupKeys.ForAccessAddress(rcpt.ToString(), parent, restrictions.RecipientDelimiter);
+                (replyClass, replyName) = ("Recipient address", RelayAddress.Internal(rcpt));
+                keys = LookupKeys.ForAccessAddress(RelayAddress.Internal(rcpt), parent, restrictions.RecipientDelimiter);
                 break;
         }
         string value;

@@ -38,7 +38,7 @@ public sealed partial class RestrictionEvaluator
         string domain = address.Domain;
         if (domain.StartsWith('[') ? IsValidAddressLiteral(domain) : IsFqdn(domain))
             return Outcome.Dunno;
-        return Reject(ev, new SmtpReply(restrictions.NonFqdnRejectCode, "5.5.2", $"<{address}>: {replyClass} rejected: need fully-qualified address"));
+        return Reject(ev, new SmtpReply(restrictions.NonFqdnRejectCode, "5.5.2", $"<{RelayAddress.Internal(address)}>: {replyClass} rejected: need fully-qualified address"));
     }
 
     private static bool IsFqdn(string name) => IsValidHostname(name) && name.TrimEnd('.').Contains('.');

@@ -12,7 +12,7 @@ namespace Posthorn.Daemon.Policy;
 /// At RCPT TO the lists run in the order client, HELO, sender, relay, recipient (Postfix SMTPD_ACCESS_README
 /// "Delayed evaluation of SMTP access restriction lists"). Within a list the first restriction that permits or
 /// rejects decides; a permit ends only its own list and the next list still runs; a reject ends everything.
-/// At DATA, smtpd_data_restrictions run alone. defer_if_permit, defer_if_reject and warn_if_reject keep
+/// At DATA, smtpd_data_restrictions run alone; after the content, smtpd_end_of_data_restrictions run alone. defer_if_permit, defer_if_reject and warn_if_reject keep
 /// Postfix's state across the lists of one check. An unknown restriction is a configuration error answered
 /// with "451 4.3.5 Server configuration error", never a permit; a table that fails answers
 /// "451 4.3.0 &lt;name&gt;: Temporary lookup failure".
@@ -44,9 +44,10 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         [
             new("smtpd_client_restrictions", "Client host", session.ClientDescription),
             new("smtpd_helo_restrictions", "Helo command", session.HeloName ?? ""),
-            new("smtpd_sender_restrictions", "Sender address", request.Sender?.ToString() ?? ""),
-            new("smtpd_relay_restrictions", "Recipient address", rcpt.ToString()),
-            new("smtpd_recipient_restrictions", "Recipient address", rcpt.ToString()),
+            // Postfix smtpd.c extract_addr: checks and replies use the internal (unquoted) form of an address.
+            new("smtpd_sender_restrictions", "Sender address", request.Sender is { } sender ? RelayAddress.Internal(sender) : ""),
+            new("smtpd_relay_restrictions", "Recipient address", RelayAddress.Internal(rcpt)),
+            new("smtpd_recipient_restrictions", "Recipient address", RelayAddress.Internal(rcpt)),
         ];
         IReadOnlyList<string>[] lists =
             [restrictions.Client, restrictions.Helo, restrictions.Sender, restrictions.Relay, restrictions.Recipient];
@@ -78,7 +79,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         }
         catch (LookupTableException e)
         {
-            LookupFailure(ev, rcpt.ToString(), $"{e.Table} lookup error: {e.Message}");
+            LookupFailure(ev, RelayAddress.Internal(rcpt), $"{e.Table} lookup error: {e.Message}");
             return Decide(ev);
         }
         return FinishPermit(ev);
@@ -91,6 +92,19 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         var ev = new Evaluation(request);
         if (await EvaluateListAsync(ev, restrictions.Data, new Stage("smtpd_data_restrictions", "Data command", "DATA"), ct)
             == Outcome.Reject)
+            return Decide(ev);
+        return FinishPermit(ev);
+    }
+
+    /// <summary>The end-of-data decision: smtpd_end_of_data_restrictions, once the content is in and before the final
+    /// reply (Postfix smtpd_check_eod). As at DATA, restrictions about the recipient see it only when the transaction
+    /// has exactly one; the reply wording is Postfix's <c>&lt;END-OF-MESSAGE&gt;: End-of-data rejected: …</c>, and
+    /// <see cref="PolicyRequest.Size"/> is the actual size (SMTPD_POLICY_README).</summary>
+    public async ValueTask<PolicyDecision> CheckEndOfDataAsync(PolicyRequest request, CancellationToken ct)
+    {
+        var ev = new Evaluation(request);
+        if (restrictions.EndOfData.Count > 0 && await EvaluateListAsync(ev, restrictions.EndOfData,
+                new Stage("smtpd_end_of_data_restrictions", "End-of-data", "END-OF-MESSAGE"), ct) == Outcome.Reject)
             return Decide(ev);
         return FinishPermit(ev);
     }
@@ -197,10 +211,10 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                 return request.Session.IsSaslAuthenticated ? Outcome.Permit : Outcome.Dunno;
             case "reject_unauth_destination":
                 if (rcpt is null || IsAuthorizedDestination(rcpt)) return Outcome.Dunno;
-                return Reject(ev, new SmtpReply(restrictions.RelayRejectCode, "5.7.1", $"<{rcpt}>: Relay access denied"));
+                return Reject(ev, new SmtpReply(restrictions.RelayRejectCode, "5.7.1", $"<{RelayAddress.Internal(rcpt)}>: Relay access denied"));
             case "defer_unauth_destination":
                 if (rcpt is null || IsAuthorizedDestination(rcpt)) return Outcome.Dunno;
-                return Reject(ev, new SmtpReply(454, "4.7.1", $"<{rcpt}>: Relay access denied"));
+                return Reject(ev, new SmtpReply(454, "4.7.1", $"<{RelayAddress.Internal(rcpt)}>: Relay access denied"));
             case "reject_unlisted_recipient":
                 return rcpt is not null && UnlistedRecipient(rcpt) is { } unknown ? Reject(ev, unknown) : Outcome.Dunno;
             case "reject_invalid_helo_hostname":
@@ -231,7 +245,7 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                 return await RejectUnknownReverseClientHostnameAsync(ev, ct);
             case var login when SenderLoginCheck.Handles(login):   // smtpd_sender_login_maps (SenderLoginCheck.cs)
                 var owned = SenderLoginCheck.Evaluate(login, request, restrictions, settings.IsLocalDomain);
-                return owned.LookupError is { } error ? LookupFailure(ev, request.Sender!.ToString(), error)
+                return owned.LookupError is { } error ? LookupFailure(ev, RelayAddress.Internal(request.Sender!), error)
                     : owned.Reject is { } refused ? Reject(ev, refused) : Outcome.Dunno;
         }
         if (restrictions.Classes.TryGetValue(name, out var classList))
@@ -281,23 +295,33 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
 
     private SmtpReply? UnlistedRecipient(SmtpPath rcpt)
     {
+        string shown = RelayAddress.Internal(rcpt);
+        // Postfix smtpd_check.c check_rcpt_maps works on trivial-rewrite's resolved address: user%remote@local,
+        // remote!user@local and "user@remote"@local resolve to user@remote, a remote address that no local table is
+        // asked about (the relay restrictions have already decided whether it may go there).
+        var resolved = Relay.Resolve(rcpt);
+        string address = resolved.Recipient;
+        string local = address[..address.LastIndexOf('@')];
         // Postfix smtpd_check.c check_rcpt_maps: an address listed in virtual_alias_maps is known in every
         // address class (cleanup will rewrite it).
-        if (restrictions.VirtualAliasMaps.Count > 0 && restrictions.IsVirtualAlias(rcpt.ToString()))
+        if (restrictions.VirtualAliasMaps.Count > 0 && (restrictions.IsVirtualAlias(address) || restrictions.IsVirtualAlias(rcpt.ToString())))
             return null;
-        if (settings.IsLocalDomain(rcpt.Domain))
+        if (resolved.Class == RelayDomainClass.Local && !resolved.Domain.StartsWith('['))
         {
-            return settings.LocalRecipientCheck && !isLocalRecipient(rcpt.LocalPart)
+            return settings.LocalRecipientCheck && !isLocalRecipient(local)
                 ? new SmtpReply(restrictions.UnknownLocalRecipientRejectCode, "5.1.1",
-                    $"<{rcpt}>: Recipient address rejected: User unknown in local recipient table")
+                    $"<{shown}>: Recipient address rejected: User unknown in local recipient table")
                 : null;
         }
+        if (resolved.Class == RelayDomainClass.Local)
+            return null;   // user@[our address]: local delivery decides
         // Postfix ADDRESS_CLASS_README, virtual alias domain class: "the SMTP server rejects mail for recipients
         // that are not listed in virtual_alias_maps" with "User unknown in virtual alias table".
-        if (restrictions.IsVirtualAliasDomain(rcpt.Domain) && !restrictions.IsVirtualAlias(rcpt.ToString()))
+        if (restrictions.IsVirtualAliasDomain(resolved.Domain) && !restrictions.IsVirtualAlias(address))
             return new SmtpReply(restrictions.UnknownVirtualAliasRejectCode, "5.1.1",
-                $"<{rcpt}>: Recipient address rejected: User unknown in virtual alias table");
-        return settings.Virtual.Check(rcpt); // virtual(8) mailbox domains (Smtpd/VirtualRecipients.cs)
+                $"<{shown}>: Recipient address rejected: User unknown in virtual alias table");
+        // virtual(8) mailbox domains (Smtpd/VirtualRecipients.cs)
+        return resolved.Class == RelayDomainClass.Virtual ? settings.Virtual.Check(new SmtpPath(local, resolved.Domain)) : null;
     }
 
     /// <summary>Postfix relocated(5): "550 5.1.6 &lt;x&gt;: Recipient address rejected: User has moved to NEW".</summary>
@@ -308,6 +332,6 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
         string? moved = restrictions.RelocatedTo(rcpt.ToString(), settings.IsLocalDomain(rcpt.Domain));
         if (moved is null)
             return null;
-        return new SmtpReply(550, "5.1.6", $"<{rcpt}>: Recipient address rejected: User has moved to {moved}");
+        return new SmtpReply(550, "5.1.6", $"<{RelayAddress.Internal(rcpt)}>: Recipient address rejected: User has moved to {moved}");
     }
 }

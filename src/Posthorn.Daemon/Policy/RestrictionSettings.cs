@@ -7,7 +7,7 @@ namespace Posthorn.Daemon.Policy;
 /// <summary>The smtpd restriction lists, restriction classes and reply codes of one configuration snapshot,
 /// with the access tables they name, opened on first use and kept for the snapshot's life.</summary>
 /// <remarks>Parameters: smtpd_client_restrictions, smtpd_helo_restrictions, smtpd_sender_restrictions,
-/// smtpd_relay_restrictions, smtpd_recipient_restrictions, smtpd_data_restrictions, smtpd_restriction_classes,
+/// smtpd_relay_restrictions, smtpd_recipient_restrictions, smtpd_data_restrictions, smtpd_end_of_data_restrictions, smtpd_restriction_classes,
 /// smtpd_helo_required, parent_domain_matches_subdomains (smtpd_access_maps), recipient_delimiter, reject_code,
 /// defer_code, access_map_reject_code, access_map_defer_code, maps_rbl_reject_code, invalid_hostname_reject_code,
 /// non_fqdn_reject_code, relay_domains_reject_code, unknown_local_recipient_reject_code.</remarks>
@@ -22,6 +22,8 @@ public sealed class RestrictionSettings
     public IReadOnlyList<string> Relay { get; init; } = [];
     public IReadOnlyList<string> Recipient { get; init; } = [];
     public IReadOnlyList<string> Data { get; init; } = [];
+    /// <summary>smtpd_end_of_data_restrictions: run once the content is received, before the final reply.</summary>
+    public IReadOnlyList<string> EndOfData { get; init; } = [];
     /// <summary>smtpd_restriction_classes: class name → its restriction list.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Classes { get; init; } =
         new Dictionary<string, IReadOnlyList<string>>();
@@ -101,6 +103,7 @@ public sealed class RestrictionSettings
             Relay = cfg.GetList("smtpd_relay_restrictions"),
             Recipient = cfg.GetList("smtpd_recipient_restrictions"),
             Data = cfg.GetList("smtpd_data_restrictions"),
+            EndOfData = cfg.GetList("smtpd_end_of_data_restrictions"),
             Classes = classes,
             ParentMatchesSubdomains = LookupKeys.ParentDomainMatchesSubdomains(cfg, "smtpd_access_maps"),
             RecipientDelimiter = cfg.Get("recipient_delimiter"),

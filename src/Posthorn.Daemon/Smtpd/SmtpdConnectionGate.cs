@@ -65,6 +65,9 @@ public sealed class ClientRateLimit(int limit, NetworkList exceptions, Anvil anv
 public sealed class SmtpdConnectionGate(TimeProvider clock)
 {
     private int _open;
+
+    /// <summary>The daemon-wide activity view (<c>posthorn anvil</c>): told of every admitted and released connection.</summary>
+    public AnvilRegistry? Activity { get; init; }
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Service, IPAddress Client), int> _perClient = new();
 
     /// <summary>The limits of each settings snapshot (one per listener and reload), kept as long as it is.</summary>
@@ -123,6 +126,7 @@ public sealed class SmtpdConnectionGate(TimeProvider clock)
             return new SmtpReply(421, "4.3.2", "All server ports are busy");
         }
         int fromClient = _perClient.AddOrUpdate((service, client), 1, (_, n) => n + 1);
+        Activity?.Connect(service, client);   // Release (below or at the session's end) says Disconnect
         bool exempt = limits.Exceptions.Contains(client);
         // Postfix smtpd(8), smtpd_client_connection_count_limit: "421 4.7.0 host Error: too many connections
         // from addr", after the warning "Connection concurrency limit exceeded: N from host[addr] for service smtp".
@@ -152,6 +156,7 @@ public sealed class SmtpdConnectionGate(TimeProvider clock)
     {
         if (client.IsIPv4MappedToIPv6) client = client.MapToIPv4();
         Interlocked.Decrement(ref _open);
+        Activity?.Disconnect(service, client);
         var key = (service, client);
         while (_perClient.TryGetValue(key, out int n))
         {

@@ -111,10 +111,17 @@ public sealed class PasswordDatabaseAuthenticator(IPasswordDatabase database) : 
 
     /// <summary>Postfix smtpd(8): over smtpd_client_auth_rate_limit, "450 4.7.1 Error: too many AUTH commands from addr"
     /// and the warning "AUTH command rate limit exceeded: N from host[addr] for service smtp".</summary>
-    public Posthorn.Core.SmtpReply? CheckAuthRate(SmtpSessionInfo session) =>
-        AuthRate?.Check("auth", session.ServiceName, session.Client.Address, session.ClientDescription, "AUTH command") is null
+    public Posthorn.Core.SmtpReply? CheckAuthRate(SmtpSessionInfo session)
+    {
+        Activity?.Record(Posthorn.Daemon.Policy.AnvilEvent.Auth, session.ServiceName, session.Client.Address);
+        return AuthRate?.Check("auth", session.ServiceName, session.Client.Address, session.ClientDescription, "AUTH command") is null
             ? null
             : new Posthorn.Core.SmtpReply(450, "4.7.1", $"Error: too many AUTH commands from {session.AddressText}");
+    }
+
+    /// <summary>The daemon-wide activity view (<c>posthorn anvil</c>), set by the master when a session starts:
+    /// counts every AUTH command whatever the limit.</summary>
+    public Posthorn.Daemon.Policy.AnvilRegistry? Activity { get; set; }
 
     public bool HasPlaintextSecrets => database is IPlaintextSecretDatabase { HasPlaintextSecrets: true };
 

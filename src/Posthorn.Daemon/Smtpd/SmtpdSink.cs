@@ -22,7 +22,14 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     private void Queued(QueueId id) => queued(id);
 
     // Postfix smtpd.c mail_cmd/rcpt_cmd: the anvil rate limits come before any restriction.
-    public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct) => ValueTask.FromResult(Rates.CheckMessage(tx.Session));
+    public ValueTask<SmtpReply?> CheckSenderAsync(SmtpTransaction tx, CancellationToken ct)
+    {
+        Activity?.Record(AnvilEvent.Message, tx.Session.ServiceName, tx.Session.Client.Address);
+        return ValueTask.FromResult(Rates.CheckMessage(tx.Session));
+    }
+
+    /// <summary>The daemon-wide activity view (<c>posthorn anvil</c>): counts every MAIL FROM and RCPT TO.</summary>
+    public AnvilRegistry? Activity { get; init; }
 
     private RateLimits? _rates;
     private RateLimits Rates => _rates ??= new RateLimits(settings.Restrictions, settings.Restrictions.Anvil, log);
@@ -46,6 +53,7 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
     public async ValueTask<SmtpReply?> CheckRecipientAsync(SmtpTransaction tx, SmtpPath recipient, CancellationToken ct)
     {
         // Postfix: after DISCARD the remaining recipients are accepted without checks.
+        Activity?.Record(AnvilEvent.Recipient, tx.Session.ServiceName, tx.Session.Client.Address);
         if (ReferenceEquals(_discard, tx)) return null;
         if (Rates.CheckRecipient(tx.Session) is { } tooMany) return tooMany;
         var decision = await Policy.CheckRecipientAsync(new PolicyRequest(tx.Session, tx.Sender, recipient, "RCPT", tx.Writer?.Id)
@@ -69,6 +77,24 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         {
             RecipientCount = tx.Recipients.Count,
             Size = DeclaredSize(tx),
+        }, ct);
+        if (decision.Reply is null && decision.Discard) _discard = tx;
+        if (decision.Reply is null && decision.Hold) PolicyActions.For(ref _actions, tx).Hold = true;
+        if (decision.Reply is null) PolicyActions.Merge(ref _actions, tx, decision);
+        return decision.Reply;
+    }
+
+    /// <summary>Postfix smtpd_end_of_data_restrictions (smtpd_check_eod): the policy request carries the real size.
+    /// HOLD, DISCARD, REDIRECT and FILTER still reach cleanup, which has not committed yet; a PREPEND comes too late
+    /// for the header, which cleanup has already written.</summary>
+    public async ValueTask<SmtpReply?> CheckEndOfDataAsync(SmtpTransaction tx, long size, CancellationToken ct)
+    {
+        if (ReferenceEquals(_discard, tx) || settings.Restrictions.EndOfData.Count == 0) return null;
+        var only = tx.Recipients.Count == 1 ? tx.Recipients[0] : null;
+        var decision = await Policy.CheckEndOfDataAsync(new PolicyRequest(tx.Session, tx.Sender, only, "END-OF-MESSAGE", tx.Writer?.Id)
+        {
+            RecipientCount = tx.Recipients.Count,
+            Size = size,
         }, ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
         if (decision.Reply is null && decision.Hold) PolicyActions.For(ref _actions, tx).Hold = true;
@@ -143,7 +169,7 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
                 attributes[QueueEnvelope.DsnReturnAttribute] = tx.DsnReturn == DsnReturn.Headers ? "HDRS" : "FULL";
             var envelope = new QueueEnvelope(
                 tx.Sender,
-                tx.Recipients.Select((r, i) => QueuedRecipient(r, i < tx.RecipientDsn.Count ? tx.RecipientDsn[i] : SmtpRecipientDsn.None)).ToList(),
+                tx.Recipients.Select((r, i) => sink.QueuedRecipient(r, i < tx.RecipientDsn.Count ? tx.RecipientDsn[i] : SmtpRecipientDsn.None)).ToList(),
                 sink.Clock.GetUtcNow(),
                 attributes);
             try
@@ -165,8 +191,34 @@ public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGe
         }
 
         public ValueTask DisposeAsync() => cleanup.DisposeAsync();
+    }
 
-        private static QueueRecipient QueuedRecipient(SmtpPath address, SmtpRecipientDsn dsn) =>
-            new(address.ToString(), Notify: (DsnNotifyFlags)(byte)dsn.Notify, DsnOriginalRecipient: dsn.OriginalRecipient);
+    private RelayAddress? _relay;
+
+    /// <summary>The queue file's recipient for an accepted RCPT TO. Postfix trivial-rewrite(8) resolves routing operators
+    /// after stripping a local domain (allow_percent_hack, swap_bangpath, resolve_dequoted_address), so that
+    /// <c>user%remote@local</c>, <c>remote!user@local</c> and <c>"user@remote"@local</c> go to <c>user@remote</c>.
+    /// DEVIATION: Postfix keeps the address as given in the queue file and resolves it again in qmgr; Posthorn writes the
+    /// resolved address (the one smtpd's relay and recipient checks decided on, RelayAddress.cs), with the given one as
+    /// orig_to, so cleanup's canonical and virtual maps and the queue manager see where it really goes.</summary>
+    private QueueRecipient QueuedRecipient(SmtpPath address, SmtpRecipientDsn dsn)
+    {
+        string given = address.ToString();
+        string queued = given;
+        string internalForm = RelayAddress.Internal(address);
+        if (address.Domain.Length > 0 && internalForm[..internalForm.LastIndexOf('@')].AsSpan().IndexOfAny("@!%") >= 0)
+        {
+            try
+            {
+                var resolved = (_relay ??= RelayAddress.For(settings, settings.Restrictions)).Resolve(address);
+                if (!resolved.SyntaxError && !resolved.Routed) queued = resolved.Recipient;
+            }
+            catch (Posthorn.Config.Tables.LookupTableException)
+            {
+                // A domain table failed: keep the address as given (the RCPT check saw the same tables answer).
+            }
+        }
+        return new QueueRecipient(queued, queued == given ? null : given,
+            Notify: (DsnNotifyFlags)(byte)dsn.Notify, DsnOriginalRecipient: dsn.OriginalRecipient);
     }
 }

@@ -23,6 +23,7 @@ public static class CommandTable
         ["demo"] = DemoCommand.RunAsync,
         ["tls"] = TlsCommand.RunAsync,
         ["pw"] = PwCommand.RunAsync,
+        ["anvil"] = AnvilCommand.RunAsync,
     };
 
     /// <summary>The <c>postfix</c> verbs may be given directly: <c>posthorn start</c>.</summary>
@@ -58,6 +59,7 @@ public static class CommandTable
         o.WriteLine("  sendmail [-t] [-i] [-f sender] rcpt… < message");
         o.WriteLine("  mail [-s subj] [-c cc] [-b bcc] [-a file] [-r from] [-E] addr… < body; mail [-f file | -u user]");
         o.WriteLine("  install-links DIR               write wrappers named postfix, postconf, sendmail, mailq, …");
+        o.WriteLine("  anvil [-c DIR]                  print the running daemon's per-client connection and rate counters");
         o.WriteLine("  pw [-s SCHEME] [-p PASSWORD]    make a passwd-file password field, as doveadm pw (-l lists schemes)");
         o.WriteLine();
         o.WriteLine("MAIL_CONFIG or -c DIR chooses the configuration directory (default /etc/postfix).");

@@ -15,7 +15,7 @@ public sealed class PolicyServiceTests : IDisposable
 
     /// <summary>A one-request-per-connection policy server; <paramref name="decide"/> maps the request's
     /// attributes to the action. The requests it received are kept.</summary>
-    private sealed class PolicyServer : IAsyncDisposable
+    internal sealed class PolicyServer : IAsyncDisposable
     {
         private readonly Socket _listener;
         private readonly Task _loop;

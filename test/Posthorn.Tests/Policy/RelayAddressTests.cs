@@ -19,7 +19,8 @@ public sealed class RelayAddressTests : IDisposable
 
     public void Dispose() => _h.Dispose();
 
-    private static string Denied(string rcpt) => $"554 5.7.1 <{rcpt}>: Relay access denied";
+    /// <summary>Postfix smtpd.c extract_addr: the reply shows the address in internal form, quotes removed.</summary>
+    private static string Denied(string rcpt) => $"554 5.7.1 <{rcpt.Replace("\"", "", StringComparison.Ordinal)}>: Relay access denied";
 
     private const string BadSyntax = "501 5.1.3 Bad recipient address syntax";
 

@@ -20,7 +20,7 @@ public sealed class SmtpdSinkPolicyTests : IDisposable
     public void Dispose() => _h.Dispose();
 
     /// <summary>One SMTP session over in-memory pipes, played line by line.</summary>
-    private sealed class Dialogue : IAsyncDisposable
+    internal sealed class Dialogue : IAsyncDisposable
     {
         private readonly Pipe _toServer = new();
         private readonly Pipe _toClient = new();

@@ -7,7 +7,8 @@ namespace Posthorn.Daemon.Master;
 /// <remarks>
 /// Lives at <c>$queue_directory/private/control</c> (mode 0700 directory, as Postfix's private/),
 /// so only the mail system's owner can stop or reload it. Commands: <c>status</c>, <c>stop</c>,
-/// <c>reload</c>, <c>flush</c>, <c>pickup</c>. Replies start with <c>ok</c> or <c>error</c>.
+/// <c>reload</c>, <c>flush</c>, <c>pickup</c>, <c>anvil</c> (the per-client view, lines tab-separated). Replies start
+/// with <c>ok</c> or <c>error</c>.
 /// </remarks>
 public static class ControlChannel
 {

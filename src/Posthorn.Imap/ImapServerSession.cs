@@ -12,8 +12,9 @@ namespace Posthorn.Imap;
 /// RFC 6851 (MOVE), RFC 3691 (UNSELECT), RFC 7889 (APPENDLIMIT), RFC 2342 (NAMESPACE), RFC 8314 (implicit TLS).
 /// RFC 5258 (LIST-EXTENDED), RFC 5819 (LIST-STATUS), RFC 6154 (SPECIAL-USE).
 /// STARTTLS (RFC 9051 §6.2.1) when a certificate is configured; LOGINDISABLED where plaintext logins are refused.
-/// RFC 7162 CONDSTORE (MODSEQ in FETCH, CHANGEDSINCE, UNCHANGEDSINCE, HIGHESTMODSEQ; not SEARCH MODSEQ).
-/// Not offered: QRESYNC, BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's, CREATE-SPECIAL-USE.
+/// RFC 7162 CONDSTORE (MODSEQ in FETCH and SEARCH, CHANGEDSINCE, UNCHANGEDSINCE, HIGHESTMODSEQ) and QRESYNC
+/// (SELECT … (QRESYNC …), UID FETCH … (CHANGEDSINCE n VANISHED), VANISHED responses).
+/// Not offered: BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's, CREATE-SPECIAL-USE.
 /// Security: talks to untrusted peers. Lines are bounded by imapd_max_line_length and literals by
 /// imapd_max_literal_size before they are read; every wait for the client by imapd_timeout; a user
 /// only reaches the Maildir that <see cref="IImapUserResolver"/> returns; passwords are never logged.
@@ -157,7 +158,7 @@ public sealed partial class ImapServerSession
         else
         {
             caps.AddRange(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "UTF8=ACCEPT",
-                "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CONDSTORE",
+                "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CONDSTORE", "QRESYNC",
                 "APPENDLIMIT=" + _options.MaxLiteralSize.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         return string.Join(' ', caps);
@@ -293,6 +294,8 @@ public sealed partial class ImapServerSession
             if (cap == "IMAP4REV2" && !_rev2) { _rev2 = true; enabled.Add("IMAP4rev2"); }
             else if (cap == "UTF8=ACCEPT" && !_utf8) { _utf8 = true; enabled.Add("UTF8=ACCEPT"); }
             else if (cap == "CONDSTORE" && !_condstore) { _condstore = true; enabled.Add("CONDSTORE"); }
+            // RFC 7162 §3.2.3: enabling QRESYNC also enables CONDSTORE.
+            else if (cap == "QRESYNC" && !_qresync) { _qresync = _condstore = true; enabled.Add("QRESYNC"); }
         }
         // RFC 5161 §3.1: ENABLED lists only what this command newly enabled.
         _w.Ascii("* ENABLED" + string.Concat(enabled.Select(e => " " + e))).Crlf();

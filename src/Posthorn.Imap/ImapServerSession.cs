@@ -8,7 +8,7 @@ namespace Posthorn.Imap;
 /// <summary>imapd: one IMAP connection (Dovecot's imap-login and imap processes in one).</summary>
 /// <remarks>
 /// Standards: RFC 9051 (IMAP4rev2) and RFC 3501 (IMAP4rev1), RFC 7888 (LITERAL+), RFC 4959 (SASL-IR),
-/// RFC 4616 (PLAIN), RFC 2177 (IDLE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 4315 (UIDPLUS),
+/// RFC 4616 (PLAIN), RFC 5802/RFC 7677 (SCRAM-SHA-1, SCRAM-SHA-256), RFC 2177 (IDLE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 4315 (UIDPLUS),
 /// RFC 6851 (MOVE), RFC 3691 (UNSELECT), RFC 7889 (APPENDLIMIT), RFC 2342 (NAMESPACE), RFC 8314 (implicit TLS).
 /// RFC 5258 (LIST-EXTENDED), RFC 5819 (LIST-STATUS), RFC 6154 (SPECIAL-USE).
 /// STARTTLS (RFC 9051 §6.2.1) when a certificate is configured; LOGINDISABLED where plaintext logins are refused.
@@ -154,6 +154,8 @@ public sealed partial class ImapServerSession
             if (_options.StartTlsOffered) caps.Add("STARTTLS");
             // RFC 9051 §6.2.3: LOGINDISABLED when LOGIN would be refused on this connection.
             caps.Add(_options.PlaintextAllowed ? "AUTH=PLAIN" : "LOGINDISABLED");
+            // SCRAM sends no password: offered with or without TLS when the user database can serve it.
+            caps.AddRange(ScramCapabilities());
         }
         else
         {

@@ -33,7 +33,7 @@ public sealed class ImapTlsTests
         using var client = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true };
         await client.ConnectAsync("127.0.0.1", server.ImapPort, SecureSocketOptions.StartTls);
         Assert.True(client.IsSecure);
-        await client.AuthenticateAsync("alice", "secret");
+        await client.AuthenticateAsync(new SaslMechanismPlain("alice", "secret"));
         await client.Inbox.OpenAsync(FolderAccess.ReadOnly);
         Assert.Equal("Over TLS", (await client.Inbox.GetMessageAsync(0)).Subject);
         await client.DisconnectAsync(true);

@@ -134,7 +134,7 @@ public sealed class ImapTlsTests
             using var client = new Pop3Client { ServerCertificateValidationCallback = (_, _, _, _) => true };
             await client.ConnectAsync("127.0.0.1", server.Pop3Port, SecureSocketOptions.StartTls);
             Assert.True(client.IsSecure);
-            await client.AuthenticateAsync("alice", "secret");
+            await client.AuthenticateAsync(new SaslMechanismPlain("alice", "secret"));
             Assert.Equal("Pop over TLS", (await client.GetMessageAsync(0)).Subject);
             await client.DisconnectAsync(true);
             Assert.Contains(server.LogSink.Lines, l => l.Contains("pop3-login[4242]: Login: user=<alice>, method=PLAIN, rip=192.0.2.7, lip=127.0.0.1, TLS"));

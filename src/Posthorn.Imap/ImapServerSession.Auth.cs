@@ -64,10 +64,10 @@ public sealed partial class ImapServerSession
 
     private async ValueTask<Result> LoginFailedAsync(string user, string method)
     {
-        // Dovecot auth_failure_delay: slow down guessing; fail2ban counts the log line at disconnect.
+        // Dovecot auth_failure_delay: slow down guessing. Like Dovecot, the failure is logged once, at
+        // disconnect, with the last user and method tried (fail2ban counts that one line per connection).
         await Task.Delay(_options.AuthFailureDelay, _clock, _ct);
-        _log.ImapLoginDisconnected("imap", $"auth failed, {_authAttempts} attempts in {Seconds()} secs",
-            Printable(user), method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
+        _failedLogin = (Printable(user), method);
         return Result.No("Authentication failed.", "AUTHENTICATIONFAILED");
     }
 

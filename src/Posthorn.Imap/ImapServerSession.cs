@@ -50,6 +50,8 @@ public sealed partial class ImapServerSession
     private bool _condstore;
     private bool _logout;
     private int _authAttempts;
+    /// <summary>The last failed login's user and method, for the disconnect line (Dovecot's shape).</summary>
+    private (string User, string? Method) _failedLogin = ("", null);
     private DateTimeOffset _start;
 
     public ImapServerSession(Stream stream, ImapSessionOptions options, IMailStore store, IImapUserResolver users,
@@ -114,7 +116,7 @@ public sealed partial class ImapServerSession
                 string reason = _authAttempts > 0
                     ? $"auth failed, {_authAttempts} attempts in {Seconds()} secs"
                     : $"no auth attempts in {Seconds()} secs";
-                _log.ImapLoginDisconnected("imap", reason, "", null, _options.RemoteIp, _options.LocalIp,
+                _log.ImapLoginDisconnected("imap", reason, _failedLogin.User, _failedLogin.Method, _options.RemoteIp, _options.LocalIp,
                     _options.SecurityLabel, _options.SessionId);
             }
             else

@@ -16,6 +16,7 @@ namespace Posthorn.Pop3;
 public sealed partial class Pop3ServerSession
 {
     private int _attempts;
+    private (string User, string? Method) _failedLogin = ("", null);
     private DateTimeOffset _start;
 
     /// <summary>RFC 5034 §5: the SASL capability, or null when no mechanism can be used here.</summary>
@@ -158,10 +159,10 @@ public sealed partial class Pop3ServerSession
 
     private async ValueTask LoginFailedAsync(string name, string method)
     {
-        // Dovecot auth_failure_delay, and the line fail2ban's dovecot filter reads.
+        // Dovecot auth_failure_delay; the failure is logged once, at disconnect, as Dovecot does (fail2ban's
+        // dovecot filter counts that line).
         await Task.Delay(_options.AuthFailureDelay, clock, _ct);
-        log.ImapLoginDisconnected("pop3", $"auth failed, {_attempts} attempts in {(long)(clock.GetUtcNow() - _start).TotalSeconds} secs",
-            ImapServerSession.Printable(name), method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
+        _failedLogin = (ImapServerSession.Printable(name), method);
         await SendAsync("-ERR [AUTH] Authentication failed.");
     }
 }

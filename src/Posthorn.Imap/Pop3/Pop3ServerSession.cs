@@ -128,7 +128,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                 long secs = (long)(clock.GetUtcNow() - _start).TotalSeconds;
                 log.ImapLoginDisconnected("pop3", _attempts > 0 ? $"auth failed, {_attempts} attempts in {secs} secs"
                     : $"no auth attempts in {secs} secs",
-                    "", null, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
+                    _failedLogin.User, _failedLogin.Method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
             }
             if (_box is not null) await _box.DisposeAsync();
             await _input.CompleteAsync();

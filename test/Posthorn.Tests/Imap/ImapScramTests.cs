@@ -54,12 +54,20 @@ public sealed class ImapScramTests
         using var client = await ConnectAsync(server);
         await Assert.ThrowsAsync<AuthenticationException>(() => client.AuthenticateAsync(new SaslMechanismScramSha256("alice", "wrong")));
         await Assert.ThrowsAsync<AuthenticationException>(() => client.AuthenticateAsync(new SaslMechanismScramSha256("nobody", "secret")));
+        // The connection is still usable: the right password works afterwards.
+        using (var second = await ConnectAsync(server))
+        {
+            await Assert.ThrowsAsync<AuthenticationException>(() => second.AuthenticateAsync(new SaslMechanismScramSha1("alice", "wrong")));
+            await second.AuthenticateAsync(new SaslMechanismScramSha256("alice", "secret"));
+            Assert.True(second.IsAuthenticated);
+            await second.DisconnectAsync(true);
+        }
+        // One line at disconnect, with the last user and method tried (Dovecot's shape, for fail2ban).
+        await client.DisconnectAsync(true);
         await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l =>
             l.Contains("imap-login[4242]: Disconnected (auth failed, 2 attempts in ", StringComparison.Ordinal)
             && l.Contains("user=<nobody>, method=SCRAM-SHA-256, rip=127.0.0.1, lip=127.0.0.1", StringComparison.Ordinal)));
-        // The connection is still usable: the right password works afterwards.
-        await client.AuthenticateAsync(new SaslMechanismScramSha256("alice", "secret"));
-        Assert.True(client.IsAuthenticated);
+        Assert.Single(server.LogSink.Lines, l => l.Contains("auth failed", StringComparison.Ordinal));
     }
 
     [Fact]

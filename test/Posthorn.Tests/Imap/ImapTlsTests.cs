@@ -40,6 +40,25 @@ public sealed class ImapTlsTests
         Assert.Contains(server.LogSink.Lines, l => l.Contains("Login: user=<alice>, method=PLAIN, rip=192.0.2.7, lip=127.0.0.1, TLS"));
     }
 
+    /// <summary>Dovecot's failed-login line, the one fail2ban's dovecot filter matches: one line at disconnect,
+    /// "imap-login: Disconnected (auth failed, N attempts in S secs): user=&lt;…&gt;, method=…, rip=…, lip=…, TLS".</summary>
+    [Fact]
+    public async Task Failed_logins_over_TLS_are_logged_once_at_disconnect_in_dovecots_shape()
+    {
+        await using var server = new ImapTestServer(TlsOptions()) { FakeRemote = Remote };
+        using (var client = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true })
+        {
+            await client.ConnectAsync("127.0.0.1", server.ImapPort, SecureSocketOptions.StartTls);
+            await Assert.ThrowsAsync<AuthenticationException>(() => client.AuthenticateAsync(new SaslMechanismPlain("alice", "bad1")));
+            await Assert.ThrowsAsync<AuthenticationException>(() => client.AuthenticateAsync(new SaslMechanismPlain("mallory", "bad2")));
+            await client.DisconnectAsync(true);
+        }
+        await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l => l.Contains("auth failed", StringComparison.Ordinal)));
+        string line = Assert.Single(server.LogSink.Lines, l => l.Contains("auth failed", StringComparison.Ordinal));
+        Assert.Matches(@"^postfix/imap-login\[4242\]: Disconnected \(auth failed, 2 attempts in \d+ secs\): "
+            + @"user=<mallory>, method=PLAIN, rip=192\.0\.2\.7, lip=127\.0\.0\.1, TLS, session=<test>$", line);
+    }
+
     [Fact]
     public async Task A_remote_client_sees_LOGINDISABLED_until_STARTTLS_and_then_may_log_in()
     {

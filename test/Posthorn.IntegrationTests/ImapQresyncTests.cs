@@ -39,7 +39,9 @@ public sealed class ImapQresyncTests(ITestOutputHelper output)
     {
         var imap = new ImapClient { Timeout = 30_000 };
         await imap.ConnectAsync("127.0.0.1", d.SecondSmtpPort!.Value, SecureSocketOptions.None);
-        await imap.AuthenticateAsync(User, Password);
+        // The daemon offers SCRAM from the {PLAIN} passwd-file entry; log in with it explicitly.
+        Assert.Contains("SCRAM-SHA-256", imap.AuthenticationMechanisms);
+        await imap.AuthenticateAsync(new SaslMechanismScramSha256(User, Password));
         return imap;
     }
 

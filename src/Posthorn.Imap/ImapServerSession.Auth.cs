@@ -1,8 +1,10 @@
 using System.Text;
+using Posthorn.Imap.Auth;
 
 namespace Posthorn.Imap;
 
-/// <summary>LOGIN and AUTHENTICATE PLAIN (RFC 9051 §6.2.2–6.2.3, RFC 4616, RFC 4959 SASL-IR).</summary>
+/// <summary>LOGIN and AUTHENTICATE PLAIN (RFC 9051 §6.2.2–6.2.3, RFC 4616, RFC 4959 SASL-IR); SCRAM is in
+/// ImapServerSession.Scram.cs.</summary>
 public sealed partial class ImapServerSession
 {
     private async ValueTask<Result> LoginAsync(IReadOnlyList<ImapToken> args)
@@ -17,6 +19,7 @@ public sealed partial class ImapServerSession
     private async ValueTask<Result> AuthenticateAsync(IReadOnlyList<ImapToken> args)
     {
         if (args.Count is < 1 or > 2) return Result.Bad("Invalid arguments.");
+        if (ScramMechanism(args[0]) is { } hash) return await ScramAsync(hash, args.Count == 2 ? args[1] : null);
         if (!args[0].IsAtom("PLAIN")) return Result.No("Unsupported authentication mechanism.");
         if (!_options.PlaintextAllowed)
             return Result.No("Plaintext authentication disallowed on non-secure (SSL/TLS) connections.", "PRIVACYREQUIRED");
@@ -56,14 +59,20 @@ public sealed partial class ImapServerSession
     {
         _authAttempts++;
         var found = await _users.AuthenticateAsync(user, password, _ct);
-        if (found is null)
-        {
-            // Dovecot auth_failure_delay: slow down guessing; fail2ban counts the log line at disconnect.
-            await Task.Delay(_options.AuthFailureDelay, _clock, _ct);
-            _log.ImapLoginDisconnected("imap", $"auth failed, {_authAttempts} attempts in {Seconds()} secs",
-                Printable(user), method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
-            return Result.No("Authentication failed.", "AUTHENTICATIONFAILED");
-        }
+        return found is null ? await LoginFailedAsync(user, method) : LoggedIn(found, method);
+    }
+
+    private async ValueTask<Result> LoginFailedAsync(string user, string method)
+    {
+        // Dovecot auth_failure_delay: slow down guessing. Like Dovecot, the failure is logged once, at
+        // disconnect, with the last user and method tried (fail2ban counts that one line per connection).
+        await Task.Delay(_options.AuthFailureDelay, _clock, _ct);
+        _failedLogin = (Printable(user), method);
+        return Result.No("Authentication failed.", "AUTHENTICATIONFAILED");
+    }
+
+    private Result LoggedIn(ImapUser found, string method)
+    {
         _user = found;
         _account = _store.OpenAccount(found.Name, found.Maildir);
         _log.ImapLogin("imap", found.Name, method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);

@@ -16,13 +16,14 @@ public sealed partial class ImapServerSession
         if (args.Count == 3)
         {
             // RFC 7162 §3.1.4: FETCH … (CHANGEDSINCE modseq): only messages changed since, with their MODSEQ.
-            if (!TryParseModifier(args[2], "CHANGEDSINCE", out ulong since)) return Result.Bad("Invalid FETCH modifier.");
+            if (!TryParseFetchModifiers(args[2], uid, out ulong since, out bool vanished, out string error)) return Result.Bad(error);
+            if (vanished) await WriteVanishedEarlierAsync(args[0], since);
             indexes = indexes.Where(i => _box!.Messages[i].ModSeq > since).ToList();
             if (!items.Any(i => i.Name == "MODSEQ")) items.Add(new FetchItem("MODSEQ"));
         }
         if (items.Any(i => i.Name == "MODSEQ")) _condstore = true;
         // RFC 9051 §6.4.9: UID FETCH always returns UID.
-        if (uid && !items.Any(i => i.Name == "UID")) items.Insert(0, new FetchItem("UID"));
+        if ((uid || _qresync) && !items.Any(i => i.Name == "UID")) items.Insert(0, new FetchItem("UID"));
         bool needsContent = items.Any(i => i.Name is "ENVELOPE" or "BODY" or "BODYSTRUCTURE" or "RFC822" or "RFC822.HEADER"
             or "RFC822.TEXT" or "SECTION");
         bool setsSeen = !_box!.ReadOnly && items.Any(i => i.Name is "RFC822" or "RFC822.TEXT" || i.Name == "SECTION" && !i.Peek);

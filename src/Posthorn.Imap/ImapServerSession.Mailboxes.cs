@@ -18,8 +18,8 @@ public sealed partial class ImapServerSession
     {
         if (args.Count < 1) return Result.Bad("Invalid arguments.");
         string name = MailboxName(args[0]);
-        // RFC 7162 §3.1.8: SELECT/EXAMINE mailbox (CONDSTORE) enables CONDSTORE.
-        if (args.Count > 1 && args[1].Kind == ImapTokenKind.List && args[1].Items.Any(t => t.IsAtom("CONDSTORE"))) _condstore = true;
+        if (args.Count > 2 || args.Count == 2 && args[1].Kind != ImapTokenKind.List) return Result.Bad("Invalid arguments.");
+        var qresync = args.Count == 2 ? ParseSelectParameters(args[1]) : null;
         if (_box is not null)
         {
             await _box.DisposeAsync();
@@ -50,6 +50,7 @@ public sealed partial class ImapServerSession
         {
             _w.Raw("* LIST () \".\" "u8).AString(name).Crlf();
         }
+        if (qresync is not null) await WriteQResyncAsync(box, qresync);
         return Result.Ok(readOnly ? "Examine completed." : "Select completed.", readOnly ? "READ-ONLY" : "READ-WRITE");
     }
 

@@ -23,6 +23,7 @@ public sealed partial class ImapServerSession
         var messages = _box!.Messages;
         var search = ImapSearch.Parse(keys, messages.Count, messages.Count > 0 ? messages[^1].Uid : 0);
         var hits = new List<uint>();
+        ulong highest = 0;
         for (int i = 0; i < messages.Count; i++)
         {
             ImapMessage? content = null;
@@ -32,8 +33,14 @@ public sealed partial class ImapServerSession
                 if (bytes is null) continue;
                 content = new ImapMessage(bytes);
             }
-            if (search.Matches(i + 1, messages[i], content)) hits.Add(uid ? messages[i].Uid : (uint)(i + 1));
+            if (!search.Matches(i + 1, messages[i], content)) continue;
+            hits.Add(uid ? messages[i].Uid : (uint)(i + 1));
+            highest = Math.Max(highest, messages[i].ModSeq);
         }
+        // RFC 7162 §3.1.5: a SEARCH with MODSEQ enables CONDSTORE, and a non-empty result carries the highest
+        // mod-sequence of the messages found: "* SEARCH 2 5 (MODSEQ 917)" or ESEARCH "… MODSEQ 917".
+        if (search.UsesModSeq) _condstore = true;
+        bool withModSeq = search.UsesModSeq && hits.Count > 0;
         if (_rev2 || returns.Count > 0)
         {
             if (returns.Count == 0) returns.Add("ALL");
@@ -46,11 +53,12 @@ public sealed partial class ImapServerSession
                 if (returns.Contains("ALL")) parts.Add("ALL " + SequenceSet.Format(hits.Order()));
             }
             if (returns.Contains("COUNT")) parts.Add($"COUNT {hits.Count}");
+            if (withModSeq) parts.Add($"MODSEQ {highest}");
             _w.Ascii("* ESEARCH " + string.Join(' ', parts)).Crlf();
         }
         else
         {
-            _w.Ascii("* SEARCH" + string.Concat(hits.Select(h => " " + h))).Crlf();
+            _w.Ascii("* SEARCH" + string.Concat(hits.Select(h => " " + h)) + (withModSeq ? $" (MODSEQ {highest})" : "")).Crlf();
         }
         return Result.Ok("Search completed.");
     }

@@ -11,8 +11,7 @@ public sealed partial class ImapServerSession
     {
         var changes = await _box!.SyncAsync(allowExpunge, _ct);
         if (changes.IsEmpty) return;
-        foreach (int seq in changes.Expunged) _w.Ascii($"* {seq} EXPUNGE").Crlf();
-        _announcedExists -= changes.Expunged.Count;
+        AnnounceExpunged(changes.Expunged, changes.ExpungedUids);
         if (changes.Exists != _announcedExists)
         {
             _w.Ascii($"* {changes.Exists} EXISTS").Crlf();
@@ -59,9 +58,9 @@ public sealed partial class ImapServerSession
             if (args.Count != 1) return Result.Bad("Invalid arguments.");
             uids = Resolve(args[0], true).Select(i => _box.Messages[i].Uid).ToHashSet();
         }
+        MessageInfo[] before = _qresync ? [.. _box.Messages] : [];
         var seqs = await _box.ExpungeAsync(uids, _ct);
-        foreach (int s in seqs) _w.Ascii($"* {s} EXPUNGE").Crlf();
-        _announcedExists -= seqs.Count;
+        AnnounceExpunged(seqs, _qresync ? UidsAt(before, seqs) : []);
         return Result.Ok("Expunge completed.");
     }
 
@@ -105,7 +104,8 @@ public sealed partial class ImapServerSession
             foreach (var (i, m) in changed)
             {
                 _w.Ascii($"* {i + 1} FETCH (");
-                if (uid) _w.Ascii($"UID {m.Uid} ");
+                // RFC 7162 §3.2.4 (and Dovecot): once QRESYNC is enabled every untagged FETCH carries UID.
+                if (uid || _qresync) _w.Ascii($"UID {m.Uid} ");
                 _w.Ascii($"FLAGS {FormatFlags(m)}{ModSeqItem(m)})").Crlf();
             }
         }
@@ -120,14 +120,14 @@ public sealed partial class ImapServerSession
         var indexes = Resolve(args[0], uid);
         string target = MailboxName(args[1]);
         if (indexes.Count == 0) return Result.Ok(move ? "No messages moved." : "No messages copied.");
+        MessageInfo[] before = move && _qresync ? [.. _box!.Messages] : [];
         var (result, error) = await _box!.CopyAsync(indexes, target, move, _ct);
         if (error is not null) return Result.No(error.Text, error.Code);
         string copyUid = $"COPYUID {result!.UidValidity} {SequenceSet.Format(result.SourceUids)} {SequenceSet.Format(result.TargetUids)}";
         if (!move) return Result.Ok("Copy completed.", copyUid);
         // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGEs.
         _w.Ascii($"* OK [{copyUid}] Moved UIDs.").Crlf();
-        foreach (int s in result.Expunged) _w.Ascii($"* {s} EXPUNGE").Crlf();
-        _announcedExists -= result.Expunged.Count;
+        AnnounceExpunged(result.Expunged, _qresync ? UidsAt(before, result.Expunged) : []);
         return Result.Ok("Move completed.");
     }
 

@@ -8,12 +8,13 @@ namespace Posthorn.Imap;
 /// <summary>imapd: one IMAP connection (Dovecot's imap-login and imap processes in one).</summary>
 /// <remarks>
 /// Standards: RFC 9051 (IMAP4rev2) and RFC 3501 (IMAP4rev1), RFC 7888 (LITERAL+), RFC 4959 (SASL-IR),
-/// RFC 4616 (PLAIN), RFC 2177 (IDLE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 4315 (UIDPLUS),
+/// RFC 4616 (PLAIN), RFC 5802/RFC 7677 (SCRAM-SHA-1, SCRAM-SHA-256), RFC 2177 (IDLE), RFC 5161 (ENABLE), RFC 2971 (ID), RFC 4315 (UIDPLUS),
 /// RFC 6851 (MOVE), RFC 3691 (UNSELECT), RFC 7889 (APPENDLIMIT), RFC 2342 (NAMESPACE), RFC 8314 (implicit TLS).
 /// RFC 5258 (LIST-EXTENDED), RFC 5819 (LIST-STATUS), RFC 6154 (SPECIAL-USE).
 /// STARTTLS (RFC 9051 §6.2.1) when a certificate is configured; LOGINDISABLED where plaintext logins are refused.
-/// RFC 7162 CONDSTORE (MODSEQ in FETCH, CHANGEDSINCE, UNCHANGEDSINCE, HIGHESTMODSEQ; not SEARCH MODSEQ).
-/// Not offered: QRESYNC, BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's, CREATE-SPECIAL-USE.
+/// RFC 7162 CONDSTORE (MODSEQ in FETCH and SEARCH, CHANGEDSINCE, UNCHANGEDSINCE, HIGHESTMODSEQ) and QRESYNC
+/// (SELECT … (QRESYNC …), UID FETCH … (CHANGEDSINCE n VANISHED), VANISHED responses).
+/// Not offered: BINARY, multi-APPEND, ESEARCH beyond IMAP4rev2's, CREATE-SPECIAL-USE.
 /// Security: talks to untrusted peers. Lines are bounded by imapd_max_line_length and literals by
 /// imapd_max_literal_size before they are read; every wait for the client by imapd_timeout; a user
 /// only reaches the Maildir that <see cref="IImapUserResolver"/> returns; passwords are never logged.
@@ -49,6 +50,8 @@ public sealed partial class ImapServerSession
     private bool _condstore;
     private bool _logout;
     private int _authAttempts;
+    /// <summary>The last failed login's user and method, for the disconnect line (Dovecot's shape).</summary>
+    private (string User, string? Method) _failedLogin = ("", null);
     private DateTimeOffset _start;
 
     public ImapServerSession(Stream stream, ImapSessionOptions options, IMailStore store, IImapUserResolver users,
@@ -113,7 +116,7 @@ public sealed partial class ImapServerSession
                 string reason = _authAttempts > 0
                     ? $"auth failed, {_authAttempts} attempts in {Seconds()} secs"
                     : $"no auth attempts in {Seconds()} secs";
-                _log.ImapLoginDisconnected("imap", reason, "", null, _options.RemoteIp, _options.LocalIp,
+                _log.ImapLoginDisconnected("imap", reason, _failedLogin.User, _failedLogin.Method, _options.RemoteIp, _options.LocalIp,
                     _options.SecurityLabel, _options.SessionId);
             }
             else
@@ -153,11 +156,13 @@ public sealed partial class ImapServerSession
             if (_options.StartTlsOffered) caps.Add("STARTTLS");
             // RFC 9051 §6.2.3: LOGINDISABLED when LOGIN would be refused on this connection.
             caps.Add(_options.PlaintextAllowed ? "AUTH=PLAIN" : "LOGINDISABLED");
+            // SCRAM sends no password: offered with or without TLS when the user database can serve it.
+            caps.AddRange(ScramCapabilities());
         }
         else
         {
             caps.AddRange(["NAMESPACE", "UIDPLUS", "MOVE", "UNSELECT", "CHILDREN", "UTF8=ACCEPT",
-                "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CONDSTORE",
+                "LIST-EXTENDED", "LIST-STATUS", "SPECIAL-USE", "CONDSTORE", "QRESYNC",
                 "APPENDLIMIT=" + _options.MaxLiteralSize.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         }
         return string.Join(' ', caps);
@@ -293,6 +298,8 @@ public sealed partial class ImapServerSession
             if (cap == "IMAP4REV2" && !_rev2) { _rev2 = true; enabled.Add("IMAP4rev2"); }
             else if (cap == "UTF8=ACCEPT" && !_utf8) { _utf8 = true; enabled.Add("UTF8=ACCEPT"); }
             else if (cap == "CONDSTORE" && !_condstore) { _condstore = true; enabled.Add("CONDSTORE"); }
+            // RFC 7162 §3.2.3: enabling QRESYNC also enables CONDSTORE.
+            else if (cap == "QRESYNC" && !_qresync) { _qresync = _condstore = true; enabled.Add("QRESYNC"); }
         }
         // RFC 5161 §3.1: ENABLED lists only what this command newly enabled.
         _w.Ascii("* ENABLED" + string.Concat(enabled.Select(e => " " + e))).Crlf();

@@ -65,6 +65,10 @@ public interface IMailbox : IAsyncDisposable
     /// <paramref name="allowExpunge"/> false, expunged messages stay in the view (RFC 9051 §7.5.1).</summary>
     ValueTask<MailboxChanges> SyncAsync(bool allowExpunge, CancellationToken ct);
 
+    /// <summary>UIDs of this mailbox expunged with a mod-sequence above <paramref name="modSeq"/>, ascending
+    /// (RFC 7162 §3.2.5.2 VANISHED (EARLIER)); the store remembers every expunge of the current UIDVALIDITY.</summary>
+    ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct);
+
     /// <summary>The message as stored (lines may end in LF only); null if it is gone.</summary>
     ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct);
 
@@ -109,6 +113,9 @@ public sealed record MessageInfo(uint Uid, MessageFlags Flags, IReadOnlyList<str
 /// (in announcement order), the new count, and the indexes whose flags changed.</summary>
 public sealed record MailboxChanges(IReadOnlyList<int> Expunged, int Exists, bool CountChanged, IReadOnlyList<int> FlagsChanged)
 {
+    /// <summary>The UIDs of the expunged messages (ascending), for VANISHED (RFC 7162 §3.2.10).</summary>
+    public IReadOnlyList<uint> ExpungedUids { get; init; } = [];
+
     public bool IsEmpty => Expunged.Count == 0 && !CountChanged && FlagsChanged.Count == 0;
 }
 

@@ -159,13 +159,29 @@ public sealed partial class MasterDaemon
 }
 
 /// <summary>imapd's and pop3d's <see cref="IImapUserResolver"/> over the user database: a login gives the
-/// mailbox <c>imapd_mailbox</c> under the user's home.</summary>
-public sealed class UserDatabaseImapResolver(IPasswordDatabase database, string homeMailbox) : IImapUserResolver
+/// mailbox <c>imapd_mailbox</c> under the user's home. SCRAM credentials come from the database when it has them.</summary>
+public sealed class UserDatabaseImapResolver(IPasswordDatabase database, string homeMailbox) : IImapScramUserResolver
 {
     public async ValueTask<ImapUser?> AuthenticateAsync(string user, string password, CancellationToken ct)
     {
         if (user.Length == 0 || user.Contains(':')) return null;
         var found = await database.LoginAsync(user, password, ct);
+        return found.User?.MailboxPath(homeMailbox) is { } maildir ? new ImapUser(found.User.Name, maildir) : null;
+    }
+
+    public bool OffersScram(Posthorn.Sasl.ScramHash hash) => database is IScramSecretDatabase scram && scram.HasScramSecrets(hash);
+
+    public async ValueTask<(bool Temporary, Posthorn.Sasl.ScramCredentials? Credentials)> GetScramAsync(string user,
+        Posthorn.Sasl.ScramHash hash, CancellationToken ct)
+    {
+        if (database is not IScramSecretDatabase scram || user.Length == 0 || user.Contains(':')) return (false, null);
+        var (result, credentials) = await scram.GetScramAsync(user, hash, ct);
+        return (result == AuthResult.TemporaryFailure, result == AuthResult.Success ? credentials : null);
+    }
+
+    public async ValueTask<ImapUser?> FindAsync(string user, CancellationToken ct)
+    {
+        var found = await database.FindAsync(user, ct);
         return found.User?.MailboxPath(homeMailbox) is { } maildir ? new ImapUser(found.User.Name, maildir) : null;
     }
 }

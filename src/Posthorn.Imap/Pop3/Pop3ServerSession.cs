@@ -11,8 +11,9 @@ namespace Posthorn.Pop3;
 /// <summary>pop3d: one POP3 connection over the user's INBOX.</summary>
 /// <remarks>
 /// Standards: RFC 1939 (USER, PASS, STAT, LIST, RETR, DELE, NOOP, RSET, QUIT, TOP, UIDL), RFC 2449 (CAPA),
-/// RFC 2595 §4 (STLS, when a certificate is configured), RFC 8314 (pop3s, imapd_tls_wrappermode).
-/// Not offered: APOP, SASL. UIDLs are "UIDVALIDITY-UID"… in Dovecot's default %08Xu%08Xv form,
+/// RFC 2595 §4 (STLS, when a certificate is configured), RFC 8314 (pop3s, imapd_tls_wrappermode),
+/// RFC 5034 (AUTH: PLAIN, SCRAM-SHA-1, SCRAM-SHA-256; see Pop3ServerSession.Sasl.cs).
+/// Not offered: APOP. UIDLs are "UIDVALIDITY-UID"… in Dovecot's default %08Xu%08Xv form,
 /// so they stay stable as long as the IMAP UIDs do. Deletions happen only at QUIT, in the UPDATE
 /// state (RFC 1939 §6), by marking \Deleted and expunging those messages.
 /// Security: as imapd: bounded lines, imapd_timeout, plaintext logins only where
@@ -43,8 +44,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
         _ct = linked.Token;
         string? pendingUser = null;
         string reason = "Connection closed";
-        int attempts = 0;
-        var start = clock.GetUtcNow();
+        _start = clock.GetUtcNow();
         try
         {
             if (_options.TlsWrapperMode && !await WrapperModeHandshakeAsync()) return;
@@ -68,7 +68,8 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                     // RFC 2449 §5.
                     await SendAsync("+OK\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nAUTH-RESP-CODE\r\n" +
                         (_box is null && _options.PlaintextAllowed ? "USER\r\n" : "") +
-                        (_box is null && _options.StartTlsOffered ? "STLS\r\n" : "") + ".");
+                        (_box is null && _options.StartTlsOffered ? "STLS\r\n" : "") +
+                        (_box is null && SaslCapability() is { } sasl ? sasl + "\r\n" : "") + ".");
                     continue;
                 }
                 if (_box is null)
@@ -86,21 +87,13 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                             break;
                         case "PASS":
                             if (pendingUser is null) { await SendAsync("-ERR No username given."); break; }
-                            attempts++;
-                            _user = await users.AuthenticateAsync(pendingUser, arg, _ct);
-                            if (_user is null)
-                            {
-                                await Task.Delay(_options.AuthFailureDelay, clock, _ct);
-                                log.ImapLoginDisconnected("pop3", $"auth failed, {attempts} attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs",
-                                    ImapServerSession.Printable(pendingUser), "PLAIN", _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
-                                pendingUser = null;
-                                await SendAsync("-ERR [AUTH] Authentication failed.");
-                                break;
-                            }
-                            _box = await store.OpenAccount(_user.Name, _user.Maildir).OpenAsync("INBOX", false, _ct);
-                            if (_box is null) { _user = null; await SendAsync("-ERR [SYS/TEMP] Mailbox unavailable."); break; }
-                            log.ImapLogin("pop3", _user.Name, "PLAIN", _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
-                            await SendAsync("+OK Logged in.");
+                            _attempts++;
+                            await CompleteLoginAsync(await users.AuthenticateAsync(pendingUser, arg, _ct), pendingUser, "PLAIN");
+                            pendingUser = null;
+                            break;
+                        case "AUTH":
+                            await AuthAsync(arg);
+                            pendingUser = null;
                             break;
                         default:
                             await SendAsync("-ERR Unknown command.");
@@ -132,9 +125,10 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
             }
             else
             {
-                log.ImapLoginDisconnected("pop3", attempts > 0 ? $"auth failed, {attempts} attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs"
-                    : $"no auth attempts in {(long)(clock.GetUtcNow() - start).TotalSeconds} secs",
-                    "", null, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
+                long secs = (long)(clock.GetUtcNow() - _start).TotalSeconds;
+                log.ImapLoginDisconnected("pop3", _attempts > 0 ? $"auth failed, {_attempts} attempts in {secs} secs"
+                    : $"no auth attempts in {secs} secs",
+                    _failedLogin.User, _failedLogin.Method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
             }
             if (_box is not null) await _box.DisposeAsync();
             await _input.CompleteAsync();

@@ -7,7 +7,7 @@ namespace Posthorn.Imap;
 /// <summary>A parsed SEARCH program (RFC 9051 §6.4.4): a tree of keys evaluated per message.</summary>
 /// <remarks>Keys: ALL, the flag keys and their UN- forms, NEW/OLD/RECENT, KEYWORD/UNKEYWORD, FROM, TO,
 /// CC, BCC, SUBJECT, HEADER, BODY, TEXT, UID, sequence sets, BEFORE/ON/SINCE, SENTBEFORE/SENTON/SENTSINCE,
-/// LARGER/SMALLER, NOT, OR and parenthesized groups. Nesting is bounded by <see cref="MaxDepth"/>
+/// LARGER/SMALLER, MODSEQ (RFC 7162 §3.1.5), NOT, OR and parenthesized groups. Nesting is bounded by <see cref="MaxDepth"/>
 /// (and by the command parser's list depth), so a hostile program is answered BAD, not with a stack overflow.
 /// String matching is case-insensitive substring matching on decoded text (RFC 9051 §6.4.4).</remarks>
 internal sealed class ImapSearch
@@ -16,11 +16,16 @@ internal sealed class ImapSearch
 
     private readonly Func<int, MessageInfo, ImapMessage?, bool> _predicate;
 
-    private ImapSearch(Func<int, MessageInfo, ImapMessage?, bool> predicate, bool needsContent)
+    private ImapSearch(Func<int, MessageInfo, ImapMessage?, bool> predicate, bool needsContent, bool usesModSeq)
     {
         _predicate = predicate;
         NeedsContent = needsContent;
+        UsesModSeq = usesModSeq;
     }
+
+    /// <summary>Whether the program has a MODSEQ key (RFC 7162 §3.1.5: the response then carries the
+    /// highest mod-sequence of the messages found).</summary>
+    public bool UsesModSeq { get; }
 
     /// <summary>Whether any key looks into the message (so the session must read it).</summary>
     public bool NeedsContent { get; }
@@ -34,13 +39,14 @@ internal sealed class ImapSearch
         var state = new ParseState(keys, count, maxUid);
         var all = new List<Func<int, MessageInfo, ImapMessage?, bool>>();
         while (state.Pos < keys.Count) all.Add(state.ParseKey(0));
-        return new ImapSearch((s, m, c) => all.All(p => p(s, m, c)), state.NeedsContent);
+        return new ImapSearch((s, m, c) => all.All(p => p(s, m, c)), state.NeedsContent, state.UsesModSeq);
     }
 
     private sealed class ParseState(IReadOnlyList<ImapToken> tokens, int count, uint maxUid)
     {
         public int Pos;
         public bool NeedsContent;
+        public bool UsesModSeq;
 
         private ImapToken Next() => Pos < tokens.Count ? tokens[Pos++] : throw new CommandSyntaxException("Missing search argument.");
 
@@ -56,6 +62,7 @@ internal sealed class ImapSearch
                 var parts = new List<Func<int, MessageInfo, ImapMessage?, bool>>();
                 while (inner.Pos < t.Items.Count) parts.Add(inner.ParseKey(depth + 1));
                 NeedsContent |= inner.NeedsContent;
+                UsesModSeq |= inner.UsesModSeq;
                 if (parts.Count == 0) throw new CommandSyntaxException("Empty search group.");
                 return (s, m, c) => parts.All(p => p(s, m, c));
             }
@@ -100,6 +107,23 @@ internal sealed class ImapSearch
                 {
                     var set = Set(NextString());
                     return (_, m, _) => set.Contains(m.Uid, maxUid);
+                }
+                case "MODSEQ":
+                {
+                    // RFC 7162 §3.1.5: MODSEQ [entry-name entry-type-req] mod-sequence-valzer; the entry names
+                    // a flag's own modseq, which this store does not keep apart: the message's modseq is used.
+                    var arg = Next();
+                    if (arg.Kind == ImapTokenKind.String)
+                    {
+                        string type = NextString().ToUpperInvariant();
+                        if (type is not ("PRIV" or "SHARED" or "ALL")) throw new CommandSyntaxException("Invalid MODSEQ entry type.");
+                        arg = Next();
+                    }
+                    if (arg.Kind != ImapTokenKind.Atom
+                        || !ulong.TryParse(arg.Text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong since) || since > long.MaxValue)
+                        throw new CommandSyntaxException("Invalid MODSEQ value.");
+                    UsesModSeq = true;
+                    return (_, m, _) => m.ModSeq >= since;
                 }
                 case "NOT": { var inner = ParseKey(depth + 1); return (s, m, c) => !inner(s, m, c); }
                 case "OR":

@@ -145,6 +145,9 @@ internal sealed partial class MaildirFolder : IDisposable
         return e;
     }
 
+    /// <summary>UIDs expunged after <paramref name="modSeq"/> (RFC 7162 §3.2.5.2), in UID order.</summary>
+    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq);
+
     /// <summary>Drops entries whose files are gone (or were removed by this process).</summary>
     public void Remove(IReadOnlyList<Entry> entries)
     {

@@ -10,7 +10,10 @@ namespace Posthorn.Store.Maildir;
 /// safe: it is rebuilt from the mail with a new UIDVALIDITY (RFC 9051 §2.3.1.1 requires a new one
 /// whenever UIDs cannot be kept).
 /// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq;
-/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME".
+/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME";
+/// expunged(uid, modseq): every UID removed under this UIDVALIDITY with the modseq of its removal, so that
+/// QRESYNC can answer VANISHED (EARLIER) (RFC 7162 §3.2.5, §3.2.6). A rebuilt index starts a new UIDVALIDITY,
+/// and an empty table is then exact.
 /// Concurrency: one connection per open folder in this process, used under the folder's lock; other
 /// processes are noticed through <c>PRAGMA data_version</c>.
 /// </remarks>
@@ -35,6 +38,7 @@ internal sealed class MaildirIndex : IDisposable
             CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
               flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
               internaldate INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
             """);
     }
 
@@ -76,7 +80,20 @@ internal sealed class MaildirIndex : IDisposable
         return rows;
     }
 
-    /// <summary>Writes a batch of changes in one transaction.</summary>
+    /// <summary>UIDs expunged with a modseq above <paramref name="modSeq"/>, in UID order.</summary>
+    public List<uint> ReadExpungedSince(ulong modSeq)
+    {
+        var uids = new List<uint>();
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT uid FROM expunged WHERE modseq > $m ORDER BY uid";
+        cmd.Parameters.AddWithValue("$m", (long)Math.Min(modSeq, long.MaxValue));
+        using var r = cmd.ExecuteReader();
+        while (r.Read()) uids.Add((uint)r.GetInt64(0));
+        return uids;
+    }
+
+    /// <summary>Writes a batch of changes in one transaction; deleted UIDs are remembered as expunged at
+    /// <paramref name="highestModSeq"/> (the caller gives the expunge its own modseq first).</summary>
     public void Commit(uint uidValidity, uint uidNext, ulong highestModSeq, IEnumerable<Row> upserts, IEnumerable<uint> deletes)
     {
         using var tx = _db.BeginTransaction();
@@ -111,8 +128,9 @@ internal sealed class MaildirIndex : IDisposable
         using (var del = _db.CreateCommand())
         {
             del.Transaction = tx;
-            del.CommandText = "DELETE FROM msg WHERE uid = $u";
+            del.CommandText = "DELETE FROM msg WHERE uid = $u; INSERT OR REPLACE INTO expunged(uid, modseq) VALUES ($u, $m)";
             var pu = del.Parameters.Add("$u", SqliteType.Integer);
+            del.Parameters.AddWithValue("$m", (long)highestModSeq);
             foreach (uint uid in deletes)
             {
                 pu.Value = (long)uid;

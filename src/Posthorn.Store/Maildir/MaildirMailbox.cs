@@ -59,6 +59,7 @@ internal sealed class MaildirMailbox : IMailbox
         var snap = _folder.Snapshot;
         int oldCount = _view.Count;
         var expunged = new List<int>();
+        var expungedUids = new List<uint>();
         bool heldBack = false;
         // Both lists are in UID order: walk them together.
         var merged = new List<MessageInfo>(snap.Length);
@@ -77,6 +78,7 @@ internal sealed class MaildirMailbox : IMailbox
             else if (allowExpunge)
             {
                 expunged.Add(i + 1);
+                expungedUids.Add(v.Uid);
             }
             else
             {
@@ -95,8 +97,14 @@ internal sealed class MaildirMailbox : IMailbox
         for (int i = 0; i < _view.Count; i++)
             if (changedUids.Contains(_view[i].Uid)) flagsChanged.Add(i);
         if (!heldBack) _seenVersion = _folder.Version;
-        return new MailboxChanges(expunged, _view.Count, _view.Count != oldCount || expunged.Count > 0, flagsChanged);
+        return new MailboxChanges(expunged, _view.Count, _view.Count != oldCount || expunged.Count > 0, flagsChanged)
+        {
+            ExpungedUids = expungedUids,
+        };
     }
+
+    public ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct) =>
+        LockedAsync(() => _folder.ExpungedSince(modSeq), ct);
 
     public async ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct)
     {

@@ -33,11 +33,30 @@ public sealed class ImapTlsTests
         using var client = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true };
         await client.ConnectAsync("127.0.0.1", server.ImapPort, SecureSocketOptions.StartTls);
         Assert.True(client.IsSecure);
-        await client.AuthenticateAsync("alice", "secret");
+        await client.AuthenticateAsync(new SaslMechanismPlain("alice", "secret"));
         await client.Inbox.OpenAsync(FolderAccess.ReadOnly);
         Assert.Equal("Over TLS", (await client.Inbox.GetMessageAsync(0)).Subject);
         await client.DisconnectAsync(true);
         Assert.Contains(server.LogSink.Lines, l => l.Contains("Login: user=<alice>, method=PLAIN, rip=192.0.2.7, lip=127.0.0.1, TLS"));
+    }
+
+    /// <summary>Dovecot's failed-login line, the one fail2ban's dovecot filter matches: one line at disconnect,
+    /// "imap-login: Disconnected (auth failed, N attempts in S secs): user=&lt;…&gt;, method=…, rip=…, lip=…, TLS".</summary>
+    [Fact]
+    public async Task Failed_logins_over_TLS_are_logged_once_at_disconnect_in_dovecots_shape()
+    {
+        await using var server = new ImapTestServer(TlsOptions()) { FakeRemote = Remote };
+        using (var client = new ImapClient { ServerCertificateValidationCallback = (_, _, _, _) => true })
+        {
+            await client.ConnectAsync("127.0.0.1", server.ImapPort, SecureSocketOptions.StartTls);
+            await Assert.ThrowsAsync<AuthenticationException>(() => client.AuthenticateAsync(new SaslMechanismPlain("alice", "bad1")));
+            await Assert.ThrowsAsync<AuthenticationException>(() => client.AuthenticateAsync(new SaslMechanismPlain("mallory", "bad2")));
+            await client.DisconnectAsync(true);
+        }
+        await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l => l.Contains("auth failed", StringComparison.Ordinal)));
+        string line = Assert.Single(server.LogSink.Lines, l => l.Contains("auth failed", StringComparison.Ordinal));
+        Assert.Matches(@"^postfix/imap-login\[4242\]: Disconnected \(auth failed, 2 attempts in \d+ secs\): "
+            + @"user=<mallory>, method=PLAIN, rip=192\.0\.2\.7, lip=127\.0\.0\.1, TLS, session=<test>$", line);
     }
 
     [Fact]
@@ -134,7 +153,7 @@ public sealed class ImapTlsTests
             using var client = new Pop3Client { ServerCertificateValidationCallback = (_, _, _, _) => true };
             await client.ConnectAsync("127.0.0.1", server.Pop3Port, SecureSocketOptions.StartTls);
             Assert.True(client.IsSecure);
-            await client.AuthenticateAsync("alice", "secret");
+            await client.AuthenticateAsync(new SaslMechanismPlain("alice", "secret"));
             Assert.Equal("Pop over TLS", (await client.GetMessageAsync(0)).Subject);
             await client.DisconnectAsync(true);
             Assert.Contains(server.LogSink.Lines, l => l.Contains("pop3-login[4242]: Login: user=<alice>, method=PLAIN, rip=192.0.2.7, lip=127.0.0.1, TLS"));

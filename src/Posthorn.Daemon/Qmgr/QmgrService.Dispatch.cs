@@ -56,7 +56,10 @@ public sealed partial class QmgrService
             // Postfix qmgr(8): no master.cf row means no delivery agent listens on private/TRANSPORT.
             log.TransportUnavailable(transport);
             foreach (var t in targets)
+            {
+                NoteProblem(c, t, software: true, TransportUnavailable, "mail transport unavailable");
                 Report(c, "qmgr", t, start, new TargetResult(DeliveryOutcome.Deferred, TransportUnavailable, "mail transport unavailable"), settle);
+            }
             return;
         }
         switch (service.Agent)
@@ -66,8 +69,11 @@ public sealed partial class QmgrService
                 foreach (var t in targets)
                 {
                     if (t.Index < 0)
+                    {
                         // A hand-off from local(8) back to local(8) would go round forever.
+                        NoteProblem(c, t, software: true, ConfigError().Dsn, ConfigError().Text);
                         Report(c, "local", t, start, ConfigError(), settle);
+                    }
                     else
                         await DeliverLocalAsync(c, t);
                 }
@@ -130,6 +136,7 @@ public sealed partial class QmgrService
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            NoteProblem(c, t, software: false, new EnhancedStatus(4, 3, 0), e.Message);
             Report(c, "virtual", t, start, new TargetResult(DeliveryOutcome.Deferred, new EnhancedStatus(4, 3, 0), e.Message), settle);
             return;
         }

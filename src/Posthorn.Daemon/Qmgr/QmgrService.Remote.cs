@@ -23,7 +23,16 @@ public sealed partial class QmgrService
     {
         private readonly List<BouncedRecipient> _bounced = [];
         private readonly List<int> _bouncedIndexes = [];
+        private readonly List<Problem> _problems = [];
         private bool _pending;
+
+        /// <summary>The recipients deferred by a resource or software problem this round (notify_classes).</summary>
+        public IReadOnlyList<Problem> Problems { get { lock (_bounced) return [.. _problems]; } }
+
+        public void Problem(Problem p)
+        {
+            lock (_bounced) _problems.Add(p);
+        }
 
         public bool Pending { get { lock (_bounced) return _pending; } }
 

@@ -85,6 +85,9 @@ public sealed partial class QmgrService
                 var batches = targets.Chunk(service.RecipientLimit);
                 await Task.WhenAll(batches.Select(b => DeliverRemoteAsync(c, service, nexthop, b, settle)));
                 break;
+            case DeliveryAgent.Pipe:
+                foreach (var batch in targets.Chunk(service.RecipientLimit)) await DeliverPipeAsync(c, service, nexthop, batch, settle);
+                break;
             default:
                 foreach (var t in targets) Report(c, service.Program, t, start, ErrorOrDiscard(service.Agent, nexthop), settle);
                 break;

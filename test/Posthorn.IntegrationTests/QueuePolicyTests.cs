@@ -126,4 +126,46 @@ public sealed class QueuePolicyTests(ITestOutputHelper output)
         await d.WaitForLogAsync($"{id}: removed");
         Assert.False(File.Exists(d.MboxOf(User)) && DaemonProcess.ReadAllShared(d.MboxOf(User)).Contains(token, StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task A_pipe_row_in_master_cf_delivers_to_a_command_with_expanded_arguments()
+    {
+        var work = Directory.CreateTempSubdirectory("posthorn-pipe-");
+        try
+        {
+            // Open to nobody: as root the command runs as user=nobody.
+            File.SetUnixFileMode(work.FullName, (UnixFileMode)0x1FF);
+            string script = Path.Combine(work.FullName, "deliver.sh");
+            File.WriteAllText(script, $"#!/bin/sh\nprintf '%s|' \"$@\" > {work.FullName}/argv\ncat > {work.FullName}/input\nexit 0\n");
+            File.SetUnixFileMode(script, (UnixFileMode)0x1ED);
+            var cfg = TestConfig.Default.With("transport_maps", "inline:{ pipe.test=mypipe:gateway.example }")
+                .With("mypipe_destination_recipient_limit", "1");
+            await using var d = await DaemonProcess.StartAsync(cfg, output, daemon =>
+            {
+                File.AppendAllText(Path.Combine(daemon.ConfigDir, "master.cf"),
+                    "mypipe unix - n n - - pipe\n  flags=FR user=nobody argv=" + script + " -f ${sender} -h ${nexthop} ${recipient}\n");
+                return Task.CompletedTask;
+            });
+            string token = Token.New();
+            string id;
+            await using (var smtp = await d.ConnectAsync())
+            {
+                await smtp.CommandAsync("EHLO client.example");
+                id = await smtp.SendMailAsync("alice@sender.example", "bob@pipe.test", Token.Message(token, "piped " + token, to: "bob@pipe.test"));
+            }
+            string line = await d.WaitForLogAsync(l => l.Contains($"{id}: to=<bob@pipe.test>", StringComparison.Ordinal), $"{id} pipe line");
+            Assert.Contains("postfix/pipe[", line);
+            Assert.Contains("relay=mypipe,", line);
+            Assert.Contains("status=sent (delivered via mypipe service)", line);
+            Assert.Equal("-f|alice@sender.example|-h|gateway.example|bob@pipe.test|", File.ReadAllText(Path.Combine(work.FullName, "argv")));
+            string input = File.ReadAllText(Path.Combine(work.FullName, "input"));
+            Assert.StartsWith("From alice@sender.example  ", input);
+            Assert.Contains("Return-Path: <alice@sender.example>", input);
+            Assert.Contains(token, input);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
 }

@@ -98,7 +98,7 @@ public sealed partial class QmgrService
                 // Postfix smtp_connection_cache_on_demand: other deliveries to this destination are waiting.
                 bool backlog = _backlog.TryGetValue(key, out int waiting) && waiting > 1;
                 result = lmtp
-                    ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct)
+                    ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct, backlog)
                     : await transports.Smtp(c.Settings, service).DeliverAsync(hop, outbound, recipients, backlog, c.Ct);
             }
             finally

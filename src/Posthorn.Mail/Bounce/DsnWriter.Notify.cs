@@ -21,8 +21,8 @@ public sealed partial class DsnWriter
         failed.Where(r => QueuedRecipientOf(env, r.Recipient, r.OriginalRecipient)?.NotifyOnFailure ?? true).ToList();
 
     /// <summary>The deferred recipients a delayed-mail warning reports: RFC 3461 §4.1, those whose NOTIFY has
-    /// DELAY, or who gave no NOTIFY ("the default is NOTIFY=FAILURE,DELAY" in Postfix's reading: with no NOTIFY an
-    /// MTA may send delay notices); not NOTIFY=NEVER, FAILURE, SUCCESS or a mix without DELAY. A recipient the
+    /// DELAY, or who gave no NOTIFY (absent NOTIFY may be read as FAILURE,DELAY, and Postfix sends delay warnings
+    /// then); not NOTIFY=NEVER, FAILURE, SUCCESS or a mix without DELAY. A recipient the
     /// envelope does not know goes by the envelope recipient it came from, else it is reported.</summary>
     public static IReadOnlyList<BouncedRecipient> DelayReportable(QueueEnvelope env, IReadOnlyList<BouncedRecipient> deferred) =>
         deferred.Where(r => QueuedRecipientOf(env, r.Recipient, r.OriginalRecipient) is not { } q || NotifiesOnDelay(q)).ToList();

@@ -260,6 +260,9 @@ public sealed partial class SmtpServerSession
         if (!ok) _errorCount++;
     }
 
+    /// <summary>soft_bounce (postconf(5)): every 5xx reply goes out as 4xx.</summary>
+    public bool SoftBounce { get; init; }
+
     /// <summary>Queues one reply; it goes out with the next flush, which happens when the client's
     /// batch of pipelined commands is used up (RFC 2920 §3.1: the server may buffer replies).</summary>
     private async ValueTask ReplyAsync(SmtpReply reply)
@@ -270,6 +273,9 @@ public sealed partial class SmtpServerSession
             await FlushAsync();
             await Task.Delay(ErrorSleepTime, _clock, _ct);
         }
+        // Postfix smtpd_chat.c "soft bounce safety net": 5xx becomes 4xx, the DSN class follows (550 5.1.1 → 450 4.1.1).
+        if (SoftBounce && reply.Code is >= 500 and < 600)
+            reply = reply with { Code = (short)(reply.Code - 100), Status = reply.Status.Class == 5 ? reply.Status with { Class = 4 } : reply.Status };
         string wire = SmtpReplies.Format(reply);
         int written = Encoding.UTF8.GetBytes(wire, _output.GetSpan(Encoding.UTF8.GetMaxByteCount(wire.Length)));
         _output.Advance(written);

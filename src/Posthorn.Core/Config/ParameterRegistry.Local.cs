@@ -12,6 +12,8 @@ public static partial class ParameterRegistry
         Maps("mailbox_command_maps", "", "Per-user mailbox_command."),
         Text("mailbox_transport", "", "Transport for mailbox delivery."),
         Text("fallback_transport", "", "Transport for recipients not in the UNIX passwd database."),
+        Maps("mailbox_transport_maps", "", "Per-user mailbox_transport."),
+        Maps("fallback_transport_maps", "", "Per-user fallback_transport for recipients not in the UNIX passwd database."),
         List("mailbox_delivery_lock", "fcntl, dotlock", "Locks local(8) takes on mailbox files."),
         Text("luser_relay", "", "Destination of mail for unknown local recipients.") with { Raw = true },
         List("forward_path", "$home/.forward${recipient_delimiter}${extension}, $home/.forward",

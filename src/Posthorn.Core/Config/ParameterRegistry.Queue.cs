@@ -81,6 +81,9 @@ public static partial class ParameterRegistry
         Time("lmtp_data_done_timeout", "600s", "Time limit for the per-recipient replies to the final dot."),
         Time("lmtp_quit_timeout", "300s", "Time limit for the reply to QUIT."),
         Text("lmtp_tls_security_level", "", "LMTP client TLS: none (default), may, encrypt."),
+        Bool("lmtp_connection_cache_on_demand", "yes", "Keep LMTP sessions open for destinations with a backlog."),
+        Time("lmtp_connection_cache_time_limit", "2s", "How long an idle cached LMTP session stays open."),
+        Time("lmtp_rset_timeout", "20s", "Time limit for the reply to the RSET that checks a cached LMTP session."),
         Num("lmtp_destination_concurrency_limit", "$default_destination_concurrency_limit", "Parallel lmtp(8) deliveries per destination."),
         Num("lmtp_destination_recipient_limit", "$default_destination_recipient_limit", "Recipients per lmtp(8) delivery."),
     ];

@@ -61,7 +61,8 @@ public sealed partial class MailLog
 
     /// <summary>Opportunistic TLS that failed: Postfix TLS_README, level may, falls back to plaintext.</summary>
     public void SmtpTlsFallback(string relay, string reason) =>
-        Warning("smtp", $"TLS handshake with {relay} failed: {reason}; trying again without TLS");
+        // The reason is often an exception text with its own full stop: one stop, not two.
+        Warning("smtp", $"TLS handshake with {relay} failed: {reason.TrimEnd().TrimEnd('.')}; trying again without TLS");
 
     /// <summary><c>ID: sender non-delivery notification: NEWID</c> (postfix/bounce).</summary>
     public void SenderNonDeliveryNotification(QueueId id, QueueId bounceId) =>

@@ -10,6 +10,15 @@ public sealed partial class MailLog
     public void TransportUnavailable(string transport) =>
         Warning("qmgr", $"connect to transport private/{transport}: No such file or directory");
 
+    /// <summary>A queue file qmgr cannot read: <c>warning: ID: corrupt queue file: PROBLEM</c>, then Postfix
+    /// qmgr_active.c qmgr_active_corrupt()'s <c>warning: saving corrupt file "ID" from queue "active" to queue
+    /// "corrupt"</c>.</summary>
+    public void CorruptQueueFile(QueueId id, string problem)
+    {
+        Warning("qmgr", $"{id}: corrupt queue file: {problem}");
+        Warning("qmgr", $"saving corrupt file \"{id}\" from queue \"active\" to queue \"corrupt\"");
+    }
+
     /// <summary><c>ID: connect to host[/path]: No such file or directory</c> from lmtp(8), as
     /// <see cref="SmtpConnectFailed"/> is from smtp(8).</summary>
     public void LmtpConnectFailed(QueueId id, string text) => Info("lmtp", $"{id}: {text}");
@@ -42,6 +51,10 @@ public sealed partial class MailLog
     /// bounce copy (postfix/bounce).</summary>
     public void PostmasterNonDeliveryNotification(QueueId id, QueueId noticeId) =>
         Info("bounce", $"{id}: postmaster non-delivery notification: {noticeId}");
+
+    /// <summary><c>ID: postmaster resource notification: NEWID</c> (or software): notify_classes resource/software.</summary>
+    public void PostmasterErrorNotification(QueueId id, QueueId noticeId, string errorClass) =>
+        Info("bounce", $"{id}: postmaster {errorClass} notification: {noticeId}");
 
     /// <summary><c>ID: postmaster delay notification: NEWID</c> (notify_classes delay).</summary>
     public void PostmasterDelayNotification(QueueId id, QueueId noticeId) =>

@@ -64,6 +64,7 @@ public sealed partial class MasterDaemon
                 {
                     BareNewline = protocol.BareNewline, BareNewlineRejectCode = protocol.BareNewlineRejectCode,
                     PregreetAction = protocol.PregreetAction, PregreetWait = protocol.PregreetWait, PendingInput = () => client.Available,
+                    SoftBounce = settings.Config.GetBool("soft_bounce"),
                 }.RunAsync(ct);
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)

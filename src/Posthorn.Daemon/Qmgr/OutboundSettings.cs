@@ -59,9 +59,9 @@ public sealed record OutboundSettings(
             MxSessionLimit = (int)Math.Max(1, cfg.GetNumber("smtp_mx_session_limit")),
             ReplyLineLimit = (int)Math.Max(512, cfg.GetNumber("line_length_limit")),
             BindAddress = IPAddress.TryParse(cfg.Get("smtp_bind_address"), out var bind) ? bind : null,
-            // DEVIATION: lmtp(8) sessions are not cached.
-            ConnectionCacheTimeLimit = !lmtp && cfg.GetBool("smtp_connection_cache_on_demand") ? cfg.GetTime("smtp_connection_cache_time_limit") : TimeSpan.Zero,
-            RsetTimeout = cfg.GetTime("smtp_rset_timeout"),
+            // Postfix smtp(8)/lmtp(8) CONNECTION CACHING: on demand, for destinations with a backlog.
+            ConnectionCacheTimeLimit = cfg.GetBool(P("smtp_connection_cache_on_demand")) ? cfg.GetTime(P("smtp_connection_cache_time_limit")) : TimeSpan.Zero,
+            RsetTimeout = cfg.GetTime(P("smtp_rset_timeout")),
             Lmtp = lmtp,
             FallbackRelay = fallback,
         };

@@ -21,7 +21,7 @@ public sealed partial class QmgrService
         }
         catch (QueueFileCorruptException e)
         {
-            log.Warning("qmgr", $"{id}: corrupt queue file: {e.Message}; moved to the corrupt queue");
+            log.CorruptQueueFile(id, e.Problem);
             queue.Move(id, QueueName.Active, QueueName.Corrupt);
             return;
         }
@@ -48,6 +48,7 @@ public sealed partial class QmgrService
         }
         await Task.WhenAll(routes.Select(r => DispatchAsync(c, r.Key.Transport, r.Key.NextHop, r.Value, (t, result) => SettleQueued(c, t, result))));
         await BounceAsync(message, c.Round, s, ct);
+        await NotifyProblemsAsync(message, c.Round, s, ct);   // notify_classes resource, software
         bool pending = c.Round.Pending && await FinishDeferredAsync(message, s, ct);   // expiry, delay warning
 
         if (!pending)
@@ -84,6 +85,7 @@ public sealed partial class QmgrService
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var status = new EnhancedStatus(4, 3, 0);
+            NoteProblem(c, t, software: false, status, e.Message);
             Log("local", t.Address, t.OriginalRecipient, message, c.ActiveAt, start, status, DeliveryOutcome.Deferred, e.Message);
             DeferLog.Append(queue, id, t.Address, status, e.Message);
             c.Round.Settle(t.Index, done: false);

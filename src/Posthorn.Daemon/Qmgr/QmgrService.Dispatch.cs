@@ -56,7 +56,10 @@ public sealed partial class QmgrService
             // Postfix qmgr(8): no master.cf row means no delivery agent listens on private/TRANSPORT.
             log.TransportUnavailable(transport);
             foreach (var t in targets)
+            {
+                NoteProblem(c, t, software: true, TransportUnavailable, "mail transport unavailable");
                 Report(c, "qmgr", t, start, new TargetResult(DeliveryOutcome.Deferred, TransportUnavailable, "mail transport unavailable"), settle);
+            }
             return;
         }
         switch (service.Agent)
@@ -66,8 +69,11 @@ public sealed partial class QmgrService
                 foreach (var t in targets)
                 {
                     if (t.Index < 0)
+                    {
                         // A hand-off from local(8) back to local(8) would go round forever.
+                        NoteProblem(c, t, software: true, ConfigError().Dsn, ConfigError().Text);
                         Report(c, "local", t, start, ConfigError(), settle);
+                    }
                     else
                         await DeliverLocalAsync(c, t);
                 }
@@ -78,6 +84,9 @@ public sealed partial class QmgrService
             case DeliveryAgent.Smtp or DeliveryAgent.Lmtp:
                 var batches = targets.Chunk(service.RecipientLimit);
                 await Task.WhenAll(batches.Select(b => DeliverRemoteAsync(c, service, nexthop, b, settle)));
+                break;
+            case DeliveryAgent.Pipe:
+                foreach (var batch in targets.Chunk(service.RecipientLimit)) await DeliverPipeAsync(c, service, nexthop, batch, settle);
                 break;
             default:
                 foreach (var t in targets) Report(c, service.Program, t, start, ErrorOrDiscard(service.Agent, nexthop), settle);
@@ -130,6 +139,7 @@ public sealed partial class QmgrService
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            NoteProblem(c, t, software: false, new EnhancedStatus(4, 3, 0), e.Message);
             Report(c, "virtual", t, start, new TargetResult(DeliveryOutcome.Deferred, new EnhancedStatus(4, 3, 0), e.Message), settle);
             return;
         }

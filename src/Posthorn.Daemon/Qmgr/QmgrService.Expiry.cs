@@ -69,20 +69,24 @@ public sealed partial class QmgrService
         return result;
     }
 
-    /// <summary>bounce(8) defer_warn: one "Delayed Mail (still being retried)" notice to the sender, and a
-    /// postmaster copy when notify_classes has delay. Marked as sent once the sender's notice is queued.</summary>
+    /// <summary>bounce(8) defer_warn: one "Delayed Mail (still being retried)" notice to the sender about the
+    /// recipients whose DSN NOTIFY allows it, and a postmaster copy about all deferred recipients when notify_classes
+    /// has delay (postmaster notices are not governed by RFC 3461). Marked as sent once the sender's notice is queued,
+    /// or at once when no recipient wants one.</summary>
     private async Task WarnDelayedAsync(QueuedMessage message, List<BouncedRecipient> deferred, Settings s, CancellationToken ct)
     {
         var cfg = s.Config;
         var env = message.Envelope;
         var builder = new NoticeBuilder(s.Outbound.MyHostname, s.Outbound.MailName, clock);
+        // RFC 3461 §4.1: only the recipients whose NOTIFY allows DELAY (or who gave none) are in the sender's warning.
+        var warned = DsnWriter.DelayReportable(env, deferred);
         // No warning to the null sender or to the double-bounce address: those are notices already.
-        if (!env.Sender.IsNull && !string.Equals(env.Sender.ToString(), DoubleBounceAddress(cfg).ToString(), StringComparison.OrdinalIgnoreCase))
+        if (warned.Count > 0 && !env.Sender.IsNull && !string.Equals(env.Sender.ToString(), DoubleBounceAddress(cfg).ToString(), StringComparison.OrdinalIgnoreCase))
         {
             var id = ids.Next();
             try
             {
-                var notice = builder.Build(message, deferred, NoticeKind.SenderDelay, env.Sender.ToString(),
+                var notice = builder.Build(message, warned, NoticeKind.SenderDelay, env.Sender.ToString(),
                     cfg.GetTime("delay_warning_time"), LifetimeOf(env.Sender, cfg));
                 await builder.QueueAsync(queue, id, notice, SmtpPath.Null, env.Sender, ct);
             }

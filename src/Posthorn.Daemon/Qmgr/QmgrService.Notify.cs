@@ -13,16 +13,21 @@ namespace Posthorn.Daemon.Qmgr;
 /// implies <paramref name="DoubleBounce"/>.</param>
 /// <param name="DoubleBounce">"2bounce": a bounce that cannot be returned goes to 2bounce_notice_recipient.</param>
 /// <param name="Delay">"delay": a headers-only copy of every delayed-mail warning to delay_notice_recipient.</param>
-public readonly record struct NotifyClasses(bool Bounce, bool DoubleBounce, bool Delay)
+/// <param name="Resource">"resource": mail not delivered because of a resource problem (a queue or mailbox file
+/// that cannot be written) is reported to error_notice_recipient.</param>
+/// <param name="Software">"software": mail not delivered because of a software problem (a transport with no
+/// master.cf row, a mail system configuration error) is reported to error_notice_recipient.</param>
+public readonly record struct NotifyClasses(bool Bounce, bool DoubleBounce, bool Delay, bool Resource = false, bool Software = false)
 {
-    /// <summary>Parses notify_classes; names are case-insensitive, unknown ones (resource, software, policy,
-    /// protocol, data: smtpd/cleanup transcripts) do not concern the queue manager.</summary>
+    /// <summary>Parses notify_classes; names are case-insensitive, the others (policy, protocol, data: smtpd/cleanup
+    /// transcripts) do not concern the queue manager.</summary>
     public static NotifyClasses From(ConfigSnapshot cfg)
     {
         var names = cfg.GetList("notify_classes").Select(n => n.ToLowerInvariant()).ToHashSet();
         bool bounce = names.Contains("bounce");
         // Postfix postconf(5): "bounce (also implies 2bounce)".
-        return new NotifyClasses(bounce, bounce || names.Contains("2bounce"), names.Contains("delay"));
+        return new NotifyClasses(bounce, bounce || names.Contains("2bounce"), names.Contains("delay"),
+            names.Contains("resource"), names.Contains("software"));
     }
 }
 
@@ -35,9 +40,9 @@ public sealed partial class QmgrService
 
     /// <summary>soft_bounce = yes (postconf(5)): a permanent failure is kept queued as a deferral, with the same
     /// text and the DSN class turned to 4.</summary>
-    /// <remarks>DEVIATION: local(8) and virtual(8) write their own recipient lines, which still show the 5.X.X code
-    /// and status=bounced; the recipient is deferred all the same. smtp(8), lmtp(8), error(8) lines show
-    /// status=SOFTBOUNCE as Postfix does. smtpd's 5xx → 4xx part of soft_bounce is not done here.</remarks>
+    /// <remarks>Every recipient line shows status=SOFTBOUNCE as Postfix does: smtp(8), lmtp(8), error(8) here,
+    /// local(8) and virtual(8) in their own lines (LocalDeliveryOptions.SoftBounce). smtpd's 5xx → 4xx part is in
+    /// SmtpServerSession.</remarks>
     internal static bool SoftBounces(Settings s, DeliveryOutcome outcome) =>
         outcome == DeliveryOutcome.Bounced && s.Config.GetBool("soft_bounce");
 
@@ -89,7 +94,8 @@ public sealed partial class QmgrService
             return true;
         }
 
-        var writer = new DsnWriter(s.Outbound.MyHostname, s.Outbound.MailName, clock);
+        // postconf(5) bounce_size_limit: how much of the original message the notice returns.
+        var writer = new DsnWriter(s.Outbound.MyHostname, s.Outbound.MailName, clock, cfg.GetSize("bounce_size_limit"));
         var bounceId = ids.Next();
         try
         {

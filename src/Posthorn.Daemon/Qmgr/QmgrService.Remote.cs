@@ -23,7 +23,16 @@ public sealed partial class QmgrService
     {
         private readonly List<BouncedRecipient> _bounced = [];
         private readonly List<int> _bouncedIndexes = [];
+        private readonly List<Problem> _problems = [];
         private bool _pending;
+
+        /// <summary>The recipients deferred by a resource or software problem this round (notify_classes).</summary>
+        public IReadOnlyList<Problem> Problems { get { lock (_bounced) return [.. _problems]; } }
+
+        public void Problem(Problem p)
+        {
+            lock (_bounced) _problems.Add(p);
+        }
 
         public bool Pending { get { lock (_bounced) return _pending; } }
 
@@ -89,7 +98,7 @@ public sealed partial class QmgrService
                 // Postfix smtp_connection_cache_on_demand: other deliveries to this destination are waiting.
                 bool backlog = _backlog.TryGetValue(key, out int waiting) && waiting > 1;
                 result = lmtp
-                    ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct)
+                    ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct, backlog)
                     : await transports.Smtp(c.Settings, service).DeliverAsync(hop, outbound, recipients, backlog, c.Ct);
             }
             finally

@@ -17,7 +17,7 @@ namespace Posthorn.Daemon.Qmgr;
 /// Each recipient is routed as trivial-rewrite(8) and transport(5) do (<see cref="AddressRouter"/>):
 /// its address class gives a default (transport, nexthop), transport_maps may override it. Recipients
 /// that share both go to that master.cf transport together (<see cref="TransportService"/>): local(8),
-/// virtual(8), smtp(8), lmtp(8), error(8)/retry, discard(8); an unknown transport defers ("mail transport
+/// virtual(8), smtp(8), lmtp(8), error(8)/retry, discard(8), pipe(8) rows; an unknown transport defers ("mail transport
 /// unavailable"). smtp/lmtp deliveries run at most transport_destination_concurrency_limit at once per
 /// next hop with at most transport_destination_recipient_limit recipients each, so a slow destination
 /// holds only its own slots; failed recipients get one RFC 3464 notice per message (bounce(8)).

@@ -16,6 +16,8 @@ public enum DeliveryAgent
     Retry,
     /// <summary>discard(8): reports delivery, with the next hop as the reason.</summary>
     Discard,
+    /// <summary>pipe(8): an external command from the row's <c>argv=</c>.</summary>
+    Pipe,
 }
 
 /// <summary>One transport of transport(5) and the *_transport parameters: a master.cf <c>unix</c> row, its
@@ -42,9 +44,13 @@ public sealed record TransportService(string Name, DeliveryAgent Agent, ConfigSn
     /// <remarks>Postfix transport(5): a transport is "the first name of a mail delivery service entry in the
     /// Postfix master.cf file". DEVIATION: Posthorn's master.cf may list only its listeners; when it has
     /// no <c>unix</c> row running a delivery agent, Postfix's stock rows (smtp, relay, lmtp, local, virtual,
-    /// error, retry, discard) are assumed. Once any such row is present, only master.cf counts.</remarks>
+    /// error, retry, discard) are assumed. Once any such row is present, only master.cf counts. pipe(8) rows
+    /// (dovecot, mailman, uucp…) are additions and do not count as such rows.</remarks>
     public static TransportService? Find(ConfigSnapshot cfg, string name)
     {
+        // A pipe(8) row is found by its name; pipe rows do not turn off the stock rows (see remarks).
+        if (cfg.Master.Services.FirstOrDefault(s => s.Type == "unix" && s.Command == "pipe" && s.Name == name) is { } pipe)
+            return new TransportService(name, DeliveryAgent.Pipe, cfg.WithOverrides(pipe.Overrides)) { Arguments = pipe.Arguments };
         var rows = cfg.Master.Services.Where(s => s.Type == "unix" && AgentOf(s.Command, s.Name) is not null).ToList();
         if (rows.Count == 0)
             return Stock.TryGetValue(name, out var stock) ? new TransportService(name, stock, cfg) : null;
@@ -77,6 +83,9 @@ public sealed record TransportService(string Name, DeliveryAgent Agent, ConfigSn
 
     /// <summary>Postfix qmgr(8) <c>transport_destination_recipient_limit</c>, else the default one.</summary>
     public int RecipientLimit => Limit("destination_recipient_limit");
+
+    /// <summary>The row's command arguments other than <c>-o</c> (pipe(8): <c>flags=… user=… argv=…</c>).</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
 
     private int Limit(string what)
     {

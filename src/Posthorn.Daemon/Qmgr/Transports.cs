@@ -34,7 +34,15 @@ public sealed class Transports(IUserDatabase users, MailLog log, TimeProvider cl
     {
         var cached = _local;
         if (cached is { } c && ReferenceEquals(c.Settings, s)) return c.Transport;
-        var transport = new LocalTransport(s.Local, users, clock, log);
+        var cfg = s.Config;
+        // The local(8) parameters that only the queue manager's instance needs (smtpd's copy answers recipient checks).
+        var options = s.Local with
+        {
+            MailboxTransportMaps = OpenMaps(s, "mailbox_transport_maps"),
+            FallbackTransportMaps = OpenMaps(s, "fallback_transport_maps"),
+            SoftBounce = cfg.GetBool("soft_bounce"),
+        };
+        var transport = new LocalTransport(options, users, clock, log);
         _local = (s, transport);
         return transport;
     }
@@ -76,16 +84,20 @@ public sealed class Transports(IUserDatabase users, MailLog log, TimeProvider cl
         return snap;
     }
 
+    /// <summary>The tables of a maps parameter as one lookup function, null when the parameter is empty. A table that
+    /// cannot answer throws LookupTableException; the recipient is deferred.</summary>
+    private static Func<string, string?>? OpenMaps(Settings s, string parameter)
+    {
+        var cfg = s.Config;
+        var tables = cfg.GetList(parameter).Select(spec => LookupTables.OpenOrFail(spec, cfg.TableOptions)).ToArray();
+        return tables.Length == 0 ? null : key => LookupTables.TryLookup(tables, key, out var v) ? v : null;
+    }
+
     /// <summary>virtual(8)'s parameters; the maps are opened once per snapshot.</summary>
     private static VirtualDeliveryOptions VirtualOptions(Settings s)
     {
         var cfg = s.Config;
-        Func<string, string?> Maps(string parameter)
-        {
-            var tables = cfg.GetList(parameter).Select(spec => LookupTables.OpenOrFail(spec, cfg.TableOptions)).ToArray();
-            // A table that cannot answer throws LookupTableException; qmgr defers the recipient.
-            return key => LookupTables.TryLookup(tables, key, out var v) ? v : null;
-        }
+        Func<string, string?> Maps(string parameter) => OpenMaps(s, parameter) ?? (_ => null);
         return new VirtualDeliveryOptions
         {
             MyHostname = cfg.Get("myhostname"),
@@ -97,6 +109,7 @@ public sealed class Transports(IUserDatabase users, MailLog log, TimeProvider cl
             MinimumUid = cfg.GetNumber("virtual_minimum_uid"),
             MailboxLimit = cfg.GetSize("virtual_mailbox_limit"),
             RecipientDelimiter = cfg.Get("recipient_delimiter"),
+            SoftBounce = cfg.GetBool("soft_bounce"),
         };
     }
 }

@@ -1,5 +1,6 @@
 using Posthorn.Core;
 using Posthorn.Logging;
+using Posthorn.Mail.Bounce;
 using Posthorn.Mail.Queue;
 
 namespace Posthorn.Daemon.Tools;
@@ -137,6 +138,8 @@ public static class Postsuper
         private string? Delete(QueueId id, QueueName q)
         {
             Dir.Remove(id, q);
+            // The delay-warning marker next to the defer log goes with the message (qmgr removes it likewise).
+            DelayWarningMarker.Remove(Dir, id);
             Deleted++;
             return "removed";
         }

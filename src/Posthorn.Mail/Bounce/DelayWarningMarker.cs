@@ -9,8 +9,7 @@ namespace Posthorn.Mail.Bounce;
 /// Postfix keeps this in the queue file (cleanup writes the warning time in a REC_TYPE_WARN record and
 /// qmgr sets it to zero once the warning is sent, qmgr_message_update_warn()).
 /// DEVIATION: Posthorn keeps a separate marker rather than a queue file record, so the queue file format is not
-/// touched; qmgr deletes it when it removes the message. The marker outlives a message deleted by
-/// <c>postsuper -d</c>; it is empty and names a queue ID that is not reused in practice.
+/// touched; qmgr deletes it when it removes the message, and <c>postsuper -d</c> when it deletes one.
 /// The marker is written and fsynced before the warning counts as sent: a crash in between sends at most one
 /// more warning, never none.
 /// </remarks>

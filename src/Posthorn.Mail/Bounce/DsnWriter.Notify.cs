@@ -20,6 +20,18 @@ public sealed partial class DsnWriter
     public static IReadOnlyList<BouncedRecipient> Reportable(QueueEnvelope env, IReadOnlyList<BouncedRecipient> failed) =>
         failed.Where(r => QueuedRecipientOf(env, r.Recipient, r.OriginalRecipient)?.NotifyOnFailure ?? true).ToList();
 
+    /// <summary>The deferred recipients a delayed-mail warning reports: RFC 3461 §4.1, those whose NOTIFY has
+    /// DELAY, or who gave no NOTIFY (absent NOTIFY may be read as FAILURE,DELAY, and Postfix sends delay warnings
+    /// then); not NOTIFY=NEVER, FAILURE, SUCCESS or a mix without DELAY. A recipient the
+    /// envelope does not know goes by the envelope recipient it came from, else it is reported.</summary>
+    public static IReadOnlyList<BouncedRecipient> DelayReportable(QueueEnvelope env, IReadOnlyList<BouncedRecipient> deferred) =>
+        deferred.Where(r => QueuedRecipientOf(env, r.Recipient, r.OriginalRecipient) is not { } q || NotifiesOnDelay(q)).ToList();
+
+    /// <summary>RFC 3461 §4.1 for one recipient: no NOTIFY, or NOTIFY with DELAY (Postfix bounce_warn_service.c
+    /// skips recipients whose dsn_notify is set without DSN_NOTIFY_DELAY).</summary>
+    public static bool NotifiesOnDelay(QueueRecipient r) =>
+        r.Notify == DsnNotifyFlags.Unspecified || (r.Notify & DsnNotifyFlags.Delay) != 0;
+
     /// <summary>The envelope recipient a reported address belongs to: the same address, or the one it was
     /// rewritten or expanded from (the report's original recipient).</summary>
     public static QueueRecipient? QueuedRecipientOf(QueueEnvelope env, string recipient, string? originalRecipient) =>

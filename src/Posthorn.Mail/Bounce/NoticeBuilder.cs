@@ -17,6 +17,10 @@ public enum NoticeKind
     /// <summary>failure_template's Postmaster-Subject: "Postmaster Copy: Undelivered Mail" (notify_classes bounce,
     /// 2bounce).</summary>
     PostmasterFailure,
+    /// <summary>notify_classes resource: mail deferred by a resource problem, to error_notice_recipient.</summary>
+    PostmasterResource,
+    /// <summary>notify_classes software: mail deferred by a software problem, to error_notice_recipient.</summary>
+    PostmasterSoftware,
 }
 
 /// <summary>bounce(8)'s other notices: the delayed-mail warning to the sender (RFC 3464 Action: delayed) and the
@@ -46,6 +50,9 @@ public sealed class NoticeBuilder(string myHostname, string mailName, TimeProvid
         {
             NoticeKind.SenderDelay => "Delayed Mail (still being retried)",
             NoticeKind.PostmasterDelay => "Postmaster Warning: Delayed Mail",
+            // DEVIATION: Postfix has no queue manager notice for these classes; the subjects are Posthorn's.
+            NoticeKind.PostmasterResource => "Postmaster Warning: Delayed Mail (resource problem)",
+            NoticeKind.PostmasterSoftware => "Postmaster Warning: Delayed Mail (software problem)",
             _ => "Postmaster Copy: Undelivered Mail",
         };
         notice.Date = clock.GetUtcNow();

@@ -8,16 +8,19 @@ namespace Posthorn.Mail.Delivery;
 /// <param name="SwitchTo">uid/gid the command runs as, or null to keep the daemon's (not root).</param>
 /// <param name="Shell">local_command_shell split into words, or empty for <c>/bin/sh -c</c>.</param>
 /// <param name="WriteInput">writes the message to the command's standard input.</param>
+/// <param name="Argv">pipe(8): the program and its arguments, run without a shell; null runs
+/// <paramref name="Command"/> through the shell (local(8)). <paramref name="Command"/> then only names it in texts.</param>
 internal sealed record CommandSpec(
     string Command, (uint Uid, uint Gid)? SwitchTo, IReadOnlyDictionary<string, string> Environment,
-    string WorkingDirectory, IReadOnlyList<string> Shell, TimeSpan TimeLimit, string SetprivPath, Action<Stream> WriteInput);
+    string WorkingDirectory, IReadOnlyList<string> Shell, TimeSpan TimeLimit, string SetprivPath, Action<Stream> WriteInput,
+    IReadOnlyList<string>? Argv = null);
 
 internal enum CommandStatus { Ok, Defer, Bounce }
 
 /// <summary>The outcome, with Postfix's DSN status and text.</summary>
 internal readonly record struct CommandResult(CommandStatus Status, string Dsn, string Text);
 
-/// <summary>Postfix pipe_command(3): runs a command with a message on standard input, captures
+/// <summary>Postfix pipe_command(3), shared by local(8) commands and pipe(8): runs a command with a message on standard input, captures
 /// a little of its output, enforces a time limit and maps the exit status through sysexits.h.</summary>
 /// <remarks>
 /// Security: the command gets a fresh environment (only the values given), never the daemon's.
@@ -52,7 +55,7 @@ internal static class CommandRunner
             foreach (var a in new[] { $"--reuid={ids.Uid}", $"--regid={ids.Gid}", $"--groups={ids.Gid}", "--" })
                 psi.ArgumentList.Add(a);
         }
-        var argv = spec.Shell.Count > 0 ? spec.Shell.Append(spec.Command) : ["/bin/sh", "-c", spec.Command];
+        var argv = spec.Argv ?? (spec.Shell.Count > 0 ? spec.Shell.Append(spec.Command) : ["/bin/sh", "-c", spec.Command]);
         foreach (var a in argv)
         {
             if (psi.FileName.Length == 0) psi.FileName = a;

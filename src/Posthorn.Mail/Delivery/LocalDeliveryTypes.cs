@@ -54,6 +54,16 @@ public sealed record LocalDeliveryOptions
     /// <summary>fallback_transport: recipients that are neither aliases nor passwd users are handed to that
     /// transport instead of luser_relay or a bounce. Empty: not used.</summary>
     public string FallbackTransport { get; init; } = "";
+    /// <summary>mailbox_transport_maps: the user name (no domain, no extension) → <c>transport:nexthop</c> for that
+    /// user's mailbox delivery, before <see cref="MailboxTransport"/>. Null: not used. May throw
+    /// <see cref="Posthorn.Config.Tables.LookupTableException"/>, which defers the recipient.</summary>
+    public Func<string, string?>? MailboxTransportMaps { get; init; }
+    /// <summary>fallback_transport_maps: as <see cref="MailboxTransportMaps"/>, for recipients that are neither
+    /// aliases nor passwd users, before <see cref="FallbackTransport"/>.</summary>
+    public Func<string, string?>? FallbackTransportMaps { get; init; }
+    /// <summary>soft_bounce: a bounced recipient's log line shows <c>status=SOFTBOUNCE</c> and a 4.X.X code (the
+    /// queue manager keeps the recipient queued).</summary>
+    public bool SoftBounce { get; init; }
     /// <summary>luser_relay: where mail for unknown local users goes ($name expanded); empty bounces it.</summary>
     public string LuserRelay { get; init; } = "";
     /// <summary>command_time_limit: a command still running after this is killed.</summary>

@@ -92,13 +92,36 @@ public sealed partial class LocalTransport
         Mailbox(x, user, address, ctx);
     }
 
+    /// <summary>mailbox_transport_maps or fallback_transport_maps for <paramref name="user"/> (Postfix local(8) mailbox.c,
+    /// unknown.c: the key is the user name). False when the table could not answer: the recipient is deferred
+    /// ("table lookup failure", 4.3.0) and nothing else is tried.</summary>
+    private bool TryTransportMap(Expansion x, Func<string, string?>? maps, string user, string address, Ctx ctx, out string? transport)
+    {
+        transport = null;
+        if (maps is null) return true;
+        try
+        {
+            if (maps(user) is { } found && found.Trim() is { Length: > 0 } value) transport = value;
+            return true;
+        }
+        catch (Posthorn.Config.Tables.LookupTableException e)
+        {
+            _log.Warning(Program, $"{e.Table}: lookup of '{user}' failed: {e.Message}");
+            Add(x, address, ctx, DeliveryOutcome.Deferred, "4.3.0", "table lookup failure");
+            return false;
+        }
+    }
+
     /// <summary>The user's mailbox: mailbox_command when set, else the mbox or Maildir.</summary>
     private void Mailbox(Expansion x, SystemUser user, string address, Ctx ctx)
     {
-        // Postfix local(8): mailbox_transport comes before mailbox_command and the mailbox itself.
-        if (_o.MailboxTransport.Length > 0)
+        // Postfix local(8): mailbox_transport_maps (by user name), then mailbox_transport, come before
+        // mailbox_command and the mailbox itself.
+        if (!TryTransportMap(x, _o.MailboxTransportMaps, user.Name, address, ctx, out var transport)) return;
+        transport ??= _o.MailboxTransport.Length > 0 ? _o.MailboxTransport : null;
+        if (transport is not null)
         {
-            if (x.Seen.Add("mailbox " + user.Name)) x.Results.Add(Pass(x, address, ctx, _o.MailboxTransport));
+            if (x.Seen.Add("mailbox " + user.Name)) x.Results.Add(Pass(x, address, ctx, transport));
             return;
         }
         string command = _o.MailboxCommand;

@@ -77,10 +77,13 @@ public sealed partial class LocalTransport
     /// bounced as Postfix does ("unknown user").</summary>
     private void Unknown(Expansion x, string name, string bare, string? extension, string address, Ctx ctx, int level)
     {
-        // Postfix local(8) unknown.c: fallback_transport comes before luser_relay.
-        if (_o.FallbackTransport.Length > 0)
+        // Postfix local(8) unknown.c: fallback_transport_maps (by user name), then fallback_transport, come
+        // before luser_relay.
+        if (!TryTransportMap(x, _o.FallbackTransportMaps, bare, address, ctx, out var transport)) return;
+        transport ??= _o.FallbackTransport.Length > 0 ? _o.FallbackTransport : null;
+        if (transport is not null)
         {
-            x.Results.Add(Pass(x, address, ctx, _o.FallbackTransport));
+            x.Results.Add(Pass(x, address, ctx, transport));
             return;
         }
         if (_o.LuserRelay.Length == 0 || ctx.LuserDone)

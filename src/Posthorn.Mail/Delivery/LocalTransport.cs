@@ -19,8 +19,8 @@ namespace Posthorn.Mail.Delivery;
 /// command_execution_directory, command_expansion_filter, local_command_shell,
 /// export_environment, prepend_delivered_header, expand_owner_alias, owner_request_special, biff,
 /// posthorn_maildir_extension_folders.
-/// mailbox_transport and fallback_transport hand the recipient back to the caller (LocalRecipientResult.PassTo).
-/// Not done: mailbox_transport_maps, fallback_transport_maps.
+/// mailbox_transport_maps, mailbox_transport, fallback_transport_maps and fallback_transport hand the recipient back
+/// to the caller (LocalRecipientResult.PassTo); soft_bounce changes only the log lines.
 /// </remarks>
 public sealed partial class LocalTransport
 {
@@ -61,12 +61,22 @@ public sealed partial class LocalTransport
         {
             if (r.PassTo is not null) continue;   // handed to another transport, which logs it
             var delays = new DeliveryDelays(start - req.ArrivalTime, TimeSpan.Zero, TimeSpan.Zero, end - start);
-            _log.DeliveryStatus(Program, req.Id, new DeliveryRecord(r.Recipient, r.OriginalRecipient, "local", delays, r.Dsn, r.Outcome, r.Text));
+            LogResult(_log, Program, req.Id, _o.SoftBounce, new DeliveryRecord(r.Recipient, r.OriginalRecipient, "local", delays, r.Dsn, r.Outcome, r.Text));
         }
         return new LocalDeliveryResult(results.Select(r => r.Result).ToArray(), x.Forward.Select(f => f.Address).ToArray())
         {
             Forwards = x.Forward.ToArray(),
         };
+    }
+
+    /// <summary>A recipient's line; with soft_bounce a bounce is logged as Postfix bounce.c does it,
+    /// <c>dsn=4.X.X, status=SOFTBOUNCE</c> (the queue manager defers the recipient).</summary>
+    internal static void LogResult(MailLog log, string program, QueueId id, bool softBounce, DeliveryRecord r)
+    {
+        if (softBounce && r.Status == DeliveryOutcome.Bounced)
+            log.SoftBounce(program, id, r with { Dsn = r.Dsn with { Class = 4 }, Status = DeliveryOutcome.Deferred });
+        else
+            log.DeliveryStatus(program, id, r);
     }
 
     /// <summary>local_recipient_maps' default (<c>proxy:unix:passwd.byname $alias_maps</c>): true

@@ -51,6 +51,12 @@ internal static class MailCopy
     public static long WriteTo(Stream output, string prefix, Stream content) =>
         Copy(new ChunkWriter(-1, 0, 0, output), prefix, content, mbox: false, blank: false);
 
+    /// <summary>As <see cref="WriteTo(Stream, string, Stream)"/>, with pipe(8)'s content flags: <paramref name="quoteFrom"/>
+    /// (<c>&gt;</c>: "From " lines get a &gt;), <paramref name="dot"/> (<c>.</c>: lines starting with "." get another)
+    /// and <paramref name="blank"/> (<c>B</c>: an empty line at the end).</summary>
+    public static long WriteTo(Stream output, string prefix, Stream content, bool quoteFrom, bool dot, bool blank) =>
+        Copy(new ChunkWriter(-1, 0, 0, output), prefix, content, quoteFrom, blank, dot);
+
     /// <summary>Writes prefix + converted content at <paramref name="offset"/> of <paramref name="fd"/>.</summary>
     /// <param name="limit">mailbox_size_limit: the file may not grow past it (0 = none); over the
     /// limit the copy fails with EFBIG, as Postfix's RLIMIT_FSIZE makes write(2) fail.</param>
@@ -59,7 +65,7 @@ internal static class MailCopy
     public static long Write(int fd, long offset, long limit, string prefix, Stream content, bool mbox) =>
         Copy(new ChunkWriter(fd, offset, limit, null), prefix, content, mbox, blank: mbox);
 
-    private static long Copy(ChunkWriter output, string prefix, Stream content, bool mbox, bool blank)
+    private static long Copy(ChunkWriter output, string prefix, Stream content, bool mbox, bool blank, bool dot = false)
     {
         output.Append(Encoding.UTF8.GetBytes(prefix));
         var input = new byte[ChunkSize];
@@ -90,6 +96,8 @@ internal static class MailCopy
 
         void Emit(byte b)
         {
+            // Postfix MAIL_COPY_DOT (pipe(8) flag "."): "Prepend "." to lines starting with ".".
+            if (dot && lineStart && held == 0 && b == (byte)'.') output.Append("."u8);
             if (mbox && lineStart)
             {
                 // RFC 4155 §2 / Postfix mail_copy.c: quote a "From " at the start of a line.

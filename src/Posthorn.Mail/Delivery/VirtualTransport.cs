@@ -26,6 +26,8 @@ public sealed record VirtualDeliveryOptions
     public int DeliverLockAttempts { get; init; } = 20;
     public TimeSpan DeliverLockDelay { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan StaleLockTime { get; init; } = TimeSpan.FromSeconds(500);
+    /// <summary>soft_bounce: a bounced recipient's log line shows <c>status=SOFTBOUNCE</c> and a 4.X.X code.</summary>
+    public bool SoftBounce { get; init; }
 }
 
 /// <summary>virtual(8): delivers to mailboxes of users who need not be system accounts
@@ -61,7 +63,7 @@ public sealed class VirtualTransport(VirtualDeliveryOptions o, TimeProvider cloc
         var r = await FsIdentity.RunOnDedicatedThreadAsync(() => Deliver(req, ct)).ConfigureAwait(false);
         var end = clock.GetUtcNow();
         var delays = new DeliveryDelays(start - req.ArrivalTime, TimeSpan.Zero, TimeSpan.Zero, end - start);
-        log.DeliveryStatus(Program, req.Id, new DeliveryRecord(r.Recipient, r.OriginalRecipient, "virtual", delays, r.Dsn, r.Outcome, r.Text));
+        LocalTransport.LogResult(log, Program, req.Id, o.SoftBounce, new DeliveryRecord(r.Recipient, r.OriginalRecipient, "virtual", delays, r.Dsn, r.Outcome, r.Text));
         return new LocalDeliveryResult([r], []);
     }
 

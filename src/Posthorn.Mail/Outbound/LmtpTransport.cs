@@ -46,7 +46,9 @@ public readonly record struct LmtpDestination(string? SocketPath, NextHop Inet)
 /// Security: talks to a local store; every reply read is bounded as smtp(8)'s.
 /// Parameters (read by the caller): lmtp_lhlo_name, lmtp_connect_timeout, lmtp_lhlo_timeout,
 /// lmtp_mail_timeout, lmtp_rcpt_timeout, lmtp_data_init_timeout, lmtp_data_xfer_timeout,
-/// lmtp_data_done_timeout, lmtp_quit_timeout, lmtp_tls_security_level, queue_directory.
+/// lmtp_data_done_timeout, lmtp_quit_timeout, lmtp_tls_security_level, queue_directory,
+/// lmtp_connection_cache_on_demand, lmtp_connection_cache_time_limit, lmtp_rset_timeout (sessions are cached as
+/// smtp(8)'s: only while more mail for the same socket or host waits).
 /// </remarks>
 public sealed class LmtpTransport
 {
@@ -64,12 +66,14 @@ public sealed class LmtpTransport
         _clock = clock;
     }
 
+    /// <param name="backlog">Other deliveries to this destination are waiting: with lmtp_connection_cache_on_demand
+    /// the session stays open for them (checked with RSET before reuse, RFC 2033 keeps RSET).</param>
     /// <returns>One result per recipient, in the order given; never throws for what the server does.</returns>
     public async Task<OutboundDeliveryResult> DeliverAsync(LmtpDestination destination, OutboundMessage message,
-        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct)
+        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct, bool backlog = false)
     {
         if (destination.SocketPath is { } path)
-            return await _engine.DeliverToAsync([SmtpServerAddress.Unix(_localName, path)], message, recipients, ct).ConfigureAwait(false);
+            return await _engine.DeliverToAsync([SmtpServerAddress.Unix(_localName, path)], message, recipients, ct, backlog).ConfigureAwait(false);
         var start = _clock.GetUtcNow();
         var resolution = await _resolver.ResolveAsync(destination.Inet, ct).ConfigureAwait(false);
         if (!resolution.Found)
@@ -77,6 +81,6 @@ public sealed class LmtpTransport
             var results = recipients.Select(r => new OutboundRecipientResult(r, resolution.Outcome, resolution.Dsn, resolution.Error, "none", null, null)).ToArray();
             return new OutboundDeliveryResult(results, _clock.GetUtcNow() - start, TimeSpan.Zero);
         }
-        return await _engine.DeliverToAsync(resolution.Servers, message, recipients, ct).ConfigureAwait(false);
+        return await _engine.DeliverToAsync(resolution.Servers, message, recipients, ct, backlog).ConfigureAwait(false);
     }
 }

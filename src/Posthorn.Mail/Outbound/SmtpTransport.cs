@@ -25,7 +25,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
     private static readonly EnhancedStatus ConversationFailed = new(4, 4, 2);
     private static readonly EnhancedStatus TlsFailed = new(4, 7, 5);
     private static readonly EnhancedStatus NullMxStatus = new(5, 1, 10);
-    private readonly SmtpConnectionCache? _cache = options.ConnectionCacheTimeLimit > TimeSpan.Zero && !options.Lmtp
+    private readonly SmtpConnectionCache? _cache = options.ConnectionCacheTimeLimit > TimeSpan.Zero
         ? new SmtpConnectionCache(options.ConnectionCacheTimeLimit, clock) : null;
 
     /// <summary>Delivers <paramref name="message"/> to <paramref name="recipients"/>, all for <paramref name="hop"/>.</summary>
@@ -69,10 +69,10 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
 
     /// <summary>Delivers to servers already chosen (LMTP: a socket or a host without MX lookup).</summary>
     internal async Task<OutboundDeliveryResult> DeliverToAsync(IReadOnlyList<SmtpServerAddress> servers, OutboundMessage message,
-        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct)
+        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct, bool backlog = false)
     {
         var start = clock.GetUtcNow();
-        var state = new DeliveryState(recipients);
+        var state = new DeliveryState(recipients) { KeepSession = backlog };
         await TryServersAsync(servers, message, state, new SessionCount(), ct).ConfigureAwait(false);
         var connected = state.ConnectedAt ?? clock.GetUtcNow();
         return state.Finish(connected - start, clock.GetUtcNow() - connected);

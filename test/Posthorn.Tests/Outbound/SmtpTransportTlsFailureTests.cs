@@ -116,6 +116,7 @@ public sealed class SmtpTransportTlsFailureTests
         Assert.Equal(2, server.Sessions);
         Assert.True(server.SawMail);
         Assert.Contains(_sink.Lines, l => l.Contains("trying again without TLS", StringComparison.Ordinal));
+        Assert.DoesNotContain(_sink.Lines, l => l.Contains(".; trying again", StringComparison.Ordinal));
     }
 
     /// <summary>The next hop is an IP literal: any DNS query is a test failure.</summary>

@@ -202,14 +202,14 @@ public sealed class NonDeliveryPolicyTests
     }
 
     [Theory]
-    [InlineData("resource, software", false, false, false)]
-    [InlineData("bounce", true, true, false)]
-    [InlineData("2bounce", false, true, false)]
-    [InlineData("Delay, 2BOUNCE", false, true, true)]
-    public void Notify_classes_bounce_implies_2bounce(string value, bool bounce, bool doubleBounce, bool delay)
+    [InlineData("resource, software", false, false, false, true, true)]
+    [InlineData("bounce", true, true, false, false, false)]
+    [InlineData("2bounce", false, true, false, false, false)]
+    [InlineData("Delay, 2BOUNCE, Software", false, true, true, false, true)]
+    public void Notify_classes_bounce_implies_2bounce(string value, bool bounce, bool doubleBounce, bool delay, bool resource, bool software)
     {
         var cfg = TestConfig.Load($"notify_classes = {value}\n");
-        Assert.Equal(new NotifyClasses(bounce, doubleBounce, delay), NotifyClasses.From(cfg));
+        Assert.Equal(new NotifyClasses(bounce, doubleBounce, delay, resource, software), NotifyClasses.From(cfg));
     }
 
     [Fact]

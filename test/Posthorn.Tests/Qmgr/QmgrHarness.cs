@@ -33,12 +33,16 @@ internal sealed class QmgrHarness : IDisposable
     public IReadOnlyList<string> Lines => _temp.LogSink.Lines;
 
     /// <summary>Queues a message in incoming/ that arrived <paramref name="age"/> before the clock's now.</summary>
-    public async Task<QueueId> EnqueueAsync(string sender, TimeSpan age, params string[] recipients)
+    public Task<QueueId> EnqueueAsync(string sender, TimeSpan age, params string[] recipients) =>
+        EnqueueAsync(sender, age, recipients.Select(r => new QueueRecipient(r)).ToList());
+
+    /// <summary>As above, with the recipients' DSN fields given.</summary>
+    public async Task<QueueId> EnqueueAsync(string sender, TimeSpan age, IReadOnlyList<QueueRecipient> recipients)
     {
         var id = new QueueId($"AAAAA{Random.Shared.Next(0x1000000, 0xFFFFFFF):X7}");
         await using var writer = QueueFileWriter.Create(Queue, id, QueueName.Incoming);
         await writer.WriteAsync(Encoding.UTF8.GetBytes($"From: {sender}\nSubject: held up\nMessage-ID: <{id}@example.test>\n\nbody\n"), CancellationToken.None);
-        await writer.CommitAsync(new QueueEnvelope(SmtpPath.FromAddress(sender), recipients.Select(r => new QueueRecipient(r)).ToList(),
+        await writer.CommitAsync(new QueueEnvelope(SmtpPath.FromAddress(sender), [.. recipients],
             Clock.GetUtcNow() - age), CancellationToken.None);
         return id;
     }

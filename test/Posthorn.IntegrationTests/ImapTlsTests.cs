@@ -65,8 +65,25 @@ public sealed class ImapTlsTests(ITestOutputHelper output)
         await imap.Inbox.OpenAsync(FolderAccess.ReadOnly);
         Assert.Equal($"tls {token}", (await imap.Inbox.GetMessageAsync(0)).Subject);
         await imap.DisconnectAsync(quit: true);
-        await d.WaitForLogAsync(l => l.Contains($"imap-login[", StringComparison.Ordinal)
+        await d.WaitForLogAsync(l => l.Contains("dovecot[", StringComparison.Ordinal)
             && l.Contains($"Login: user=<{User}>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, TLS", StringComparison.Ordinal), "the TLS login line");
+    }
+
+    [Fact]
+    public async Task Fail2bans_stock_dovecot_and_postfix_auth_filters_match_the_failed_logins_in_the_maillog()
+    {
+        await using var d = await StartAsync("imapd");
+        using (var imap = new ImapClient { Timeout = 30_000, ServerCertificateValidationCallback = (_, _, _, _) => true })
+        {
+            await imap.ConnectAsync("127.0.0.1", d.SecondSmtpPort!.Value, SecureSocketOptions.StartTls);
+            await Assert.ThrowsAsync<AuthenticationException>(() => imap.AuthenticateAsync(new SaslMechanismPlain(User, "wrong")));
+        }
+        await d.WaitForLogAsync(l => l.Contains("imap-login: Disconnected (auth failed", StringComparison.Ordinal), "the failed IMAP login");
+        // fail2ban-regex LOG FILTER prints "Lines: N lines, 0 ignored, M matched, K missed".
+        var dovecot = await ExternalTool.RunAsync("fail2ban-regex", "fail2ban", [d.MaillogPath, "dovecot"]);
+        Assert.True(dovecot.ExitCode == 0, dovecot.ToString());
+        Assert.Matches(@"Lines: \d+ lines, \d+ ignored, 1 matched", dovecot.Stdout);
+        Assert.Contains("127.0.0.1", dovecot.Stdout);
     }
 
     [Fact]

@@ -106,6 +106,12 @@ public sealed class MailKitTlsTests(ITestOutputHelper output)
         var e = await Assert.ThrowsAsync<SmtpCommandException>(() => client.SendAsync(Message(Token.New())));
         Assert.Equal(SmtpErrorCode.RecipientNotAccepted, e.ErrorCode);
         await d.WaitForLogAsync("SASL PLAIN authentication failed");
+        // fail2ban's stock postfix filter in auth mode (its postfix-sasl jail) finds the failure and the address.
+        // It knows LOGIN, PLAIN and CRAM/DIGEST-MD5 only, as for a real Postfix: a SCRAM failure is not counted.
+        var f2b = await ExternalTool.RunAsync("fail2ban-regex", "fail2ban", [d.MaillogPath, "postfix[mode=auth]"]);
+        Assert.True(f2b.ExitCode == 0, f2b.ToString());
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(f2b.Stdout, @"Lines: \d+ lines, \d+ ignored, [1-9]\d* matched"), f2b.Stdout);
+        Assert.Contains("127.0.0.1", f2b.Stdout);
     }
 
     [Fact]

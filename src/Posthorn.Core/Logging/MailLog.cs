@@ -48,13 +48,21 @@ public sealed partial class MailLog
     public void Error(string program, string text) => Write(LogSeverity.Error, program, "error: " + text);
     public void Fatal(string program, string text) => Write(LogSeverity.Error, program, "fatal: " + text);
 
-    private void Write(LogSeverity severity, string program, string text)
+    /// <summary>A line of the Dovecot role (imapd, pop3d, lmtpd) as Dovecot writes it to syslog:
+    /// <c>host dovecot[PID]: imap-login: Login: …</c>, so that fail2ban's dovecot filter and Dovecot log tools
+    /// match. <paramref name="process"/> is Dovecot's process name (<c>imap-login</c>, <c>imap(alice)</c>).</summary>
+    public void DovecotInfo(string process, string text) => WriteTag(LogSeverity.Info, $"dovecot[{_pid}]", $"{process}: {text}");
+
+    private void Write(LogSeverity severity, string program, string text) =>
+        WriteTag(severity, $"{_syslogName}/{program}[{_pid}]", text);
+
+    private void WriteTag(LogSeverity severity, string tag, string text)
     {
         var now = _clock.GetLocalNow();
         // syslog(3) timestamp: "Mmm dd hh:mm:ss", day padded with a space.
         string stamp = now.ToString("MMM ", CultureInfo.InvariantCulture) + now.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2)
             + now.ToString(" HH:mm:ss", CultureInfo.InvariantCulture);
-        _sink.Write(new MailLogEntry(severity, stamp, _hostname, $"{_syslogName}/{program}[{_pid}]", text));
+        _sink.Write(new MailLogEntry(severity, stamp, _hostname, tag, text));
     }
 
     private static string ShortHostname(string hostname)

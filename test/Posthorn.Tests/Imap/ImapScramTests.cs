@@ -65,7 +65,7 @@ public sealed class ImapScramTests
         // One line at disconnect, with the last user and method tried (Dovecot's shape, for fail2ban).
         await client.DisconnectAsync(true);
         await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l =>
-            l.Contains("imap-login[4242]: Disconnected (auth failed, 2 attempts in ", StringComparison.Ordinal)
+            l.Contains("dovecot[4242]: imap-login: Disconnected (auth failed, 2 attempts in ", StringComparison.Ordinal)
             && l.Contains("user=<nobody>, method=SCRAM-SHA-256, rip=127.0.0.1, lip=127.0.0.1", StringComparison.Ordinal)));
         Assert.Single(server.LogSink.Lines, l => l.Contains("auth failed", StringComparison.Ordinal));
     }

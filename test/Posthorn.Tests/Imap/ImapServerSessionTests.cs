@@ -37,8 +37,8 @@ public sealed class ImapServerSessionTests
         // The size counts CRLF line ends although the file has LF only.
         Assert.Equal((uint)ImapMessageSize(server), summary.Size);
         await client.DisconnectAsync(true);
-        Assert.Contains(server.LogSink.Lines, l => l.Contains("imap-login[4242]: Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured"));
-        await WaitAsync(() => server.LogSink.Lines.Any(l => l.Contains("imap(alice)[4242]: Disconnected: Logged out in=")));
+        Assert.Contains(server.LogSink.Lines, l => l.Contains("dovecot[4242]: imap-login: Login: user=<alice>, method=PLAIN, rip=127.0.0.1, lip=127.0.0.1, secured"));
+        await WaitAsync(() => server.LogSink.Lines.Any(l => l.Contains("dovecot[4242]: imap(alice): Disconnected: Logged out in=")));
     }
 
     private static long ImapMessageSize(ImapTestServer server)
@@ -55,7 +55,7 @@ public sealed class ImapServerSessionTests
         await client.ConnectAsync("127.0.0.1", server.ImapPort, MailKit.Security.SecureSocketOptions.None);
         await Assert.ThrowsAsync<MailKit.Security.AuthenticationException>(() => client.AuthenticateAsync(new MailKit.Security.SaslMechanismPlain("alice", "wrong")));
         await client.DisconnectAsync(true);
-        await WaitAsync(() => server.LogSink.Lines.Any(l => l.Contains("imap-login[4242]: Disconnected (auth failed, 1 attempts in")));
+        await WaitAsync(() => server.LogSink.Lines.Any(l => l.Contains("dovecot[4242]: imap-login: Disconnected (auth failed, 1 attempts in")));
     }
 
     [Fact]

@@ -55,7 +55,7 @@ public sealed class ImapTlsTests
         }
         await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l => l.Contains("auth failed", StringComparison.Ordinal)));
         string line = Assert.Single(server.LogSink.Lines, l => l.Contains("auth failed", StringComparison.Ordinal));
-        Assert.Matches(@"^postfix/imap-login\[4242\]: Disconnected \(auth failed, 2 attempts in \d+ secs\): "
+        Assert.Matches(@"^dovecot\[4242\]: imap-login: Disconnected \(auth failed, 2 attempts in \d+ secs\): "
             + @"user=<mallory>, method=PLAIN, rip=192\.0\.2\.7, lip=127\.0\.0\.1, TLS, session=<test>$", line);
     }
 
@@ -113,9 +113,9 @@ public sealed class ImapTlsTests
         Assert.StartsWith("a OK", await raw.ReadLineAsync());
         await raw.WriteAsync("this is not a TLS ClientHello\r\n\r\n");
         await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l =>
-            l.Contains("imap-login[4242]: TLS handshaking failed: rip=192.0.2.7, lip=127.0.0.1: ")));
+            l.Contains("dovecot[4242]: imap-login: TLS handshaking failed: rip=192.0.2.7, lip=127.0.0.1: ")));
         await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l =>
-            l.Contains("imap-login[4242]: Disconnected (no auth attempts in ")));
+            l.Contains("dovecot[4242]: imap-login: Disconnected (no auth attempts in ")));
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public sealed class ImapTlsTests
             await client.AuthenticateAsync(new SaslMechanismPlain("alice", "secret"));
             Assert.Equal("Pop over TLS", (await client.GetMessageAsync(0)).Subject);
             await client.DisconnectAsync(true);
-            Assert.Contains(server.LogSink.Lines, l => l.Contains("pop3-login[4242]: Login: user=<alice>, method=PLAIN, rip=192.0.2.7, lip=127.0.0.1, TLS"));
+            Assert.Contains(server.LogSink.Lines, l => l.Contains("dovecot[4242]: pop3-login: Login: user=<alice>, method=PLAIN, rip=192.0.2.7, lip=127.0.0.1, TLS"));
         }
         await using (var server = new ImapTestServer(TlsOptions(wrapper: true)))
         {

@@ -65,8 +65,8 @@ public sealed class LmtpServerSessionTests
         Assert.Contains("\n.a line that began with a dot\nlast\n", text.ReplaceLineEndings("\n"));
         Assert.DoesNotContain("..a line", text);
         Assert.Single(server.NewFiles("bob"));
-        Assert.Contains(server.LogSink.Lines, l => l.Contains("postfix/lmtp(alice)<S1T1>[4242]: msgid=<m1@example.org>: saved mail to INBOX"));
-        Assert.Contains(server.LogSink.Lines, l => l.Contains("postfix/lmtp[4242]: Connect from 127.0.0.1"));
+        Assert.Contains(server.LogSink.Lines, l => l.Contains("dovecot[4242]: lmtp(alice)<S1T1>: msgid=<m1@example.org>: saved mail to INBOX"));
+        Assert.Contains(server.LogSink.Lines, l => l.Contains("dovecot[4242]: lmtp: Connect from 127.0.0.1"));
         // The spool file is gone once the replies are sent.
         Assert.Empty(Directory.GetFiles(server.SpoolDirectory));
     }

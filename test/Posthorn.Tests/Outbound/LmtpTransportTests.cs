@@ -16,7 +16,7 @@ public sealed class LmtpTransportTests : IDisposable
 
     private LmtpTransport Transport() =>
         new(new SmtpClientOptions { HeloName = "client.test", ConnectTimeout = TimeSpan.FromSeconds(5), TlsLevel = SmtpTlsLevel.None },
-            new NextHopResolver(new NoDns(), new HostLookupOptions(), new Random(1)),
+            new NextHopResolver(new NoDnsResolver(), new HostLookupOptions(), new Random(1)),
             new MailLog(_sink, "postfix", "client.test", TimeProvider.System, 1), TimeProvider.System, "client.test");
 
     private static OutboundMessage Message(string content)
@@ -141,10 +141,4 @@ public sealed class LmtpTransportTests : IDisposable
     [InlineData("[host]:x")]
     public void Bad_next_hops_are_refused(string text) => Assert.False(LmtpDestination.TryParse(text, "/q", out _));
 
-    private sealed class NoDns : IDnsResolver
-    {
-        public ValueTask<DnsAnswer<MxRecord>> LookupMxAsync(string domain, CancellationToken ct) => throw new InvalidOperationException(domain);
-        public ValueTask<DnsAnswer<System.Net.IPAddress>> LookupAAsync(string host, CancellationToken ct) => throw new InvalidOperationException(host);
-        public ValueTask<DnsAnswer<System.Net.IPAddress>> LookupAaaaAsync(string host, CancellationToken ct) => throw new InvalidOperationException(host);
-    }
 }

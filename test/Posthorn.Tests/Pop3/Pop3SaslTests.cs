@@ -37,7 +37,7 @@ public sealed class Pop3SaslTests
         Assert.Equal(1, client.Count);
         Assert.Equal("sasl", (await client.GetMessageAsync(0)).Subject);
         await client.DisconnectAsync(true);
-        Assert.Contains(server.LogSink.Lines, l => l.Contains($"pop3-login[4242]: Login: user=<alice>, method={mechanism}, rip=127.0.0.1"));
+        Assert.Contains(server.LogSink.Lines, l => l.Contains($"dovecot[4242]: pop3-login: Login: user=<alice>, method={mechanism}, rip=127.0.0.1"));
     }
 
     [Fact]
@@ -48,7 +48,7 @@ public sealed class Pop3SaslTests
         await Assert.ThrowsAsync<AuthenticationException>(() => client.AuthenticateAsync(new SaslMechanismScramSha256("alice", "wrong")));
         await client.DisconnectAsync(true);
         await ImapServerSessionTests.WaitAsync(() => server.LogSink.Lines.Any(l => l.Contains(
-            "pop3-login[4242]: Disconnected (auth failed, 1 attempts in ") && l.Contains("user=<alice>, method=SCRAM-SHA-256, rip=127.0.0.1, lip=127.0.0.1")));
+            "dovecot[4242]: pop3-login: Disconnected (auth failed, 1 attempts in ") && l.Contains("user=<alice>, method=SCRAM-SHA-256, rip=127.0.0.1, lip=127.0.0.1")));
         using var again = await ConnectAsync(server);
         await again.AuthenticateAsync(new SaslMechanismScramSha256("alice", "secret"));
         Assert.True(again.IsAuthenticated);

@@ -13,7 +13,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-targets=(smtp-command smtp-session imap-command main-cf master-cf aliases queue-file mbox maildir-name)
+targets=(smtp-command smtp-session imap-command imap-session main-cf master-cf aliases queue-file mbox maildir-name)
 
 usage() { echo "usage: fuzz/run.sh {${targets[*]}|all} [SECONDS]" >&2; exit 2; }
 (($# >= 1 && $# <= 2)) || usage

@@ -79,6 +79,17 @@ public sealed class FuzzCorpusTests : IDisposable
     }
 
     [Fact]
+    public void ImapSession_ReachesPastLogin()
+    {
+        // The session target must log in and reach the store, or the fuzzer only explores the greeting.
+        new FuzzTargets(_scratch.FullName).Run("imap-session",
+            "a LOGIN {5}\r\nalice secret\r\nb APPEND INBOX {7+}\r\nhello\r\n\r\nc LOGOUT\r\n"u8.ToArray());
+        string maildir = Path.Combine(_scratch.FullName, "imap", "alice", "Maildir");
+        int messages = Directory.GetFiles(Path.Combine(maildir, "cur")).Length + Directory.GetFiles(Path.Combine(maildir, "new")).Length;
+        Assert.Equal(3, messages);
+    }
+
+    [Fact]
     public void Run_UnknownTarget_Throws()
     {
         Assert.Throws<ArgumentException>(() => new FuzzTargets(_scratch.FullName).Run("no-such-target", []));

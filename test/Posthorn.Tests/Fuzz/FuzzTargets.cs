@@ -43,6 +43,7 @@ public sealed partial class FuzzTargets
             ["smtp-command"] = SmtpCommand,
             ["smtp-session"] = SmtpSession,
             ["imap-command"] = ImapCommand,
+            ["imap-session"] = ImapSession,
             ["main-cf"] = MainCf,
             ["master-cf"] = MasterCf,
             ["aliases"] = Aliases,
@@ -60,7 +61,7 @@ public sealed partial class FuzzTargets
     /// <summary>The target names, as fuzz/run.sh and the corpus directories spell them. Static and free of
     /// Posthorn code: under SharpFuzz no instrumented code may run before the fuzzing loop starts.</summary>
     public static IReadOnlyList<string> Names { get; } =
-        ["smtp-command", "smtp-session", "imap-command", "main-cf", "master-cf", "aliases", "queue-file", "mbox", "maildir-name"];
+        ["smtp-command", "smtp-session", "imap-command", "imap-session", "main-cf", "master-cf", "aliases", "queue-file", "mbox", "maildir-name"];
 
     /// <summary>Where file-reading targets put their input.</summary>
     public string Scratch { get; }

@@ -5,7 +5,7 @@
 # Builds fuzz/Posthorn.Fuzz in Release into fuzz/.out, instruments the Posthorn assemblies there with
 # `sharpfuzz`, and runs afl-fuzz for SECONDS (default 60) per target on the seeds in fuzz/corpus/TARGET.
 # The input reaches the target through AFL's input file only (no sockets). Prints execs, execs/s, paths
-# (AFL corpus entries) and crashes per target; copies crashing inputs to fuzz/findings/TARGET/.
+# (AFL corpus entries) and crashes per target; copies crashing inputs to fuzz/findings/TARGET/. fuzz/dict/ gives AFL the protocol keywords.
 # Exit status: 0 no crash, 1 a target crashed, 2 usage or setup problem, 3 afl-fuzz is not installed.
 #
 # Environment: FUZZ_NO_BUILD=1 reuses fuzz/.out as it is (already instrumented).
@@ -54,6 +54,8 @@ fi
 # through AFL's shared memory), there is no CPU to pin on a shared machine, and no terminal UI.
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_AFFINITY=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_QUIET=1
 export AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SUPPRESS_COMMANDLINE_INFO=1
+# The file-reading targets (queue file, mbox, main.cf, imap-session's Maildir) write every input: keep that in memory.
+if [[ -z ${TMPDIR:-} && -d /dev/shm && -w /dev/shm ]]; then export TMPDIR=/dev/shm; fi
 
 status=0
 printf '%-14s %8s %10s %8s %8s %7s\n' target seconds execs execs/s paths crashes
@@ -64,7 +66,14 @@ for t in "${run[@]}"; do
     log=$work/afl.log
     # -t: a .NET persistent-mode iteration is fast, but the first one JIT-compiles; -m none: the CLR reserves more
     # address space than AFL's default limit.
-    afl-fuzz -i "$here/corpus/$t" -o "$work" -t 5000 -m none -V "$seconds" \
+    dict=()
+    case $t in
+        smtp-*) dict=(-x "$here/dict/smtp.dict") ;;
+        imap-*) dict=(-x "$here/dict/imap.dict") ;;
+        main-cf|master-cf|aliases) dict=(-x "$here/dict/config.dict") ;;
+        mbox) dict=(-x "$here/dict/mbox.dict") ;;
+    esac
+    afl-fuzz -i "$here/corpus/$t" -o "$work" "${dict[@]}" -t 5000 -m none -V "$seconds" \
         -- dotnet "$out/Posthorn.Fuzz.dll" "$t" >"$log" 2>&1 || {
         echo "afl-fuzz failed for $t; see $log:" >&2
         tail -n 20 "$log" >&2

@@ -12,13 +12,17 @@ namespace Posthorn.Config;
 /// </remarks>
 internal sealed class Expander(Func<string, string?> lookupRaw, Func<string, bool> isRaw, Action<string> warn)
 {
+    /// <summary>Postfix mac_expand(3): more nested expansions than this are "unreasonable macro call nesting"
+    /// (a chain of $a -> $b -> … or ${x:${y:…}} deeper than this would otherwise exhaust the stack).</summary>
+    internal const int MaxNesting = 100;
+
     /// <summary>Expands <paramref name="text"/>, the value of <paramref name="owner"/> (null for free text).</summary>
     public string Expand(string text, string? owner)
     {
         var stack = new List<string>();
         if (owner is not null)
             stack.Add(owner);
-        return Expand(text, stack);
+        return Expand(text, stack, 0);
     }
 
     /// <summary>The part of <paramref name="text"/> from a <c>${</c> or <c>$(</c> that is never closed, or null
@@ -43,10 +47,15 @@ internal sealed class Expander(Func<string, string?> lookupRaw, Func<string, boo
         return null;
     }
 
-    private string Expand(string text, List<string> stack)
+    private string Expand(string text, List<string> stack, int depth)
     {
         if (!text.Contains('$'))
             return text;
+        if (depth > MaxNesting)
+        {
+            warn($"unreasonable macro call nesting: \"{MainCf.Excerpt(text)}\"");
+            return "";
+        }
         var sb = new StringBuilder(text.Length);
         int i = 0;
         while (i < text.Length)
@@ -73,7 +82,7 @@ internal sealed class Expander(Func<string, string?> lookupRaw, Func<string, boo
                     sb.Append(text, i, text.Length - i);
                     break;
                 }
-                sb.Append(ExpandBraced(text.Substring(i + 2, close - i - 2), stack));
+                sb.Append(ExpandBraced(text.Substring(i + 2, close - i - 2), stack, depth));
                 i = close + 1;
             }
             else if (IsNameChar(n))
@@ -81,7 +90,7 @@ internal sealed class Expander(Func<string, string?> lookupRaw, Func<string, boo
                 int end = i + 1;
                 while (end < text.Length && IsNameChar(text[end]))
                     end++;
-                sb.Append(ValueOf(text[(i + 1)..end], stack));
+                sb.Append(ValueOf(text[(i + 1)..end], stack, depth));
                 i = end;
             }
             else
@@ -93,14 +102,14 @@ internal sealed class Expander(Func<string, string?> lookupRaw, Func<string, boo
         return sb.ToString();
     }
 
-    private string ExpandBraced(string inner, List<string> stack)
+    private string ExpandBraced(string inner, List<string> stack, int depth)
     {
         int end = 0;
         while (end < inner.Length && IsNameChar(inner[end]))
             end++;
         string name = inner[..end];
         if (end == inner.Length)
-            return ValueOf(name, stack);
+            return ValueOf(name, stack, depth);
         char op = inner[end];
         if (name.Length == 0 || op is not ('?' or ':'))
         {
@@ -129,10 +138,10 @@ internal sealed class Expander(Func<string, string?> lookupRaw, Func<string, boo
         // The test is on the parameter's value as written, as mac_expand does it.
         bool nonEmpty = (lookupRaw(name) ?? "").Length > 0;
         string chosen = op == '?' ? (nonEmpty ? then : otherwise) : (nonEmpty ? "" : then);
-        return Expand(chosen, stack);
+        return Expand(chosen, stack, depth + 1);
     }
 
-    private string ValueOf(string name, List<string> stack)
+    private string ValueOf(string name, List<string> stack, int depth)
     {
         string? raw = lookupRaw(name);
         if (raw is null)
@@ -148,7 +157,7 @@ internal sealed class Expander(Func<string, string?> lookupRaw, Func<string, boo
         if (isRaw(name))
             return raw;
         stack.Add(name);
-        string value = Expand(raw, stack);
+        string value = Expand(raw, stack, depth + 1);
         stack.RemoveAt(stack.Count - 1);
         return value;
     }

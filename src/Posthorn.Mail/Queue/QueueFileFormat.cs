@@ -149,7 +149,7 @@ internal static class QueueFileFormat
             {
                 case ArrivalRecord:
                     if (!long.TryParse(Utf8(path, value), NumberStyles.None, CultureInfo.InvariantCulture, out long micros)
-                        || micros > DateTimeOffset.MaxValue.UtcTicks / 10)
+                        || micros > (DateTimeOffset.MaxValue.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10)   // found by fuzz/run.sh queue-file
                         throw new QueueFileCorruptException(path, "bad arrival time record");
                     arrival = DateTimeOffset.UnixEpoch.AddTicks(micros * 10);
                     break;

@@ -126,7 +126,9 @@ public sealed class ContentPolicyTests(ITestOutputHelper output)
     [Fact]
     public async Task A_pregreet_talker_is_logged_and_dropped_with_521_while_a_polite_client_gets_the_banner()
     {
-        var cfg = TestConfig.Default.With("posthorn_pregreet_action", "drop").With("posthorn_pregreet_wait", "10s");
+        // The wait stays well under the test kit's 10 s greeting timeout, which the start-up probe (a polite
+        // client) has to meet.
+        var cfg = TestConfig.Default.With("posthorn_pregreet_action", "drop").With("posthorn_pregreet_wait", "3s");
         await using var d = await DaemonProcess.StartAsync(cfg, output);
         await using (var rude = await RawSmtp.ConnectAsync(d.SmtpPort, readGreeting: false, d.Diagnostics))
         {
@@ -144,7 +146,7 @@ public sealed class ContentPolicyTests(ITestOutputHelper output)
     [Fact]
     public async Task Pregreet_enforce_answers_every_command_with_550_protocol_error()
     {
-        var cfg = TestConfig.Default.With("posthorn_pregreet_action", "enforce").With("posthorn_pregreet_wait", "10s");
+        var cfg = TestConfig.Default.With("posthorn_pregreet_action", "enforce").With("posthorn_pregreet_wait", "3s");
         await using var d = await DaemonProcess.StartAsync(cfg, output);
         await using var rude = await RawSmtp.ConnectAsync(d.SmtpPort, readGreeting: false, d.Diagnostics);
         await rude.SendLineAsync("EHLO rude.example");

@@ -150,6 +150,10 @@ public sealed record SmtpServerOptions
     /// <summary>smtpd_soft_error_limit / smtpd_hard_error_limit.</summary>
     public int SoftErrorLimit { get; init; } = 10;
     public int HardErrorLimit { get; init; } = 20;
+    /// <summary>smtpd_error_sleep_time: the pause before each reply once the soft error limit is reached.</summary>
+    public TimeSpan ErrorSleepTime { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>smtpd_junk_command_limit: NOOP, VRFY, ETRN and RSET commands allowed before each one counts as an error.</summary>
+    public int JunkCommandLimit { get; init; } = 100;
     /// <summary>smtpd_helo_required: MAIL FROM is refused until HELO or EHLO was given (Postfix default: no).</summary>
     public bool HeloRequired { get; init; }
     /// <summary>disable_vrfy_command.</summary>

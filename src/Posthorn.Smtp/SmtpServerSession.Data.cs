@@ -80,7 +80,7 @@ public sealed partial class SmtpServerSession
             // DESIGN.md decision 3: the writer answers 250 only once the message is durable.
             var reply = await writer.CommitAsync(tx, _ct);
             await EndTransactionAsync();
-            if (reply.IsPositive) _errorCount = 0;   // Postfix: "Forgive any previous client errors".
+            if (reply.IsPositive) _errorCount = _junkCommands = 0;   // Postfix: "Forgive any previous client errors".
             await ReplyAsync(reply);
             return reply.IsPositive;
         }

@@ -30,8 +30,6 @@ namespace Posthorn.Smtp;
 /// </remarks>
 public sealed partial class SmtpServerSession
 {
-    /// <summary>Postfix smtpd_error_sleep_time default: the pause before each reply once the soft error limit is reached.</summary>
-    private static readonly TimeSpan ErrorSleepTime = TimeSpan.FromSeconds(1);
 
     /// <summary>The connection; replaced by an <see cref="System.Net.Security.SslStream"/> over it after STARTTLS.</summary>
     private Stream _stream;
@@ -50,6 +48,7 @@ public sealed partial class SmtpServerSession
     private SmtpTransaction? _tx;
     private DateTimeOffset _arrival;
     private int _errorCount;
+    private int _junkCommands;
     private bool _hangup;
     private bool _outputPending;
     /// <summary>Postfix state->where: the last command recognized, CONNECT before any, END-OF-MESSAGE after the dot.</summary>
@@ -240,6 +239,11 @@ public sealed partial class SmtpServerSession
             _errorCount++;
             return;
         }
+        // Postfix smtpd.c, smtpd_junk_command_limit: past the limit, every NOOP, VRFY, ETRN or RSET counts as an
+        // error (so a client cannot idle for ever on junk; the error limits then slow it down and end it). A delivered
+        // message forgives them, as it forgives errors, so a cached client session's RSETs never add up.
+        if (verb is SmtpVerb.Noop or SmtpVerb.Vrfy or SmtpVerb.Etrn or SmtpVerb.Rset && ++_junkCommands > _options.JunkCommandLimit)
+            _errorCount++;
         bool ok = verb switch
         {
             SmtpVerb.StartTls => await StartTlsAsync(args),
@@ -271,7 +275,7 @@ public sealed partial class SmtpServerSession
         if (_errorCount >= _options.SoftErrorLimit && _errorCount > 0)
         {
             await FlushAsync();
-            await Task.Delay(ErrorSleepTime, _clock, _ct);
+            await Task.Delay(_options.ErrorSleepTime, _clock, _ct);
         }
         // Postfix smtpd_chat.c "soft bounce safety net": 5xx becomes 4xx, the DSN class follows (550 5.1.1 → 450 4.1.1).
         if (SoftBounce && reply.Code is >= 500 and < 600)

@@ -129,6 +129,8 @@ public sealed class Settings
         RecipientLimit = (int)cfg.GetNumber("smtpd_recipient_limit"),
         SoftErrorLimit = (int)cfg.GetNumber("smtpd_soft_error_limit"),
         HardErrorLimit = (int)cfg.GetNumber("smtpd_hard_error_limit"),
+        ErrorSleepTime = cfg.GetTime("smtpd_error_sleep_time"),
+        JunkCommandLimit = (int)cfg.GetNumber("smtpd_junk_command_limit"),
         DisableVrfy = cfg.GetBool("disable_vrfy_command"),
         DiscardEhloKeywords = cfg.GetList("smtpd_discard_ehlo_keywords").Select(k => k.ToLowerInvariant()).ToHashSet(),
         MailName = cfg.Get("mail_name"),

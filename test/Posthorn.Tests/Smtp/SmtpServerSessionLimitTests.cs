@@ -61,6 +61,55 @@ public class SmtpServerSessionLimitTests
     }
 
     [Fact]
+    public async Task Past_smtpd_junk_command_limit_each_junk_command_counts_as_an_error()
+    {
+        // Postfix smtpd_junk_command_limit: NOOP, VRFY, ETRN and RSET beyond the limit each add an error, so the
+        // hard error limit ends a client that only idles on junk.
+        await using var h = await SmtpHarness.StartAsync(SmtpHarness.DefaultOptions with { JunkCommandLimit = 2, HardErrorLimit = 2 });
+        Assert.Equal("250 2.0.0 Ok", await h.CommandAsync("NOOP"));
+        Assert.Equal("250 2.0.0 Ok", await h.CommandAsync("RSET"));
+        Assert.Equal("250 2.0.0 Ok", await h.CommandAsync("NOOP"));   // the third: one error
+        Assert.Equal("250 2.0.0 Ok", await h.CommandAsync("NOOP"));   // the fourth: two errors
+        Assert.Equal("421 4.7.0 mail.example.test Error: too many errors", await h.CommandAsync("HELO c"));
+        Assert.True(await h.ServerClosedAsync());
+    }
+
+    [Fact]
+    public async Task Other_commands_are_not_junk()
+    {
+        await using var h = await SmtpHarness.StartAsync(SmtpHarness.DefaultOptions with { JunkCommandLimit = 1, HardErrorLimit = 1 });
+        for (int i = 0; i < 5; i++) Assert.StartsWith("250 ", await h.CommandAsync("HELO c"));
+        Assert.Equal("250 2.0.0 Ok", await h.CommandAsync("NOOP"));
+    }
+
+    [Fact]
+    public async Task A_delivered_message_forgives_junk_commands_too()
+    {
+        await using var h = await SmtpHarness.StartAsync(SmtpHarness.DefaultOptions with { JunkCommandLimit = 1, HardErrorLimit = 2 });
+        await h.CommandAsync("HELO c");
+        for (int round = 0; round < 3; round++)
+        {
+            // RSET as a caching client sends it before each reuse: one junk, never two in a row without a delivery.
+            Assert.Equal("250 2.0.0 Ok", await h.CommandAsync("RSET"));
+            Assert.Equal("250 2.0.0 Ok", await h.CommandAsync("RSET"));   // over the limit: one error
+            await h.CommandAsync("MAIL FROM:<a@example.com>");
+            await h.CommandAsync("RCPT TO:<b@example.com>");
+            await h.CommandAsync("DATA");
+            Assert.StartsWith("250 2.0.0 Ok: queued as", await h.CommandAsync("."));
+        }
+    }
+
+    [Fact]
+    public void The_error_limits_and_junk_limit_come_from_main_cf()
+    {
+        var cfg = Posthorn.Tests.Config.TestConfig.Load("smtpd_error_sleep_time = 7s\nsmtpd_junk_command_limit = 5\nsmtpd_soft_error_limit = 3\n");
+        var options = Posthorn.Daemon.Master.Settings.SmtpdOptions(cfg);
+        Assert.Equal(TimeSpan.FromSeconds(7), options.ErrorSleepTime);
+        Assert.Equal(5, options.JunkCommandLimit);
+        Assert.Equal(3, options.SoftErrorLimit);
+    }
+
+    [Fact]
     public async Task A_delivered_message_forgives_earlier_errors()
     {
         await using var h = await SmtpHarness.StartAsync(SmtpHarness.DefaultOptions with { HardErrorLimit = 2 });

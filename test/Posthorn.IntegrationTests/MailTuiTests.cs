@@ -185,7 +185,12 @@ public sealed partial class MailTuiTests(ITestOutputHelper output)
         // IDLE: mail that arrives while the reader is open appears in the index by itself.
         await DeliverAsync($"late {token}");
         await tmux.WaitForAsync("the new mail seen through IDLE", s => s.Contains($"late {token}") && s.Contains("New mail in this mailbox.") && s.Contains("[Msgs:3"));
-        await tmux.KeysAsync("j", "Enter");
+        // The cursor ("->") must be on the second message before Enter: a key that reaches the reader while IDLE
+        // redraws the index must not make the test open another message.
+        await tmux.KeysAsync("j");
+        await tmux.WaitForAsync("the cursor on the second message",
+            s => s.Split('\n').Any(l => l.StartsWith("->", StringComparison.Ordinal) && l.Contains($"drop {token}")));
+        await tmux.KeysAsync("Enter");
         await tmux.WaitForAsync("the decoded body", s => s.Contains($"Körper drop {token}"));
         await tmux.KeysAsync("q", "d");   // in the index: in the pager d would go on to the next message
         await tmux.WaitForAsync("the D flag", s => s.Contains("   2 D ") && s.Contains("Del:1"));

@@ -190,12 +190,10 @@ public sealed partial class SmtpServerSession
         return false;
     }
 
-    /// <summary>Asks the authenticator; a null user is a malformed message, which fails like a wrong password.</summary>
-    private async ValueTask<bool> VerifyAsync(string method, string? user, string? password)
+    /// <summary>Ends any AUTH exchange with Postfix's reply and log line: on failure "warning: host[addr]: SASL
+    /// METHOD authentication failed: REASON" and 535 5.7.8 (or 454 4.7.0 for a temporary failure).</summary>
+    private async ValueTask<bool> FinishSaslAsync(string method, string? user, SmtpAuthResult result)
     {
-        var result = user is null || password is null || user.Length == 0
-            ? SmtpAuthResult.Failure
-            : await _options.Authenticator!.AuthenticateAsync(user, password, _ct);
         switch (result)
         {
             case SmtpAuthResult.Success:
@@ -208,11 +206,19 @@ public sealed partial class SmtpServerSession
                 await ReplyAsync(SmtpReplies.AuthTemporaryFailure);
                 return false;
             default:
-                // Postfix: "warning: %s: SASL %s authentication failed: %s" and 535 5.7.8 with the same reason.
                 _log.SmtpdSaslFailed(Client, method, "authentication failure");
                 await ReplyAsync(SmtpReplies.AuthFailed);
                 return false;
         }
+    }
+
+    /// <summary>Asks the authenticator; a null user is a malformed message, which fails like a wrong password.</summary>
+    private async ValueTask<bool> VerifyAsync(string method, string? user, string? password)
+    {
+        var result = user is null || password is null || user.Length == 0
+            ? SmtpAuthResult.Failure
+            : await _options.Authenticator!.AuthenticateAsync(user, password, _ct);
+        return await FinishSaslAsync(method, user, result);
     }
 
     /// <summary>RFC 4954 §5: MAIL FROM's AUTH=xtext, "&lt;&gt;" or an address. RFC 3461 §4: xtext is

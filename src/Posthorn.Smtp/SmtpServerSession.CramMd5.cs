@@ -40,25 +40,4 @@ public sealed partial class SmtpServerSession
             CryptographicOperations.ZeroMemory(response);
         }
     }
-
-    /// <summary>Ends a challenge-response exchange (CRAM-MD5, SCRAM) with Postfix's reply and log line.</summary>
-    private async ValueTask<bool> FinishSaslAsync(string method, string? user, SmtpAuthResult result)
-    {
-        switch (result)
-        {
-            case SmtpAuthResult.Success:
-                _info.SaslMethod = method;
-                _info.SaslUsername = user;
-                await ReplyAsync(SmtpReplies.AuthSuccessful);
-                return true;
-            case SmtpAuthResult.TemporaryFailure:
-                _log.SmtpdSaslFailed(Client, method, "temporary failure");
-                await ReplyAsync(SmtpReplies.AuthTemporaryFailure);
-                return false;
-            default:
-                _log.SmtpdSaslFailed(Client, method, "authentication failure");
-                await ReplyAsync(SmtpReplies.AuthFailed);
-                return false;
-        }
-    }
 }

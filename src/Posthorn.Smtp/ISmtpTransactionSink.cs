@@ -33,6 +33,12 @@ public interface ISmtpTransactionSink
     /// message (Postfix smtpd_end_of_data_restrictions). <paramref name="size"/> is the content size as Postfix counts
     /// it (each line plus two). A refusal disposes the writer, so nothing is queued. The default accepts.</summary>
     ValueTask<SmtpReply?> CheckEndOfDataAsync(SmtpTransaction tx, long size, CancellationToken ct) => ValueTask.FromResult<SmtpReply?>(null);
+
+    /// <summary>notify_classes: the session met errors of a class the postmaster wants to hear about (Postfix
+    /// smtpd_chat_notify). <paramref name="body"/> is the finished notice text (<see cref="SmtpSessionTranscript.NoticeBody"/>);
+    /// the sink mails it to error_notice_recipient. Best effort: a failure is logged, never thrown.</summary>
+    ValueTask NotifyPostmasterAsync(SmtpSessionInfo session, SmtpErrorClasses errors, string body, CancellationToken ct) =>
+        ValueTask.CompletedTask;
 }
 
 /// <summary>Receives one message's content and makes it durable.</summary>
@@ -154,6 +160,10 @@ public sealed record SmtpServerOptions
     public TimeSpan ErrorSleepTime { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>smtpd_junk_command_limit: NOOP, VRFY, ETRN and RSET commands allowed before each one counts as an error.</summary>
     public int JunkCommandLimit { get; init; } = 100;
+    /// <summary>notify_classes as far as smtpd raises them; <see cref="SmtpErrorClasses.None"/> keeps no history.</summary>
+    public SmtpErrorClasses NotifyClasses { get; init; } = SmtpErrorClasses.Resource | SmtpErrorClasses.Software;
+    /// <summary>smtpd_history_flush_threshold: history lines kept before HELO/EHLO, RSET or the end of DATA flush them.</summary>
+    public int HistoryFlushThreshold { get; init; } = 100;
     /// <summary>smtpd_helo_required: MAIL FROM is refused until HELO or EHLO was given (Postfix default: no).</summary>
     public bool HeloRequired { get; init; }
     /// <summary>disable_vrfy_command.</summary>

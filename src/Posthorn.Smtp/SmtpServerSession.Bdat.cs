@@ -129,6 +129,7 @@ public sealed partial class SmtpServerSession
         // DESIGN.md decision 3: as for DATA, 250 only once the message is durable.
         var queued = await writer.CommitAsync(tx, _ct);
         await EndTransactionAsync();
+        if (!queued.IsPositive) _transcript?.Error(SmtpErrorClasses.Resource);
         if (queued.IsPositive) _errorCount = _junkCommands = 0;   // as after DATA: errors and junk are forgiven
         await ReplyAsync(queued);
         return queued.IsPositive;

@@ -137,6 +137,8 @@ public sealed partial class SmtpServerSession
     /// <summary>Logs a refusal that came from the sink (a restriction), as Postfix's smtpd_check logs it.</summary>
     private void LogReject(SmtpReply reply, SmtpPath? sender, SmtpPath? recipient)
     {
+        // Postfix smtpd_check.c: an unknown user (x.1.0, x.1.1) is a "bounce" class error, other refusals "policy".
+        _transcript?.Error(reply.Status is { Subject: 1, Detail: 0 or 1 } ? SmtpErrorClasses.Bounce : SmtpErrorClasses.Policy);
         _log.SmtpdReject(_tx?.Writer?.Id, _where, Client, SmtpReplies.ForLog(reply),
             sender is null ? null : LogAddress(sender), recipient is null ? null : LogAddress(recipient),
             _info.Protocol, _info.HeloName);

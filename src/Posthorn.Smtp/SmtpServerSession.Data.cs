@@ -72,6 +72,7 @@ public sealed partial class SmtpServerSession
                 // Postfix: keep reading to the dot, then refuse; disposing the writer removes the file.
                 _log.SmtpdSizeLimitExceeded(writer.Id);
                 await EndTransactionAsync();
+                _transcript?.Error(SmtpErrorClasses.Bounce);   // Postfix: "Message size exceeds fixed limit" is a bounce
                 await ReplyAsync(SmtpReplies.MessageFileTooBig);
                 return false;
             }
@@ -80,6 +81,7 @@ public sealed partial class SmtpServerSession
             // DESIGN.md decision 3: the writer answers 250 only once the message is durable.
             var reply = await writer.CommitAsync(tx, _ct);
             await EndTransactionAsync();
+            if (!reply.IsPositive) _transcript?.Error(SmtpErrorClasses.Resource);   // the queue file could not be made durable
             if (reply.IsPositive) _errorCount = _junkCommands = 0;   // Postfix: "Forgive any previous client errors".
             await ReplyAsync(reply);
             return reply.IsPositive;

@@ -39,6 +39,8 @@ public sealed partial class SmtpServerSession
     private readonly MailLog _log;
     private readonly TimeProvider _clock;
     private readonly SmtpCommandCounters _counters = new();
+    /// <summary>The history for the notify_classes postmaster notice; null when no class smtpd raises is wanted.</summary>
+    private readonly SmtpSessionTranscript? _transcript;
 
     private PipeReader _input = null!;
     private PipeWriter _output = null!;
@@ -66,6 +68,8 @@ public sealed partial class SmtpServerSession
         _sink = sink;
         _log = log;
         _clock = clock;
+        if (options.NotifyClasses != SmtpErrorClasses.None)
+            _transcript = new SmtpSessionTranscript(options.NotifyClasses, options.HistoryFlushThreshold);
     }
 
     private string Client => _info.ClientDescription;
@@ -114,6 +118,7 @@ public sealed partial class SmtpServerSession
         {
             // C15: the one boundary for our own failures (a bug, or the sink broke or gave up): log, 421, close.
             _log.SmtpdSessionFailed(Client, $"{e.GetType().Name}: {e.Message}");
+            _transcript?.Error(SmtpErrorClasses.Software);
             await FinalReplyAsync(SmtpReplies.LocalError(_options.Hostname));
         }
         finally
@@ -126,6 +131,7 @@ public sealed partial class SmtpServerSession
         // Postfix smtpd.c: "Don't complain about clients that go away without sending QUIT" after the dot.
         if (_reason is not null && !(_where == "END-OF-MESSAGE" && _reason == "lost connection"))
             _log.SmtpdSessionAborted(_reason, _where is "DATA" or "BDAT" ? $"{_where} ({_dataBytes} bytes)" : _where, Client);
+        await FlushHistoryAsync(sessionEnd: true);
         _log.SmtpdDisconnect(Client, _counters.ToString());
     }
 
@@ -137,6 +143,7 @@ public sealed partial class SmtpServerSession
             if (_errorCount >= _options.HardErrorLimit)
             {
                 _reason = "too many errors";
+                _transcript?.Error(SmtpErrorClasses.Protocol);
                 await ReplyAsync(SmtpReplies.TooManyErrors(_options.Hostname));
                 break;
             }
@@ -146,6 +153,7 @@ public sealed partial class SmtpServerSession
                 _reason = "lost connection";
                 break;
             }
+            if (line.Status == LineStatus.Line) _transcript?.In(line.Text.Span);
             if (line.Status == LineStatus.BareLf)
             {
                 // The command is not executed; with 521 the session ends (_hangup).
@@ -262,6 +270,9 @@ public sealed partial class SmtpServerSession
         };
         _counters.Record(verb, ok);
         if (!ok) _errorCount++;
+        // Postfix smtpd.c: chat_reset(state, var_smtpd_hist_thrsh) after HELO/EHLO, RSET and DATA (here also BDAT LAST).
+        if (verb is SmtpVerb.Helo or SmtpVerb.Ehlo or SmtpVerb.Rset or SmtpVerb.Data || verb == SmtpVerb.Bdat && _bdat is null)
+            await FlushHistoryAsync(sessionEnd: false);
     }
 
     /// <summary>soft_bounce (postconf(5)): every 5xx reply goes out as 4xx.</summary>
@@ -281,6 +292,12 @@ public sealed partial class SmtpServerSession
         if (SoftBounce && reply.Code is >= 500 and < 600)
             reply = reply with { Code = (short)(reply.Code - 100), Status = reply.Status.Class == 5 ? reply.Status with { Class = 4 } : reply.Status };
         string wire = SmtpReplies.Format(reply);
+        if (_transcript is { } history)
+        {
+            history.Out(wire);
+            // Postfix smtpd.c: syntax errors, unknown commands, bad sequence, "not implemented" are protocol errors.
+            if (reply.Code is >= 500 and <= 504 or 521) history.Error(SmtpErrorClasses.Protocol);
+        }
         int written = Encoding.UTF8.GetBytes(wire, _output.GetSpan(Encoding.UTF8.GetMaxByteCount(wire.Length)));
         _output.Advance(written);
         _outputPending = true;
@@ -325,6 +342,7 @@ public sealed partial class SmtpServerSession
         try
         {
             string wire = SmtpReplies.Format(reply);
+            _transcript?.Out(wire);
             await _output.WriteAsync(Encoding.UTF8.GetBytes(wire), deadline.Token);
             _outputPending = false;
         }
@@ -333,6 +351,20 @@ public sealed partial class SmtpServerSession
             // The client went away or stopped reading: there is no one left to tell.
             _reason ??= "lost connection";
         }
+    }
+
+    /// <summary>Postfix smtpd.c chat_reset: the history goes to the postmaster when it holds an error of a class in
+    /// notify_classes, and is cleared, at the session's end, or after HELO/EHLO, RSET and the end of DATA once it holds
+    /// more than smtpd_history_flush_threshold lines.</summary>
+    private async ValueTask FlushHistoryAsync(bool sessionEnd)
+    {
+        if (_transcript is not { } history || !(sessionEnd || history.OverThreshold)) return;
+        if (history.ShouldNotify)
+        {
+            string body = SmtpSessionTranscript.NoticeBody(history.Lines, sessionEnd ? _reason : null);
+            await _sink.NotifyPostmasterAsync(_info, history.Errors, body, CancellationToken.None);
+        }
+        history.Reset();
     }
 
     /// <summary>Ends the transaction, if any: an uncommitted writer is disposed, which removes its file.</summary>

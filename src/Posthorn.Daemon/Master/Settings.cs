@@ -135,7 +135,27 @@ public sealed class Settings
         DiscardEhloKeywords = cfg.GetList("smtpd_discard_ehlo_keywords").Select(k => k.ToLowerInvariant()).ToHashSet(),
         MailName = cfg.Get("mail_name"),
         HeloRequired = cfg.GetBool("smtpd_helo_required"),
+        NotifyClasses = SmtpdNotifyClasses(cfg),
+        HistoryFlushThreshold = (int)Math.Clamp(cfg.GetNumber("smtpd_history_flush_threshold"), 0, 10_000),
     };
+
+    /// <summary>notify_classes as smtpd raises them (postconf(5)): bounce, policy, protocol, resource, software;
+    /// case-insensitive, the others (2bounce, delay, data) concern other programs.</summary>
+    private static SmtpErrorClasses SmtpdNotifyClasses(ConfigSnapshot cfg)
+    {
+        var classes = SmtpErrorClasses.None;
+        foreach (var name in cfg.GetList("notify_classes"))
+            classes |= name.ToLowerInvariant() switch
+            {
+                "bounce" => SmtpErrorClasses.Bounce,
+                "policy" => SmtpErrorClasses.Policy,
+                "protocol" => SmtpErrorClasses.Protocol,
+                "resource" => SmtpErrorClasses.Resource,
+                "software" => SmtpErrorClasses.Software,
+                _ => SmtpErrorClasses.None,
+            };
+        return classes;
+    }
 
     /// <summary>Whether mail for <paramref name="domain"/> is delivered here (mydestination), per Postfix's
     /// ADDRESS_CLASS_README: an unqualified address and <c>[ip]</c> of this host count too.</summary>

@@ -13,7 +13,7 @@ namespace Posthorn.Daemon.Smtpd;
 /// <summary>smtpd's side of the daemon: relay and recipient policy, then cleanup and the queue.</summary>
 /// <remarks>Security: everything it receives comes from an untrusted client, already bounded by the engine.
 /// One instance per session, holding the settings snapshot the session started with.</remarks>
-public sealed class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGenerator ids, LocalTransport local,
+public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGenerator ids, LocalTransport local,
     MailLog log, TimeProvider clock, Action<QueueId> queued) : ISmtpTransactionSink
 {
     private Settings Settings => settings;

@@ -121,6 +121,15 @@ internal sealed class RecordingSink : ISmtpTransactionSink
             ? new SmtpReply(550, "5.1.1", $"<{address}>: Recipient address rejected: User unknown in local recipient table")
             : SmtpReplies.VrfyResult(address.ToString()));
 
+    /// <summary>Every notify_classes postmaster notice the session asked for, in order.</summary>
+    public List<(SmtpErrorClasses Errors, string Body)> Notices { get; } = [];
+
+    public ValueTask NotifyPostmasterAsync(SmtpSessionInfo session, SmtpErrorClasses errors, string body, CancellationToken ct)
+    {
+        lock (Notices) Notices.Add((errors, body));
+        return ValueTask.CompletedTask;
+    }
+
     public ValueTask<ISmtpMessageWriter> OpenMessageAsync(SmtpTransaction tx, CancellationToken ct)
     {
         var writer = new RecordingWriter(new QueueId($"4D2C1B0A{Writers.Count:X2}"), Commit);

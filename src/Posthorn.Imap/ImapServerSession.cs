@@ -108,6 +108,13 @@ public sealed partial class ImapServerSession
             endReason = "Too long argument";
             await TryWriteAsync("* BYE Too long argument.");
         }
+        catch (Exception e) when (e is UnauthorizedAccessException or System.Data.Common.DbException)
+        {
+            // A failure of ours (the mailbox cannot be opened or written, the index is unusable): Dovecot's words.
+            endReason = "Internal error occurred";
+            _log.ImapError("imap", _user?.Name ?? "", $"{e.GetType().Name}: {e.Message}");
+            await TryWriteAsync("* BYE Internal error occurred. Refer to server log for more information.");
+        }
         finally
         {
             if (_box is not null) await _box.DisposeAsync();

@@ -25,6 +25,10 @@ public sealed partial class MailLog
     public void ImapSessionEnd(string service, string user, string reason, string counters) =>
         DovecotInfo($"{service}({user})", $"Disconnected: {reason} {counters}");
 
+    /// <summary><c>imap(alice): Error: text</c>: a failure of ours (the store could not be read), as Dovecot logs it.</summary>
+    public void ImapError(string service, string user, string text) =>
+        DovecotInfo($"{service}({user})", $"Error: {text}");
+
     /// <summary><c>imap-login: TLS handshaking failed: rip=192.0.2.7, lip=127.0.0.1: reason</c> (STARTTLS, STLS or implicit TLS).</summary>
     public void ImapTlsFailed(string service, string remoteIp, string localIp, string reason) =>
         DovecotInfo(service + "-login", $"TLS handshaking failed: rip={remoteIp}, lip={localIp}: {reason}");

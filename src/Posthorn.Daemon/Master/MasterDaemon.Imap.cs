@@ -128,10 +128,11 @@ public sealed partial class MasterDaemon
                     TlsChain = chain,
                 };
                 var users = new UserDatabaseImapResolver(Users(cfg), cfg.Get("imapd_mailbox"));
+                var store = new UserMailStore(_store, Users(cfg));   // the user's mail, opened as the user
                 if (listener.Service.Command == "pop3d")
-                    await new Pop3ServerSession(stream, options, _store, users, Log, _clock).RunAsync(ct);
+                    await new Pop3ServerSession(stream, options, store, users, Log, _clock).RunAsync(ct);
                 else
-                    await new ImapServerSession(stream, options, _store, users, Log, _clock).RunAsync(ct);
+                    await new ImapServerSession(stream, options, store, users, Log, _clock).RunAsync(ct);
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
             {

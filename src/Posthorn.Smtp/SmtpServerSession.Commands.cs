@@ -130,6 +130,12 @@ public sealed partial class SmtpServerSession
             await ReplyAsync(SmtpReplies.EtrnBadParameter);
             return false;
         }
+        if (await CheckEtrnAsync(System.Text.Encoding.ASCII.GetString(span)) is { } refused)   // smtpd_etrn_restrictions
+        {
+            LogReject(refused, sender: null, recipient: null);
+            await ReplyAsync(refused);
+            return false;
+        }
         await ReplyAsync(SmtpReplies.EtrnUnavailable);
         return false;
     }

@@ -73,6 +73,8 @@ public sealed partial class RestrictionEvaluator
         if (resolved.Class != RelayDomainClass.Virtual)
             return null;
         // virtual(8) mailbox domains (Smtpd/VirtualRecipients.cs): its reply is worded for a recipient.
+        // DEVIATION: VirtualRecipients checks only when smtpd_reject_unlisted_recipient = yes, so with it off an
+        // unknown sender in a virtual mailbox domain is not refused (Postfix refuses it).
         var virtualReply = settings.Virtual.Check(new SmtpPath(local, resolved.Domain));
         if (!sender || virtualReply is not { } refused)
             return virtualReply;

@@ -12,7 +12,8 @@ namespace Posthorn.Daemon.Policy;
 /// At RCPT TO the lists run in the order client, HELO, sender, relay, recipient (Postfix SMTPD_ACCESS_README
 /// "Delayed evaluation of SMTP access restriction lists"). Within a list the first restriction that permits or
 /// rejects decides; a permit ends only its own list and the next list still runs; a reject ends everything.
-/// At DATA, smtpd_data_restrictions run alone; after the content, smtpd_end_of_data_restrictions run alone. defer_if_permit, defer_if_reject and warn_if_reject keep
+/// At DATA, smtpd_data_restrictions run alone; after the content, smtpd_end_of_data_restrictions run alone; at ETRN,
+/// the client and HELO lists, then smtpd_etrn_restrictions (RestrictionEvaluator.Session.cs). defer_if_permit, defer_if_reject and warn_if_reject keep
 /// Postfix's state across the lists of one check. An unknown restriction is a configuration error answered
 /// with "451 4.3.5 Server configuration error", never a permit; a table that fails answers
 /// "451 4.3.0 &lt;name&gt;: Temporary lookup failure".

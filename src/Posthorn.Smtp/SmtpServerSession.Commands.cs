@@ -130,12 +130,7 @@ public sealed partial class SmtpServerSession
             await ReplyAsync(SmtpReplies.EtrnBadParameter);
             return false;
         }
-        if (await CheckEtrnAsync(System.Text.Encoding.ASCII.GetString(span)) is { } refused)   // smtpd_etrn_restrictions
-        {
-            LogReject(refused, sender: null, recipient: null);
-            await ReplyAsync(refused);
-            return false;
-        }
+        if (await RefuseEtrnAsync(System.Text.Encoding.ASCII.GetString(span))) return false;   // SmtpServerSession.Pipelining.cs
         await ReplyAsync(SmtpReplies.EtrnUnavailable);
         return false;
     }

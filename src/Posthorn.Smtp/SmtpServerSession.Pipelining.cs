@@ -27,7 +27,13 @@ public sealed partial class SmtpServerSession
     }
 
     /// <summary>Postfix smtpd(8) etrn_cmd: smtpd_check_etrn runs before the fast flush service is asked; its refusal
-    /// is the reply. Null when the sink has no session policy or permits.</summary>
-    private ValueTask<SmtpReply?> CheckEtrnAsync(string domain) =>
-        _sink is ISmtpSessionPolicy policy ? policy.CheckEtrnAsync(_info, domain, _ct) : ValueTask.FromResult<SmtpReply?>(null);
+    /// is the reply, logged as a reject. False when the sink has no session policy or permits.</summary>
+    private async ValueTask<bool> RefuseEtrnAsync(string domain)
+    {
+        if (_sink is not ISmtpSessionPolicy policy || await policy.CheckEtrnAsync(_info, domain, _ct) is not { } refused)
+            return false;
+        LogReject(refused, sender: null, recipient: null);
+        await ReplyAsync(refused);
+        return true;
+    }
 }

@@ -130,6 +130,7 @@ public sealed partial class SmtpServerSession
             await ReplyAsync(SmtpReplies.EtrnBadParameter);
             return false;
         }
+        if (await RefuseEtrnAsync(System.Text.Encoding.ASCII.GetString(span))) return false;   // SmtpServerSession.Pipelining.cs
         await ReplyAsync(SmtpReplies.EtrnUnavailable);
         return false;
     }
@@ -137,8 +138,14 @@ public sealed partial class SmtpServerSession
     /// <summary>Logs a refusal that came from the sink (a restriction), as Postfix's smtpd_check logs it.</summary>
     private void LogReject(SmtpReply reply, SmtpPath? sender, SmtpPath? recipient)
     {
-        // Postfix smtpd_check.c: an unknown user (x.1.0, x.1.1) is a "bounce" class error, other refusals "policy".
-        _transcript?.Error(reply.Status is { Subject: 1, Detail: 0 or 1 } ? SmtpErrorClasses.Bounce : SmtpErrorClasses.Policy);
+        // Postfix smtpd_check.c: an unknown user (x.1.0, x.1.1) is a "bounce" class error, a protocol refusal (x.5.x:
+        // reject_unauth_pipelining) a "protocol" one, other refusals "policy".
+        _transcript?.Error(reply.Status switch
+        {
+            { Subject: 1, Detail: 0 or 1 } => SmtpErrorClasses.Bounce,
+            { Subject: 5 } => SmtpErrorClasses.Protocol,
+            _ => SmtpErrorClasses.Policy,
+        });
         _log.SmtpdReject(_tx?.Writer?.Id, _where, Client, SmtpReplies.ForLog(reply),
             sender is null ? null : LogAddress(sender), recipient is null ? null : LogAddress(recipient),
             _info.Protocol, _info.HeloName);

@@ -225,6 +225,7 @@ public sealed partial class SmtpServerSession
             return;
         }
         _where = verb.ToString().ToUpperInvariant();
+        CheckPipelining(verb);   // Postfix reject_unauth_pipelining (SmtpServerSession.Pipelining.cs)
         if (await RefusePregreeterAsync(verb)) return;
         if (_options.TlsSecurityLevel == SmtpTlsSecurityLevel.Encrypt && !_info.IsTls && !AllowedBeforeTls(verb))
         {

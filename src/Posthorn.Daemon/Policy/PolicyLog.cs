@@ -20,4 +20,9 @@ internal static class PolicyLog
         if (s.HeloName is { } helo) line.Append(" helo=<").Append(helo).Append('>');
         log.Info("smtpd", line.ToString());
     }
+
+    /// <summary>Postfix smtpd(8): <c>improper command pipelining after CMD from host[addr]: rest of input</c>, once per
+    /// session, when the client sent commands ahead of time where it may not (reject_unauth_pipelining).</summary>
+    public static void ImproperPipelining(MailLog log, string command, string client, string pending) =>
+        log.Info("smtpd", $"improper command pipelining after {command} from {client}: {pending}");
 }

@@ -13,6 +13,11 @@ public sealed record PolicyRequest(SmtpSessionInfo Session, SmtpPath? Sender, Sm
     public int RecipientCount { get; init; }
     /// <summary>MAIL FROM SIZE=, or the actual size at END-OF-MESSAGE; 0 when unknown (policy attribute size).</summary>
     public long Size { get; init; }
+    /// <summary>Postfix smtpd.c SMTPD_FLAG_ILL_PIPELINING: earlier in this session the client sent commands ahead of
+    /// time where that is not allowed (reject_unauth_pipelining).</summary>
+    public bool ImproperPipelining { get; init; }
+    /// <summary>The ETRN argument, for smtpd_etrn_restrictions (policy attribute etrn_domain); null otherwise.</summary>
+    public string? EtrnDomain { get; init; }
 }
 
 /// <summary>The outcome of a check: a refusal, or acceptance possibly marked for HOLD or DISCARD.</summary>
@@ -58,4 +63,8 @@ internal sealed class Evaluation(PolicyRequest request)
     public bool ConfigurationError { get; set; }
     public SmtpReply? Final { get; set; }
     public int Depth { get; set; }
+    /// <summary>Postfix sender_rcptmap_checked: reject_unlisted_sender already looked the sender up in this check.</summary>
+    public bool SenderTableChecked { get; set; }
+    /// <summary>The unverified reverse client hostname (or "unknown") for check_reverse_client_hostname_access.</summary>
+    public string? ReverseClientName { get; set; }
 }

@@ -3,11 +3,12 @@ using Posthorn.Core;
 
 namespace Posthorn.Daemon.Policy;
 
-/// <summary>check_client_access, check_helo_access, check_sender_access, check_recipient_access and the
+/// <summary>check_client_access, check_reverse_client_hostname_access, check_helo_access, check_sender_access,
+/// check_recipient_access, check_etrn_access and the
 /// access(5) actions their tables return.</summary>
 public sealed partial class RestrictionEvaluator
 {
-    private enum AccessTarget { Client, Helo, Sender, Recipient }
+    private enum AccessTarget { Client, Helo, Sender, Recipient, ReverseClient, Etrn }
 
     /// <summary>Postfix smtpd_null_access_lookup_key: the key looked up for the null sender.</summary>
     private const string NullAccessLookupKey = "<>";
@@ -24,6 +25,18 @@ public sealed partial class RestrictionEvaluator
             case AccessTarget.Client:
                 (replyClass, replyName) = ("Client host", session.ClientDescription);
                 keys = ClientKeys(session.ClientName, session.AddressText, parent, spec);
+                break;
+            case AccessTarget.ReverseClient:
+                // Postfix smtpd_check.c: check_namadr_access with the reverse name as the reply name.
+                string reverse = ev.ReverseClientName ?? session.ClientName;
+                (replyClass, replyName) = ("Client host", reverse);
+                keys = ClientKeys(reverse, session.AddressText, parent, spec);
+                break;
+            case AccessTarget.Etrn:
+                // Postfix postconf(5) check_etrn_access: the ETRN domain, looked up as a domain.
+                if (request.EtrnDomain is not { Length: > 0 } etrn) return Outcome.Dunno;
+                (replyClass, replyName) = ("Etrn command", etrn);
+                keys = LookupKeys.ForDomain(etrn, parent);
                 break;
             case AccessTarget.Helo:
                 if (session.HeloName is not { Length: > 0 } helo) return Outcome.Dunno;

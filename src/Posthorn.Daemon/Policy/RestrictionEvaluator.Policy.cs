@@ -66,7 +66,7 @@ public sealed partial class RestrictionEvaluator
         Add("encryption_protocol", s.TlsProtocol);
         Add("encryption_cipher", s.TlsCipher);
         Add("encryption_keysize", s.IsTls ? s.TlsCipherBits.ToString(System.Globalization.CultureInfo.InvariantCulture) : "0");
-        Add("etrn_domain", "");
+        Add("etrn_domain", r.EtrnDomain);
         Add("stress", "");
         sb.Append('\n');
         return sb.ToString();

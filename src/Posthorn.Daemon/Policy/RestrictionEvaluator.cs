@@ -12,7 +12,8 @@ namespace Posthorn.Daemon.Policy;
 /// At RCPT TO the lists run in the order client, HELO, sender, relay, recipient (Postfix SMTPD_ACCESS_README
 /// "Delayed evaluation of SMTP access restriction lists"). Within a list the first restriction that permits or
 /// rejects decides; a permit ends only its own list and the next list still runs; a reject ends everything.
-/// At DATA, smtpd_data_restrictions run alone; after the content, smtpd_end_of_data_restrictions run alone. defer_if_permit, defer_if_reject and warn_if_reject keep
+/// At DATA, smtpd_data_restrictions run alone; after the content, smtpd_end_of_data_restrictions run alone; at ETRN,
+/// the client and HELO lists, then smtpd_etrn_restrictions (RestrictionEvaluator.Session.cs). defer_if_permit, defer_if_reject and warn_if_reject keep
 /// Postfix's state across the lists of one check. An unknown restriction is a configuration error answered
 /// with "451 4.3.5 Server configuration error", never a permit; a table that fails answers
 /// "451 4.3.0 &lt;name&gt;: Temporary lookup failure".
@@ -59,6 +60,10 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             // Postfix: once DISCARD was seen, the remaining checks are skipped and the mail is accepted.
             if (ev.Discard) break;
             if (await EvaluateListAsync(ev, lists[i], stages[i], ct) == Outcome.Reject)
+                return Decide(ev);
+            // Postfix smtpd_check.c smtpd_check_mail: "If the reject_unlisted_sender restriction still needs to be
+            // applied, validate the sender here" (smtpd_reject_unlisted_sender), before the recipient lists.
+            if (i == 2 && restrictions.RejectUnlistedSender && !ev.Discard && RejectUnlistedSender(ev) == Outcome.Reject)
                 return Decide(ev);
         }
         // Postfix smtpd_reject_unlisted_recipient: the recipient tables are checked after the lists.
@@ -166,6 +171,8 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
                 }
                 var outcome = await EvaluateOneAsync(ev, name, argument, stage, ct);
                 Trace?.RestrictionDone(stage.ParameterName, ev.Depth, name, argument, (RestrictionResult)outcome, outcome == Outcome.Reject ? ev.Final : null);
+                if (outcome == Outcome.Permit)
+                    LogPermit(ev, name, stage);
                 ev.WarnIfReject = outerWarn;
                 if (outcome != Outcome.Dunno)
                     return outcome;
@@ -183,7 +190,8 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
 
     private static bool TakesArgument(string name) => name is "check_client_access" or "check_helo_access"
         or "check_sender_access" or "check_recipient_access" or "reject_rbl_client" or "check_policy_service"
-        or "reject_rhsbl_client" or "reject_rhsbl_sender" or "reject_rhsbl_helo" or "reject_rhsbl_recipient";
+        or "reject_rhsbl_client" or "reject_rhsbl_sender" or "reject_rhsbl_helo" or "reject_rhsbl_recipient"
+        or "permit_dnswl_client" or "check_reverse_client_hostname_access" or "check_etrn_access";
 
     private async ValueTask<Outcome> EvaluateOneAsync(Evaluation ev, string name, string? argument, Stage stage, CancellationToken ct)
     {
@@ -215,6 +223,22 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
             case "defer_unauth_destination":
                 if (rcpt is null || IsAuthorizedDestination(rcpt)) return Outcome.Dunno;
                 return Reject(ev, new SmtpReply(454, "4.7.1", $"<{RelayAddress.Internal(rcpt)}>: Relay access denied"));
+            case "reject_unauth_pipelining":
+                return RejectUnauthPipelining(ev, stage);
+            case "reject_unknown_helo_hostname":
+                return await RejectUnknownHeloAsync(ev, ct);
+            case "reject_unknown_sender_domain":
+                return await RejectUnknownAddressAsync(ev, request.Sender, sender: true, ct);
+            case "reject_unknown_recipient_domain":
+                return await RejectUnknownAddressAsync(ev, rcpt, sender: false, ct);
+            case "reject_unlisted_sender":
+                return RejectUnlistedSender(ev);
+            case "permit_dnswl_client":
+                return await PermitDnswlClientAsync(ev, argument!, ct);
+            case "check_reverse_client_hostname_access":
+                return await CheckReverseClientAccessAsync(ev, argument!, ct);
+            case "check_etrn_access":
+                return await CheckAccessAsync(ev, argument!, AccessTarget.Etrn, ct);
             case "reject_unlisted_recipient":
                 return rcpt is not null && UnlistedRecipient(rcpt) is { } unknown ? Reject(ev, unknown) : Outcome.Dunno;
             case "reject_invalid_helo_hostname":
@@ -292,46 +316,4 @@ public sealed partial class RestrictionEvaluator(Settings settings, RestrictionS
 
     private RelayAddress? _relay;
     private RelayAddress Relay => _relay ??= RelayAddress.For(settings, restrictions);
-
-    private SmtpReply? UnlistedRecipient(SmtpPath rcpt)
-    {
-        string shown = RelayAddress.Internal(rcpt);
-        // Postfix smtpd_check.c check_rcpt_maps works on trivial-rewrite's resolved address: user%remote@local,
-        // remote!user@local and "user@remote"@local resolve to user@remote, a remote address that no local table is
-        // asked about (the relay restrictions have already decided whether it may go there).
-        var resolved = Relay.Resolve(rcpt);
-        string address = resolved.Recipient;
-        string local = address[..address.LastIndexOf('@')];
-        // Postfix smtpd_check.c check_rcpt_maps: an address listed in virtual_alias_maps is known in every
-        // address class (cleanup will rewrite it).
-        if (restrictions.VirtualAliasMaps.Count > 0 && (restrictions.IsVirtualAlias(address) || restrictions.IsVirtualAlias(rcpt.ToString())))
-            return null;
-        if (resolved.Class == RelayDomainClass.Local && !resolved.Domain.StartsWith('['))
-        {
-            return settings.LocalRecipientCheck && !isLocalRecipient(local)
-                ? new SmtpReply(restrictions.UnknownLocalRecipientRejectCode, "5.1.1",
-                    $"<{shown}>: Recipient address rejected: User unknown in local recipient table")
-                : null;
-        }
-        if (resolved.Class == RelayDomainClass.Local)
-            return null;   // user@[our address]: local delivery decides
-        // Postfix ADDRESS_CLASS_README, virtual alias domain class: "the SMTP server rejects mail for recipients
-        // that are not listed in virtual_alias_maps" with "User unknown in virtual alias table".
-        if (restrictions.IsVirtualAliasDomain(resolved.Domain) && !restrictions.IsVirtualAlias(address))
-            return new SmtpReply(restrictions.UnknownVirtualAliasRejectCode, "5.1.1",
-                $"<{shown}>: Recipient address rejected: User unknown in virtual alias table");
-        // virtual(8) mailbox domains (Smtpd/VirtualRecipients.cs)
-        return resolved.Class == RelayDomainClass.Virtual ? settings.Virtual.Check(new SmtpPath(local, resolved.Domain)) : null;
-    }
-
-    /// <summary>Postfix relocated(5): "550 5.1.6 &lt;x&gt;: Recipient address rejected: User has moved to NEW".</summary>
-    private SmtpReply? Relocated(SmtpPath rcpt)
-    {
-        if (restrictions.RelocatedMaps.Count == 0 || rcpt.IsNull)
-            return null;
-        string? moved = restrictions.RelocatedTo(rcpt.ToString(), settings.IsLocalDomain(rcpt.Domain));
-        if (moved is null)
-            return null;
-        return new SmtpReply(550, "5.1.6", $"<{RelayAddress.Internal(rcpt)}>: Recipient address rejected: User has moved to {moved}");
-    }
 }

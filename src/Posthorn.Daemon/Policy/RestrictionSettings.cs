@@ -7,7 +7,10 @@ namespace Posthorn.Daemon.Policy;
 /// <summary>The smtpd restriction lists, restriction classes and reply codes of one configuration snapshot,
 /// with the access tables they name, opened on first use and kept for the snapshot's life.</summary>
 /// <remarks>Parameters: smtpd_client_restrictions, smtpd_helo_restrictions, smtpd_sender_restrictions,
-/// smtpd_relay_restrictions, smtpd_recipient_restrictions, smtpd_data_restrictions, smtpd_end_of_data_restrictions, smtpd_restriction_classes,
+/// smtpd_relay_restrictions, smtpd_recipient_restrictions, smtpd_data_restrictions, smtpd_end_of_data_restrictions,
+/// smtpd_etrn_restrictions, smtpd_restriction_classes, smtpd_reject_unlisted_sender, smtpd_log_access_permit_actions,
+/// unknown_hostname_reject_code, unknown_address_reject_code, unknown_helo_hostname_tempfail_action,
+/// unknown_address_tempfail_action,
 /// smtpd_helo_required, parent_domain_matches_subdomains (smtpd_access_maps), recipient_delimiter, reject_code,
 /// defer_code, access_map_reject_code, access_map_defer_code, maps_rbl_reject_code, invalid_hostname_reject_code,
 /// non_fqdn_reject_code, relay_domains_reject_code, unknown_local_recipient_reject_code.</remarks>
@@ -24,6 +27,8 @@ public sealed class RestrictionSettings
     public IReadOnlyList<string> Data { get; init; } = [];
     /// <summary>smtpd_end_of_data_restrictions: run once the content is received, before the final reply.</summary>
     public IReadOnlyList<string> EndOfData { get; init; } = [];
+    /// <summary>smtpd_etrn_restrictions: run on ETRN, after the client and HELO lists.</summary>
+    public IReadOnlyList<string> Etrn { get; init; } = [];
     /// <summary>smtpd_restriction_classes: class name → its restriction list.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<string>> Classes { get; init; } =
         new Dictionary<string, IReadOnlyList<string>>();
@@ -42,6 +47,18 @@ public sealed class RestrictionSettings
     public short UnknownVirtualAliasRejectCode { get; init; } = 550;
     /// <summary>unknown_client_reject_code: reject_unknown_client_hostname and reject_unknown_reverse_client_hostname.</summary>
     public short UnknownClientRejectCode { get; init; } = 450;
+    /// <summary>unknown_hostname_reject_code: reject_unknown_helo_hostname.</summary>
+    public short UnknownHostnameRejectCode { get; init; } = 450;
+    /// <summary>unknown_address_reject_code: reject_unknown_sender_domain and reject_unknown_recipient_domain.</summary>
+    public short UnknownAddressRejectCode { get; init; } = 450;
+    /// <summary>unknown_helo_hostname_tempfail_action is defer_if_permit (else defer: refuse at once).</summary>
+    public bool UnknownHeloTempfailDeferIfPermit { get; init; } = true;
+    /// <summary>unknown_address_tempfail_action is defer_if_permit (else defer: refuse at once).</summary>
+    public bool UnknownAddressTempfailDeferIfPermit { get; init; } = true;
+    /// <summary>smtpd_reject_unlisted_sender: the sender check of reject_unlisted_sender runs after the sender list.</summary>
+    public bool RejectUnlistedSender { get; init; }
+    /// <summary>smtpd_log_access_permit_actions, lower case (<c>static:all</c> logs every permit action).</summary>
+    public IReadOnlySet<string> LogAccessPermitActions { get; init; } = new HashSet<string>();
     /// <summary>smtpd_client_message_rate_limit (0: none).</summary>
     public int MessageRateLimit { get; init; }
     /// <summary>smtpd_client_recipient_rate_limit (0: none).</summary>
@@ -104,6 +121,7 @@ public sealed class RestrictionSettings
             Recipient = cfg.GetList("smtpd_recipient_restrictions"),
             Data = cfg.GetList("smtpd_data_restrictions"),
             EndOfData = cfg.GetList("smtpd_end_of_data_restrictions"),
+            Etrn = cfg.GetList("smtpd_etrn_restrictions"),
             Classes = classes,
             ParentMatchesSubdomains = LookupKeys.ParentDomainMatchesSubdomains(cfg, "smtpd_access_maps"),
             RecipientDelimiter = cfg.Get("recipient_delimiter"),
@@ -118,6 +136,13 @@ public sealed class RestrictionSettings
             UnknownLocalRecipientRejectCode = Code("unknown_local_recipient_reject_code"),
             UnknownVirtualAliasRejectCode = Code("unknown_virtual_alias_reject_code"),
             UnknownClientRejectCode = Code("unknown_client_reject_code"),
+            UnknownHostnameRejectCode = Code("unknown_hostname_reject_code"),
+            UnknownAddressRejectCode = Code("unknown_address_reject_code"),
+            // Postfix postconf(5) reject_tempfail_action: "defer_if_permit" or "defer" (the latter refuses at once).
+            UnknownHeloTempfailDeferIfPermit = !cfg.Get("unknown_helo_hostname_tempfail_action").Trim().Equals("defer", StringComparison.OrdinalIgnoreCase),
+            UnknownAddressTempfailDeferIfPermit = !cfg.Get("unknown_address_tempfail_action").Trim().Equals("defer", StringComparison.OrdinalIgnoreCase),
+            RejectUnlistedSender = cfg.GetBool("smtpd_reject_unlisted_sender"),
+            LogAccessPermitActions = cfg.GetList("smtpd_log_access_permit_actions").Select(a => a.ToLowerInvariant()).ToHashSet(),
             PolicyServiceTimeout = cfg.GetTime("smtpd_policy_service_timeout"),
             MessageRateLimit = (int)cfg.GetNumber("smtpd_client_message_rate_limit"),
             RecipientRateLimit = (int)cfg.GetNumber("smtpd_client_recipient_rate_limit"),

@@ -9,7 +9,9 @@ namespace Posthorn.Daemon.Smtpd;
 /// <summary>The RCPT TO decision without DNS lists, as one synchronous call: a thin entry over
 /// <see cref="RestrictionEvaluator"/> (smtpd_delay_reject = yes: client, HELO, sender, relay and recipient
 /// restrictions, then the local recipient table).</summary>
-/// <remarks>reject_rbl_client is skipped here (no resolver); smtpd uses <see cref="RestrictionEvaluator"/> directly.</remarks>
+/// <remarks>The restrictions that need the DNS (reject_rbl_client, reject_rhsbl_*, reject_unknown_helo_hostname,
+/// reject_unknown_sender_domain, reject_unknown_recipient_domain, permit_dnswl_client) give no decision here (no
+/// resolver); smtpd uses <see cref="RestrictionEvaluator"/> directly.</remarks>
 public static class RecipientPolicy
 {
     public static readonly SmtpReply ServerConfigurationError = RestrictionEvaluator.ServerConfigurationError;

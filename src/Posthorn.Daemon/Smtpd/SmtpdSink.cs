@@ -14,8 +14,18 @@ namespace Posthorn.Daemon.Smtpd;
 /// <remarks>Security: everything it receives comes from an untrusted client, already bounded by the engine.
 /// One instance per session, holding the settings snapshot the session started with.</remarks>
 public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, QueueIdGenerator ids, LocalTransport local,
-    MailLog log, TimeProvider clock, Action<QueueId> queued) : ISmtpTransactionSink
+    MailLog log, TimeProvider clock, Action<QueueId> queued) : ISmtpTransactionSink, ISmtpSessionPolicy
 {
+    // Postfix reject_unauth_pipelining and smtpd_etrn_restrictions (Policy/RestrictionEvaluator.Session.cs).
+    private bool _improperPipelining;
+    public void ImproperPipelining(SmtpSessionInfo session, string command, string pending)
+    {
+        _improperPipelining = true;
+        PolicyLog.ImproperPipelining(log, command, session.ClientDescription, pending);
+    }
+    public async ValueTask<SmtpReply?> CheckEtrnAsync(SmtpSessionInfo session, string domain, CancellationToken ct) =>
+        (await Policy.CheckEtrnAsync(new PolicyRequest(session, null, null, "ETRN") { EtrnDomain = domain, ImproperPipelining = _improperPipelining }, ct)).Reply;
+
     private Settings Settings => settings;
     private MailLog Log => log;
     private TimeProvider Clock => clock;
@@ -60,6 +70,7 @@ public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, Q
         {
             RecipientCount = tx.Recipients.Count,
             Size = DeclaredSize(tx),
+            ImproperPipelining = _improperPipelining,
         }, ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
         // Postfix access(5) HOLD: "Place the message on the hold queue, where it will sit until someone either
@@ -77,6 +88,7 @@ public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, Q
         {
             RecipientCount = tx.Recipients.Count,
             Size = DeclaredSize(tx),
+            ImproperPipelining = _improperPipelining,
         }, ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
         if (decision.Reply is null && decision.Hold) PolicyActions.For(ref _actions, tx).Hold = true;
@@ -95,6 +107,7 @@ public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, Q
         {
             RecipientCount = tx.Recipients.Count,
             Size = size,
+            ImproperPipelining = _improperPipelining,
         }, ct);
         if (decision.Reply is null && decision.Discard) _discard = tx;
         if (decision.Reply is null && decision.Hold) PolicyActions.For(ref _actions, tx).Hold = true;

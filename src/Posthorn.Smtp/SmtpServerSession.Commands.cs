@@ -146,7 +146,7 @@ public sealed partial class SmtpServerSession
             { Subject: 5 } => SmtpErrorClasses.Protocol,
             _ => SmtpErrorClasses.Policy,
         });
-        _log.SmtpdReject(_tx?.Writer?.Id, _where, Client, SmtpReplies.ForLog(reply),
+        _log.SmtpdReject(_tx?.Writer?.Id, _where, Client, SmtpReplies.ForLog(SoftBounced(reply)),
             sender is null ? null : LogAddress(sender), recipient is null ? null : LogAddress(recipient),
             _info.Protocol, _info.HeloName);
     }

@@ -289,9 +289,7 @@ public sealed partial class SmtpServerSession
             await FlushAsync();
             await Task.Delay(_options.ErrorSleepTime, _clock, _ct);
         }
-        // Postfix smtpd_chat.c "soft bounce safety net": 5xx becomes 4xx, the DSN class follows (550 5.1.1 → 450 4.1.1).
-        if (SoftBounce && reply.Code is >= 500 and < 600)
-            reply = reply with { Code = (short)(reply.Code - 100), Status = reply.Status.Class == 5 ? reply.Status with { Class = 4 } : reply.Status };
+        reply = SoftBounced(reply);
         string wire = SmtpReplies.Format(reply);
         if (_transcript is { } history)
         {
@@ -304,6 +302,13 @@ public sealed partial class SmtpServerSession
         _outputPending = true;
         if (SmtpReplies.EndsSession(reply)) _hangup = true;   // Postfix smtpd_chat.c: orderly disconnect after 421/521.
     }
+
+    /// <summary>Postfix smtpd_chat.c "soft bounce safety net": under soft_bounce 5xx becomes 4xx, the DSN class follows
+    /// (550 5.1.1 → 450 4.1.1). smtpd_check.c applies it to the "reject" log line too, so that the log shows the reply
+    /// the client got.</summary>
+    private SmtpReply SoftBounced(SmtpReply reply) => SoftBounce && reply.Code is >= 500 and < 600
+        ? reply with { Code = (short)(reply.Code - 100), Status = reply.Status.Class == 5 ? reply.Status with { Class = 4 } : reply.Status }
+        : reply;
 
     private async ValueTask FlushAsync()
     {

@@ -28,6 +28,8 @@ public sealed class QueuePolicyTests(ITestOutputHelper output)
         Assert.StartsWith("400 4.", unknown.Last);
         // A valid recipient is still accepted.
         smtp.Expect(await smtp.CommandAsync($"RCPT TO:<{LocalRcpt}>"), "250 2.1.5 Ok");
+        // smtpd_check.c applies the safety net to the reject log line too: the log shows what the client got.
+        await d.WaitForLogAsync("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 450 4.1.1 <nobody1@mail.example.test>: Recipient address rejected");
     }
 
     [Fact]

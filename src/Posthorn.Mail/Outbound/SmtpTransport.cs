@@ -26,7 +26,9 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
     private static readonly EnhancedStatus TlsFailed = new(4, 7, 5);
     private static readonly EnhancedStatus NullMxStatus = new(5, 1, 10);
     private readonly SmtpConnectionCache? _cache = options.ConnectionCacheTimeLimit > TimeSpan.Zero
+        && (options.ConnectionCacheOnDemand || options.ConnectionCacheDestination is not null)
         ? new SmtpConnectionCache(options.ConnectionCacheTimeLimit, clock) : null;
+    private readonly Lazy<SmtpTlsVerifier> _verifier = new(() => new SmtpTlsVerifier(options.TlsCaFile, clock));
 
     /// <summary>Delivers <paramref name="message"/> to <paramref name="recipients"/>, all for <paramref name="hop"/>.</summary>
     /// <returns>One result per recipient, in the order given. Never throws for what a server or DNS does;
@@ -40,7 +42,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         IReadOnlyList<OutboundRecipient> recipients, bool backlog, CancellationToken ct)
     {
         var start = clock.GetUtcNow();
-        var state = new DeliveryState(recipients) { KeepSession = backlog };
+        var state = new DeliveryState(recipients) { KeepSession = (backlog && options.ConnectionCacheOnDemand) || CachedDestination(hop.Host), Hop = hop };
         var resolution = await resolver.ResolveAsync(hop, ct).ConfigureAwait(false);
         // postconf(5) smtp_fallback_relay: for destinations "that can't be found or that are unreachable";
         // a null MX is the domain's own refusal, not a failure to find it.
@@ -61,6 +63,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         for (int i = 0; fallback && i < options.FallbackRelay.Count && state.PendingCount > 0 && sessions.Value < options.MxSessionLimit; i++)
         {
             var relay = await resolver.ResolveAsync(options.FallbackRelay[i], ct).ConfigureAwait(false);
+            state.Hop = options.FallbackRelay[i];
             if (relay.Found) await TryServersAsync(relay.Servers, message, state, sessions, ct).ConfigureAwait(false);
         }
         var connected = state.ConnectedAt ?? clock.GetUtcNow();
@@ -68,14 +71,32 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
     }
 
     /// <summary>Delivers to servers already chosen (LMTP: a socket or a host without MX lookup).</summary>
+    /// <param name="destination">The name smtp_connection_cache_destinations knows the destination by (a host,
+    /// or a socket path without <c>unix:</c>), and the next hop for TLS name checks and SASL lookups.</param>
     internal async Task<OutboundDeliveryResult> DeliverToAsync(IReadOnlyList<SmtpServerAddress> servers, OutboundMessage message,
-        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct, bool backlog = false)
+        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct, bool backlog = false, NextHop? destination = null)
     {
         var start = clock.GetUtcNow();
-        var state = new DeliveryState(recipients) { KeepSession = backlog };
+        var state = new DeliveryState(recipients) { KeepSession = (backlog && options.ConnectionCacheOnDemand) || CachedDestination(destination?.Host), Hop = destination };
         await TryServersAsync(servers, message, state, new SessionCount(), ct).ConfigureAwait(false);
         var connected = state.ConnectedAt ?? clock.GetUtcNow();
         return state.Finish(connected - start, clock.GetUtcNow() - connected);
+    }
+
+    /// <summary>Postfix smtp_connection_cache_destinations: "permanently enable SMTP connection caching for the
+    /// specified destinations" (a domain, a relay host without [] or port, a socket path without unix:).</summary>
+    private bool CachedDestination(string? name)
+    {
+        if (_cache is null || name is null || options.ConnectionCacheDestination is not { } match) return false;
+        try
+        {
+            return match(name);
+        }
+        catch (Posthorn.Config.Tables.LookupTableException e)
+        {
+            log.Warning(Program, $"smtp_connection_cache_destinations: {e.Message}");   // no caching, no harm
+            return false;
+        }
     }
 
     /// <summary>Sessions that got as far as a greeting in one delivery (smtp_mx_session_limit).</summary>

@@ -83,7 +83,10 @@ public sealed class OutboundSecurityTests(ITestOutputHelper output)
                 string pw = Path.Combine(d.ConfigDir, "sasl_passwd");
                 // Postfix SASL_README: the key is the remote host name (or the next hop as written).
                 File.WriteAllText(pw, $"{MxB} {SaslUser}:{password}\n");
+                string policy = Path.Combine(d.ConfigDir, "tls_policy");
+                File.WriteAllText(policy, $"{DomainB}:{sites.PortB} verify\n");
                 File.AppendAllText(d.MainCfPath, "\n" + mainCfA.Replace("{CA}", ca, StringComparison.Ordinal)
+                    .Replace("{POLICY}", policy, StringComparison.Ordinal)
                     .Replace("{PW}", "texthash:" + pw, StringComparison.Ordinal) + "\n");
                 return Task.CompletedTask;
             });
@@ -196,6 +199,19 @@ public sealed class OutboundSecurityTests(ITestOutputHelper output)
         string id = await SubmitAsync(sites.A, Token.New());
         string deferred = await DeliveryLineAsync(sites.A, id, "deferred");
         Assert.Contains("dsn=4.7.5, status=deferred (Server certificate not verified)", deferred);
+    }
+
+    [Fact]
+    public async Task A_tls_policy_map_entry_for_the_next_hop_makes_verify_mandatory_over_a_may_default()
+    {
+        using var ca = CreateCa("Posthorn IT CA");
+        using var other = CreateCa("Unrelated CA");
+        // The key is the next hop verbatim, as transport_maps gives it: "b.test:PORT" (Postfix postconf(5)).
+        await using var sites = await StartAsync(ca, [MxB], other,
+            "smtp_tls_security_level = may\nsmtp_tls_CAfile = {CA}\nsmtp_tls_policy_maps = texthash:{POLICY}");
+        string id = await SubmitAsync(sites.A, Token.New());
+        string deferred = await DeliveryLineAsync(sites.A, id, "deferred");
+        Assert.Contains("dsn=4.7.5, status=deferred (Server certificate not trusted)", deferred);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace Posthorn.Daemon.Qmgr;
 
 /// <summary>What qmgr and smtp(8) read from main.cf for mail that leaves the host.</summary>
 /// <remarks>Parameters: relayhost, smtp_* timeouts, smtp_tls_security_level, smtp_tls_CAfile,
-/// smtp_tls_verify_cert_match, smtp_tls_secure_cert_match, smtp_sasl_auth_enable, smtp_sasl_password_maps,
+/// smtp_tls_policy_maps, smtp_tls_verify_cert_match, smtp_tls_secure_cert_match, smtp_sasl_auth_enable, smtp_sasl_password_maps,
 /// smtp_sasl_security_options, smtp_sasl_tls_security_options, smtp_sasl_mechanism_filter,
 /// smtp_sasl_auth_soft_bounce, smtp_connection_cache_destinations, posthorn_smtp_use_bdat (extension), smtp_host_lookup,
 /// inet_protocols, smtp_bind_address, smtp_mx_address_limit, smtp_mx_session_limit,
@@ -73,6 +73,7 @@ public sealed record OutboundSettings(
             RsetTimeout = cfg.GetTime(P("smtp_rset_timeout")),
             Lmtp = lmtp,
             FallbackRelay = fallback,
+            TlsPolicyLookup = Maps(cfg, cfg.GetList(P("smtp_tls_policy_maps"))),
             TlsCaFile = cfg.Get(P("smtp_tls_CAfile")).Trim() is { Length: > 0 } caFile ? caFile : null,
             TlsVerifyCertMatch = cfg.GetList(P("smtp_tls_verify_cert_match")),
             TlsSecureCertMatch = cfg.GetList(P("smtp_tls_secure_cert_match")),

@@ -18,6 +18,9 @@ internal sealed class DeliveryState(IReadOnlyList<OutboundRecipient> recipients)
     /// Postfix's "nexthop" for smtp_tls_secure_cert_match and the last key of smtp_sasl_password_maps.</summary>
     public NextHop? Hop { get; set; }
 
+    /// <summary>The TLS policy for <see cref="Hop"/>: smtp_tls_security_level, or its smtp_tls_policy_maps entry.</summary>
+    public SmtpTlsPolicy Tls { get; set; } = new(SmtpTlsLevel.None);
+
     public int PendingCount => _final.Count(r => r is null);
 
     /// <summary>Indexes of recipients without a final result.</summary>

@@ -92,6 +92,9 @@ public sealed record SmtpClientOptions
     /// <summary>smtp_fallback_relay (formerly fallback_relay): tried in order when every server of the
     /// destination was unreachable or the destination was not found.</summary>
     public IReadOnlyList<NextHop> FallbackRelay { get; init; } = [];
+    /// <summary>smtp_tls_policy_maps as one lookup (null when empty); may throw
+    /// <see cref="Posthorn.Config.Tables.LookupTableException"/>.</summary>
+    public Func<string, string?>? TlsPolicyLookup { get; init; }
     /// <summary>smtp_tls_CAfile: PEM bundle of trusted CAs; null means the system's trust store.</summary>
     public string? TlsCaFile { get; init; }
     /// <summary>smtp_tls_verify_cert_match (level verify).</summary>

@@ -41,14 +41,14 @@ public sealed partial class SmtpTransport
                 ehlo = await HelloAsync(conn, state, ct).ConfigureAwait(false);
                 if (ehlo is null) return true;
             }
-            else if (TlsRequired)
+            else if (TlsRequired(state))
             {
                 state.SoftAll(new EnhancedStatus(4, 7, 5), $"TLS is required, but host {server.HostAndAddress} refused to start TLS: {reply.Text}", relay, server.HostName, reply.Text);
                 await QuitAsync(conn, ct).ConfigureAwait(false);
                 return true;
             }
         }
-        else if (TlsRequired)
+        else if (TlsRequired(state))
         {
             state.SoftAll(new EnhancedStatus(4, 7, 4), $"TLS is required, but was not offered by host {server.HostAndAddress}", relay, server.HostName, null);
             await QuitAsync(conn, ct).ConfigureAwait(false);

@@ -8,8 +8,39 @@ public sealed partial class SmtpTransport
 {
     private static readonly EnhancedStatus TlsPolicyFailed = new(4, 7, 5);
 
-    /// <summary>smtp_tls_security_level encrypt, verify or secure: never fall back to plaintext.</summary>
-    private bool TlsRequired => options.TlsLevel >= SmtpTlsLevel.Encrypt;
+    /// <summary>Security level encrypt, verify or secure: never fall back to plaintext.</summary>
+    private static bool TlsRequired(DeliveryState state) => state.Tls.Level >= SmtpTlsLevel.Encrypt;
+
+    /// <summary>Sets <see cref="DeliveryState.Tls"/> for the servers of <paramref name="hop"/>: its smtp_tls_policy_maps
+    /// entry, else smtp_tls_security_level.</summary>
+    /// <returns>false when the table failed or held an invalid policy: every pending recipient is deferred (Postfix
+    /// defers rather than guess a weaker policy).</returns>
+    private bool ApplyTlsPolicy(DeliveryState state, NextHop hop)
+    {
+        state.Tls = new SmtpTlsPolicy(options.TlsLevel);
+        if (options.TlsPolicyLookup is not { } lookup) return true;
+        string? value = null;
+        try
+        {
+            foreach (string key in SmtpTlsPolicy.LookupKeys(hop))
+                if ((value = lookup(key)) is not null) break;
+        }
+        catch (Posthorn.Config.Tables.LookupTableException e)
+        {
+            log.Warning(Program, $"TLS policy lookup for {hop}: {e.Message}");
+            state.SoftAll(LookupFailed, "TLS policy lookup error", "none", null, null);
+            return false;
+        }
+        if (value is null) return true;
+        if (!SmtpTlsPolicy.TryParse(value, out var policy, out string? error))
+        {
+            log.Warning(Program, $"{error} for {hop} in smtp_tls_policy_maps");
+            state.SoftAll(TlsPolicyFailed, "client TLS configuration problem", "none", null, null);
+            return false;
+        }
+        state.Tls = policy;
+        return true;
+    }
 
     private string Program => options.Lmtp ? "lmtp" : "smtp";
 
@@ -36,12 +67,13 @@ public sealed partial class SmtpTransport
         string? chainProblem = "num=0:no certificate presented";
         bool trusted = leaf is not null && _verifier.Value.TryVerifyChain(leaf, conn.PeerIntermediates, out chainProblem);
         bool matched = false;
-        bool checkName = options.TlsLevel is SmtpTlsLevel.Verify or SmtpTlsLevel.Secure;
+        var level = state.Tls.Level;
+        bool checkName = level is SmtpTlsLevel.Verify or SmtpTlsLevel.Secure;
         if (trusted && checkName)
         {
             // Postfix: "hostname" is the MX host (or bracketed relay host); "nexthop" the destination domain.
             string nexthop = state.Hop?.Host ?? server.HostName;
-            var rules = options.TlsLevel == SmtpTlsLevel.Verify ? options.TlsVerifyCertMatch : options.TlsSecureCertMatch;
+            var rules = state.Tls.Match ?? (level == SmtpTlsLevel.Verify ? options.TlsVerifyCertMatch : options.TlsSecureCertMatch);
             var patterns = SmtpCertificateMatch.Patterns(rules, server.HostName, nexthop);
             matched = SmtpCertificateMatch.Matches(SmtpCertificateMatch.Names(leaf!), patterns);
         }

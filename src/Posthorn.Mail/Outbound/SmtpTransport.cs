@@ -43,6 +43,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
     {
         var start = clock.GetUtcNow();
         var state = new DeliveryState(recipients) { KeepSession = (backlog && options.ConnectionCacheOnDemand) || CachedDestination(hop.Host), Hop = hop };
+        if (!ApplyTlsPolicy(state, hop)) return state.Finish(clock.GetUtcNow() - start, TimeSpan.Zero);
         var resolution = await resolver.ResolveAsync(hop, ct).ConfigureAwait(false);
         // postconf(5) smtp_fallback_relay: for destinations "that can't be found or that are unreachable";
         // a null MX is the domain's own refusal, not a failure to find it.
@@ -64,7 +65,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         {
             var relay = await resolver.ResolveAsync(options.FallbackRelay[i], ct).ConfigureAwait(false);
             state.Hop = options.FallbackRelay[i];
-            if (relay.Found) await TryServersAsync(relay.Servers, message, state, sessions, ct).ConfigureAwait(false);
+            if (relay.Found && ApplyTlsPolicy(state, options.FallbackRelay[i])) await TryServersAsync(relay.Servers, message, state, sessions, ct).ConfigureAwait(false);
         }
         var connected = state.ConnectedAt ?? clock.GetUtcNow();
         return state.Finish(connected - start, clock.GetUtcNow() - connected);
@@ -78,6 +79,9 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
     {
         var start = clock.GetUtcNow();
         var state = new DeliveryState(recipients) { KeepSession = (backlog && options.ConnectionCacheOnDemand) || CachedDestination(destination?.Host), Hop = destination };
+        // A Unix-domain socket (port 0) has no policy-table key: the transport's level applies.
+        state.Tls = new SmtpTlsPolicy(options.TlsLevel);
+        if (destination is { Port: > 0 } d && !ApplyTlsPolicy(state, d)) return state.Finish(clock.GetUtcNow() - start, TimeSpan.Zero);
         await TryServersAsync(servers, message, state, new SessionCount(), ct).ConfigureAwait(false);
         var connected = state.ConnectedAt ?? clock.GetUtcNow();
         return state.Finish(connected - start, clock.GetUtcNow() - connected);
@@ -111,7 +115,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         foreach (var server in servers)
         {
             if (state.PendingCount == 0 || sessions.Value >= options.MxSessionLimit) return;
-            bool greeted = await TryServerAsync(server, message, state, tls: options.TlsLevel != SmtpTlsLevel.None, ct).ConfigureAwait(false);
+            bool greeted = await TryServerAsync(server, message, state, tls: state.Tls.Level != SmtpTlsLevel.None, ct).ConfigureAwait(false);
             if (greeted) sessions.Value++;
         }
     }
@@ -139,7 +143,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
             {
                 return await SessionAsync(conn, message, state, tls, ct).ConfigureAwait(false);
             }
-            catch (SmtpSessionException e) when (e.Kind == SmtpSessionFailure.Tls && options.TlsLevel == SmtpTlsLevel.May)
+            catch (SmtpSessionException e) when (e.Kind == SmtpSessionFailure.Tls && state.Tls.Level == SmtpTlsLevel.May)
             {
                 log.SmtpTlsFallback(server.ToString(), e.Message);
             }

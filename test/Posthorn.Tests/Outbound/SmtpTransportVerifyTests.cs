@@ -29,11 +29,12 @@ public sealed class SmtpTransportVerifyTests : IDisposable
         return path;
     }
 
-    private async Task<(OutboundDeliveryResult Result, LoopbackSmtpServer Server)> DeliverAsync(SmtpTlsLevel level, X509Certificate2 serverCert, string? caFile)
+    private async Task<(OutboundDeliveryResult Result, LoopbackSmtpServer Server)> DeliverAsync(SmtpTlsLevel level, X509Certificate2 serverCert, string? caFile,
+        Func<string, string?>? policies = null)
     {
         var server = new LoopbackSmtpServer { OfferTls = true, ServerCertificate = serverCert };
         var transport = new SmtpTransport(
-            new SmtpClientOptions { HeloName = "client.test", TlsLevel = level, TlsCaFile = caFile, ConnectTimeout = TimeSpan.FromSeconds(5) },
+            new SmtpClientOptions { HeloName = "client.test", TlsLevel = level, TlsCaFile = caFile, ConnectTimeout = TimeSpan.FromSeconds(5), TlsPolicyLookup = policies },
             new NextHopResolver(_dns.Resolver(), new HostLookupOptions { UseIPv6 = false }, new Random(1)),
             new MailLog(_sink, "postfix", "client.test", TimeProvider.System, 1), TimeProvider.System);
         var bytes = Encoding.ASCII.GetBytes("Subject: verify\n\nhello\n");
@@ -154,6 +155,42 @@ public sealed class SmtpTransportVerifyTests : IDisposable
         Assert.Equal(DeliveryOutcome.Deferred, result.Recipients[0].Outcome);
         Assert.Contains("TLS is required, but was not offered by host", result.Recipients[0].Text);
         Assert.DoesNotContain(server.Commands, c => LoopbackSmtpServer.Verb(c) == "MAIL");
+    }
+
+    [Fact]
+    public async Task A_policy_map_entry_overrides_the_level_and_its_match_list_replaces_the_default_rules()
+    {
+        using var cert = TestCertificates.Issue(_ca, MxHost);
+        // secure would refuse mx.hoster.test by default (nexthop, dot-nexthop); match= names it.
+        // An entry for another destination changes nothing.
+        var (ok, s1) = await DeliverAsync(SmtpTlsLevel.May, cert, CaFile(_ca), key => key == "other.test" ? "secure" : null);
+        await using var _1 = s1;
+        Assert.Equal(DeliveryOutcome.Sent, ok.Recipients[0].Outcome);
+        Assert.DoesNotContain("Verified TLS", Log);
+
+        var (secure, s2) = await DeliverAsync(SmtpTlsLevel.May, cert, CaFile(_ca),
+            key => key.StartsWith($"{Domain}:", StringComparison.Ordinal) ? $"secure match={MxHost}" : null);
+        await using var _2 = s2;
+        Assert.Equal(DeliveryOutcome.Sent, secure.Recipients[0].Outcome);
+        Assert.Contains($"Verified TLS connection established to {MxHost}[127.0.0.1]:{s2.Port}", Log);
+
+        var (untrusted, s3) = await DeliverAsync(SmtpTlsLevel.May, cert, CaFile(_otherCa),
+            key => key.StartsWith($"{Domain}:", StringComparison.Ordinal) ? "verify" : null);
+        await using var _3 = s3;
+        Assert.Equal("Server certificate not trusted", untrusted.Recipients[0].Text);
+        Assert.DoesNotContain(s3.Commands, c => LoopbackSmtpServer.Verb(c) == "MAIL");
+    }
+
+    [Fact]
+    public async Task An_invalid_policy_defers_without_connecting()
+    {
+        using var cert = TestCertificates.Issue(_ca, MxHost);
+        var (result, server) = await DeliverAsync(SmtpTlsLevel.May, cert, CaFile(_ca), _ => "mandatory");
+        await using var _ = server;
+        Assert.Equal(DeliveryOutcome.Deferred, result.Recipients[0].Outcome);
+        Assert.Equal("client TLS configuration problem", result.Recipients[0].Text);
+        Assert.Equal(0, server.Sessions);
+        Assert.Contains("invalid TLS security level \"mandatory\"", Log);
     }
 
     public void Dispose()

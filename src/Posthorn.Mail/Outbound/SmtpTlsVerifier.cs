@@ -44,6 +44,8 @@ internal sealed class SmtpTlsVerifier
         using var chain = new X509Chain();
         var policy = chain.ChainPolicy;
         policy.RevocationMode = X509RevocationMode.NoCheck;
+        // No fetching of missing issuers from the certificate's AIA URLs: a peer must not make the client go online.
+        policy.DisableCertificateDownloads = true;
         policy.VerificationTime = _clock.GetUtcNow().UtcDateTime;
         policy.ApplicationPolicy.Add(ServerAuth);
         foreach (var c in intermediates) policy.ExtraStore.Add(c);

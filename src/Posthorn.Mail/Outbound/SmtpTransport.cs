@@ -7,14 +7,22 @@ namespace Posthorn.Mail.Outbound;
 /// <summary>smtp(8): delivers one message to the recipients of one next hop, trying its servers in MX order.</summary>
 /// <remarks>
 /// Standards: RFC 5321, RFC 1869/5321 (EHLO, HELO fallback), RFC 2920 (PIPELINING), RFC 1870 (SIZE),
-/// RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 3463 (status codes), RFC 7505 (null MX).
-/// Security: talks to untrusted servers; every reply read is bounded in time, line length and
-/// line count; TLS without certificate checks is encryption against passive listeners only.
+/// RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 6125 (certificate names), RFC 4954 (AUTH) with RFC 4616 (PLAIN),
+/// RFC 2195 (CRAM-MD5), RFC 5802/7677 (SCRAM-SHA-256), RFC 3030 (CHUNKING, as an extension), RFC 3463 (status
+/// codes), RFC 7505 (null MX).
+/// Security: talks to untrusted servers; every reply read is bounded in time, line length and line count. At TLS
+/// levels may and encrypt the certificate is not checked (encryption against passive listeners only); at verify
+/// and secure the chain must verify against smtp_tls_CAfile and a name must match, or the mail waits. Passwords
+/// from smtp_sasl_password_maps go only to the server they were looked up for and are never logged.
 /// Parameters: smtp_helo_name, smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
 /// smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout, smtp_data_done_timeout,
-/// smtp_quit_timeout, smtp_starttls_timeout, smtp_tls_security_level, smtp_mx_address_limit,
+/// smtp_quit_timeout, smtp_starttls_timeout, smtp_tls_security_level, smtp_tls_policy_maps, smtp_tls_CAfile,
+/// smtp_tls_verify_cert_match, smtp_tls_secure_cert_match, smtp_sasl_auth_enable, smtp_sasl_password_maps,
+/// smtp_sasl_security_options, smtp_sasl_tls_security_options, smtp_sasl_mechanism_filter,
+/// smtp_sasl_auth_soft_bounce, posthorn_smtp_use_bdat, smtp_mx_address_limit,
 /// smtp_mx_session_limit, smtp_host_lookup, smtp_bind_address, inet_protocols, smtp_fallback_relay,
-/// smtp_connection_cache_on_demand, smtp_connection_cache_time_limit, smtp_rset_timeout.
+/// smtp_connection_cache_on_demand, smtp_connection_cache_destinations, smtp_connection_cache_time_limit,
+/// smtp_rset_timeout.
 /// With <see cref="SmtpClientOptions.Lmtp"/> the same engine is lmtp(8) (RFC 2033, <see cref="LmtpTransport"/>).
 /// Postfix smtp(8): a soft failure (connection, 4xx greeting, 4xx reply) leaves the recipient for
 /// the next server; only after the last server does it become a deferral. A 5xx is final at once.

@@ -1,11 +1,15 @@
 using System.Net;
 using Posthorn.Config;
+using Posthorn.Config.Tables;
 using Posthorn.Mail.Outbound;
 
 namespace Posthorn.Daemon.Qmgr;
 
 /// <summary>What qmgr and smtp(8) read from main.cf for mail that leaves the host.</summary>
-/// <remarks>Parameters: relayhost, smtp_* timeouts, smtp_tls_security_level, smtp_host_lookup,
+/// <remarks>Parameters: relayhost, smtp_* timeouts, smtp_tls_security_level, smtp_tls_CAfile,
+/// smtp_tls_policy_maps, smtp_tls_verify_cert_match, smtp_tls_secure_cert_match, smtp_sasl_auth_enable, smtp_sasl_password_maps,
+/// smtp_sasl_security_options, smtp_sasl_tls_security_options, smtp_sasl_mechanism_filter,
+/// smtp_sasl_auth_soft_bounce, smtp_connection_cache_destinations, posthorn_smtp_use_bdat (extension), smtp_host_lookup,
 /// inet_protocols, smtp_bind_address, smtp_mx_address_limit, smtp_mx_session_limit,
 /// smtp_destination_concurrency_limit, smtp_destination_recipient_limit, smtp_fallback_relay,
 /// posthorn_dns_servers (extension), and the lmtp_ forms of these for lmtp(8).</remarks>
@@ -37,12 +41,14 @@ public sealed record OutboundSettings(
         {
             HeloName = cfg.Get(P("smtp_helo_name")),
             // Postfix's default is empty (none); Posthorn's STARTTLS-when-offered default is Postfix's "may".
-            // DEVIATION: an empty smtp_tls_security_level means "may", and verify/secure act as encrypt
-            // (no certificate verification yet). For lmtp(8) empty means none, as in Postfix.
+            // DEVIATION: an empty smtp_tls_security_level means "may", and dane/dane-only act as encrypt
+            // (no TLSA lookups). For lmtp(8) empty means none, as in Postfix.
             TlsLevel = level switch
             {
                 "none" => SmtpTlsLevel.None,
-                "encrypt" or "verify" or "secure" or "dane" or "dane-only" => SmtpTlsLevel.Encrypt,
+                "verify" => SmtpTlsLevel.Verify,
+                "secure" => SmtpTlsLevel.Secure,
+                "encrypt" or "dane" or "dane-only" => SmtpTlsLevel.Encrypt,
                 "" when lmtp => SmtpTlsLevel.None,
                 _ => SmtpTlsLevel.May,
             },
@@ -59,11 +65,26 @@ public sealed record OutboundSettings(
             MxSessionLimit = (int)Math.Max(1, cfg.GetNumber("smtp_mx_session_limit")),
             ReplyLineLimit = (int)Math.Max(512, cfg.GetNumber("line_length_limit")),
             BindAddress = IPAddress.TryParse(cfg.Get("smtp_bind_address"), out var bind) ? bind : null,
-            // Postfix smtp(8)/lmtp(8) CONNECTION CACHING: on demand, for destinations with a backlog.
-            ConnectionCacheTimeLimit = cfg.GetBool(P("smtp_connection_cache_on_demand")) ? cfg.GetTime(P("smtp_connection_cache_time_limit")) : TimeSpan.Zero,
+            // Postfix smtp(8)/lmtp(8) CONNECTION CACHING: on demand, for destinations with a backlog, and always
+            // for smtp_connection_cache_destinations.
+            ConnectionCacheTimeLimit = cfg.GetTime(P("smtp_connection_cache_time_limit")),
+            ConnectionCacheOnDemand = cfg.GetBool(P("smtp_connection_cache_on_demand")),
+            ConnectionCacheDestination = NameList(cfg, cfg.GetList(P("smtp_connection_cache_destinations"))),
             RsetTimeout = cfg.GetTime(P("smtp_rset_timeout")),
             Lmtp = lmtp,
             FallbackRelay = fallback,
+            TlsPolicyLookup = Maps(cfg, cfg.GetList(P("smtp_tls_policy_maps"))),
+            TlsCaFile = cfg.Get(P("smtp_tls_CAfile")).Trim() is { Length: > 0 } caFile ? caFile : null,
+            TlsVerifyCertMatch = cfg.GetList(P("smtp_tls_verify_cert_match")),
+            TlsSecureCertMatch = cfg.GetList(P("smtp_tls_secure_cert_match")),
+            SaslAuthEnable = cfg.GetBool(P("smtp_sasl_auth_enable")),
+            SaslPasswordLookup = Maps(cfg, cfg.GetList(P("smtp_sasl_password_maps"))),
+            SaslSecurityOptions = SaslOptions(cfg.GetList(P("smtp_sasl_security_options"))),
+            SaslTlsSecurityOptions = SaslOptions(cfg.GetList(P("smtp_sasl_tls_security_options"))),
+            SaslMechanismFilter = cfg.GetList(P("smtp_sasl_mechanism_filter")),
+            SaslAuthSoftBounce = cfg.GetBool(P("smtp_sasl_auth_soft_bounce")),
+            // Posthorn's own parameter, shared by smtp(8) and lmtp(8).
+            UseBdat = cfg.GetBool("posthorn_smtp_use_bdat"),
         };
         var lookup = new HostLookupOptions
         {
@@ -81,5 +102,42 @@ public sealed record OutboundSettings(
             (int)Math.Max(1, cfg.GetNumber(P("smtp_destination_concurrency_limit"))),
             (int)Math.Max(1, cfg.GetNumber(P("smtp_destination_recipient_limit"))),
             cfg.Get("myhostname"), cfg.Get("mail_name"));
+    }
+
+    /// <summary>Postfix SASL_README security options (Cyrus SASL's names).</summary>
+    internal static SaslSecurity SaslOptions(IEnumerable<string> words)
+    {
+        var flags = SaslSecurity.None;
+        foreach (string w in words)
+        {
+            flags |= w.ToLowerInvariant() switch
+            {
+                "noplaintext" => SaslSecurity.NoPlaintext,
+                "noactive" => SaslSecurity.NoActive,
+                "nodictionary" => SaslSecurity.NoDictionary,
+                "noanonymous" => SaslSecurity.NoAnonymous,
+                "mutual_auth" => SaslSecurity.MutualAuth,
+                _ => SaslSecurity.None,
+            };
+        }
+        return flags;
+    }
+
+    /// <summary>The tables of a maps parameter as one lookup, opened at first use (null when empty). A table that
+    /// cannot answer throws <see cref="LookupTableException"/>.</summary>
+    private static Func<string, string?>? Maps(ConfigSnapshot cfg, IReadOnlyList<string> specs)
+    {
+        if (specs.Count == 0) return null;
+        var tables = new Lazy<ILookupTable[]>(() => [.. specs.Select(spec => LookupTables.OpenOrFail(spec, cfg.TableOptions))]);
+        return key => LookupTables.TryLookup(tables.Value, key, out var value) ? value : null;
+    }
+
+    /// <summary>A Postfix string list (names, case-insensitive, and type:table lookups) as a predicate; null when empty.</summary>
+    private static Func<string, bool>? NameList(ConfigSnapshot cfg, IReadOnlyList<string> items)
+    {
+        if (items.Count == 0) return null;
+        var names = new HashSet<string>(items.Where(i => !LookupTables.IsTableReference(i)), StringComparer.OrdinalIgnoreCase);
+        var lookup = Maps(cfg, [.. items.Where(LookupTables.IsTableReference)]);
+        return name => names.Contains(name) || (lookup is not null && lookup(name) is not null);
     }
 }

@@ -14,6 +14,13 @@ internal sealed class DeliveryState(IReadOnlyList<OutboundRecipient> recipients)
     /// <summary>More deliveries to this destination are waiting: keep the session open for them.</summary>
     public bool KeepSession { get; init; }
 
+    /// <summary>The next hop whose servers are being tried (the destination, then each fallback relay):
+    /// Postfix's "nexthop" for smtp_tls_secure_cert_match and the last key of smtp_sasl_password_maps.</summary>
+    public NextHop? Hop { get; set; }
+
+    /// <summary>The TLS policy for <see cref="Hop"/>: smtp_tls_security_level, or its smtp_tls_policy_maps entry.</summary>
+    public SmtpTlsPolicy Tls { get; set; } = new(SmtpTlsLevel.None);
+
     public int PendingCount => _final.Count(r => r is null);
 
     /// <summary>Indexes of recipients without a final result.</summary>

@@ -8,6 +8,10 @@ namespace Posthorn.Mail.Outbound;
 /// <param name="Inet">The TCP host and port (no MX lookup) when <paramref name="SocketPath"/> is null.</param>
 public readonly record struct LmtpDestination(string? SocketPath, NextHop Inet)
 {
+    /// <summary>The socket path as written in the next hop (<c>private/dovecot-lmtp</c>), before it was made
+    /// absolute: the name lmtp_connection_cache_destinations matches.</summary>
+    public string? WrittenPath { get; init; }
+
     /// <summary>RFC 2033 §1 leaves the port to the site; Postfix lmtp(8) uses the lmtp service, 24.</summary>
     public const int LmtpPort = 24;
 
@@ -25,7 +29,7 @@ public readonly record struct LmtpDestination(string? SocketPath, NextHop Inet)
         {
             string path = s[5..];
             if (path.Length == 0) return false;
-            destination = new LmtpDestination(Path.IsPathRooted(path) ? path : Path.Combine(queueDirectory, path), default);
+            destination = new LmtpDestination(Path.IsPathRooted(path) ? path : Path.Combine(queueDirectory, path), default) { WrittenPath = path };
             return true;
         }
         if (s.StartsWith("inet:", StringComparison.OrdinalIgnoreCase)) s = s[5..];
@@ -47,8 +51,9 @@ public readonly record struct LmtpDestination(string? SocketPath, NextHop Inet)
 /// Parameters (read by the caller): lmtp_lhlo_name, lmtp_connect_timeout, lmtp_lhlo_timeout,
 /// lmtp_mail_timeout, lmtp_rcpt_timeout, lmtp_data_init_timeout, lmtp_data_xfer_timeout,
 /// lmtp_data_done_timeout, lmtp_quit_timeout, lmtp_tls_security_level, queue_directory,
-/// lmtp_connection_cache_on_demand, lmtp_connection_cache_time_limit, lmtp_rset_timeout (sessions are cached as
-/// smtp(8)'s: only while more mail for the same socket or host waits).
+/// lmtp_connection_cache_on_demand, lmtp_connection_cache_time_limit, lmtp_rset_timeout, lmtp_connection_cache_destinations
+/// (sessions are cached as smtp(8)'s: while more mail for the same socket or host waits, and always for the listed
+/// destinations: a host name, or a socket path as written without <c>unix:</c>).
 /// </remarks>
 public sealed class LmtpTransport
 {
@@ -73,7 +78,8 @@ public sealed class LmtpTransport
         IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct, bool backlog = false)
     {
         if (destination.SocketPath is { } path)
-            return await _engine.DeliverToAsync([SmtpServerAddress.Unix(_localName, path)], message, recipients, ct, backlog).ConfigureAwait(false);
+            return await _engine.DeliverToAsync([SmtpServerAddress.Unix(_localName, path)], message, recipients, ct, backlog,
+                new NextHop(destination.WrittenPath ?? path, 0, SkipMx: true)).ConfigureAwait(false);
         var start = _clock.GetUtcNow();
         var resolution = await _resolver.ResolveAsync(destination.Inet, ct).ConfigureAwait(false);
         if (!resolution.Found)
@@ -81,6 +87,6 @@ public sealed class LmtpTransport
             var results = recipients.Select(r => new OutboundRecipientResult(r, resolution.Outcome, resolution.Dsn, resolution.Error, "none", null, null)).ToArray();
             return new OutboundDeliveryResult(results, _clock.GetUtcNow() - start, TimeSpan.Zero);
         }
-        return await _engine.DeliverToAsync(resolution.Servers, message, recipients, ct, backlog).ConfigureAwait(false);
+        return await _engine.DeliverToAsync(resolution.Servers, message, recipients, ct, backlog, destination.Inet).ConfigureAwait(false);
     }
 }

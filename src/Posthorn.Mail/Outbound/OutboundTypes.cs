@@ -35,6 +35,28 @@ public enum SmtpTlsLevel
     May,
     /// <summary>Mandatory encryption, no certificate check: no STARTTLS means deferral.</summary>
     Encrypt,
+    /// <summary>Mandatory encryption; the chain must verify against smtp_tls_CAfile and a certificate name must
+    /// match smtp_tls_verify_cert_match (default: the MX host name).</summary>
+    Verify,
+    /// <summary>As <see cref="Verify"/>, with smtp_tls_secure_cert_match (default: the next-hop domain or a subdomain).</summary>
+    Secure,
+}
+
+/// <summary>The SASL security properties of smtp_sasl_security_options (Postfix SASL_README, Cyrus SASL's flags).</summary>
+[Flags]
+public enum SaslSecurity
+{
+    None = 0,
+    /// <summary>noplaintext: no mechanism that sends the password (PLAIN, LOGIN).</summary>
+    NoPlaintext = 1,
+    /// <summary>noactive: no mechanism open to active (non-dictionary) attacks.</summary>
+    NoActive = 2,
+    /// <summary>nodictionary: no mechanism open to passive dictionary attacks.</summary>
+    NoDictionary = 4,
+    /// <summary>noanonymous: no mechanism that allows anonymous login.</summary>
+    NoAnonymous = 8,
+    /// <summary>mutual_auth: only mechanisms that authenticate the server too.</summary>
+    MutualAuth = 16,
 }
 
 /// <summary>The main.cf parameters smtp(8) reads, resolved by the caller; defaults from postconf(5).</summary>
@@ -60,8 +82,8 @@ public sealed record SmtpClientOptions
     public int ReplyLineCountLimit { get; init; } = 1000;
     /// <summary>smtp_bind_address: local address of outgoing connections, when set.</summary>
     public System.Net.IPAddress? BindAddress { get; init; }
-    /// <summary>smtp_connection_cache_time_limit when smtp_connection_cache_on_demand is on: an idle session
-    /// is kept this long for the next delivery to the same server. Zero: no caching (QUIT after each delivery).</summary>
+    /// <summary>smtp_connection_cache_time_limit: an idle cached session is kept this long for the next delivery
+    /// to the same server. Zero: no caching at all (QUIT after each delivery).</summary>
     public TimeSpan ConnectionCacheTimeLimit { get; init; }
     /// <summary>smtp_rset_timeout: the reply to the RSET that checks a cached session before reuse.</summary>
     public TimeSpan RsetTimeout { get; init; } = TimeSpan.FromSeconds(20);
@@ -70,4 +92,33 @@ public sealed record SmtpClientOptions
     /// <summary>smtp_fallback_relay (formerly fallback_relay): tried in order when every server of the
     /// destination was unreachable or the destination was not found.</summary>
     public IReadOnlyList<NextHop> FallbackRelay { get; init; } = [];
+    /// <summary>smtp_tls_policy_maps as one lookup (null when empty); may throw
+    /// <see cref="Posthorn.Config.Tables.LookupTableException"/>.</summary>
+    public Func<string, string?>? TlsPolicyLookup { get; init; }
+    /// <summary>smtp_tls_CAfile: PEM bundle of trusted CAs; null means the system's trust store.</summary>
+    public string? TlsCaFile { get; init; }
+    /// <summary>smtp_tls_verify_cert_match (level verify).</summary>
+    public IReadOnlyList<string> TlsVerifyCertMatch { get; init; } = ["hostname"];
+    /// <summary>smtp_tls_secure_cert_match (level secure).</summary>
+    public IReadOnlyList<string> TlsSecureCertMatch { get; init; } = ["nexthop", "dot-nexthop"];
+    /// <summary>smtp_sasl_auth_enable.</summary>
+    public bool SaslAuthEnable { get; init; }
+    /// <summary>smtp_sasl_password_maps as one lookup: the <c>username:password</c> for a key, or null.
+    /// May throw <see cref="Posthorn.Config.Tables.LookupTableException"/> (the delivery is deferred).</summary>
+    public Func<string, string?>? SaslPasswordLookup { get; init; }
+    /// <summary>smtp_sasl_security_options (a plaintext session).</summary>
+    public SaslSecurity SaslSecurityOptions { get; init; } = SaslSecurity.NoPlaintext | SaslSecurity.NoAnonymous;
+    /// <summary>smtp_sasl_tls_security_options (a TLS session).</summary>
+    public SaslSecurity SaslTlsSecurityOptions { get; init; } = SaslSecurity.NoPlaintext | SaslSecurity.NoAnonymous;
+    /// <summary>smtp_sasl_mechanism_filter: the offered mechanisms kept (upper case); empty keeps all.</summary>
+    public IReadOnlyList<string> SaslMechanismFilter { get; init; } = [];
+    /// <summary>smtp_sasl_auth_soft_bounce: a 5xx reply to AUTH defers instead of bouncing.</summary>
+    public bool SaslAuthSoftBounce { get; init; } = true;
+    /// <summary>posthorn_smtp_use_bdat (Posthorn extension): BDAT (RFC 3030) when the server offers CHUNKING.</summary>
+    public bool UseBdat { get; init; }
+    /// <summary>smtp_connection_cache_on_demand: cache sessions of destinations with a backlog.</summary>
+    public bool ConnectionCacheOnDemand { get; init; } = true;
+    /// <summary>smtp_connection_cache_destinations: true for a destination whose sessions are always cached
+    /// (its name as Postfix matches it: a domain, a relay host without [] and port, or a socket path).</summary>
+    public Func<string, bool>? ConnectionCacheDestination { get; init; }
 }

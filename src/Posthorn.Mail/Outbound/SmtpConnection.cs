@@ -160,10 +160,15 @@ internal sealed class SmtpConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>The certificates the server sent besides its own (for <see cref="SmtpTlsVerifier"/>).</summary>
+    public IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2> PeerIntermediates { get; private set; } = [];
+
     /// <summary>RFC 3207 §4.2: after 220 to STARTTLS, everything read before is discarded and the
-    /// session continues over TLS. No certificate check (security levels may and encrypt).</summary>
+    /// session continues over TLS. The handshake accepts any certificate; the caller decides what it trusts
+    /// (<see cref="SmtpTlsVerifier"/>), as Postfix completes the handshake and then checks.</summary>
     public async Task StartTlsAsync(string targetHost, CancellationToken ct)
     {
+        var intermediates = new List<System.Security.Cryptography.X509Certificates.X509Certificate2>();
         await _reader.CompleteAsync().ConfigureAwait(false);
         await _writer.CompleteAsync().ConfigureAwait(false);
         var ssl = new SslStream(_network, leaveInnerStreamOpen: true);
@@ -174,8 +179,14 @@ internal sealed class SmtpConnection : IAsyncDisposable
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = targetHost,
-                // Postfix TLS_README, level "may"/"encrypt": the server certificate is not verified.
-                RemoteCertificateValidationCallback = static (_, _, _, _) => true,
+                RemoteCertificateValidationCallback = (_, _, chain, _) =>
+                {
+                    // Copies: the chain and its store are disposed when the callback returns.
+                    if (chain is not null)
+                        foreach (var c in chain.ChainPolicy.ExtraStore)
+                            intermediates.Add(System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(c.RawData));
+                    return true;
+                },
             }, token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
@@ -186,6 +197,7 @@ internal sealed class SmtpConnection : IAsyncDisposable
         {
             throw new SmtpSessionException(SmtpSessionFailure.Tls, e.Message);
         }
+        PeerIntermediates = intermediates;
         _reader = PipeReader.Create(ssl, new StreamPipeReaderOptions(leaveOpen: true));
         _writer = PipeWriter.Create(ssl, new StreamPipeWriterOptions(leaveOpen: true));
     }

@@ -32,25 +32,29 @@ public sealed partial class SmtpTransport
             if (reply.Code == 220)
             {
                 await conn.StartTlsAsync(server.HostName, ct).ConfigureAwait(false);
-                var ssl = conn.Tls!;
-                log.SmtpTlsEstablished(relay, ProtocolName(ssl.SslProtocol), ssl.NegotiatedCipherSuite.ToString(), CipherBits(ssl.NegotiatedCipherSuite.ToString()));
+                if (!AcceptServerCertificate(conn, state))
+                {
+                    await QuitAsync(conn, ct).ConfigureAwait(false);
+                    return true;
+                }
                 // RFC 3207 §4.2: the client must discard what it knew and send EHLO again.
                 ehlo = await HelloAsync(conn, state, ct).ConfigureAwait(false);
                 if (ehlo is null) return true;
             }
-            else if (options.TlsLevel == SmtpTlsLevel.Encrypt)
+            else if (TlsRequired(state))
             {
                 state.SoftAll(new EnhancedStatus(4, 7, 5), $"TLS is required, but host {server.HostAndAddress} refused to start TLS: {reply.Text}", relay, server.HostName, reply.Text);
                 await QuitAsync(conn, ct).ConfigureAwait(false);
                 return true;
             }
         }
-        else if (options.TlsLevel == SmtpTlsLevel.Encrypt)
+        else if (TlsRequired(state))
         {
             state.SoftAll(new EnhancedStatus(4, 7, 4), $"TLS is required, but was not offered by host {server.HostAndAddress}", relay, server.HostName, null);
             await QuitAsync(conn, ct).ConfigureAwait(false);
             return true;
         }
+        if (!await AuthenticateAsync(conn, ehlo, state, ct).ConfigureAwait(false)) return true;
         state.ConnectedAt ??= clock.GetUtcNow();
 
         // RFC 6531 §3.4, Postfix smtp(8): mail whose sender asked for SMTPUTF8 and that needs it (a UTF-8 envelope
@@ -107,6 +111,7 @@ public sealed partial class SmtpTransport
     {
         var server = conn.Server;
         bool pipelining = ehlo.ContainsKey("PIPELINING");
+        bool bdat = options.UseBdat && ehlo.ContainsKey("CHUNKING");
         var pending = state.Pending();
 
         // RFC 6152 §3: BODY=8BITMIME announces 8-bit content. DEVIATION: without 8BITMIME at the
@@ -131,7 +136,7 @@ public sealed partial class SmtpTransport
         if (pipelining)
         {
             foreach (int i in pending) conn.Write($"RCPT TO:<{state[i].Address}>");
-            conn.Write("DATA");
+            if (!bdat) conn.Write("DATA");
             await conn.FlushAsync(options.MailTimeout, "sending MAIL FROM", ct).ConfigureAwait(false);
             mail = await conn.ReadReplyAsync(options.MailTimeout, "sending MAIL FROM", ct).ConfigureAwait(false);
         }
@@ -150,13 +155,13 @@ public sealed partial class SmtpTransport
         if (!mail!.IsPositive)
         {
             Reject(state, pending, mail, server, "MAIL FROM");
-            if (pipelining) await conn.ReadReplyAsync(options.DataInitTimeout, "sending DATA command", ct).ConfigureAwait(false);
+            if (pipelining && !bdat) await conn.ReadReplyAsync(options.DataInitTimeout, "sending DATA command", ct).ConfigureAwait(false);
             return;
         }
         if (accepted.Count == 0)
         {
             // RFC 2920 §3.1: the server refuses the pipelined DATA when no RCPT succeeded.
-            if (pipelining)
+            if (pipelining && !bdat)
             {
                 var data = await conn.ReadReplyAsync(options.DataInitTimeout, "sending DATA command", ct).ConfigureAwait(false);
                 if (data.Code == 354)
@@ -168,6 +173,34 @@ public sealed partial class SmtpTransport
             }
             return;
         }
+        if (bdat)
+        {
+            if (!await SendBdatAsync(conn, message, accepted, state, ct).ConfigureAwait(false)) return;
+        }
+        else if (!await SendDataAsync(conn, message, accepted, state, pipelining, ct).ConfigureAwait(false))
+        {
+            return;
+        }
+        // RFC 2033 §4.2: after the final dot an LMTP server sends one reply per accepted RCPT, in RCPT order.
+        foreach (var group in options.Lmtp ? accepted.Select(i => new[] { i }) : [accepted.ToArray()])
+        {
+            var done = await conn.ReadReplyAsync(options.DataDoneTimeout, "sending end of data -- message may be sent more than once", ct).ConfigureAwait(false);
+            if (!done.IsPositive)
+            {
+                Reject(state, group, done, server, bdat ? "BDAT" : "end of DATA");
+                continue;
+            }
+            foreach (int i in group)
+                state.Final(i, DeliveryOutcome.Sent, done.Status, done.Text, server.ToString(), server.HostName, done.Text);
+        }
+    }
+
+    /// <summary>DATA (unless pipelined already), its 354, and the dot-stuffed content.</summary>
+    /// <returns>false when DATA was refused (the accepted recipients got that reply).</returns>
+    private async Task<bool> SendDataAsync(SmtpConnection conn, OutboundMessage message, List<int> accepted, DeliveryState state,
+        bool pipelining, CancellationToken ct)
+    {
+        var server = conn.Server;
         if (!pipelining)
         {
             conn.Write("DATA");
@@ -177,22 +210,11 @@ public sealed partial class SmtpTransport
         if (dataReply.Code != 354)
         {
             Reject(state, accepted, dataReply, server, "DATA");
-            return;
+            return false;
         }
 
         await SendContentAsync(conn, message, ct).ConfigureAwait(false);
-        // RFC 2033 §4.2: after the final dot an LMTP server sends one reply per accepted RCPT, in RCPT order.
-        foreach (var group in options.Lmtp ? accepted.Select(i => new[] { i }) : [accepted.ToArray()])
-        {
-            var done = await conn.ReadReplyAsync(options.DataDoneTimeout, "sending end of data -- message may be sent more than once", ct).ConfigureAwait(false);
-            if (!done.IsPositive)
-            {
-                Reject(state, group, done, server, "end of DATA");
-                continue;
-            }
-            foreach (int i in group)
-                state.Final(i, DeliveryOutcome.Sent, done.Status, done.Text, server.ToString(), server.HostName, done.Text);
-        }
+        return true;
     }
 
     private async Task SendContentAsync(SmtpConnection conn, OutboundMessage message, CancellationToken ct)

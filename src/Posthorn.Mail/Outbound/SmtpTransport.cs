@@ -7,14 +7,22 @@ namespace Posthorn.Mail.Outbound;
 /// <summary>smtp(8): delivers one message to the recipients of one next hop, trying its servers in MX order.</summary>
 /// <remarks>
 /// Standards: RFC 5321, RFC 1869/5321 (EHLO, HELO fallback), RFC 2920 (PIPELINING), RFC 1870 (SIZE),
-/// RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 3463 (status codes), RFC 7505 (null MX).
-/// Security: talks to untrusted servers; every reply read is bounded in time, line length and
-/// line count; TLS without certificate checks is encryption against passive listeners only.
+/// RFC 6152 (8BITMIME), RFC 3207 (STARTTLS), RFC 6125 (certificate names), RFC 4954 (AUTH) with RFC 4616 (PLAIN),
+/// RFC 2195 (CRAM-MD5), RFC 5802/7677 (SCRAM-SHA-256), RFC 3030 (CHUNKING, as an extension), RFC 3463 (status
+/// codes), RFC 7505 (null MX).
+/// Security: talks to untrusted servers; every reply read is bounded in time, line length and line count. At TLS
+/// levels may and encrypt the certificate is not checked (encryption against passive listeners only); at verify
+/// and secure the chain must verify against smtp_tls_CAfile and a name must match, or the mail waits. Passwords
+/// from smtp_sasl_password_maps go only to the server they were looked up for and are never logged.
 /// Parameters: smtp_helo_name, smtp_connect_timeout, smtp_helo_timeout, smtp_mail_timeout,
 /// smtp_rcpt_timeout, smtp_data_init_timeout, smtp_data_xfer_timeout, smtp_data_done_timeout,
-/// smtp_quit_timeout, smtp_starttls_timeout, smtp_tls_security_level, smtp_mx_address_limit,
+/// smtp_quit_timeout, smtp_starttls_timeout, smtp_tls_security_level, smtp_tls_policy_maps, smtp_tls_CAfile,
+/// smtp_tls_verify_cert_match, smtp_tls_secure_cert_match, smtp_sasl_auth_enable, smtp_sasl_password_maps,
+/// smtp_sasl_security_options, smtp_sasl_tls_security_options, smtp_sasl_mechanism_filter,
+/// smtp_sasl_auth_soft_bounce, posthorn_smtp_use_bdat, smtp_mx_address_limit,
 /// smtp_mx_session_limit, smtp_host_lookup, smtp_bind_address, inet_protocols, smtp_fallback_relay,
-/// smtp_connection_cache_on_demand, smtp_connection_cache_time_limit, smtp_rset_timeout.
+/// smtp_connection_cache_on_demand, smtp_connection_cache_destinations, smtp_connection_cache_time_limit,
+/// smtp_rset_timeout.
 /// With <see cref="SmtpClientOptions.Lmtp"/> the same engine is lmtp(8) (RFC 2033, <see cref="LmtpTransport"/>).
 /// Postfix smtp(8): a soft failure (connection, 4xx greeting, 4xx reply) leaves the recipient for
 /// the next server; only after the last server does it become a deferral. A 5xx is final at once.
@@ -26,7 +34,9 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
     private static readonly EnhancedStatus TlsFailed = new(4, 7, 5);
     private static readonly EnhancedStatus NullMxStatus = new(5, 1, 10);
     private readonly SmtpConnectionCache? _cache = options.ConnectionCacheTimeLimit > TimeSpan.Zero
+        && (options.ConnectionCacheOnDemand || options.ConnectionCacheDestination is not null)
         ? new SmtpConnectionCache(options.ConnectionCacheTimeLimit, clock) : null;
+    private readonly Lazy<SmtpTlsVerifier> _verifier = new(() => new SmtpTlsVerifier(options.TlsCaFile, clock));
 
     /// <summary>Delivers <paramref name="message"/> to <paramref name="recipients"/>, all for <paramref name="hop"/>.</summary>
     /// <returns>One result per recipient, in the order given. Never throws for what a server or DNS does;
@@ -40,7 +50,8 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         IReadOnlyList<OutboundRecipient> recipients, bool backlog, CancellationToken ct)
     {
         var start = clock.GetUtcNow();
-        var state = new DeliveryState(recipients) { KeepSession = backlog };
+        var state = new DeliveryState(recipients) { KeepSession = (backlog && options.ConnectionCacheOnDemand) || CachedDestination(hop.Host), Hop = hop };
+        if (!ApplyTlsPolicy(state, hop)) return state.Finish(clock.GetUtcNow() - start, TimeSpan.Zero);
         var resolution = await resolver.ResolveAsync(hop, ct).ConfigureAwait(false);
         // postconf(5) smtp_fallback_relay: for destinations "that can't be found or that are unreachable";
         // a null MX is the domain's own refusal, not a failure to find it.
@@ -61,21 +72,43 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         for (int i = 0; fallback && i < options.FallbackRelay.Count && state.PendingCount > 0 && sessions.Value < options.MxSessionLimit; i++)
         {
             var relay = await resolver.ResolveAsync(options.FallbackRelay[i], ct).ConfigureAwait(false);
-            if (relay.Found) await TryServersAsync(relay.Servers, message, state, sessions, ct).ConfigureAwait(false);
+            state.Hop = options.FallbackRelay[i];
+            if (relay.Found && ApplyTlsPolicy(state, options.FallbackRelay[i])) await TryServersAsync(relay.Servers, message, state, sessions, ct).ConfigureAwait(false);
         }
         var connected = state.ConnectedAt ?? clock.GetUtcNow();
         return state.Finish(connected - start, clock.GetUtcNow() - connected);
     }
 
     /// <summary>Delivers to servers already chosen (LMTP: a socket or a host without MX lookup).</summary>
+    /// <param name="destination">The name smtp_connection_cache_destinations knows the destination by (a host,
+    /// or a socket path without <c>unix:</c>), and the next hop for TLS name checks and SASL lookups.</param>
     internal async Task<OutboundDeliveryResult> DeliverToAsync(IReadOnlyList<SmtpServerAddress> servers, OutboundMessage message,
-        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct, bool backlog = false)
+        IReadOnlyList<OutboundRecipient> recipients, CancellationToken ct, bool backlog = false, NextHop? destination = null)
     {
         var start = clock.GetUtcNow();
-        var state = new DeliveryState(recipients) { KeepSession = backlog };
+        var state = new DeliveryState(recipients) { KeepSession = (backlog && options.ConnectionCacheOnDemand) || CachedDestination(destination?.Host), Hop = destination };
+        // A Unix-domain socket (port 0) has no policy-table key: the transport's level applies.
+        state.Tls = new SmtpTlsPolicy(options.TlsLevel);
+        if (destination is { Port: > 0 } d && !ApplyTlsPolicy(state, d)) return state.Finish(clock.GetUtcNow() - start, TimeSpan.Zero);
         await TryServersAsync(servers, message, state, new SessionCount(), ct).ConfigureAwait(false);
         var connected = state.ConnectedAt ?? clock.GetUtcNow();
         return state.Finish(connected - start, clock.GetUtcNow() - connected);
+    }
+
+    /// <summary>Postfix smtp_connection_cache_destinations: "permanently enable SMTP connection caching for the
+    /// specified destinations" (a domain, a relay host without [] or port, a socket path without unix:).</summary>
+    private bool CachedDestination(string? name)
+    {
+        if (_cache is null || name is null || options.ConnectionCacheDestination is not { } match) return false;
+        try
+        {
+            return match(name);
+        }
+        catch (Posthorn.Config.Tables.LookupTableException e)
+        {
+            log.Warning(Program, $"smtp_connection_cache_destinations: {e.Message}");   // no caching, no harm
+            return false;
+        }
     }
 
     /// <summary>Sessions that got as far as a greeting in one delivery (smtp_mx_session_limit).</summary>
@@ -90,7 +123,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
         foreach (var server in servers)
         {
             if (state.PendingCount == 0 || sessions.Value >= options.MxSessionLimit) return;
-            bool greeted = await TryServerAsync(server, message, state, tls: options.TlsLevel != SmtpTlsLevel.None, ct).ConfigureAwait(false);
+            bool greeted = await TryServerAsync(server, message, state, tls: state.Tls.Level != SmtpTlsLevel.None, ct).ConfigureAwait(false);
             if (greeted) sessions.Value++;
         }
     }
@@ -118,7 +151,7 @@ public sealed partial class SmtpTransport(SmtpClientOptions options, NextHopReso
             {
                 return await SessionAsync(conn, message, state, tls, ct).ConfigureAwait(false);
             }
-            catch (SmtpSessionException e) when (e.Kind == SmtpSessionFailure.Tls && options.TlsLevel == SmtpTlsLevel.May)
+            catch (SmtpSessionException e) when (e.Kind == SmtpSessionFailure.Tls && state.Tls.Level == SmtpTlsLevel.May)
             {
                 log.SmtpTlsFallback(server.ToString(), e.Message);
             }

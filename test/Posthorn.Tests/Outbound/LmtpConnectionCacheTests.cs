@@ -68,13 +68,38 @@ public sealed class LmtpConnectionCacheTests : IDisposable
     }
 
     [Theory]
-    [InlineData("", 2)]
-    [InlineData("lmtp_connection_cache_time_limit = 7s\n", 7)]
-    [InlineData("lmtp_connection_cache_on_demand = no\n", 0)]
-    [InlineData("smtp_connection_cache_on_demand = no\n", 2)]   // the smtp parameter does not govern lmtp(8)
-    public void Lmtp_cache_parameters_are_read_for_lmtp_transports(string mainCf, int seconds)
+    [InlineData("", 2, true)]
+    [InlineData("lmtp_connection_cache_time_limit = 7s\n", 7, true)]
+    [InlineData("lmtp_connection_cache_on_demand = no\n", 2, false)]
+    [InlineData("smtp_connection_cache_on_demand = no\n", 2, true)]   // the smtp parameter does not govern lmtp(8)
+    public void Lmtp_cache_parameters_are_read_for_lmtp_transports(string mainCf, int seconds, bool onDemand)
     {
         var o = OutboundSettings.From(TestConfig.Load(mainCf), lmtp: true);
         Assert.Equal(TimeSpan.FromSeconds(seconds), o.Smtp.ConnectionCacheTimeLimit);
+        Assert.Equal(onDemand, o.Smtp.ConnectionCacheOnDemand);
+    }
+
+    [Fact]
+    public async Task Lmtp_connection_cache_destinations_keeps_a_listed_socket_open_without_a_backlog()
+    {
+        string socket = Path.Combine(_dir.FullName, "store.sock");
+        await using var server = new LoopbackSmtpServer(unixSocketPath: socket) { Lmtp = true };
+        // Postfix: "a pathname (without the unix: prefix)", as written in the next hop (relative to the queue directory).
+        var o = OutboundSettings.From(TestConfig.Load("lmtp_connection_cache_on_demand = no\nlmtp_connection_cache_destinations = store.sock\n"), lmtp: true);
+        var t = new LmtpTransport(o.Smtp with { TlsLevel = SmtpTlsLevel.None }, new NextHopResolver(new NoDnsResolver(), new HostLookupOptions(), new Random(1)),
+            new MailLog(new ListLogSink(), "postfix", "client.test", TimeProvider.System, 1), TimeProvider.System, "client.test");
+        Assert.True(LmtpDestination.TryParse("unix:store.sock", _dir.FullName, out var d));
+        Assert.Equal(DeliveryOutcome.Sent, await Send(t, d, "one\n", backlog: false));
+        Assert.Equal(DeliveryOutcome.Sent, await Send(t, d, "two\n", backlog: false));
+        Assert.Equal(1, server.Sessions);
+        Assert.Contains("RSET", server.Commands);
+
+        // Not listed, no backlog, on-demand off: one session per delivery.
+        string other = Path.Combine(_dir.FullName, "other.sock");
+        await using var server2 = new LoopbackSmtpServer(unixSocketPath: other) { Lmtp = true };
+        Assert.True(LmtpDestination.TryParse("unix:other.sock", _dir.FullName, out var d2));
+        await Send(t, d2, "three\n", backlog: true);
+        await Send(t, d2, "four\n", backlog: true);
+        Assert.Equal(2, server2.Sessions);
     }
 }

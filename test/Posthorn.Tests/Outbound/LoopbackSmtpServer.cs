@@ -49,8 +49,14 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
     public string Greeting { get; init; }
     public Func<string, string?> Reply { get; init; } = DefaultReply;
     public Func<string, string> DataDone { get; init; } = _ => "250 2.0.0 Ok: queued as ABC123";
-    /// <summary>Offer STARTTLS with a self-signed certificate.</summary>
+    /// <summary>Offer STARTTLS with a self-signed certificate (or <see cref="ServerCertificate"/>).</summary>
     public bool OfferTls { get; init; }
+    /// <summary>The certificate (with its key) STARTTLS presents; null: a self-signed one for CN=mx.test.</summary>
+    public X509Certificate2? ServerCertificate { get; init; }
+    /// <summary>Offer CHUNKING (RFC 3030) and take BDAT chunks; each chunk's size and LAST flag go to <see cref="BdatChunks"/>.</summary>
+    public bool OfferChunking { get; init; }
+    /// <summary>The BDAT commands received with their sizes, e.g. "BDAT 15 LAST".</summary>
+    public List<string> BdatChunks { get; } = [];
 
     /// <summary>Every command line received, in order (DATA content excluded).</summary>
     public List<string> Commands { get; } = [];
@@ -96,6 +102,7 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
         Interlocked.Increment(ref _sessions);
         Stream stream = new NetworkStream(socket, ownsSocket: false);
         var accepted = new List<string>();
+        var bdatContent = new MemoryStream();
         try
         {
             var io = new LineIo(stream);
@@ -112,11 +119,36 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
                     string? reply = Reply(line);
                     if (Verb(line) == "EHLO" && OfferTls && !TlsUsed && reply is not null && reply.StartsWith("250", StringComparison.Ordinal))
                         reply = reply.Replace("250 ", "250-STARTTLS\r\n250 ", StringComparison.Ordinal);
+                    if (Verb(line) is "EHLO" or "LHLO" && OfferChunking && reply is not null && reply.StartsWith("250", StringComparison.Ordinal))
+                        reply = reply.Replace("250 ", "250-CHUNKING\r\n250 ", StringComparison.Ordinal);
+                    if (Verb(line) == "BDAT" && OfferChunking)
+                    {
+                        // RFC 3030 §2: "BDAT" SP chunk-size [ SP end-marker ]; exactly chunk-size octets follow.
+                        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                        bool lastChunk = parts.Length > 2 && parts[2].Equals("LAST", StringComparison.OrdinalIgnoreCase);
+                        var chunk = await io.ReadExactAsync(int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), _stop.Token);
+                        if (chunk is null) return;
+                        lock (BdatChunks) BdatChunks.Add(line);
+                        bdatContent.Write(chunk);
+                        if (!lastChunk)
+                        {
+                            await io.WriteAsync($"250 2.0.0 Ok: {chunk.Length} octets received");
+                            continue;
+                        }
+                        var content = bdatContent.ToArray();
+                        bdatContent.SetLength(0);
+                        lock (Messages) Messages.Add(content);
+                        if (Lmtp)
+                            foreach (var rcpt in accepted) await io.WriteAsync(LmtpDataDone(rcpt));
+                        else
+                            await io.WriteAsync(DataDone(Encoding.UTF8.GetString(content)));
+                        continue;
+                    }
                     if (Verb(line) == "STARTTLS" && OfferTls)
                     {
                         await io.WriteAsync("220 2.0.0 Ready to start TLS");
                         var ssl = new SslStream(stream);
-                        await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = Certificate.Value });
+                        await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = ServerCertificate ?? Certificate.Value });
                         TlsUsed = true;
                         stream = ssl;
                         io = new LineIo(ssl);
@@ -196,6 +228,21 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
             }
         }
 
+        /// <summary>Exactly <paramref name="count"/> bytes (a BDAT chunk); null at end of stream.</summary>
+        public async Task<byte[]?> ReadExactAsync(int count, CancellationToken ct)
+        {
+            while (_pending.Length < count)
+            {
+                int n = await stream.ReadAsync(_buffer, ct);
+                if (n == 0) return null;
+                _pending.Write(_buffer, 0, n);
+            }
+            var all = _pending.ToArray();
+            _pending.SetLength(0);
+            _pending.Write(all, count, all.Length - count);
+            return all[..count];
+        }
+
         public async Task<byte[]?> ReadDataAsync(CancellationToken ct)
         {
             while (true)
@@ -232,7 +279,8 @@ internal sealed class LoopbackSmtpServer : IAsyncDisposable
             {
                 lines.Add(Encoding.UTF8.GetString(all, start, lf - start).TrimEnd('\r'));
                 start = lf + 1;
-                if (lines[^1].Equals("DATA", StringComparison.OrdinalIgnoreCase) || lines[^1].Equals("STARTTLS", StringComparison.OrdinalIgnoreCase)) break;
+                if (lines[^1].Equals("DATA", StringComparison.OrdinalIgnoreCase) || lines[^1].Equals("STARTTLS", StringComparison.OrdinalIgnoreCase)
+                    || lines[^1].StartsWith("BDAT ", StringComparison.OrdinalIgnoreCase)) break;
             }
             _pending.SetLength(0);
             _pending.Write(all, start, all.Length - start);

@@ -87,10 +87,11 @@ public static class Postqueue
     }
 
     /// <summary>A destination as postqueue -s takes it: a host or domain name (letters, digits, hyphens, dots) or
-    /// an address literal in brackets (RFC 5321 §4.1.3).</summary>
+    /// an address literal in brackets (RFC 5321 §4.1.3), at most 245 characters (the control socket reads one
+    /// 256-byte command, "flush-site " included; a DNS name has at most 253).</summary>
     internal static bool IsSite(string site)
     {
-        if (site.Length is 0 or > 255) return false;
+        if (site.Length is 0 or > 245) return false;
         if (site[0] == '[') return site.Length > 2 && site[^1] == ']' && !site.AsSpan(1, site.Length - 2).ContainsAny('[', ']');
         foreach (string label in site.TrimEnd('.').Split('.'))
         {

@@ -116,6 +116,17 @@ public sealed partial class ToolsTests
         Assert.All(Mbox.Parse(DaemonProcess.ReadAllShared(d.MboxOf(User))), x => Assert.Equal("Mail Delivery Status Report", x.Header("Subject")));
     }
 
+    [Fact]
+    public async Task Sendmail_I_initializes_the_alias_database_as_newaliases_does()
+    {
+        await using var d = DaemonProcess.Create(output: output);
+        string db = Path.Combine(d.ConfigDir, "aliases.db");
+        File.Delete(db);
+        var r = await d.RunToolAsync("sendmail", "-I");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.True(File.Exists(db), "sendmail -I must write aliases.db (alias_database = hash:D/aliases)");
+    }
+
     /// <summary>A daemon with a pipe(8) row <c>mypipe</c> for the domain pipe.test; the script saves its working
     /// directory and input in <paramref name="work"/>.</summary>
     private async Task<DaemonProcess> PipeDaemonAsync(DirectoryInfo work, string attributes)

@@ -117,6 +117,11 @@ public sealed partial class MasterDaemon
             case "pickup":
                 _pickup.Wake();
                 return "ok";
+            // postqueue -i ID / -s SITE (Postfix flush(8) requests; QmgrService.Flush.cs).
+            case not null when command.StartsWith("flush-id ", StringComparison.Ordinal):
+                return Posthorn.Core.QueueId.TryParse(command[9..], out var flushId) ? (_qmgr.FlushQueueId(flushId) ? "ok" : "ok none") : "error Invalid request";
+            case not null when command.StartsWith("flush-site ", StringComparison.Ordinal):
+                return $"ok {_qmgr.FlushSite(command[11..])}";
             case "anvil":
                 // posthorn anvil: the reply is one line, so the view's lines travel tab-separated.
                 return "ok " + string.Join('\t', SmtpdGate.Activity!.Snapshot().Format(_clock.LocalTimeZone));

@@ -7,7 +7,7 @@ namespace Posthorn.Daemon.Qmgr;
 /// <summary>pipe(8) transports: a master.cf row <c>name unix - n n - - pipe flags=… user=… argv=…</c>.</summary>
 /// <remarks>Postfix pipe(8): the command runs once per batch of at most transport_destination_recipient_limit
 /// recipients (set it to 1 for the D and O flags); every recipient of the batch shares the result, logged as
-/// <c>relay=NAME</c>. Parameters: command_time_limit, recipient_delimiter.</remarks>
+/// <c>relay=NAME</c>. Parameters: command_time_limit, recipient_delimiter, queue_directory (the default directory=).</remarks>
 public sealed partial class QmgrService
 {
     private async Task DeliverPipeAsync(RoundContext c, TransportService service, string nexthop, Target[] targets,
@@ -26,7 +26,8 @@ public sealed partial class QmgrService
             return;
         }
         var local = c.Settings.Local;
-        var pipe = new PipeTransport(options, transports.Users, local.CommandTimeLimit, local.SetprivPath, clock);
+        var pipe = new PipeTransport(options, transports.Users, local.CommandTimeLimit, local.SetprivPath, clock,
+            service.Config.Get("queue_directory"));
         var request = new PipeRequest(message.Id, message.Envelope.Sender,
             targets.Select(t => new PipeRecipient(t.Address, t.OriginalRecipient)).ToList(), nexthop, message.ContentLength, message.OpenContent);
         var r = await pipe.DeliverAsync(request, service.Config.Get("recipient_delimiter"), c.Ct);

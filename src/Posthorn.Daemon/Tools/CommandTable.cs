@@ -13,10 +13,10 @@ public static class CommandTable
         ["postalias"] = (a, c) => Task.FromResult(Postalias.Run(a, c)),
         ["postmap"] = (a, c) => Task.FromResult(Postmap.Run(a, c)),
         ["mailq"] = (a, c) => Task.FromResult(ToolShims.Mailq(a, c)),
-        ["postqueue"] = ToolShims.PostqueueAsync,
+        ["postqueue"] = Postqueue.RunAsync,
         ["postsuper"] = (a, c) => Task.FromResult(ToolShims.Postsuper(a, c)),
         ["postcat"] = (a, c) => Task.FromResult(ToolShims.Postcat(a, c)),
-        ["sendmail"] = (a, c) => Task.FromResult(ToolShims.Sendmail(a, c)),
+        ["sendmail"] = Sendmail.RunToolAsync,
         ["mail"] = (a, c) => Task.FromResult(MailCommand.Run(a, c)),
         ["mailx"] = (a, c) => Task.FromResult(MailCommand.Run(a, c)),
         ["install-links"] = (a, c) => Task.FromResult(InstallLinks.Run(a, c)),
@@ -55,8 +55,8 @@ public static class CommandTable
         o.WriteLine("  postfix [-c DIR] start|start-fg|stop|reload|status|check|flush");
         o.WriteLine("  postconf [-c DIR] [-n|-d|-h|-x] [name…] | -e name=value…");
         o.WriteLine("  newaliases, postalias hash:FILE  compile the aliases database");
-        o.WriteLine("  mailq, postqueue -p|-f, postsuper -d ID|ALL, postcat -q ID");
-        o.WriteLine("  sendmail [-t] [-i] [-f sender] rcpt… < message");
+        o.WriteLine("  mailq, postqueue -p|-j|-f|-i ID|-s SITE, postsuper -d ID|ALL, postcat -q ID");
+        o.WriteLine("  sendmail [-t] [-i] [-f sender] rcpt… < message | -bs | -bv rcpt… | -q[Rsite|Iid] | -I");
         o.WriteLine("  mail [-s subj] [-c cc] [-b bcc] [-a file] [-r from] [-E] addr… < body; mail [-f file | -u user]");
         o.WriteLine("  install-links DIR               write wrappers named postfix, postconf, sendmail, mailq, …");
         o.WriteLine("  anvil [-c DIR]                  print the running daemon's per-client connection and rate counters");

@@ -18,7 +18,7 @@ namespace Posthorn.Daemon.Tools;
 /// </remarks>
 public static class Mailq
 {
-    private static readonly QueueName[] ShownQueues =
+    internal static readonly QueueName[] ShownQueues =
         [QueueName.Maildrop, QueueName.Incoming, QueueName.Active, QueueName.Deferred, QueueName.Hold];
 
     /// <summary><c>mailq</c> or <c>postqueue -p</c>; 0 on success, 64 (EX_USAGE) for other flags.</summary>

@@ -10,8 +10,11 @@ namespace Posthorn.Daemon.Tools;
 /// Supported, as in Postfix sendmail(1): <c>-t</c> (recipients from To:/Cc:/Bcc:, Bcc: removed
 /// by cleanup), <c>-i</c> / <c>-oi</c> (a line with only "." does not end the input),
 /// <c>-f sender</c> / <c>-r sender</c>, <c>-F full_name</c>, <c>-bm</c> (the default),
-/// <c>-bp</c> (same as mailq), <c>--</c>, recipients. Accepted and ignored: -B -C -N -R -V -X
-/// -L -O -h -e -p (with argument) and -G -I -U -c -m -n -v -x and other -o options.
+/// <c>-bp</c> (same as mailq), <c>--</c>, recipients; with the configuration (<see cref="RunToolAsync"/>, Sendmail.Modes.cs):
+/// <c>-bs</c> (SMTP on standard input and output), <c>-bv</c> (a report instead of delivery), <c>-q</c>,
+/// <c>-qRsite</c>, <c>-qIid</c> (as postqueue -f, -s, -i), <c>-I</c> / <c>-bi</c> (newaliases).
+/// Accepted and ignored: -B -C -N -R -V -X -L -O -h -e -p (with argument), -G -U -c -m -n -v -x, -bh, -bH,
+/// -q with an interval, and other -o options.
 /// Postfix sendmail_fix_line_endings = always: CR LF becomes LF.
 /// The sender defaults to the login name of the invoking user, unqualified; cleanup qualifies it.
 /// DEVIATION: the message is written straight into maildrop (Postfix goes through the setgid
@@ -19,16 +22,39 @@ namespace Posthorn.Daemon.Tools;
 /// Security: input comes from any local user; the maildrop file is only sanitized by cleanup.
 /// Exit (sysexits.h): 0; EX_USAGE (64) for bad usage; EX_TEMPFAIL (75) when the queue is not writable.
 /// </remarks>
-public static class Sendmail
+public static partial class Sendmail
 {
     public const int ExUsage = 64;
     public const int ExTempFail = 75;
 
     private const string ArgumentFlags = "BCFLNORVXbefhopqr";
 
+    /// <summary>What the command line asks for.</summary>
+    /// <param name="Mode">'m' deliver (the default), 'p' list the queue, 's' SMTP on stdin/stdout, 'v' verify,
+    /// 'i' newaliases, 'q' flush the queue (with <paramref name="FlushSite"/> or <paramref name="FlushId"/>),
+    /// 'n' nothing to do (-q with an interval).</param>
+    internal sealed record Request(char Mode, string? Sender, string? FullName, bool Extract, bool DotIsEnd,
+        IReadOnlyList<string> Recipients, string? FlushSite = null, string? FlushId = null);
+
+    /// <summary>The maildrop part of sendmail(1): -bm (the default) and -bp. The modes that need main.cf
+    /// (-bs, -bv, -q, -I) come through <see cref="RunToolAsync"/>; here they are a usage error.</summary>
     public static int Run(string[] args, ToolContext ctx, string queueDirectory)
     {
-        string? sender = null, fullName = null;
+        if (!TryParse(args, ctx, out var r, out int status)) return status;
+        if (r.Mode == 'p') return Mailq.Run([], ctx, queueDirectory);
+        if (r.Mode != 'm') return Usage(ctx, "this mode needs the mail system configuration (posthorn sendmail)");
+        if (r.Recipients.Count == 0 && !r.Extract)
+            return Usage(ctx, "Recipient addresses must be specified on the command line or via the -t option");
+        // A command-line tool: no synchronization context, the main thread simply waits.
+        return EnqueueAsync(ctx, queueDirectory, r.Sender, r.FullName, r.Extract, r.DotIsEnd, [.. r.Recipients]).GetAwaiter().GetResult();
+    }
+
+    /// <summary>Postfix sendmail's option parsing; false (with the exit status) after a usage error.</summary>
+    internal static bool TryParse(string[] args, ToolContext ctx, out Request request, out int status)
+    {
+        request = null!;
+        status = 0;
+        string? sender = null, fullName = null, flushSite = null, flushId = null;
         bool extract = false, dotIsEnd = true;
         char mode = 'm';
         int i = 0;
@@ -42,11 +68,13 @@ public static class Sendmail
             {
                 char c = arg[k];
                 string? value = null;
+                // Sendmail: a bare -q means "process the queue now"; it takes no separate argument.
+                if (c == 'q' && k + 1 == arg.Length) { mode = 'q'; break; }
                 if (ArgumentFlags.Contains(c))
                 {
                     if (k + 1 < arg.Length) value = arg[(k + 1)..];
                     else if (i + 1 < args.Length) value = args[++i];
-                    else return Usage(ctx, $"option requires an argument -- {c}");
+                    else { status = Usage(ctx, $"option requires an argument -- {c}"); return false; }
                     k = arg.Length;
                 }
                 switch (c)
@@ -56,29 +84,42 @@ public static class Sendmail
                     case 'o' when value == "i": dotIsEnd = false; break;
                     case 'f' or 'r': sender = StripBrackets(value!); break;
                     case 'F': fullName = value; break;
+                    case 'I': mode = 'i'; break;   // Postfix sendmail(1): -I initializes the alias database
                     case 'b':
-                        if (value is not ("m" or "p")) return Usage(ctx, $"unsupported: -b{value}");
-                        mode = value[0];
+                        switch (value)
+                        {
+                            case "m" or "p" or "s" or "v" or "i": mode = value[0]; break;
+                            case "h" or "H": break;   // Postfix: "(ignored)"
+                            default: status = Usage(ctx, $"unsupported: -b{value}"); return false;
+                        }
                         break;
-                    case 'q': return Usage(ctx, "unsupported: -q");
-                    case 'G' or 'I' or 'U' or 'c' or 'm' or 'n' or 'v' or 'x': break;
+                    case 'q':
+                        // Postfix sendmail(1): -qR<site>, -qI<id>; "-qS<site>: This command is not implemented";
+                        // "-q<interval> (ignored)".
+                        switch (value![0])
+                        {
+                            case 'R': (mode, flushSite) = ('q', value[1..]); break;
+                            case 'I': (mode, flushId) = ('q', value[1..]); break;
+                            case 'S': status = Usage(ctx, "-qS is not implemented: use sendmail -q"); return false;
+                            default:
+                                if (!char.IsAsciiDigit(value[0])) { status = Usage(ctx, $"unsupported: -q{value}"); return false; }
+                                if (mode == 'm') mode = 'n';
+                                break;
+                        }
+                        break;
+                    case 'G' or 'U' or 'c' or 'm' or 'n' or 'v' or 'x': break;
                     default:
-                        if (value is null) return Usage(ctx, $"illegal option -- {c}");
+                        if (value is null) { status = Usage(ctx, $"illegal option -- {c}"); return false; }
                         break;   // an ignored option with its argument
                 }
             }
         }
-        if (mode == 'p') return Mailq.Run([], ctx, queueDirectory);
-
         var recipients = new List<string>();
         for (; i < args.Length; i++)
             foreach (string part in args[i].Split(','))
                 if (StripBrackets(part.Trim()) is { Length: > 0 } r) recipients.Add(r);
-        if (recipients.Count == 0 && !extract)
-            return Usage(ctx, "Recipient addresses must be specified on the command line or via the -t option");
-
-        // A command-line tool: no synchronization context, the main thread simply waits.
-        return EnqueueAsync(ctx, queueDirectory, sender, fullName, extract, dotIsEnd, recipients).GetAwaiter().GetResult();
+        request = new Request(mode, sender, fullName, extract, dotIsEnd, recipients, flushSite, flushId);
+        return true;
     }
 
     private static async Task<int> EnqueueAsync(ToolContext ctx, string queueDirectory, string? sender, string? fullName,

@@ -4,46 +4,6 @@ using Posthorn.Logging;
 
 namespace Posthorn.Mail.Delivery;
 
-/// <summary>A pipe(8) master.cf row's attributes: <c>flags=</c>, <c>user=</c> and <c>argv=</c> (the rest of the row).</summary>
-/// <param name="Service">The master.cf service name, as in "delivered via NAME service".</param>
-/// <param name="Flags">The flag letters (F, R, D, O, q, h, u, ., &gt;, B).</param>
-/// <param name="User">user=: the account (optionally <c>user:group</c>) the command runs as when the daemon is root.</param>
-/// <param name="Argv">The command and its arguments, before macro expansion.</param>
-public sealed record PipeOptions(string Service, string Flags, string? User, IReadOnlyList<string> Argv)
-{
-    /// <summary>Parses the arguments of <c>name unix - n n - - pipe flags=… user=… argv=/path …</c>.</summary>
-    /// <returns>False with Postfix's complaint when argv= is missing or an attribute is unknown.</returns>
-    public static bool TryParse(string service, IReadOnlyList<string> args, out PipeOptions options, out string error)
-    {
-        options = new PipeOptions(service, "", null, []);
-        error = "";
-        string flags = "";
-        string? user = null;
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            if (a.StartsWith("argv=", StringComparison.Ordinal))
-            {
-                // Postfix pipe(8): "argv=command... (required) ... This attribute must be specified last."
-                var argv = new List<string> { a[5..] };
-                argv.AddRange(args.Skip(i + 1));
-                if (argv[0].Length == 0) argv.RemoveAt(0);
-                if (argv.Count == 0) break;
-                options = new PipeOptions(service, flags, user, argv);
-                return true;
-            }
-            if (a.StartsWith("flags=", StringComparison.Ordinal)) flags = a[6..];
-            else if (a.StartsWith("user=", StringComparison.Ordinal)) user = a[5..];
-            else if (a.Contains('=', StringComparison.Ordinal)) { /* size=, eol=, directory=…: not used here */ }
-            else { error = $"unknown attribute name: {a}"; return false; }
-        }
-        error = "missing argv= command-line attribute";
-        return false;
-    }
-
-    public bool Has(char flag) => Flags.Contains(flag, StringComparison.Ordinal);
-}
-
 /// <summary>One recipient of a pipe(8) delivery.</summary>
 public sealed record PipeRecipient(string Address, string? OriginalRecipient);
 
@@ -57,7 +17,10 @@ public sealed record PipeResult(DeliveryOutcome Outcome, EnhancedStatus Dsn, str
 /// <summary>pipe(8): delivers a message to an external command given by a master.cf row, with its arguments expanded
 /// from the envelope, as the row's user.</summary>
 /// <remarks>
-/// Postfix pipe(8). Macros: ${sender}, ${recipient}, ${original_recipient}, ${user}, ${extension}, ${mailbox},
+/// Postfix pipe(8). Attributes (<see cref="PipeOptions"/>): size= bounces a larger message unopened (5.2.3 "message
+/// too large"), eol= ends each output line, directory= is the working directory (default $queue_directory, given as
+/// <paramref name="defaultDirectory"/>; a directory that cannot be entered defers), null_sender= replaces the null sender.
+/// Macros: ${sender}, ${recipient}, ${original_recipient}, ${user}, ${extension}, ${mailbox},
 /// ${domain}, ${nexthop}, ${queue_id}, ${size}; an argument with a recipient macro "expands to as many command-line
 /// arguments as there are recipients". Flags: F (From_ line), R (Return-Path:), D (Delivered-To:), O (X-Original-To:),
 /// q (quote localparts), h/u (fold domain/localpart to lower case), . (dot-stuff), &gt; (quote "From "), B (blank line).
@@ -66,7 +29,8 @@ public sealed record PipeResult(DeliveryOutcome Outcome, EnhancedStatus Dsn, str
 /// Security: as root the command runs as user= (Postfix refuses root there: so does this); otherwise as the daemon.
 /// DEVIATION: when the daemon is not root, user= is not checked against the account; the command runs as the daemon.
 /// </remarks>
-public sealed class PipeTransport(PipeOptions o, IUserDatabase users, TimeSpan timeLimit, string setprivPath, TimeProvider clock)
+public sealed class PipeTransport(PipeOptions o, IUserDatabase users, TimeSpan timeLimit, string setprivPath, TimeProvider clock,
+    string defaultDirectory = "/")
 {
     private const string CommandPath = "/usr/bin:/bin";
     private static readonly string[] RecipientMacros = ["recipient", "original_recipient", "user", "extension", "mailbox", "domain"];
@@ -74,6 +38,9 @@ public sealed class PipeTransport(PipeOptions o, IUserDatabase users, TimeSpan t
     /// <summary>Runs the command once for the request; every recipient shares the result.</summary>
     public async Task<PipeResult> DeliverAsync(PipeRequest req, string recipientDelimiter, CancellationToken ct)
     {
+        // Postfix pipe.c: over the size= limit the message is returned to the sender without running the command.
+        if (o.SizeLimit > 0 && req.Size > o.SizeLimit)
+            return new PipeResult(DeliveryOutcome.Bounced, new EnhancedStatus(5, 2, 3), "message too large");
         (uint, uint)? switchTo = null;
         var env = new Dictionary<string, string>(StringComparer.Ordinal) { ["PATH"] = CommandPath };
         if (LibC.IsRoot)
@@ -87,10 +54,17 @@ public sealed class PipeTransport(PipeOptions o, IUserDatabase users, TimeSpan t
         var argv = ExpandArgv(o, req, recipientDelimiter);
         string prefix = Prefix(req);
         string name = o.Argv[0];
-        var spec = new CommandSpec(name, switchTo, env, "/", [], timeLimit, setprivPath, stdin =>
+        // Postfix pipe(8) directory=: "The default working directory is $queue_directory. Delivery is deferred in
+        // case of failure" (the runner defers when the process cannot start there).
+        string directory = o.Directory is { Length: > 0 } d ? d : defaultDirectory;
+        if (!Directory.Exists(directory))
+            return new PipeResult(DeliveryOutcome.Deferred, new EnhancedStatus(4, 3, 0), $"mail system configuration error: chdir {directory}: No such file or directory");
+        var spec = new CommandSpec(name, switchTo, env, directory, [], timeLimit, setprivPath, stdin =>
         {
             using var content = req.OpenContent();
-            MailCopy.WriteTo(stdin, prefix, content, quoteFrom: o.Has('>'), dot: o.Has('.'), blank: o.Has('B'));
+            // The runner owns stdin (it flushes and closes it); the wrapper is never disposed.
+            Stream output = o.Eol == "\n" ? stdin : new EolStream(stdin, o.Eol);
+            MailCopy.WriteTo(output, prefix, content, quoteFrom: o.Has('>'), dot: o.Has('.'), blank: o.Has('B'));
         }, argv);
         var r = await Task.Run(() => CommandRunner.Run(spec, ct), CancellationToken.None).ConfigureAwait(false);
         var dsn = EnhancedStatus.Parse(r.Dsn);
@@ -143,8 +117,10 @@ public sealed class PipeTransport(PipeOptions o, IUserDatabase users, TimeSpan t
     private string Prefix(PipeRequest req)
     {
         var sb = new StringBuilder();
-        if (o.Has('F')) sb.Append(MailCopy.FromLine(req.Sender, clock.GetLocalNow()));
-        if (o.Has('R')) sb.Append("Return-Path: <").Append(req.Sender.ToString()).Append(">\n");
+        // Postfix pipe(8) null_sender=: the replacement is used "when generating a From_ or Return-Path: message header".
+        string sender = req.Sender.IsNull ? o.NullSender : req.Sender.ToString();
+        if (o.Has('F')) sb.Append(MailCopy.FromLine(sender.Length == 0 ? SmtpPath.Null : SmtpPath.FromAddress(sender), clock.GetLocalNow()));
+        if (o.Has('R')) sb.Append("Return-Path: <").Append(sender).Append(">\n");
         // Postfix pipe(8) D and O: meaningful with one recipient per delivery (transport_destination_recipient_limit = 1).
         var first = req.Recipients[0];
         if (o.Has('D')) sb.Append("Delivered-To: ").Append(first.Address.ToLowerInvariant()).Append('\n');
@@ -209,7 +185,9 @@ public sealed class PipeTransport(PipeOptions o, IUserDatabase users, TimeSpan t
         bool foldHost = o.Has('h'), foldUser = o.Has('u');
         return name switch
         {
-            "sender" => req.Sender.IsNull ? "" : Address(o, req.Sender.ToString(), fold: false),
+            // Postfix pipe(8): the null sender expands to null_sender= (MAILER-DAEMON); an empty one is not quoted.
+            "sender" => req.Sender.IsNull ? (o.NullSender.Length == 0 ? "" : Address(o, o.NullSender, fold: false))
+                : Address(o, req.Sender.ToString(), fold: false),
             "recipient" => Address(o, address, fold: true),
             "original_recipient" => Address(o, r?.OriginalRecipient ?? address, fold: true),
             "user" => foldUser ? user.ToLowerInvariant() : user,
@@ -236,5 +214,34 @@ public sealed class PipeTransport(PipeOptions o, IUserDatabase users, TimeSpan t
             && !(local.StartsWith('"') && local.EndsWith('"')))
             local = "\"" + local.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
         return local + domain;
+    }
+}
+
+/// <summary>Postfix pipe(8) eol=: writes each LF of the copy as the configured record delimiter.</summary>
+internal sealed class EolStream(Stream inner, string eol) : Stream
+{
+    private readonly byte[] _eol = System.Text.Encoding.Latin1.GetBytes(eol);
+
+    public override bool CanRead => false;
+    public override bool CanSeek => false;
+    public override bool CanWrite => true;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override void Flush() => inner.Flush();
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (buffer.Length > 0)
+        {
+            int nl = buffer.IndexOf((byte)'\n');
+            if (nl < 0) { inner.Write(buffer); return; }
+            inner.Write(buffer[..nl]);
+            inner.Write(_eol);
+            buffer = buffer[(nl + 1)..];
+        }
     }
 }

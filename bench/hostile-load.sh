@@ -45,8 +45,9 @@ PH=$(publish_posthorn "$repo" "$work/out")
 posthorn_config "$phconf" 2525 postfix "home_mailbox = Maildir/"
 printf 'smtpd_sasl_auth_enable = yes\nposthorn_passwd_file = %s/passwd\n' "$phconf" >> "$phconf/main.cf"
 printf 'someone:{PLAIN}%s::::::\n' "$(head -c 12 /dev/urandom | base64)" > "$phconf/passwd"
-postfix_peer_config "$pfconf" "$work" 2626 "home_mailbox = Maildir/
-mynetworks = 127.0.0.1/32" || exit 1
+postfix_peer_config "$pfconf" "$work" 2626 "home_mailbox = Maildir/" || exit 1
+# As for Posthorn (mynetworks_style = host): the hostile 127.0.1.x/127.0.2.x clients are outside mynetworks.
+sed -i 's|^mynetworks = 127.0.0.0/8$|mynetworks = 127.0.0.1/32|' "$pfconf/main.cf"
 
 load() {   # NAME PORT PHASE ARGS...
   local name=$1 port=$2 phase=$3; shift 3

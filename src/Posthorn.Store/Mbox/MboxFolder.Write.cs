@@ -175,7 +175,7 @@ internal sealed partial class MboxFolder
     /// <summary>Writes the kept messages, with new Status/X-Status lines, to <paramref name="output"/>; returns the length.</summary>
     private long WriteNewContent(SafeFileHandle fd, SafeFileHandle output, IReadOnlySet<uint> remove)
     {
-        using var w = new FileStream(output, FileAccess.ReadWrite, 65536);
+        var w = new HandleWriter(output);
         long first = _entries.Count > 0 ? _entries[0].Offset : 0;
         CopyRange(fd, 0, first, w);   // anything before the first From_ line stays as it was
         foreach (var e in _entries)
@@ -209,7 +209,37 @@ internal sealed partial class MboxFolder
             if (header) w.Write(status);
         }
         w.Flush();
-        return w.Length;
+        return w.Position;
+    }
+
+    /// <summary>Buffered writes at increasing offsets of a handle it does not own (a FileStream would close it).</summary>
+    private sealed class HandleWriter(SafeFileHandle handle)
+    {
+        private readonly byte[] _buf = new byte[65536];
+        private int _used;
+
+        public long Position { get; private set; }
+
+        public void Write(ReadOnlySpan<byte> data)
+        {
+            if (_used + data.Length > _buf.Length) Flush();
+            if (data.Length >= _buf.Length)
+            {
+                RandomAccess.Write(handle, data, Position);
+                Position += data.Length;
+                return;
+            }
+            data.CopyTo(_buf.AsSpan(_used));
+            _used += data.Length;
+        }
+
+        public void Flush()
+        {
+            if (_used == 0) return;
+            RandomAccess.Write(handle, _buf.AsSpan(0, _used), Position);
+            Position += _used;
+            _used = 0;
+        }
     }
 
     private static bool IsStatusHeader(ReadOnlySpan<byte> line)
@@ -220,14 +250,14 @@ internal sealed partial class MboxFolder
         return System.Text.Ascii.EqualsIgnoreCase(name, "status"u8) || System.Text.Ascii.EqualsIgnoreCase(name, "x-status"u8);
     }
 
-    private static void CopyRange(SafeFileHandle fd, long start, long end, Stream output)
+    private static void CopyRange(SafeFileHandle fd, long start, long end, HandleWriter output)
     {
         var buf = new byte[65536];
         for (long pos = start; pos < end;)
         {
             int n = RandomAccess.Read(fd, buf.AsSpan(0, (int)Math.Min(buf.Length, end - pos)), pos);
             if (n <= 0) break;
-            output.Write(buf, 0, n);
+            output.Write(buf.AsSpan(0, n));
             pos += n;
         }
     }

@@ -120,6 +120,49 @@ public sealed class ImapMboxTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Mail_delivered_during_IDLE_is_announced_and_APPEND_writes_to_the_spool_mbox()
+    {
+        await using var d = await DaemonProcess.StartAsync(WithMboxSpool("imapd"), output);
+        WritePasswd(d);
+        string mbox = d.MboxOf(User);
+        string t1 = Token.New(), t2 = Token.New(), t3 = Token.New();
+        await SendAsync(d, t1);
+
+        using var imap = await LoginAsync(d);
+        var inbox = imap.Inbox;
+        Assert.Equal(1, inbox.Count);
+        using (var done = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+        {
+            void Changed(object? sender, EventArgs e) => done.Cancel();
+            inbox.CountChanged += Changed;
+            var idle = imap.IdleAsync(done.Token);
+            await SendAsync(d, t2);
+            await idle;
+            inbox.CountChanged -= Changed;
+        }
+        Assert.Equal(2, inbox.Count);
+
+        // APPEND goes into the mbox, in mbox form, with a UID after the delivered ones.
+        var appended = new MimeKit.MimeMessage();
+        appended.From.Add(new MimeKit.MailboxAddress("Bob", "bob@example.test"));
+        appended.Subject = $"mbox {t3}";
+        appended.Body = new MimeKit.TextPart("plain") { Text = $"From the draft {t3}\n" };
+        var uid = await inbox.AppendAsync(appended, MessageFlags.Draft);
+        Assert.NotNull(uid);
+        string text = File.ReadAllText(mbox);
+        Assert.Contains("\nFrom MAILER-DAEMON  ", text, StringComparison.Ordinal);
+        Assert.Contains($">From the draft {t3}", text, StringComparison.Ordinal);
+        Assert.Contains("X-Status: T\n", text, StringComparison.Ordinal);
+        await imap.NoOpAsync();
+        Assert.Equal(3, inbox.Count);
+        var last = (await inbox.FetchAsync([uid.Value], MessageSummaryItems.Envelope | MessageSummaryItems.Flags)).Single();
+        Assert.Equal($"mbox {t3}", last.Envelope!.Subject);
+        Assert.True(last.Flags!.Value.HasFlag(MessageFlags.Draft));
+        Assert.Contains($"From the draft {t3}", (await inbox.GetMessageAsync(uid.Value)).TextBody, StringComparison.Ordinal);
+        await imap.DisconnectAsync(quit: true);
+    }
+
+    [Fact]
     public async Task Mail_in_the_spool_mbox_is_listed_with_stable_UIDLs_and_deleted_over_POP3()
     {
         await using var d = await DaemonProcess.StartAsync(WithMboxSpool("pop3d"), output);

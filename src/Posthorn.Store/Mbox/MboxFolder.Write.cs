@@ -107,9 +107,10 @@ internal sealed partial class MboxFolder
     /// <remarks>
     /// Under the dotlock and the exclusive fcntl lock, after reading any mail delivered meanwhile (so it
     /// is copied too and never lost). The new content goes to a temp file first and is fsync'd. Then:
-    /// when we may create files in the mbox's directory, the temp file is there, gets the mbox's owner
-    /// and mode, and is renamed over it (atomic: a crash leaves the old or the new mbox); otherwise
-    /// (a spool directory we cannot write, e.g. /var/mail mode 2775 root:mail), the temp file is
+    /// when we may create files in the mbox's directory and can give the new file the mbox's owner (we are
+    /// root or own the mbox), the temp file is there, gets the mbox's owner and mode, and is renamed over
+    /// it (atomic: a crash leaves the old or the new mbox); otherwise (a spool directory we cannot write,
+    /// e.g. /var/mail mode 2775 root:mail, or another user's mbox), the temp file is
     /// beside the index and is copied back over the mbox in place, which is then truncated and fsync'd,
     /// as mutt does — the inode stays, and until the copy ends the temp file holds the whole new mailbox.
     /// </remarks>
@@ -125,7 +126,10 @@ internal sealed partial class MboxFolder
             string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
             string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.posthorn-{Environment.ProcessId}.tmp");
             const int create = MboxNative.O_RDWR | MboxNative.O_CREAT | MboxNative.O_EXCL | MboxNative.O_NOFOLLOW | MboxNative.O_NOCTTY;
-            var tfd = ForceInPlace ? null : MboxNative.Open(temp, create, 0x180, out _);
+            // rename(2) only where the new file can have the mbox's owner: as root, or when the mbox is ours.
+            uint euid = MboxNative.geteuid();
+            bool mayRename = !ForceInPlace && (euid == 0 || euid == st.Uid);
+            var tfd = mayRename ? MboxNative.Open(temp, create, 0x180, out _) : null;
             bool inPlace = tfd is null;
             if (inPlace)
             {
@@ -147,7 +151,7 @@ internal sealed partial class MboxFolder
                 }
                 else
                 {
-                    if (MboxNative.geteuid() == 0 && MboxNative.fchown((int)tfd!.DangerousGetHandle(), st.Uid, st.Gid) < 0)
+                    if (euid == 0 && MboxNative.fchown((int)tfd!.DangerousGetHandle(), st.Uid, st.Gid) < 0)
                         throw new IOException($"cannot change owner of {temp}: {MboxNative.StrError(MboxNative.Errno)}");
                     MboxNative.fchmod((int)tfd!.DangerousGetHandle(), st.Mode & 0xFFF);
                     if (MboxNative.rename(temp, Path) < 0)

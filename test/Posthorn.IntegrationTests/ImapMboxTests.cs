@@ -163,6 +163,49 @@ public sealed class ImapMboxTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_flag_set_by_mutt_in_the_mbox_shows_over_IMAP_under_the_same_UID()
+    {
+        string script = ExternalTool.Require("script", "bsdutils");
+        ExternalTool.Require("mutt", "mutt");
+        await using var d = await DaemonProcess.StartAsync(WithMboxSpool("imapd"), output);
+        WritePasswd(d);
+        string mbox = d.MboxOf(User);
+        string t1 = Token.New();
+        await SendAsync(d, t1);
+        UniqueId uid;
+        uint validity;
+        using (var imap = await LoginAsync(d))
+        {
+            uid = (await imap.Inbox.SearchAsync(SearchQuery.All)).Single();
+            validity = imap.Inbox.UidValidity;
+            await imap.DisconnectAsync(quit: true);
+        }
+
+        // mutt flags the message and writes the mbox back (it rewrites in place, adding Status, X-Status,
+        // Content-Length and Lines headers), then quits.
+        string home = Directory.CreateDirectory(Path.Combine(d.ConfigDir, "mutt-flag")).FullName;
+        string rc = Path.Combine(home, "muttrc");
+        File.WriteAllText(rc, string.Join('\n', $"set folder=\"{home}\"", $"set spoolfile=\"{mbox}\"", "set mbox_type=mbox",
+            "set move=no", "set quit=yes", "set wait_key=no", "set sleep_time=0", "set beep=no",
+            "push \"<flag-message><sync-mailbox><quit>\"") + "\n");
+        var env = new Dictionary<string, string?> { ["TERM"] = "xterm", ["HOME"] = home, ["MAIL"] = mbox, ["LANG"] = "C.UTF-8" };
+        var result = await ProcessRunner.RunAsync(script, ["-qec", $"mutt -n -F '{rc}' -f '{mbox}'", "/dev/null"],
+            TimeSpan.FromSeconds(60), env, workingDirectory: home, keepStdinOpen: true);
+        Assert.True(result.ExitCode == 0, Mutt.StripTerminalControls(result.Stdout + result.Stderr));
+        Assert.Contains("X-Status: F", File.ReadAllText(mbox), StringComparison.Ordinal);
+
+        using (var imap = await LoginAsync(d))
+        {
+            var m = (await imap.Inbox.FetchAsync(0, -1, MessageSummaryItems.Flags | MessageSummaryItems.UniqueId | MessageSummaryItems.Envelope)).Single();
+            Assert.Equal(validity, imap.Inbox.UidValidity);
+            Assert.Equal(uid, m.UniqueId);
+            Assert.True(m.Flags!.Value.HasFlag(MessageFlags.Flagged));
+            Assert.Equal($"mbox {t1}", m.Envelope!.Subject);
+            await imap.DisconnectAsync(quit: true);
+        }
+    }
+
+    [Fact]
     public async Task Mail_in_the_spool_mbox_is_listed_with_stable_UIDLs_and_deleted_over_POP3()
     {
         await using var d = await DaemonProcess.StartAsync(WithMboxSpool("pop3d"), output);

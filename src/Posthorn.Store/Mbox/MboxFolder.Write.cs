@@ -124,11 +124,13 @@ internal sealed partial class MboxFolder
             if (!_entries.Any(e => remove.Contains(e.Info.Uid)) && !Dirty) return;
             if (!MboxNative.TryFstat(fd, out var st)) throw new IOException($"cannot stat {Path}");
             string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!;
-            string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.posthorn-{Environment.ProcessId}.tmp");
+            // One fixed name: only the dotlock holder writes it, so a leftover from a crash can go first.
+            string temp = System.IO.Path.Combine(dir, $".{System.IO.Path.GetFileName(Path)}.posthorn.tmp");
             const int create = MboxNative.O_RDWR | MboxNative.O_CREAT | MboxNative.O_EXCL | MboxNative.O_NOFOLLOW | MboxNative.O_NOCTTY;
             // rename(2) only where the new file can have the mbox's owner: as root, or when the mbox is ours.
             uint euid = MboxNative.geteuid();
             bool mayRename = !ForceInPlace && (euid == 0 || euid == st.Uid);
+            if (mayRename) MboxNative.unlink(temp);
             var tfd = mayRename ? MboxNative.Open(temp, create, 0x180, out _) : null;
             bool inPlace = tfd is null;
             if (inPlace)

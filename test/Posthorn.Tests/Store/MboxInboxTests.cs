@@ -22,9 +22,9 @@ public sealed class MboxInboxTests : IDisposable
 
     public void Dispose() => _root.Delete(recursive: true);
 
-    private static readonly MboxLockOptions Locking = new(20, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(500));
+    private static readonly MboxLockOptions Locking = new(500, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(500));
 
-    internal static readonly MboxFile.Locking DeliveryLocking = new(200, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(500), TimeProvider.System, default);
+    internal static readonly MboxFile.Locking DeliveryLocking = new(500, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(500), TimeProvider.System, default);
 
     private MboxInboxStore NewStore(bool inPlace = false) =>
         new(new MaildirStore(TimeProvider.System, "test", 1), TimeProvider.System, IndexDir) { ForceInPlace = inPlace };
@@ -284,6 +284,65 @@ public sealed class MboxInboxTests : IDisposable
         await using var again = (await account.OpenAsync("INBOX", false, default))!;
         Assert.Equal([2u, 3u], again.Messages.Select(m => m.Uid));
         Assert.Contains("Subject: a", await TextAsync(again, 1), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Lines_longer_than_the_read_buffer_and_From_lines_at_buffer_edges_are_parsed_exactly()
+    {
+        var expected = new List<string>();
+        var sb = new StringBuilder();
+        var rng = new Random(8);
+        for (int i = 0; i < 40; i++)
+        {
+            // Bodies of 1..5000 short lines, some "From " lines, and every fifth message one 200 KB line.
+            var body = new StringBuilder();
+            int lines = rng.Next(1, 5000);
+            for (int l = 0; l < lines; l++)
+                body.Append(l % 97 == 0 ? "From inside the body\n" : new string((char)('a' + l % 26), rng.Next(0, 60))).Append('\n');
+            if (i % 5 == 0) body.Append(new string('x', 200_000)).Append('\n');
+            string message = $"Subject: m{i}\n\n{body}";
+            expected.Add(message);
+            string quoted = string.Join('\n', message.Split('\n').Select(l => l.StartsWith("From ", StringComparison.Ordinal) ? ">" + l : l));
+            sb.Append($"From a@example.test  Tue Nov 25 13:17:08 2026\n{quoted}\n");
+        }
+        File.WriteAllText(Mbox, sb.ToString());
+        await using var box = (await Account(NewStore()).OpenAsync("INBOX", false, default))!;
+        Assert.Equal(40, box.Messages.Count);
+        for (int i = 0; i < 40; i++)
+        {
+            string got = await TextAsync(box, i);
+            Assert.Equal(expected[i], got);
+            Assert.Equal(Encoding.UTF8.GetByteCount(got) + got.Count(c => c == '\n'), box.Messages[i].Size);
+        }
+    }
+
+    [Fact]
+    public async Task A_deleted_index_is_rebuilt_from_the_mbox_with_flags_from_the_headers()
+    {
+        Deliver(Mbox, "Subject: a\n\nx\n");
+        Deliver(Mbox, "Subject: b\n\ny\n");
+        await using (var box = (await Account(NewStore()).OpenAsync("INBOX", false, default))!)
+            await box.StoreFlagsAsync([1], FlagOperation.Add, MessageFlags.Answered, [], default);
+        foreach (var f in Directory.GetFiles(IndexDir)) File.Delete(f);
+        await using var rebuilt = (await Account(NewStore()).OpenAsync("INBOX", false, default))!;
+        Assert.Equal([1u, 2u], rebuilt.Messages.Select(m => m.Uid));
+        Assert.Equal(MessageFlags.Answered, rebuilt.Messages[1].Flags);
+        Assert.True(File.Exists(Path.Combine(IndexDir, "u.sqlite")));
+    }
+
+    [Fact]
+    public async Task A_removed_mbox_file_empties_the_inbox_and_new_delivery_starts_it_again()
+    {
+        Deliver(Mbox, "Subject: a\n\nx\n");
+        await using var box = (await Account(NewStore()).OpenAsync("INBOX", false, default))!;
+        File.Delete(Mbox);
+        var changes = await box.SyncAsync(true, default);
+        Assert.Equal([1], changes.Expunged);
+        Assert.Empty(box.Messages);
+        Deliver(Mbox, "Subject: b\n\ny\n");
+        await box.SyncAsync(true, default);
+        var m = Assert.Single(box.Messages);
+        Assert.Equal(2u, m.Uid);
     }
 
     private static ulong Inode(string path)

@@ -13,8 +13,8 @@ internal sealed partial class MboxFolder
     public Entry Append(ReadOnlySpan<byte> message, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset date,
         CancellationToken ct)
     {
-        var fd = EnsureOpen() ?? Create();
-        using (MboxLock.Exclusive(Path, fd, _locking, _clock, ct))
+        var (fd, held) = LockCurrent(create: true, ct);
+        using (held)
         {
             SyncLocked(fd);
             if (!MboxNative.TryFstat(fd, out var st)) throw new IOException($"cannot stat {Path}");
@@ -36,6 +36,22 @@ internal sealed partial class MboxFolder
             if (e.Offset < end) throw new IOException($"appended message not found in {Path}");
             if (keywords.Count > 0) SetFlags(e, e.Info.Flags, keywords);
             return e;
+        }
+    }
+
+    /// <summary>Takes the dotlock and the exclusive fcntl lock on the file the path names once both are held:
+    /// a reader that renames a new mbox into place (MboxFile.Rewrite, posthorn mail) may have replaced the
+    /// one we had open while we waited, and a lock on that one would protect nothing.</summary>
+    private (SafeFileHandle Fd, IDisposable Held) LockCurrent(bool create, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            var fd = EnsureOpen() ?? (create ? Create() : throw new IOException($"{Path} vanished"));
+            var held = MboxLock.Exclusive(Path, fd, _locking, _clock, ct);
+            if (MboxNative.TryLstat(Path, out var named, out _) && MboxNative.TryFstat(fd, out var open) && named.Inode == open.Inode)
+                return (fd, held);
+            held.Dispose();
+            if (attempt >= 3) throw new IOException($"{Path} keeps being replaced while we lock it");
         }
     }
 
@@ -116,9 +132,10 @@ internal sealed partial class MboxFolder
     /// </remarks>
     public void Rewrite(IReadOnlySet<uint> remove, CancellationToken ct)
     {
-        if (EnsureOpen() is not { } fd) return;
+        if (EnsureOpen() is null) return;
         SafeFileHandle? replaced = null;
-        using (MboxLock.Exclusive(Path, fd, _locking, _clock, ct))
+        var (fd, held) = LockCurrent(create: false, ct);
+        using (held)
         {
             SyncLocked(fd);
             if (!_entries.Any(e => remove.Contains(e.Info.Uid)) && !Dirty) return;

@@ -345,6 +345,29 @@ public sealed class MboxInboxTests : IDisposable
         Assert.Equal(2u, m.Uid);
     }
 
+    [Fact]
+    public async Task An_mbox_renamed_into_place_by_another_reader_is_followed_and_rewritten()
+    {
+        Deliver(Mbox, "Subject: a\n\nx\n");
+        Deliver(Mbox, "Subject: b\n\ny\n");
+        await using var box = (await Account(NewStore()).OpenAsync("INBOX", false, default))!;
+        // As posthorn mail (MboxFile.Rewrite) does: a new file without message 1, renamed over the mbox.
+        string text = File.ReadAllText(Mbox);
+        string replacement = Path.Combine(Spool, "u.new");
+        File.WriteAllText(replacement, text[(text.IndexOf("\nFrom ", StringComparison.Ordinal) + 1)..]);
+        File.Move(replacement, Mbox, overwrite: true);
+        Deliver(Mbox, "Subject: c\n\nz\n");
+        var changes = await box.SyncAsync(true, default);
+        Assert.Equal([1], changes.Expunged);
+        Assert.Equal([2u, 3u], box.Messages.Select(m => m.Uid));
+        await box.StoreFlagsAsync([0], FlagOperation.Add, MessageFlags.Deleted, [], default);
+        Assert.Equal([1], await box.ExpungeAsync(null, default));
+        string left = File.ReadAllText(Mbox);
+        Assert.DoesNotContain("Subject: b", left, StringComparison.Ordinal);
+        Assert.Contains("Subject: c", left, StringComparison.Ordinal);
+        Assert.Equal([3u], box.Messages.Select(m => m.Uid));
+    }
+
     private static ulong Inode(string path)
     {
         Assert.True(MboxNative.TryLstat(path, out var st, out _));

@@ -206,6 +206,40 @@ public sealed class ImapMboxTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Mail_delivered_by_SMTP_while_IMAP_expunges_rewrite_the_mbox_is_never_lost()
+    {
+        await using var d = await DaemonProcess.StartAsync(WithMboxSpool("imapd"), output);
+        WritePasswd(d);
+        string mbox = d.MboxOf(User);
+        await SendAsync(d, Token.New());
+        using var imap = await LoginAsync(d);
+        var inbox = imap.Inbox;
+        int expunged = 0;
+        inbox.MessageExpunged += (_, _) => expunged++;
+
+        // Local delivery appends under the dotlock and fcntl lock while each EXPUNGE rewrites the mbox under
+        // the same locks: whatever the interleaving, every message is either expunged after it was seen, or still there.
+        const int count = 12;
+        var sending = Task.Run(async () =>
+        {
+            for (int i = 0; i < count; i++) await SendAsync(d, Token.New());
+        });
+        while (!sending.IsCompleted)
+        {
+            await imap.NoOpAsync();
+            if (inbox.Count == 0) continue;
+            await inbox.AddFlagsAsync(Enumerable.Range(0, inbox.Count).ToList(), MessageFlags.Deleted, silent: true);
+            await inbox.ExpungeAsync();
+        }
+        await sending;
+        await imap.NoOpAsync();
+        int inFile = File.ReadAllLines(mbox).Count(l => l.StartsWith("From ", StringComparison.Ordinal));
+        Assert.Equal(count + 1, expunged + inFile);
+        Assert.Equal(inFile, inbox.Count);
+        await imap.DisconnectAsync(quit: true);
+    }
+
+    [Fact]
     public async Task Mail_in_the_spool_mbox_is_listed_with_stable_UIDLs_and_deleted_over_POP3()
     {
         await using var d = await DaemonProcess.StartAsync(WithMboxSpool("pop3d"), output);

@@ -57,8 +57,8 @@ internal sealed partial class MboxFolder
 
     private SafeFileHandle Create()
     {
-        // DEVIATION: local(8) creates a missing spool mbox as root and gives it to the user; the IMAP side
-        // creates it with the daemon's identity, mode 0600 (as Dovecot does for a user's own INBOX).
+        // Only when not root (MboxInboxAccount refuses otherwise): the daemon then runs as the mail's user,
+        // and the file is that user's, mode 0600, as local(8) would create it.
         var fd = MboxNative.Open(Path, MboxNative.O_RDWR | MboxNative.O_CREAT | MboxNative.O_EXCL | MboxNative.O_NOFOLLOW | MboxNative.O_NOCTTY,
             0x180, out int errno);
         if (fd is null && errno == MboxNative.EEXIST) return EnsureOpen() ?? throw new IOException($"cannot open {Path}");

@@ -59,6 +59,10 @@ internal sealed class MboxInboxAccount(MboxInboxStore store, IMailAccount maildi
         MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset? internalDate, CancellationToken ct)
     {
         if (!IsInbox(name)) return await maildir.AppendAsync(name, message, flags, keywords, internalDate, ct);
+        // Postfix local(8) creates a spool mbox owned by its user; as root we do not know that uid here, and a
+        // file of ours would make every later delivery fail ("file has wrong owner"): leave creation to delivery.
+        if (MboxNative.geteuid() == 0 && !File.Exists(mboxPath))
+            return (null, new StoreError("CANNOT", "INBOX has no mailbox file yet; the first delivery creates it."));
         var date = internalDate ?? store.Clock.GetUtcNow();
         var result = await store.WithFolderAsync(mboxPath, indexFile, locking, f =>
         {

@@ -27,9 +27,10 @@ public sealed class MboxInboxStore(IMailStore maildirs, TimeProvider clock, stri
     internal bool ForceInPlace { get; set; }
 
     /// <summary>The store a session uses under this configuration: with <paramref name="homeMailbox"/> empty
-    /// and an mbox spool (<paramref name="mailSpoolDirectory"/> not ending in "/"), a user whose Maildir
-    /// has no INBOX (no <c>cur/</c>) and who has a spool mbox gets it as INBOX; every other user, and every
-    /// user under any other configuration, gets the Maildir store unchanged.</summary>
+    /// and an mbox spool (<paramref name="mailSpoolDirectory"/> not ending in "/"), where local(8) writes,
+    /// INBOX is mail_spool_directory/USER (empty until the first delivery creates it), as Dovecot's
+    /// <c>INBOX=/var/mail/%u</c>; except for a user whose Maildir already has an INBOX (<c>cur/</c>, e.g.
+    /// written by lmtpd), who keeps it. Under any other configuration every user gets the Maildir store.</summary>
     public IMailStore ForConfig(string homeMailbox, string mailSpoolDirectory, MboxLockOptions locking)
     {
         if (homeMailbox.Trim().Length > 0 || mailSpoolDirectory.Trim().Length == 0 || mailSpoolDirectory.TrimEnd().EndsWith('/'))
@@ -108,7 +109,7 @@ public sealed class MboxInboxStore(IMailStore maildirs, TimeProvider clock, stri
         public IMailAccount OpenAccount(string user, string maildir)
         {
             string mbox = Path.Combine(spool, user);
-            bool useMbox = IsPlainName(user) && !Directory.Exists(Path.Combine(maildir, "cur")) && File.Exists(mbox);
+            bool useMbox = IsPlainName(user) && !Directory.Exists(Path.Combine(maildir, "cur"));
             return useMbox ? owner.OpenAccount(user, maildir, mbox, locking) : owner.Maildirs.OpenAccount(user, maildir);
         }
     }

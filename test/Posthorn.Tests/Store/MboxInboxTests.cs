@@ -242,19 +242,46 @@ public sealed class MboxInboxTests : IDisposable
     }
 
     [Fact]
-    public void Users_with_a_Maildir_inbox_or_no_spool_mbox_keep_the_Maildir_store()
+    public void Mbox_spool_users_get_the_mbox_inbox_unless_their_Maildir_has_one_or_delivery_writes_Maildir()
     {
         var store = NewStore();
-        // No spool mbox: Maildir.
-        Assert.DoesNotContain("Mbox", store.ForConfig("", Spool, Locking).OpenAccount("u", Maildir).GetType().Name, StringComparison.Ordinal);
+        static string Kind(IMailStore s, string maildir) => s.OpenAccount("u", maildir).GetType().Name;
+        // home_mailbox empty and an mbox spool: the spool mbox, also before the first delivery.
+        Assert.Equal("MboxInboxAccount", Kind(store.ForConfig("", Spool, Locking), Maildir));
         Deliver(Mbox, "Subject: a\n\nx\n");
-        Assert.Contains("Mbox", store.ForConfig("", Spool, Locking).OpenAccount("u", Maildir).GetType().Name, StringComparison.Ordinal);
+        Assert.Equal("MboxInboxAccount", Kind(store.ForConfig("", Spool, Locking), Maildir));
         // home_mailbox set or a Maildir spool: the Maildir store itself.
-        Assert.DoesNotContain("Mbox", store.ForConfig("Maildir/", Spool, Locking).OpenAccount("u", Maildir).GetType().Name, StringComparison.Ordinal);
-        Assert.DoesNotContain("Mbox", store.ForConfig("", Spool + "/", Locking).OpenAccount("u", Maildir).GetType().Name, StringComparison.Ordinal);
-        // A Maildir INBOX that exists wins.
+        Assert.Equal("MaildirAccount", Kind(store.ForConfig("Maildir/", Spool, Locking), Maildir));
+        Assert.Equal("MaildirAccount", Kind(store.ForConfig("", Spool + "/", Locking), Maildir));
+        // A user name that is not a file name, and a Maildir INBOX that exists, keep Maildir.
+        Assert.Equal("MaildirAccount", store.ForConfig("", Spool, Locking).OpenAccount("../u", Maildir).GetType().Name);
         Directory.CreateDirectory(Path.Combine(Maildir, "cur"));
-        Assert.DoesNotContain("Mbox", store.ForConfig("", Spool, Locking).OpenAccount("u", Maildir).GetType().Name, StringComparison.Ordinal);
+        Assert.Equal("MaildirAccount", Kind(store.ForConfig("", Spool, Locking), Maildir));
+    }
+
+    [Fact]
+    public async Task Before_the_first_delivery_the_inbox_is_empty_and_APPEND_creates_the_mbox_only_when_not_root()
+    {
+        var account = Account(NewStore());
+        await using (var box = (await account.OpenAsync("INBOX", false, default))!)
+            Assert.Empty(box.Messages);
+        Assert.False(File.Exists(Mbox));
+        var (result, error) = await account.AppendAsync("INBOX", Encoding.ASCII.GetBytes("Subject: x\r\n\r\ny\r\n"), MessageFlags.None, [], null, default);
+        if (Environment.UserName == "root")
+        {
+            // As root the file would not be the user's, and local(8) would refuse it ever after.
+            Assert.Equal("CANNOT", error!.Code);
+            Assert.False(File.Exists(Mbox));
+        }
+        else
+        {
+            Assert.Null(error);
+            Assert.Equal(1u, result!.Uid);
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Mbox));
+            Deliver(Mbox, "Subject: delivered\n\nz\n");
+            await using var box = (await account.OpenAsync("INBOX", false, default))!;
+            Assert.Equal([1u, 2u], box.Messages.Select(m => m.Uid));
+        }
     }
 
     [Fact]

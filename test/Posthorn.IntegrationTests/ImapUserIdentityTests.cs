@@ -101,6 +101,51 @@ public sealed class ImapUserIdentityTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task As_root_an_mbox_INBOX_in_the_spool_is_served_as_its_user_with_the_index_in_a_directory_of_theirs()
+    {
+        bool root = Unix.IsRoot;
+        string user = root ? "nobody" : TestConfig.User;
+        uint uid = root ? await Unix.UidOfAsync(user) ?? throw new Xunit.Sdk.XunitException("this test needs the account nobody") : Unix.EffectiveUid;
+        uint gid = await GidOfAsync(user);
+        if (!root) output.WriteLine($"not root: {user} is the daemon's own user; the identity switch is not shown");
+        var config = (TestConfig.Default with { SecondListenerCommand = "imapd" }).With("posthorn_passwd_file", "$config_directory/passwd");
+        if (root) config = config.With("mail_owner", "daemon");
+        await using var d = DaemonProcess.Create(config, output);
+        File.SetUnixFileMode(Path.GetDirectoryName(d.MboxOf(user))!, (UnixFileMode)0x3FF);   // a 1777 spool
+        string home = Directory.CreateDirectory(Path.Combine(d.ConfigDir, "home-" + user)).FullName;
+        if (root) Assert.Equal(0, (await ProcessRunner.RunAsync("/bin/chown", [$"{uid}:{gid}", home], TimeSpan.FromSeconds(10))).ExitCode);
+        File.WriteAllText(Path.Combine(d.ConfigDir, "passwd"), $"{user}:{{PLAIN}}{Password}:{uid}:{gid}::{home}::\n");
+        await d.StartAsync();
+
+        string token = Token.New();
+        await using (var smtp = await d.ConnectAsync())
+        {
+            await smtp.CommandAsync("EHLO client.example");
+            string id = await smtp.SendMailAsync("alice@sender.example", $"{user}@{TestConfig.Myhostname}",
+                $"From: Alice <alice@sender.example>\nSubject: mbox identity {token}\n\nbody {token}\n");
+            await d.WaitForLogAsync($"{id}: removed");
+        }
+        Assert.Equal(uid, await Unix.OwnerUidAsync(d.MboxOf(user)));
+
+        using var imap = new ImapClient { Timeout = 30_000 };
+        await imap.ConnectAsync("127.0.0.1", d.SecondSmtpPort!.Value, SecureSocketOptions.None);
+        await imap.AuthenticateAsync(user, Password);
+        await imap.Inbox.OpenAsync(FolderAccess.ReadWrite);
+        Assert.Equal($"mbox identity {token}", (await imap.Inbox.GetMessageAsync(0)).Subject);
+        await imap.Inbox.AddFlagsAsync(0, MessageFlags.Deleted, silent: true);
+        await imap.Inbox.ExpungeAsync();
+        await imap.DisconnectAsync(quit: true);
+        Assert.DoesNotContain(token, DaemonProcess.ReadAllShared(d.MboxOf(user)));
+        Assert.Equal(uid, await Unix.OwnerUidAsync(d.MboxOf(user)));
+        // The mbox index: under data_directory, in a 0700 directory of the user's own.
+        string indexDir = Directory.GetDirectories(d.ConfigDir, user, SearchOption.AllDirectories)
+            .Single(p => Path.GetFileName(Path.GetDirectoryName(p)) == "imapd-mbox");
+        Assert.Equal(uid, await Unix.OwnerUidAsync(indexDir));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(indexDir));
+        Assert.True(File.Exists(Path.Combine(indexDir, "index.sqlite")));
+    }
+
     private static async Task<uint> GidOfAsync(string user)
     {
         var r = await ProcessRunner.RunAsync("/usr/bin/id", ["-g", user], TimeSpan.FromSeconds(10));

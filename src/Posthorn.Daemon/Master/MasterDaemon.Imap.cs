@@ -36,6 +36,13 @@ public sealed partial class MasterDaemon
     private long _imapSessions;
     private readonly ConcurrentDictionary<string, IPasswordDatabase> _userDatabases = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Listener, (X509Certificate2? Cert, X509Certificate2Collection? Chain)> _mailboxTls = new();
+    private Posthorn.Store.Mbox.MboxInboxStore? _mboxInbox;
+
+    /// <summary>The sessions' store: Maildir, with INBOX from mail_spool_directory/USER for mbox users
+    /// (home_mailbox empty, see MboxInboxStore.ForConfig); the index goes under data_directory.</summary>
+    private Posthorn.Store.IMailStore MailStore(ConfigSnapshot cfg) =>
+        LazyInitializer.EnsureInitialized(ref _mboxInbox, () => new(_store, _clock, Path.Combine(cfg.Get("data_directory"), "imapd-mbox")))
+            .ForConfig(cfg.Get("home_mailbox"), cfg.Get("mail_spool_directory"), Posthorn.Store.Mbox.MboxLockOptions.Default);
 
     private static ImapSessionOptions ImapOptions(ConfigSnapshot cfg) => new()
     {
@@ -128,7 +135,11 @@ public sealed partial class MasterDaemon
                     TlsChain = chain,
                 };
                 var users = new UserDatabaseImapResolver(Users(cfg), cfg.Get("imapd_mailbox"));
-                var store = new UserMailStore(_store, Users(cfg));   // the user's mail, opened as the user
+                // The user's mail, opened as the user; an mbox INBOX's index lives in a directory of the user's own.
+                var store = new UserMailStore(MailStore(cfg), Users(cfg))
+                {
+                    PrivateDirectoryOf = user => _mboxInbox?.IndexDirectoryOf(user),
+                };
                 if (listener.Service.Command == "pop3d")
                     await new Pop3ServerSession(stream, options, store, users, Log, _clock).RunAsync(ct);
                 else

@@ -19,8 +19,14 @@ public sealed class UserMailStore(IMailStore inner, IPasswordDatabase users) : I
         var found = users.FindAsync(user, CancellationToken.None).AsTask().GetAwaiter().GetResult().User;
         if (found is not { Uid: { } uid, Gid: { } gid }) return inner.OpenAccount(user, maildir);
         var identity = new Identity((uint)uid, (uint)gid);
+        if (PrivateDirectoryOf?.Invoke(user) is { } own)
+            UserFileThreads.EnsureOwnedDirectoryAsync(own, (uint)uid, (uint)gid).GetAwaiter().GetResult();
         return new Account(identity.Run(() => inner.OpenAccount(user, maildir)), identity);
     }
+
+    /// <summary>A directory the store keeps for the user outside the user's own files (the mbox INBOX index under
+    /// data_directory); it is made the user's (mode 0700) before the account opens. Null: none.</summary>
+    public Func<string, string?>? PrivateDirectoryOf { get; init; }
 
     private sealed record Identity(uint Uid, uint Gid)
     {

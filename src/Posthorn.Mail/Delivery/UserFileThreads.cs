@@ -33,6 +33,38 @@ public static class UserFileThreads
         }
     });
 
+    /// <summary>Makes <paramref name="path"/> a directory of <paramref name="uid"/>/<paramref name="gid"/> with mode 0700
+    /// (its parents as the daemon's own), so that work run as the user can keep files there. A symbolic link is never
+    /// followed; a directory with another owner is handed to the user only by a daemon that can become root.</summary>
+    /// <exception cref="IOException">the directory cannot be made or handed over.</exception>
+    public static Task<bool> EnsureOwnedDirectoryAsync(string path, uint uid, uint gid) => Threads.Run(() =>
+    {
+        var lowered = ThreadCredentials.RaiseToSavedRoot();
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            if (LibC.mkdir(path, 0x1C0 /* 0700 */) != 0 && LibC.Errno != 17 /* EEXIST */)
+                throw new IOException($"mkdir {path}: {LibC.StrError(LibC.Errno)}");
+            int fd = LibC.Open(path, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC, 0, out int errno);
+            if (fd < 0) throw new IOException($"open {path}: {LibC.StrError(errno)}");
+            try
+            {
+                if (!LibC.TryFstat(fd, out var st, out errno)) throw new IOException($"stat {path}: {LibC.StrError(errno)}");
+                if ((st.Uid != uid || st.Gid != gid) && LibC.IsRoot && LibC.fchown(fd, uid, gid) != 0)
+                    throw new IOException($"chown {path}: {LibC.StrError(LibC.Errno)}");
+            }
+            finally
+            {
+                LibC.close(fd);
+            }
+            return true;
+        }
+        finally
+        {
+            if (lowered is { } to) ThreadCredentials.Lower(to);
+        }
+    });
+
     /// <summary>Runs <paramref name="work"/> to its end on the calling thread, continuations included.</summary>
     private static T Pump<T>(Func<ValueTask<T>> work)
     {

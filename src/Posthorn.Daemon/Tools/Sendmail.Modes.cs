@@ -50,7 +50,7 @@ public static partial class Sendmail
             }
             if (r.Recipients.Count == 0 && !r.Extract)
                 return Usage(ctx, "Recipient addresses must be specified on the command line or via the -t option");
-            int rc = await EnqueueAsync(ctx, queue, r.Sender, r.FullName, r.Extract, r.DotIsEnd, [.. r.Recipients]);
+            int rc = await EnqueueAsync(ctx, queue, r);
             if (rc == 0) await WakePickupAsync(queue);
             return rc;
         }

@@ -13,7 +13,9 @@ namespace Posthorn.Daemon.Tools;
 /// <c>-bp</c> (same as mailq), <c>--</c>, recipients; with the configuration (<see cref="RunToolAsync"/>, Sendmail.Modes.cs):
 /// <c>-bs</c> (SMTP on standard input and output), <c>-bv</c> (a report instead of delivery), <c>-q</c>,
 /// <c>-qRsite</c>, <c>-qIid</c> (as postqueue -f, -s, -i), <c>-I</c> / <c>-bi</c> (newaliases).
-/// Accepted and ignored: -B -C -N -R -V -X -L -O -h -e -p (with argument), -G -U -c -m -n -v -x, -bh, -bH,
+/// <c>-N dsn</c> (RFC 3461 NOTIFY for every recipient: <c>never</c>, or a comma list of success, delay, failure),
+/// <c>-R full|hdrs</c> (RFC 3461 RET);
+/// Accepted and ignored: -B -C -V -X -L -O -h -e -p (with argument), -G -U -c -m -n -v -x, -bh, -bH,
 /// -q with an interval, and other -o options.
 /// Postfix sendmail_fix_line_endings = always: CR LF becomes LF.
 /// The sender defaults to the login name of the invoking user, unqualified; cleanup qualifies it.
@@ -34,7 +36,13 @@ public static partial class Sendmail
     /// 'i' newaliases, 'q' flush the queue (with <paramref name="FlushSite"/> or <paramref name="FlushId"/>),
     /// 'n' nothing to do (-q with an interval).</param>
     internal sealed record Request(char Mode, string? Sender, string? FullName, bool Extract, bool DotIsEnd,
-        IReadOnlyList<string> Recipients, string? FlushSite = null, string? FlushId = null);
+        IReadOnlyList<string> Recipients, string? FlushSite = null, string? FlushId = null)
+    {
+        /// <summary>-N: the NOTIFY of every recipient.</summary>
+        public DsnNotifyFlags Notify { get; init; }
+        /// <summary>-R: "FULL" or "HDRS"; null without -R.</summary>
+        public string? Ret { get; init; }
+    }
 
     /// <summary>The maildrop part of sendmail(1): -bm (the default) and -bp. The modes that need main.cf
     /// (-bs, -bv, -q, -I) come through <see cref="RunToolAsync"/>; here they are a usage error.</summary>
@@ -46,7 +54,7 @@ public static partial class Sendmail
         if (r.Recipients.Count == 0 && !r.Extract)
             return Usage(ctx, "Recipient addresses must be specified on the command line or via the -t option");
         // A command-line tool: no synchronization context, the main thread simply waits.
-        return EnqueueAsync(ctx, queueDirectory, r.Sender, r.FullName, r.Extract, r.DotIsEnd, [.. r.Recipients]).GetAwaiter().GetResult();
+        return EnqueueAsync(ctx, queueDirectory, r).GetAwaiter().GetResult();
     }
 
     /// <summary>Postfix sendmail's option parsing; false (with the exit status) after a usage error.</summary>
@@ -56,6 +64,8 @@ public static partial class Sendmail
         status = 0;
         string? sender = null, fullName = null, flushSite = null, flushId = null;
         bool extract = false, dotIsEnd = true;
+        var notify = DsnNotifyFlags.Unspecified;
+        string? ret = null;
         char mode = 'm';
         int i = 0;
         // Postfix runs getopt in POSIX mode: options stop at the first non-option argument.
@@ -84,6 +94,16 @@ public static partial class Sendmail
                     case 'o' when value == "i": dotIsEnd = false; break;
                     case 'f' or 'r': sender = StripBrackets(value!); break;
                     case 'F': fullName = value; break;
+                    case 'N':
+                        if (ParseNotify(value!) is not { } n) { status = Usage(ctx, $"bad -N option value: {value}"); return false; }
+                        notify = n;
+                        break;
+                    case 'R':
+                        // Postfix sendmail(1) -R return_limit: "full" or "hdrs" (RFC 3461 RET).
+                        if (!value!.Equals("full", StringComparison.OrdinalIgnoreCase) && !value.Equals("hdrs", StringComparison.OrdinalIgnoreCase))
+                        { status = Usage(ctx, $"bad -R option value: {value}"); return false; }
+                        ret = value.ToUpperInvariant();
+                        break;
                     case 'I': mode = 'i'; break;   // Postfix sendmail(1): -I initializes the alias database
                     case 'b':
                         switch (value)
@@ -118,13 +138,31 @@ public static partial class Sendmail
         for (; i < args.Length; i++)
             foreach (string part in args[i].Split(','))
                 if (StripBrackets(part.Trim()) is { Length: > 0 } r) recipients.Add(r);
-        request = new Request(mode, sender, fullName, extract, dotIsEnd, recipients, flushSite, flushId);
+        request = new Request(mode, sender, fullName, extract, dotIsEnd, recipients, flushSite, flushId) { Notify = notify, Ret = ret };
         return true;
     }
 
-    private static async Task<int> EnqueueAsync(ToolContext ctx, string queueDirectory, string? sender, string? fullName,
-        bool extract, bool dotIsEnd, List<string> recipients)
+    /// <summary>sendmail -N: <c>never</c> alone, or any of success, delay, failure (RFC 3461 §4.1); null if invalid.</summary>
+    internal static DsnNotifyFlags? ParseNotify(string value)
     {
+        var flags = DsnNotifyFlags.Unspecified;
+        foreach (var word in value.Split(',', StringSplitOptions.TrimEntries))
+            flags |= word.ToLowerInvariant() switch
+            {
+                "never" => DsnNotifyFlags.Never,
+                "success" => DsnNotifyFlags.Success,
+                "delay" => DsnNotifyFlags.Delay,
+                "failure" => DsnNotifyFlags.Failure,
+                _ => (DsnNotifyFlags)0xFF,
+            };
+        bool valid = flags != DsnNotifyFlags.Unspecified && flags != (DsnNotifyFlags)0xFF && (flags & ~(DsnNotifyFlags)0x0F) == 0
+            && (flags == DsnNotifyFlags.Never || (flags & DsnNotifyFlags.Never) == 0);
+        return valid ? flags : null;
+    }
+
+    private static async Task<int> EnqueueAsync(ToolContext ctx, string queueDirectory, Request r)
+    {
+        var (sender, fullName, extract, dotIsEnd) = (r.Sender, r.FullName, r.Extract, r.DotIsEnd);
         var dir = new QueueDirectory(queueDirectory);
         var id = new QueueIdGenerator(ctx.Clock).Next();
         uint uid = UnixUser.RealUserId();
@@ -135,10 +173,11 @@ public static partial class Sendmail
         };
         if (fullName is { Length: > 0 }) attributes[QueueEnvelope.SenderFullNameAttribute] = fullName;
         if (extract) attributes[QueueEnvelope.ExtractRecipientsAttribute] = "yes";
+        if (r.Ret is { } ret) attributes[QueueEnvelope.DsnReturnAttribute] = ret;
         // Postfix sendmail: the default sender is the login name of the real uid (getpwuid), unqualified.
         var envelope = new QueueEnvelope(
             SmtpPath.FromAddress(sender ?? Environment.UserName),
-            recipients.Select(r => new QueueRecipient(r)).ToList(),
+            r.Recipients.Select(a => new QueueRecipient(a, Notify: r.Notify)).ToList(),
             ctx.Clock.GetUtcNow(),
             attributes);
         try

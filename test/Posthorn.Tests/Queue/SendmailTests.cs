@@ -50,6 +50,33 @@ public class SendmailTests
     }
 
     [Fact]
+    public void Dash_N_and_dash_R_set_the_dsn_notify_of_every_recipient_and_the_return()
+    {
+        using var q = new TempQueue();
+        Assert.Equal(0, Sendmail.Run(["-N", "success,delay", "-R", "hdrs", "bob", "carol"], q.Tool("Subject: s\n\nx\n"), q.Root));
+        var m = OnlyMaildropFile(q);
+        Assert.All(m.Envelope.Recipients, r => Assert.Equal(DsnNotifyFlags.Success | DsnNotifyFlags.Delay, r.Notify));
+        Assert.Equal("HDRS", m.Envelope.Attributes[QueueEnvelope.DsnReturnAttribute]);
+    }
+
+    [Theory]
+    [InlineData("never", DsnNotifyFlags.Never)]
+    [InlineData("failure", DsnNotifyFlags.Failure)]
+    [InlineData("SUCCESS, failure", DsnNotifyFlags.Success | DsnNotifyFlags.Failure)]
+    public void Dash_N_values(string value, DsnNotifyFlags expected) => Assert.Equal(expected, Sendmail.ParseNotify(value));
+
+    [Theory]
+    [InlineData("-N", "never,success")]   // RFC 3461 §4.1: NEVER stands alone
+    [InlineData("-N", "sometimes")]
+    [InlineData("-R", "all")]
+    public void Bad_dash_N_or_dash_R_is_a_usage_error(string flag, string value)
+    {
+        using var q = new TempQueue();
+        Assert.Equal(Sendmail.ExUsage, Sendmail.Run([flag, value, "bob"], q.Tool("x\n"), q.Root));
+        Assert.Empty(q.Dir.List(QueueName.Maildrop));
+    }
+
+    [Fact]
     public void A_line_longer_than_the_buffer_is_kept_whole()
     {
         using var q = new TempQueue();

@@ -125,7 +125,8 @@ for n in $counts; do
     sleep 2
     out=$(python3 "$here/idle-hold.py" 127.0.0.1 2144 "$n" "$hold" "$dc_pid" "* OK")
     echo "   $out" >&2; record "$name" "$n" "$out"
-    grep -h -i -E 'limit|warning|fatal' "$dcdir/dovecot.log" 2>/dev/null | sort | uniq -c | head -5 | sed 's/^/   dovecot.log: /' >&2 || true
+    grep -h -i -E 'limit|warning|fatal' "$dcdir/dovecot.log" 2>/dev/null | cut -d' ' -f4- | sort | uniq -c | head -5 \
+      | sed 's/^/   dovecot.log: /' >&2 || true
     kill "$dc_pid" 2>/dev/null; wait "$dc_pid" 2>/dev/null || true; dc_pid=
   done
 done
@@ -136,10 +137,11 @@ cp "$raw" "$here/results/imap-idle-$stamp.csv"
 python3 - "$raw" <<'PY'
 import csv, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-print(f"{'server':14} {'conns':>6} {'greeted':>8} {'procs':>6} {'RSS rest MiB':>13} {'RSS idle MiB':>13} {'PSS idle MiB':>13} {'KiB/conn':>9}")
+# KiB/conn: growth of PSS (shared pages divided among processes) per greeted connection.
+print(f"{'server':14} {'conns':>6} {'greeted':>8} {'procs':>6} {'RSS rest MiB':>13} {'RSS idle MiB':>13} {'PSS rest MiB':>13} {'PSS idle MiB':>13} {'KiB/conn':>9}")
 for r in rows:
-    rest, idle, pss, g = int(r["rss_rest_kb"]), int(r["rss_idle_kb"]), int(r["pss_idle_kb"]), int(r["greetings"])
-    per = f"{(idle - rest) / g:.1f}" if g else "-"
-    print(f"{r['server']:14} {r['connections']:>6} {g:>8} {r['procs']:>6} {rest/1024:>13.1f} {idle/1024:>13.1f} {pss/1024:>13.1f} {per:>9}")
+    rest, idle, prest, pidle, g = (int(r[k]) for k in ("rss_rest_kb", "rss_idle_kb", "pss_rest_kb", "pss_idle_kb", "greetings"))
+    per = f"{(pidle - prest) / g:.1f}" if g else "-"
+    print(f"{r['server']:14} {r['connections']:>6} {g:>8} {r['procs']:>6} {rest/1024:>13.1f} {idle/1024:>13.1f} {prest/1024:>13.1f} {pidle/1024:>13.1f} {per:>9}")
 PY
 echo "csv:   bench/results/imap-idle-$stamp.csv"

@@ -93,6 +93,22 @@ public sealed class ReloadTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_changed_inet_interfaces_is_ignored_by_reload_as_Postfix_master_does()
+    {
+        int port = FreePort.Next();
+        await using var d = await DaemonProcess.StartAsync(output: output,
+            configure: d => { File.AppendAllText(MasterCf(d), $"{port} inet n - n - - smtpd\n"); return Task.CompletedTask; });
+        Assert.True(await DaemonProcess.GreetsAsync(port), "the row without a host listens on inet_interfaces (loopback-only)");
+        string mainCf = File.ReadAllText(d.MainCfPath);
+        File.WriteAllText(d.MainCfPath, mainCf.Replace("inet_interfaces = loopback-only\n", "inet_interfaces = 127.0.0.2\n", StringComparison.Ordinal));
+
+        await ReloadAsync(d);
+        await d.WaitForLogAsync(l => l.Contains("postfix/master[", StringComparison.Ordinal)
+            && l.Contains("warning: to change inet_interfaces, stop and start Postfix", StringComparison.Ordinal), "the master's warning");
+        Assert.True(await DaemonProcess.GreetsAsync(port), "the row keeps its start address" + Environment.NewLine + d.Diagnostics());
+    }
+
+    [Fact]
     public async Task A_row_whose_port_is_taken_is_a_master_warning_and_the_rest_of_the_reload_goes_on()
     {
         await using var d = await DaemonProcess.StartAsync(output: output);

@@ -79,6 +79,27 @@ public sealed class ReloadTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_unix_lmtpd_row_added_by_reload_answers_on_its_socket_and_once_removed_its_socket_is_gone()
+    {
+        await using var d = await DaemonProcess.StartAsync(output: output);
+        string original = File.ReadAllText(MasterCf(d));
+        string path = Path.Combine(d.QueueDirectory, "private", "lmtp-reload");
+        File.WriteAllText(MasterCf(d), original + "lmtp-reload unix - - n - - lmtpd\n");
+
+        await ReloadAsync(d);
+        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+            using var reader = new StreamReader(new NetworkStream(socket), Encoding.ASCII);
+            Assert.StartsWith("220 ", await reader.ReadLineAsync(), StringComparison.Ordinal);
+        }
+
+        File.WriteAllText(MasterCf(d), original);
+        await ReloadAsync(d);
+        Assert.False(File.Exists(path), $"{path} is removed with its row");
+    }
+
+    [Fact]
     public async Task A_changed_smtpd_port_is_bound_by_reload_and_the_old_port_refuses()
     {
         await using var d = await DaemonProcess.StartAsync(output: output);

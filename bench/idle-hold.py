@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Hold N idle SMTP connections on loopback and measure a daemon's memory.
+"""Hold N idle connections on loopback and measure a daemon's memory.
 
-  idle-hold.py HOST PORT N HOLD_SECONDS ROOT_PID
+  idle-hold.py HOST PORT N HOLD_SECONDS ROOT_PID [GREETING]
 
-Measures the resident set (VmRSS) of ROOT_PID plus all its descendants at rest, opens N
-connections, reads each banner (up to 20 s for all), holds them HOLD_SECONDS, samples RSS
+GREETING is what a server's first line starts with: "220" (SMTP, the default) or "* OK" (IMAP,
+bench/imap-idle.sh). Measures the resident set (VmRSS) of ROOT_PID plus all its descendants at rest, opens N
+connections, reads each banner (up to 20 s plus 1 s per 500 connections for all), holds them HOLD_SECONDS, samples RSS
 during the hold, and prints one line:
   rss_rest_kb=… rss_idle_kb=… pss_rest_kb=… pss_idle_kb=… opened=… banners=… procs=…
 rss_idle_kb is the largest sample during the hold (pss_idle_kb is taken with it). A server that runs a process per session
@@ -54,9 +55,10 @@ def rss_kb(root):
     return rss, pss, n
 
 def main():
-    if len(sys.argv) != 6:
+    if len(sys.argv) not in (6, 7):
         print(__doc__, file=sys.stderr); sys.exit(2)
     host, port, n, hold, root = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+    greeting = (sys.argv[6] if len(sys.argv) == 7 else "220").encode("ascii")
     if not (host.startswith("127.") or host in ("localhost", "::1")):
         sys.exit("refusing non-loopback target")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -75,7 +77,7 @@ def main():
             s.close(); break
         socks.append(s)
         sel.register(s, selectors.EVENT_READ)
-    end = time.monotonic() + 20
+    end = time.monotonic() + 20 + n / 500
     pending = len(socks)
     while pending and time.monotonic() < end:
         for key, _ in sel.select(timeout=0.5):
@@ -83,7 +85,7 @@ def main():
                 data = key.fileobj.recv(512)
             except OSError:
                 data = b""
-            if data.startswith(b"220"):
+            if data.startswith(greeting):
                 banners += 1
             sel.unregister(key.fileobj); pending -= 1
     peak, peak_pss, procs = 0, 0, 0

@@ -6,7 +6,7 @@ namespace Posthorn.IntegrationTests;
 /// <c>postfix reload</c> say when the change needs a stop and start rather than a reload.</summary>
 public sealed class ConfigCheckTests(ITestOutputHelper output)
 {
-    private const string Advice = ": run 'postfix stop' and 'postfix start', a reload does not rebind listeners";
+    private const string Advice = ": run 'postfix stop' and 'postfix start', a reload keeps the addresses the listeners started with";
 
     [Fact]
     public async Task A_changed_inet_interfaces_or_inet_protocols_is_reported_by_check_and_reload_until_a_restart()

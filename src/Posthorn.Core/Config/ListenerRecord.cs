@@ -9,8 +9,11 @@ namespace Posthorn.Config;
 /// <remarks>
 /// Postfix master(8) reads inet_interfaces and inet_protocols once at start; on reload it logs "ignoring
 /// inet_interfaces change" and "to change inet_interfaces, stop and start Postfix" (Postfix master_vars.c).
-/// Posthorn says the same before the reload, in one line. File format: one <c>name = value</c> line per
-/// parameter, the value as a list joined by ", ". Written by the master after it starts; removed at a clean stop.
+/// Posthorn's master does the same (it logs those two warnings and binds with the old values), and the tools say it
+/// before the reload, in one line. Everything else about listeners follows master.cf at a reload: new rows are bound,
+/// rows that are gone are closed, a row whose address changed is bound anew. File format: one <c>name = value</c> line
+/// per parameter, the value as a list joined by ", ". Written by the master after it starts and after each reload
+/// (the values in force, which stay the start values); removed at a clean stop.
 /// Security: the file lives in the pid directory, written by the mail owner; it is read only to warn.
 /// </remarks>
 public static class ListenerRecord
@@ -21,7 +24,7 @@ public static class ListenerRecord
     /// <summary>The record's path under <paramref name="queueDirectory"/>.</summary>
     public static string PathOf(string queueDirectory) => Path.Combine(queueDirectory, "pid", "inet.params");
 
-    /// <summary>Writes the values <paramref name="cfg"/> gives the listener parameters (the master, at start).</summary>
+    /// <summary>Writes the values <paramref name="cfg"/> gives the listener parameters (the master, at start and reload).</summary>
     public static void Write(string queueDirectory, ConfigSnapshot cfg)
     {
         var sb = new StringBuilder();
@@ -49,7 +52,7 @@ public static class ListenerRecord
             if (!started.TryGetValue(name, out string? then)) continue;
             string now = ValueOf(cfg, name);
             if (!string.Equals(then, now, StringComparison.OrdinalIgnoreCase))
-                warnings.Add($"{name} changed from {then} to {now}: run 'postfix stop' and 'postfix start', a reload does not rebind listeners");
+                warnings.Add($"{name} changed from {then} to {now}: run 'postfix stop' and 'postfix start', a reload keeps the addresses the listeners started with");
         }
         return warnings;
     }

@@ -26,7 +26,8 @@ namespace Posthorn.Daemon.Master;
 /// Rows: <c>imap inet n - n - - imapd</c>, <c>imaps inet n - n - - imapd -o imapd_tls_wrappermode=yes</c>,
 /// the same with pop3d, and <c>lmtp-posthorn unix - - n - - lmtpd</c> (socket
 /// <c>$queue_directory/private/lmtp-posthorn</c>; <c>public/</c> when the private column is n) or an inet row.
-/// Security: certificates are read when the row is bound, before the daemon drops its privileges.
+/// Security: certificates are read when the row is bound, before the daemon drops its privileges, and again at
+/// each reload (as root, on a thread raised to the saved root, when the daemon has dropped its privileges).
 /// Parameters: posthorn_passwd_file, imapd_mailbox, imapd_disable_plaintext_auth, imapd_max_literal_size,
 /// imapd_max_line_length, imapd_timeout, imapd_auth_failure_delay, imapd_tls_cert_file, imapd_tls_key_file,
 /// imapd_tls_protocols, imapd_tls_wrappermode, lmtpd_timeout, lmtpd_recipient_limit, message_size_limit,
@@ -59,44 +60,56 @@ public sealed partial class MasterDaemon
     private IPasswordDatabase Users(ConfigSnapshot cfg) =>
         _userDatabases.GetOrAdd(cfg.Get("posthorn_passwd_file").Trim(), UserDatabase.Open);
 
+    private static bool IsMailboxService(MasterService svc) =>
+        svc.Command is "imapd" or "pop3d" or "lmtpd" && svc.Type is "inet" or "unix";
+
     /// <summary>Binds an imapd, pop3d or lmtpd row (inet, or unix for a socket under the queue directory);
     /// false for other commands, which BindListeners handles.</summary>
     private bool TryBindMailboxService(MasterService svc, ConfigSnapshot cfg)
     {
-        if (svc.Command is not ("imapd" or "pop3d" or "lmtpd") || svc.Type is not ("inet" or "unix")) return false;
+        if (!IsMailboxService(svc)) return false;
         var rowCfg = svc.Overrides.Count == 0 ? cfg : cfg.WithOverrides(svc.Overrides);
         var settings = svc.Overrides.Count == 0 ? _settings : Settings.From(rowCfg, Log);
-        var tls = svc.Command == "lmtpd" ? (null, null) : LoadMailboxCertificate(rowCfg);
+        var tls = MailboxCertificate(svc, rowCfg);
         if (svc.Type == "unix")
         {
-            // Postfix master(5): a unix service lives in private/ (column 3 "y" or "-") or public/.
-            string dir = Path.Combine(cfg.Get("queue_directory"), svc.Private == "n" ? "public" : "private");
-            Directory.CreateDirectory(dir);
-            string path = Path.Combine(dir, svc.Name);
-            File.Delete(path);   // a socket left by a previous run
-            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            try
-            {
-                socket.Bind(new UnixDomainSocketEndPoint(path));
-                socket.Listen(512);
-                // Postfix: the directory's mode guards the socket; the socket itself is open to who can reach it.
-                File.SetUnixFileMode(path, (UnixFileMode)0x1B6 /* 0666 */);
-            }
-            catch (SocketException e)
-            {
-                socket.Dispose();
-                throw new IOException($"bind {path}: {e.Message}", e);
-            }
-            AddMailboxListener(new Listener(svc, socket, settings), tls);
+            string path = UnixSocketPath(svc, cfg);
+            AddMailboxListener(new Listener(svc, BindUnixSocket(path), settings, path), tls);
             return true;
         }
         foreach (var endPoint in svc.ResolveEndPoints(cfg))
-        {
-            var socket = ListenSocket.Bind(endPoint);
-            AddMailboxListener(new Listener(svc, socket, settings), tls);
-        }
+            AddMailboxListener(new Listener(svc, ListenSocket.Bind(endPoint), settings, endPoint.ToString()), tls);
         return true;
     }
+
+    /// <summary>Postfix master(5): a unix service lives in private/ (column 3 "y" or "-") or public/.</summary>
+    private static string UnixSocketPath(MasterService svc, ConfigSnapshot cfg) =>
+        Path.Combine(cfg.Get("queue_directory"), svc.Private == "n" ? "public" : "private", svc.Name);
+
+    /// <summary>Listens on the unix-domain socket <paramref name="path"/>; a failure is an IOException naming it.</summary>
+    private static Socket BindUnixSocket(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Delete(path);   // a socket left by a previous run
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(path));
+            socket.Listen(512);
+            // Postfix: the directory's mode guards the socket; the socket itself is open to who can reach it.
+            File.SetUnixFileMode(path, (UnixFileMode)0x1B6 /* 0666 */);
+            return socket;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"bind {path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The certificate of an imapd or pop3d row, read from its files now (start and every reload); none for lmtpd.</summary>
+    private (X509Certificate2?, X509Certificate2Collection?) MailboxCertificate(MasterService svc, ConfigSnapshot rowCfg) =>
+        svc.Command == "lmtpd" ? (null, null) : LoadMailboxCertificate(rowCfg);
 
     private void AddMailboxListener(Listener listener, (X509Certificate2?, X509Certificate2Collection?) tls)
     {

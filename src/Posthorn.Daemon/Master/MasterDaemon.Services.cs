@@ -23,6 +23,7 @@ public sealed partial class MasterDaemon
             try { client = await listener.Socket.AcceptAsync(ct); }
             catch (OperationCanceledException) { break; }
             catch (ObjectDisposedException) { break; }
+            catch (SocketException) when (listener.IsClosed) { break; }   // reload closed it: its row is gone
             catch (SocketException e)
             {
                 Log.Warning("master", $"accept on {listener.Service.Name}: {e.Message}");
@@ -128,29 +129,5 @@ public sealed partial class MasterDaemon
             default:
                 return "error unknown command";
         }
-    }
-
-    /// <summary>Reads main.cf and master.cf again; new sessions get the new snapshot, open ones keep theirs.
-    /// A configuration that does not load leaves the running one in place.</summary>
-    private Task<string> ReloadAsync()
-    {
-        ConfigSnapshot cfg;
-        try { cfg = ConfigSnapshot.Load(_configDirectory); }
-        catch (ConfigException e)
-        {
-            Log.Error("master", $"reload failed: {e.Message}");
-            return Task.FromResult($"error {e.Message}");
-        }
-        var fresh = Settings.From(cfg, Log);
-        _settings = fresh;
-        foreach (var l in _listeners)
-        {
-            var row = cfg.Master.Services.FirstOrDefault(s => s.Name == l.Service.Name && s.Type == l.Service.Type);
-            l.Settings = row is null || row.Overrides.Count == 0 ? fresh : Settings.From(cfg.WithOverrides(row.Overrides), Log);
-        }
-        Log.Reconfigure(cfg.Get("syslog_name"), cfg.Get("myhostname"));
-        Log.Info("master", $"reload -- version {Version}, configuration {_configDirectory}");
-        _qmgr.Wake();
-        return Task.FromResult("ok");
     }
 }

@@ -16,7 +16,8 @@ namespace Posthorn.Daemon.Master;
 /// <summary>master(8): one process hosting every service master.cf lists (DESIGN.md decision 1).</summary>
 /// <remarks>
 /// Starts the smtpd listeners, pickup, qmgr and the control socket; <c>reload</c> swaps the
-/// configuration snapshot (open sessions keep theirs); <c>stop</c> or SIGTERM ends it.
+/// configuration snapshot (open sessions keep theirs) and binds or closes listeners as master.cf now says
+/// (MasterDaemon.Reload.cs); <c>stop</c> or SIGTERM ends it.
 /// Security: binds the listeners first; sessions with the network never see anything but their
 /// snapshot and the sink. Parameters: queue_directory, maillog_file, syslog_name, inet_interfaces,
 /// and everything the services read.
@@ -39,14 +40,31 @@ public sealed partial class MasterDaemon : IAsyncDisposable
     private FileStream? _lock;
     private readonly Posthorn.Store.Maildir.MaildirStore _store;
     private string _stopReason = "terminating on request";
+    private Transports _transports = null!;
 
-    /// <summary>One bound socket of a master.cf service; <see cref="Settings"/> is swapped by reload.</summary>
-    private sealed class Listener(MasterService service, Socket socket, Settings settings)
+    /// <summary>One bound socket of a master.cf service; <see cref="Service"/> and <see cref="Settings"/> are
+    /// swapped by reload, which also closes the listener when its row is gone (MasterDaemon.Reload.cs).</summary>
+    private sealed class Listener(MasterService service, Socket socket, Settings settings, string address)
     {
         private volatile Settings _settings = settings;
-        public MasterService Service { get; } = service;
+        private volatile MasterService _service = service;
+        private volatile bool _closed;
+        public MasterService Service { get => _service; set => _service = value; }
         public Socket Socket { get; } = socket;
         public Settings Settings { get => _settings; set => _settings = value; }
+
+        /// <summary>What the socket is bound to: <c>127.0.0.1:2525</c>, or the path of a unix row's socket.</summary>
+        public string Address { get; } = address;
+        public bool IsClosed => _closed;
+
+        /// <summary>Stops accepting: new connections are refused, sessions already accepted go on.</summary>
+        public void Close()
+        {
+            _closed = true;
+            Socket.Dispose();
+            // Postfix master(8): a unix service's socket goes with its row.
+            if (Service.Type == "unix") File.Delete(Address);
+        }
     }
 
     private MasterDaemon(string configDirectory, ConfigSnapshot cfg, LogFactory logs)
@@ -84,8 +102,11 @@ public sealed partial class MasterDaemon : IAsyncDisposable
             _queue.EnsureCreated();
             if (!TryLock(err)) return 1;
             BindListeners(_settings.Config);
+            _startedAs = _settings.Config;   // inet_interfaces, inet_protocols: kept until a restart
+            _droppedPrivileges = Privileges.IsRoot;
             if (Privileges.DropToMailOwner(_settings.Config, users, Log) is { } problem)
                 throw new IOException(problem);
+            _droppedPrivileges &= !Privileges.IsRoot;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException or ConfigException)
         {
@@ -95,6 +116,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
         }
 
         var transports = new Transports(users, Log, _clock);
+        _transports = transports;
         _qmgr = new QmgrService(() => _settings, _queue, _ids, transports, Log, _clock);
         _pickup = new PickupService(() => _settings, _queue, _ids, Log, _clock, _ => _qmgr.Wake());
 
@@ -106,16 +128,20 @@ public sealed partial class MasterDaemon : IAsyncDisposable
         _tasks.Add(_qmgr.RunAsync(ct));
         _tasks.Add(_pickup.RunAsync(ct));
         _tasks.Add(ControlChannel.ServeAsync(_queue.Root, HandleControlAsync, ct));
-        foreach (var l in _listeners) _tasks.Add(AcceptLoopAsync(l, transports, ct));
+        lock (_listeners) foreach (var l in _listeners) _tasks.Add(AcceptLoopAsync(l, transports, ct));
         File.WriteAllText(ControlChannel.PidPath(_queue.Root), $"{Environment.ProcessId,10}\n");
-        ListenerRecord.Write(_queue.Root, _settings.Config); // for postfix check/reload: a change needs a restart
+        ListenerRecord.Write(_queue.Root, _settings.Config); // for postfix check/reload: inet_interfaces needs a restart
         Log.Info("master", $"daemon started -- version {Version}, configuration {_configDirectory}");
 
         try { await Task.Delay(Timeout.Infinite, ct); }
         catch (OperationCanceledException) { /* stop requested */ }
         Log.Info("master", _stopReason);
-        foreach (var l in _listeners) l.Socket.Dispose();
-        var all = Task.WhenAll(_tasks);
+        Task all;
+        lock (_listeners)
+        {
+            foreach (var l in _listeners) l.Socket.Dispose();
+            all = Task.WhenAll(_tasks);
+        }
         await Task.WhenAny(all, Task.Delay(TimeSpan.FromSeconds(10)));
         File.Delete(ControlChannel.PidPath(_queue.Root));
         ListenerRecord.Delete(_queue.Root);
@@ -161,7 +187,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
             foreach (var endPoint in svc.ResolveEndPoints(cfg))
             {
                 var socket = ListenSocket.Bind(endPoint);
-                _listeners.Add(new Listener(svc, socket, settings));
+                _listeners.Add(new Listener(svc, socket, settings, endPoint.ToString()));
             }
         }
     }
@@ -169,7 +195,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _stop.Cancel();
-        foreach (var l in _listeners) l.Socket.Dispose();
+        lock (_listeners) foreach (var l in _listeners) l.Socket.Dispose();
         _lock?.Dispose();
         _logFactory.Dispose();
         _stop.Dispose();

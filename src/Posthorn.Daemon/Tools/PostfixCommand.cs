@@ -62,7 +62,7 @@ public static class PostfixCommand
             case "reload":
             {
                 if (await ControlChannel.SendAsync(queue, "status", CancellationToken.None) is null) return NotRunning(ctx);
-                // Postfix master_vars.c: the listeners keep the addresses they started with.
+                // Postfix master_vars.c: inet_interfaces/inet_protocols keep their start values (new and changed rows are bound).
                 foreach (string w in ListenerRecord.Changes(cfg)) ctx.Err.WriteLine($"{Script}: warning: {w}");
                 ctx.Err.WriteLine($"{Script}: refreshing the Postfix mail system");
                 var reply = await ControlChannel.SendAsync(queue, "reload", CancellationToken.None);

@@ -18,7 +18,9 @@ limits apply as they would to a botnet rather than to one host. Meanwhile a norm
 smtp_* is connect → 250 after the dot for the normal client; deliver_* is that 250 → the file in the Maildir.
 Loopback only; counts and duration are bounded.
 """
-import asyncio, base64, os, resource, sys, time, uuid
+import asyncio, base64, os, re, resource, sys, time, uuid
+
+PROBE = re.compile(rb"latency probe ([0-9a-f]{32})")
 
 def arg(name, default):
     a = sys.argv
@@ -123,7 +125,9 @@ async def normal(host, port, rcpt, count, stats, sent):
             print(f"normal client: {e}", file=sys.stderr)
         await asyncio.sleep(0.05)
 
-async def watch(maildir, sent, stats, stop):
+async def watch(maildir, found, stop):
+    """Notes the monotonic time each probe token first shows up in the Maildir, whether or not its 250 has been
+    read yet (a fast server delivers before the client has processed the reply)."""
     seen = set()
     while True:
         for sub in ("new", "cur"):
@@ -138,15 +142,13 @@ async def watch(maildir, sent, stats, stop):
                 seen.add(n)
                 try:
                     with open(os.path.join(d, n), "rb") as f:
-                        head = f.read(4096)
+                        body = f.read()
                 except OSError:
                     continue
-                for token, t in list(sent.items()):
-                    if token.encode() in head:
-                        stats["deliver_ms"].append((time.monotonic() - t) * 1000)
-                        del sent[token]
-                        break
-        if stop.is_set() and not sent:
+                m = PROBE.search(body)
+                if m:
+                    found.setdefault(m.group(1).decode(), time.monotonic())
+        if stop.is_set():
             return
         await asyncio.sleep(0.01)
 
@@ -167,19 +169,19 @@ async def main():
     hostile += [asyncio.create_task(auth_flood(host, port, src[i % sources], stop, stats)) for i in range(n_auth)]
     await asyncio.sleep(5)   # let the hostile load build up first
     peak = {"slow_open": stats["slow_open"], "silent_open": stats["silent_open"]}
-    watcher_stop = asyncio.Event()
-    watcher = asyncio.create_task(watch(maildir, sent, stats, watcher_stop))
-    started = time.monotonic()
+    watcher_stop, found = asyncio.Event(), {}
+    watcher = asyncio.create_task(watch(maildir, found, watcher_stop))
     try:
         await asyncio.wait_for(normal(host, port, rcpt, messages, stats, sent), duration)
     except asyncio.TimeoutError:
         print("normal client: duration reached before all messages were sent", file=sys.stderr)
     n_sent = len(stats["smtp_ms"])
+    deadline = time.monotonic() + 30
+    while any(t not in found for t in sent) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
     watcher_stop.set()
-    try:
-        await asyncio.wait_for(watcher, max(5, duration - (time.monotonic() - started)))
-    except asyncio.TimeoutError:
-        pass
+    await watcher
+    stats["deliver_ms"] = [max(0.0, (found[t] - t250) * 1000) for t, t250 in sent.items() if t in found]
     stop.set()
     await asyncio.gather(*hostile, return_exceptions=True)
     print(f"sent={n_sent} delivered={len(stats['deliver_ms'])} "

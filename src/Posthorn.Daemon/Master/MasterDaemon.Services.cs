@@ -81,25 +81,12 @@ public sealed partial class MasterDaemon
         }
     }
 
-    /// <summary>The client's name as Postfix smtpd finds it: reverse lookup through the system
-    /// resolver (so /etc/hosts counts), confirmed by a forward lookup; otherwise "unknown".</summary>
-    private static async Task<string> ReverseNameAsync(IPAddress address, CancellationToken ct)
-    {
-        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            var entry = await Dns.GetHostEntryAsync(address.ToString(), timeout.Token);
-            if (string.IsNullOrEmpty(entry.HostName) || entry.HostName == address.ToString()) return "unknown";
-            var forward = await Dns.GetHostAddressesAsync(entry.HostName, timeout.Token);
-            return forward.Any(a => a.Equals(address)) ? entry.HostName : "unknown";
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ArgumentException)
-        {
-            return "unknown";
-        }
-    }
+    private Smtpd.ClientNameLookup? _clientNames;
+
+    /// <summary>The client's name as Postfix smtpd finds it (Smtpd/ClientNameLookup.cs): /etc/hosts, then DNS, confirmed
+    /// by a forward lookup; otherwise "unknown". The resolver is the one of the settings in force at the first session.</summary>
+    private Task<string> ReverseNameAsync(IPAddress address, CancellationToken ct) =>
+        (_clientNames ??= new Smtpd.ClientNameLookup(_settings.Outbound.DnsServers, TimeSpan.FromSeconds(5))).NameAsync(address, ct).AsTask();
 
     private async Task<string> HandleControlAsync(string command)
     {

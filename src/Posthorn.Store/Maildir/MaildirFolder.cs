@@ -24,7 +24,7 @@ internal sealed partial class MaildirFolder : IDisposable
         _clock = clock;
         foreach (var sub in new[] { "tmp", "new", "cur" })
             Directory.CreateDirectory(System.IO.Path.Combine(path, sub));
-        _index = new MaildirIndex(path);
+        _index = MaildirIndex.OpenOrReset(path);
     }
 
     public string Path { get; }
@@ -59,7 +59,7 @@ internal sealed partial class MaildirFolder : IDisposable
         {
             dv = _index.DataVersion();
         }
-        catch (Microsoft.Data.Sqlite.SqliteException) when (!File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName)))
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (!File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName)) || MaildirIndex.IsDamage(e))
         {
             dv = -2;
         }
@@ -77,6 +77,23 @@ internal sealed partial class MaildirFolder : IDisposable
     }
 
     private void Reload()
+    {
+        try
+        {
+            ReloadFromIndex();
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (MaildirIndex.IsDamage(e))
+        {
+            // DESIGN.md decision 5: the files are the truth. A damaged index (truncated, overwritten) is
+            // replaced by a new one, which the rescan fills from the files under a new UIDVALIDITY.
+            _index.Dispose();
+            MaildirIndex.Discard(Path);
+            _index = new MaildirIndex(Path);
+            ReloadFromIndex();
+        }
+    }
+
+    private void ReloadFromIndex()
     {
         if (!File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName)))
         {

@@ -22,8 +22,9 @@ At the end it proves, over IMAP and over the files:
   - every acknowledged flag state is what IMAP FLAGS and the Maildir file name say;
   - UIDs are unique; UIDVALIDITY is unchanged unless the index was rebuilt (reported);
   - no file in new/ or cur/ is partial (each ends with its end marker);
-  - deleting the index while the daemon runs, and again after a SIGKILL while it is stopped,
-    rebuilds it with the same messages and flags (and a new UIDVALIDITY).
+  - deleting the index while the daemon runs, deleting it after a SIGKILL while it is stopped, and
+    overwriting it with garbage after a SIGKILL each rebuild it with the same messages and flags (and
+    a new UIDVALIDITY).
 Prints one RESULT line. Exit 0: nothing lost or corrupt; 1: loss or corruption; 2: the run failed.
 """
 import imaplib, os, random, re, signal, socket, subprocess, sys, threading, time
@@ -364,6 +365,19 @@ def main():
         problems += verify(st, view3, scan_maildir(maildir)[0], "index deleted after SIGKILL")[0]
         if v3 == v2:
             problems.append(f"index deleted after SIGKILL: UIDVALIDITY {v3} unchanged although UIDs were reassigned")
+        # Rebuild 3: SIGKILL, overwrite the index with garbage (a damaged file, not a missing one) and
+        # drop its WAL (which would otherwise still hold every page of this young index), restart.
+        daemon.kill()
+        with open(os.path.join(maildir, INDEX), "wb") as f:
+            f.write(bytes((i * 31 + 7) % 256 for i in range(8192)))
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(os.path.join(maildir, INDEX + suffix)):
+                os.remove(os.path.join(maildir, INDEX + suffix))
+        daemon.start()
+        v4, view4 = snapshot(args, final_deadline)
+        problems += verify(st, view4, scan_maildir(maildir)[0], "index overwritten after SIGKILL")[0]
+        if v4 == v3:
+            problems.append(f"index overwritten after SIGKILL: UIDVALIDITY {v4} unchanged although UIDs were reassigned")
     except (TimeoutError, RuntimeError, OSError, imaplib.IMAP4.error) as e:
         print(f"RESULT: RUN FAILED ({e})")
         sys.exit(2)
@@ -378,7 +392,7 @@ def main():
                f"expunges_acked={expunged} flags_checked={flags_known} in_flight_appends={len(st.unacked_appends)} "
                f"failed_attempts={st.failed_attempts} messages={len(view)} lost={lost} duplicates={dup} "
                f"resurrected={resurrected} flag_mismatches={flagbad} partial={len(partial)} foreign_files={len(foreign)} "
-               f"index_rebuilt_during_run={rebuilt} uidvalidity={v1}->{v2}->{v3}")
+               f"index_rebuilt_during_run={rebuilt} uidvalidity={v1}->{v2}->{v3}->{v4}")
     if problems:
         print(f"RESULT: FAIL {summary} problems={len(problems)}")
         sys.exit(1)

@@ -265,6 +265,9 @@ public sealed class ImapDurabilityTests(ITestOutputHelper output)
                 break;
             case "garbage":
                 File.WriteAllBytes(index, Enumerable.Range(0, 8192).Select(i => (byte)(i * 31 + 7)).ToArray());
+                // A WAL still holding every page would mask the damage: make sure it is the file that is read.
+                File.Delete(index + "-wal");
+                File.Delete(index + "-shm");
                 break;
         }
         // UIDVALIDITY is the time in seconds: let a second pass so a new one can be told apart.

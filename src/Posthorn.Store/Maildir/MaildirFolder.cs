@@ -107,8 +107,9 @@ internal sealed partial class MaildirFolder : IDisposable
         if (validity == 0)
         {
             // RFC 9051 §2.3.1.1: a new UIDVALIDITY must be larger than any earlier one; the time in
-            // seconds is what Dovecot uses too.
-            validity = (uint)Math.Max(1, _clock.GetUtcNow().ToUnixTimeSeconds());
+            // seconds is what Dovecot uses too. An index lost while this process had it open gets at
+            // least the old value + 1, also within the same second.
+            validity = (uint)Math.Max(Math.Max(1, _clock.GetUtcNow().ToUnixTimeSeconds()), UidValidity + 1L);
             next = 1;
             modseq = 1;
             _index.Commit(validity, next, modseq, [], []);

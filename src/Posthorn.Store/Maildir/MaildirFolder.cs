@@ -24,7 +24,7 @@ internal sealed partial class MaildirFolder : IDisposable
         _clock = clock;
         foreach (var sub in new[] { "tmp", "new", "cur" })
             Directory.CreateDirectory(System.IO.Path.Combine(path, sub));
-        _index = new MaildirIndex(path);
+        _index = MaildirIndex.OpenOrReset(path);
     }
 
     public string Path { get; }
@@ -59,7 +59,7 @@ internal sealed partial class MaildirFolder : IDisposable
         {
             dv = _index.DataVersion();
         }
-        catch (Microsoft.Data.Sqlite.SqliteException) when (!File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName)))
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (!File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName)) || MaildirIndex.IsDamage(e))
         {
             dv = -2;
         }
@@ -78,6 +78,23 @@ internal sealed partial class MaildirFolder : IDisposable
 
     private void Reload()
     {
+        try
+        {
+            ReloadFromIndex();
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException e) when (MaildirIndex.IsDamage(e))
+        {
+            // DESIGN.md decision 5: the files are the truth. A damaged index (truncated, overwritten) is
+            // replaced by a new one, which the rescan fills from the files under a new UIDVALIDITY.
+            _index.Dispose();
+            MaildirIndex.Discard(Path);
+            _index = new MaildirIndex(Path);
+            ReloadFromIndex();
+        }
+    }
+
+    private void ReloadFromIndex()
+    {
         if (!File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName)))
         {
             // The index was deleted under us: start a new one (the rescan rebuilds it from the files).
@@ -90,8 +107,9 @@ internal sealed partial class MaildirFolder : IDisposable
         if (validity == 0)
         {
             // RFC 9051 §2.3.1.1: a new UIDVALIDITY must be larger than any earlier one; the time in
-            // seconds is what Dovecot uses too.
-            validity = (uint)Math.Max(1, _clock.GetUtcNow().ToUnixTimeSeconds());
+            // seconds is what Dovecot uses too. An index lost while this process had it open gets at
+            // least the old value + 1, also within the same second.
+            validity = (uint)Math.Max(Math.Max(1, _clock.GetUtcNow().ToUnixTimeSeconds()), UidValidity + 1L);
             next = 1;
             modseq = 1;
             _index.Commit(validity, next, modseq, [], []);

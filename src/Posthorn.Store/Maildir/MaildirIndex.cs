@@ -32,14 +32,50 @@ internal sealed class MaildirIndex : IDisposable
             Pooling = false,
         }.ToString());
         _db.Open();
-        Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-        Exec("""
-            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
-              flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
-              internaldate INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
-            """);
+        try
+        {
+            Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
+            Exec("""
+                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
+                  flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
+                  internaldate INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
+                """);
+        }
+        catch
+        {
+            _db.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the index of <paramref name="folderPath"/>; one SQLite finds damaged is discarded
+    /// and a new one starts (the caller's rescan rebuilds it from the files, with a new UIDVALIDITY).</summary>
+    public static MaildirIndex OpenOrReset(string folderPath)
+    {
+        try
+        {
+            return new MaildirIndex(folderPath);
+        }
+        catch (SqliteException e) when (IsDamage(e))
+        {
+            Discard(folderPath);
+            return new MaildirIndex(folderPath);
+        }
+    }
+
+    /// <summary>SQLITE_CORRUPT (11) or SQLITE_NOTADB (26): the file was truncated or overwritten.</summary>
+    public static bool IsDamage(SqliteException e) => e.SqliteErrorCode is 11 or 26;
+
+    /// <summary>Moves a damaged index aside as <c>posthorn-index.sqlite.corrupt</c> (for a post-mortem)
+    /// and deletes its WAL and shared-memory files, which belong to it alone.</summary>
+    public static void Discard(string folderPath)
+    {
+        string db = Path.Combine(folderPath, FileName);
+        if (File.Exists(db)) File.Move(db, db + ".corrupt", overwrite: true);
+        File.Delete(db + "-wal");
+        File.Delete(db + "-shm");
     }
 
     public sealed record Row(uint Uid, string Base, string Rel, MessageFlags Flags, string Keywords, ulong ModSeq,

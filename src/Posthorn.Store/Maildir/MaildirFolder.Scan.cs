@@ -43,6 +43,7 @@ internal sealed partial class MaildirFolder
         }
         // New files get UIDs in name order, which is delivery order for time-based unique names.
         added.Sort((a, b) => string.CompareOrdinal(a.Base, b.Base));
+        var buffer = new byte[65536];
         foreach (var (baseName, rel) in added)
         {
             string full = System.IO.Path.Combine(Path, rel);
@@ -50,11 +51,14 @@ internal sealed partial class MaildirFolder
             DateTimeOffset date;
             try
             {
-                size = MaildirName.CrlfSize(full);
+                // One open per new file: the size with CRLF line ends (unless the name carries it, as ",W="),
+                // and the modification time from the same handle.
+                using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                size = MaildirName.TryVirtualSize(baseName, out long named) ? named : MaildirName.CrlfSize(handle, buffer);
                 // Dovecot's INTERNALDATE for Maildir is the file's modification time.
-                date = new DateTimeOffset(File.GetLastWriteTimeUtc(full)).ToUniversalTime();
+                date = new DateTimeOffset(File.GetLastWriteTimeUtc(handle)).ToUniversalTime();
             }
-            catch (FileNotFoundException)
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
                 continue;
             }

@@ -145,6 +145,20 @@ internal sealed partial class MaildirFolder : IDisposable
         return e;
     }
 
+    /// <summary>Cached values of <paramref name="field"/> for the messages, in their order; null where none is kept.</summary>
+    public byte[]?[] ReadCache(string field, IReadOnlyList<MessageInfo> messages)
+    {
+        var result = new byte[]?[messages.Count];
+        var uids = messages.Select(m => m.Uid).Where(u => _byUid.ContainsKey(u)).Order().ToList();
+        var found = _index.ReadCache(field, uids);
+        for (int i = 0; i < result.Length; i++) result[i] = found.GetValueOrDefault(messages[i].Uid);
+        return result;
+    }
+
+    /// <summary>Keeps cached values of messages that are still in the folder.</summary>
+    public void WriteCache(IReadOnlyList<(MessageInfo Message, string Field, byte[] Value)> values) =>
+        _index.WriteCache(values.Where(v => _byUid.ContainsKey(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)));
+
     /// <summary>UIDs expunged after <paramref name="modSeq"/> (RFC 7162 §3.2.5.2), in UID order.</summary>
     public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq);
 

@@ -106,6 +106,40 @@ public sealed class MaildirCacheTests : IDisposable
         Assert.Equal(new DateTimeOffset(date), box.Messages[1].InternalDate);
     }
 
+    [Fact]
+    public async Task An_idle_folder_kept_loaded_still_sees_deliveries_index_loss_and_a_recreated_mailbox()
+    {
+        Drop("1.a", "Subject: a\n\nx\n");
+        var store = NewStore();
+        var account = store.OpenAccount("u", Maildir);
+        uint validity;
+        await using (var box = (await account.OpenAsync("INBOX", false, default))!) validity = box.UidValidity;
+        // Delivered while no session has the folder open: the next open sees it.
+        Drop("2.b", "Subject: b\n\ny\n");
+        Directory.SetLastWriteTimeUtc(Path.Combine(Maildir, "new"), DateTime.UtcNow.AddSeconds(5));
+        await using (var box = (await account.OpenAsync("INBOX", false, default))!)
+        {
+            Assert.Equal([1u, 2u], box.Messages.Select(m => m.Uid));
+            await box.SetCachedAsync([(box.Messages[0], "f", B("v"))], default);
+        }
+        // The index deleted while idle: rebuilt with a new UIDVALIDITY and no cached values.
+        foreach (var file in Directory.GetFiles(Maildir, "posthorn-index.sqlite*")) File.Delete(file);
+        await using (var box = (await account.OpenAsync("INBOX", false, default))!)
+        {
+            Assert.Equal(2, box.Messages.Count);
+            Assert.NotEqual(0u, box.UidValidity);
+            Assert.Equal([null, null], await box.GetCachedAsync(box.Messages, "f", default));
+        }
+        // DELETE and CREATE of a folder with the same name give an empty mailbox, not the old loaded one.
+        Assert.Null(account.Create("Work"));
+        await using (var inbox = (await account.OpenAsync("INBOX", false, default))!)
+            Assert.Null((await inbox.CopyAsync([0], "Work", move: false, default)).Error);
+        await using (var work = (await account.OpenAsync("Work", false, default))!) Assert.Single(work.Messages);
+        Assert.Null(account.Delete("Work"));
+        Assert.Null(account.Create("Work"));
+        await using (var work = (await account.OpenAsync("Work", false, default))!) Assert.Empty(work.Messages);
+    }
+
     [Theory]
     [InlineData("a\nb\r\nc\n", 1)]
     [InlineData("a\nb\r\nc\n", 2)]

@@ -68,11 +68,14 @@ internal sealed partial class MaildirFolder : IDisposable
         _dataVersion = _index.DataVersion();
         var newM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "new"));
         var curM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "cur"));
-        if (reload || newM != _newMtime || curM != _curMtime)
+        // After a reload the times are those the index was last reconciled at: unchanged directories need no listing.
+        if (newM != _newMtime || curM != _curMtime)
         {
             _newMtime = newM;
             _curMtime = curM;
             Scan();
+            _index.WriteScanTimes(newM.Ticks, curM.Ticks);
+            _dataVersion = _index.DataVersion();
         }
     }
 
@@ -99,6 +102,9 @@ internal sealed partial class MaildirFolder : IDisposable
         UidValidity = validity;
         UidNext = next;
         HighestModSeq = modseq;
+        var (newTicks, curTicks) = _index.ReadScanTimes();
+        _newMtime = new DateTime(newTicks, DateTimeKind.Utc);
+        _curMtime = new DateTime(curTicks, DateTimeKind.Utc);
         foreach (var row in _index.ReadAll())
         {
             var info = new MessageInfo(row.Uid, row.Flags, SplitKeywords(row.Keywords), row.ModSeq, row.Size,

@@ -9,7 +9,9 @@ namespace Posthorn.Store.Maildir;
 /// RFC822.SIZE and INTERNALDATE so that SELECT does not read every message. Deleting the file is
 /// safe: it is rebuilt from the mail with a new UIDVALIDITY (RFC 9051 §2.3.1.1 requires a new one
 /// whenever UIDs cannot be kept).
-/// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq;
+/// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq, and newmtime/curmtime: the directory
+/// modification times the last reconciliation started from, so that a process opening the index again lists
+/// the directories only when they changed since;
 /// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME";
 /// expunged(uid, modseq): every UID removed under this UIDVALIDITY with the modseq of its removal, so that
 /// QRESYNC can answer VANISHED (EARLIER) (RFC 7162 §3.2.5, §3.2.6). A rebuilt index starts a new UIDVALIDITY,
@@ -73,6 +75,31 @@ internal sealed class MaildirIndex : IDisposable
             }
         }
         return (validity, next, modseq);
+    }
+
+    /// <summary>The modification times (ticks) of new/ and cur/ when the files were last reconciled with this
+    /// index; zero when never recorded.</summary>
+    public (long New, long Cur) ReadScanTimes()
+    {
+        long n = 0, c = 0;
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT key, value FROM meta WHERE key IN ('newmtime', 'curmtime')";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            if (r.GetString(0) == "newmtime") n = r.GetInt64(1);
+            else c = r.GetInt64(1);
+        }
+        return (n, c);
+    }
+
+    public void WriteScanTimes(long newTicks, long curTicks)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "INSERT OR REPLACE INTO meta(key, value) VALUES ('newmtime', $n), ('curmtime', $c)";
+        cmd.Parameters.AddWithValue("$n", newTicks);
+        cmd.Parameters.AddWithValue("$c", curTicks);
+        cmd.ExecuteNonQuery();
     }
 
     public List<Row> ReadAll()

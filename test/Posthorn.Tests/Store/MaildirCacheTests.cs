@@ -140,6 +140,24 @@ public sealed class MaildirCacheTests : IDisposable
         await using (var work = (await account.OpenAsync("Work", false, default))!) Assert.Empty(work.Messages);
     }
 
+    [Fact]
+    public async Task A_reopened_index_lists_the_directories_only_when_their_times_changed()
+    {
+        Drop("1.a", "Subject: a\n\nx\n");
+        await using (var box = await OpenAsync()) Assert.Single(box.Messages);
+        // Reconcile once more so that the recorded times are those of the directories as they are now.
+        await using (var box = await OpenAsync()) Assert.Single(box.Messages);
+        string newDir = Path.Combine(Maildir, "new");
+        var recorded = Directory.GetLastWriteTimeUtc(newDir);
+        Drop("2.b", "Subject: b\n\ny\n");
+        Directory.SetLastWriteTimeUtc(newDir, recorded);
+        // Same times as recorded in the index: a new process trusts the index and does not list new/ ...
+        await using (var box = await OpenAsync()) Assert.Single(box.Messages);
+        // ... and lists it as soon as new/ changed.
+        Directory.SetLastWriteTimeUtc(newDir, recorded.AddSeconds(5));
+        await using (var box = await OpenAsync()) Assert.Equal(2, box.Messages.Count);
+    }
+
     [Theory]
     [InlineData("a\nb\r\nc\n", 1)]
     [InlineData("a\nb\r\nc\n", 2)]

@@ -4,7 +4,9 @@ namespace Posthorn.Store.Maildir;
 /// flags) update flags, missing files are expunged.</summary>
 internal sealed partial class MaildirFolder
 {
-    private void Scan()
+    /// <param name="moveNew">Whether files in new/ are moved to cur/ (false for a read-only session: Dovecot leaves
+    /// new/ alone under EXAMINE, and a later read-write scan moves them).</param>
+    private void Scan(bool moveNew)
     {
         var found = List();
         var missing = _byBase.Keys.Where(b => !found.ContainsKey(b)).ToList();
@@ -21,7 +23,7 @@ internal sealed partial class MaildirFolder
         var added = new List<(string Base, string Rel)>();
         foreach (var (baseName, rel) in found)
         {
-            string current = MoveToCur(baseName, rel);
+            string current = moveNew ? MoveToCur(baseName, rel) : rel;
             var (_, fileFlags, other) = current.StartsWith("cur/", StringComparison.Ordinal)
                 ? MaildirName.Parse(current[4..]) : (baseName, MessageFlags.None, "");
             if (_byBase.TryGetValue(baseName, out var e))

@@ -51,8 +51,9 @@ internal sealed partial class MaildirFolder : IDisposable
 
     public string FullPath(Entry e) => System.IO.Path.Combine(Path, e.Rel);
 
-    /// <summary>Brings the folder up to date with the index and the files.</summary>
-    public void Sync()
+    /// <summary>Brings the folder up to date with the index and the files; with <paramref name="moveNew"/> false
+    /// (a read-only session) files found in new/ stay there.</summary>
+    public void Sync(bool moveNew = true)
     {
         long dv;
         try
@@ -73,7 +74,7 @@ internal sealed partial class MaildirFolder : IDisposable
         {
             _newMtime = newM;
             _curMtime = curM;
-            Scan();
+            Scan(moveNew);
             _index.WriteScanTimes(newM.Ticks, curM.Ticks);
             _dataVersion = _index.DataVersion();
         }

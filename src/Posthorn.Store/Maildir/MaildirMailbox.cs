@@ -33,7 +33,7 @@ internal sealed class MaildirMailbox : IMailbox
         await _folder.Lock.WaitAsync(ct);
         try
         {
-            _folder.Sync();
+            _folder.Sync(moveNew: !ReadOnly);
             return action();
         }
         finally
@@ -109,7 +109,9 @@ internal sealed class MaildirMailbox : IMailbox
     public async ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct) => (await ReadManyAsync([message], ct))[0];
 
     /// <summary>Looks the paths up under the lock without a directory sync (the files of the view are known), reads
-    /// them outside it, and only for a file renamed meanwhile (mutt changing flags) syncs and looks again.</summary>
+    /// them outside it, and only for a file renamed meanwhile (mutt changing flags) syncs and looks again.
+    /// The reads are synchronous: small files, and under imapd every continuation of an asynchronous read would be
+    /// one more switch back to the user's file thread.</summary>
     public async ValueTask<IReadOnlyList<byte[]?>> ReadManyAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct)
     {
         var result = new byte[]?[messages.Count];
@@ -120,7 +122,7 @@ internal sealed class MaildirMailbox : IMailbox
             if (paths[i] is not { } path) continue;
             try
             {
-                result[i] = await File.ReadAllBytesAsync(path, ct);
+                result[i] = File.ReadAllBytes(path);
             }
             catch (FileNotFoundException)
             {
@@ -135,7 +137,7 @@ internal sealed class MaildirMailbox : IMailbox
             if (again[k] is not { } path) continue;
             try
             {
-                result[retry[k]] = await File.ReadAllBytesAsync(path, ct);
+                result[retry[k]] = File.ReadAllBytes(path);
             }
             catch (FileNotFoundException)
             {
@@ -150,7 +152,7 @@ internal sealed class MaildirMailbox : IMailbox
         await _folder.Lock.WaitAsync(ct);
         try
         {
-            if (sync) _folder.Sync();
+            if (sync) _folder.Sync(moveNew: !ReadOnly);
             var paths = new string?[messages.Count];
             for (int i = 0; i < paths.Length; i++)
                 paths[i] = _folder.ByUid(messages[i].Uid) is { } e ? _folder.FullPath(e) : null;

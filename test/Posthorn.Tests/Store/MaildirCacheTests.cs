@@ -158,6 +158,27 @@ public sealed class MaildirCacheTests : IDisposable
         await using (var box = await OpenAsync()) Assert.Equal(2, box.Messages.Count);
     }
 
+    [Fact]
+    public async Task A_read_only_open_leaves_new_files_in_new_and_a_read_write_one_moves_them()
+    {
+        Drop("1.a", "Subject: a\n\nx\n");
+        var account = NewStore().OpenAccount("u", Maildir);
+        await using (var box = (await account.OpenAsync("INBOX", true, default))!)
+        {
+            Assert.Single(box.Messages);
+            Assert.True(File.Exists(Path.Combine(Maildir, "new", "1.a")));
+            Assert.Equal("Subject: a\n\nx\n", Encoding.ASCII.GetString((await box.ReadAsync(box.Messages[0], default))!));
+        }
+        Directory.SetLastWriteTimeUtc(Path.Combine(Maildir, "new"), DateTime.UtcNow.AddSeconds(5));
+        await using (var box = (await account.OpenAsync("INBOX", false, default))!)
+        {
+            Assert.Equal(1u, Assert.Single(box.Messages).Uid);
+            Assert.True(File.Exists(Path.Combine(Maildir, "cur", "1.a:2,")));
+            await box.StoreFlagsAsync([0], FlagOperation.Add, MessageFlags.Seen, [], default);
+        }
+        Assert.True(File.Exists(Path.Combine(Maildir, "cur", "1.a:2,S")));
+    }
+
     [Theory]
     [InlineData("a\nb\r\nc\n", 1)]
     [InlineData("a\nb\r\nc\n", 2)]

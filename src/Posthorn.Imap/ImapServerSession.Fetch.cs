@@ -24,42 +24,65 @@ public sealed partial class ImapServerSession
         if (items.Any(i => i.Name == "MODSEQ")) _condstore = true;
         // RFC 9051 §6.4.9: UID FETCH always returns UID.
         if ((uid || _qresync) && !items.Any(i => i.Name == "UID")) items.Insert(0, new FetchItem("UID"));
-        bool needsContent = items.Any(i => i.Name is "ENVELOPE" or "BODY" or "BODYSTRUCTURE" or "RFC822" or "RFC822.HEADER"
-            or "RFC822.TEXT" or "SECTION");
+        bool needsContent = items.Any(i => i.Name is "RFC822" or "RFC822.HEADER" or "RFC822.TEXT" or "SECTION");
+        // ENVELOPE, BODY and BODYSTRUCTURE come from the store's cache; the message is read only when they are missing.
+        var cached = items.Where(i => i.Name is "ENVELOPE" or "BODY" or "BODYSTRUCTURE").Select(i => CacheField(i.Name)).Distinct().ToList();
         bool setsSeen = !_box!.ReadOnly && items.Any(i => i.Name is "RFC822" or "RFC822.TEXT" || i.Name == "SECTION" && !i.Peek);
-        foreach (int index in indexes)
+        var batches = needsContent
+            ? ImapMessageCache.ReadChunks(indexes, i => _box.Messages[i].Size)
+            : indexes.Chunk(ImapMessageCache.Batch).Select(c => c.ToList());
+        foreach (var batch in batches)
         {
-            var m = _box.Messages[index];
-            ImapMessage? content = null;
-            if (needsContent)
+            var infos = batch.Select(i => _box.Messages[i]).ToList();
+            var bytes = needsContent ? await _box.ReadManyAsync(infos, _ct) : null;
+            var structures = cached.Count > 0 ? await ImapMessageCache.GetAsync(_box, infos, cached, _ct) : null;
+            for (int k = 0; k < batch.Count; k++)
             {
-                var bytes = await _box.ReadAsync(m, _ct);
+                int index = batch[k];
+                var m = infos[k];
                 // RFC 9051 §7.5.1: a message expunged by another session may still be fetched; it is gone, so say so.
-                if (bytes is null) return Result.No("Some messages were expunged.", "EXPUNGEISSUEDBEFORE");
-                content = new ImapMessage(bytes);
+                if (bytes is not null && bytes[k] is null || structures is not null && structures[k] is null)
+                    return Result.No("Some messages were expunged.", "EXPUNGEISSUEDBEFORE");
+                var content = bytes is null ? null : new ImapMessage(bytes[k]!);
+                bool flagsChanged = false;
+                if (setsSeen && !m.Flags.HasFlag(MessageFlags.Seen))
+                {
+                    // RFC 9051 §6.4.5: BODY[...] sets \Seen; the new flags are sent with the data.
+                    var stored = await _box.StoreFlagsAsync([index], FlagOperation.Add, MessageFlags.Seen, [], _ct);
+                    if (stored.Count > 0) { m = stored[0].Message; flagsChanged = true; }
+                }
+                var fetched = new Fetched(m, content, cached, structures?[k]);
+                _w.Ascii($"* {index + 1} FETCH (");
+                bool first = true;
+                foreach (var item in items) WriteFetchItem(item, fetched, ref first);
+                if (flagsChanged && !items.Any(i => i.Name == "FLAGS")) WriteFetchItem(new FetchItem("FLAGS"), fetched, ref first);
+                _w.Raw(")"u8).Crlf();
+                // Back-pressure: a client that does not read its output stalls here instead of filling memory.
+                if (_output.UnflushedBytes > 65536) await FlushAsync();
             }
-            bool flagsChanged = false;
-            if (setsSeen && !m.Flags.HasFlag(MessageFlags.Seen))
-            {
-                // RFC 9051 §6.4.5: BODY[...] sets \Seen; the new flags are sent with the data.
-                var stored = await _box.StoreFlagsAsync([index], FlagOperation.Add, MessageFlags.Seen, [], _ct);
-                if (stored.Count > 0) { m = stored[0].Message; flagsChanged = true; }
-            }
-            _w.Ascii($"* {index + 1} FETCH (");
-            bool first = true;
-            foreach (var item in items) WriteFetchItem(item, m, content, ref first);
-            if (flagsChanged && !items.Any(i => i.Name == "FLAGS")) WriteFetchItem(new FetchItem("FLAGS"), m, content, ref first);
-            _w.Raw(")"u8).Crlf();
-            // Back-pressure: a client that does not read its output stalls here instead of filling memory.
-            if (_output.UnflushedBytes > 65536) await FlushAsync();
         }
         return Result.Ok("Fetch completed.");
     }
 
-    private void WriteFetchItem(FetchItem item, MessageInfo m, ImapMessage? c, ref bool first)
+    private static string CacheField(string item) => item switch
+    {
+        "ENVELOPE" => ImapMessageCache.Envelope,
+        "BODY" => ImapMessageCache.Body,
+        _ => ImapMessageCache.BodyStructure,
+    };
+
+    /// <summary>What FETCH has of one message: its record, its content when read, and cached fields.</summary>
+    private readonly record struct Fetched(MessageInfo Info, ImapMessage? Content, List<string> Fields, byte[][]? Values)
+    {
+        public byte[] Cached(string item) => Values![Fields.IndexOf(CacheField(item))];
+    }
+
+    private void WriteFetchItem(FetchItem item, Fetched f, ref bool first)
     {
         if (!first) _w.Raw(" "u8);
         first = false;
+        var m = f.Info;
+        var c = f.Content;
         switch (item.Name)
         {
             case "UID": _w.Ascii($"UID {m.Uid}"); break;
@@ -70,9 +93,9 @@ public sealed partial class ImapServerSession
                 _w.Ascii("INTERNALDATE \"" + m.InternalDate.ToString("dd-MMM-yyyy HH:mm:ss ", CultureInfo.InvariantCulture)
                     + m.InternalDate.ToString("zzz", CultureInfo.InvariantCulture).Replace(":", "", StringComparison.Ordinal) + "\"");
                 break;
-            case "ENVELOPE": _w.Raw("ENVELOPE "u8); c!.WriteEnvelope(_w); break;
-            case "BODYSTRUCTURE": _w.Raw("BODYSTRUCTURE "u8); c!.WriteBodyStructure(_w, true); break;
-            case "BODY": _w.Raw("BODY "u8); c!.WriteBodyStructure(_w, false); break;
+            case "ENVELOPE": _w.Raw("ENVELOPE "u8).Raw(f.Cached(item.Name)); break;
+            case "BODYSTRUCTURE": _w.Raw("BODYSTRUCTURE "u8).Raw(f.Cached(item.Name)); break;
+            case "BODY": _w.Raw("BODY "u8).Raw(f.Cached(item.Name)); break;
             case "RFC822": _w.Raw("RFC822 "u8).Literal(c!.Data); break;
             case "RFC822.HEADER": c!.TryGetSection("HEADER", out var h); _w.Raw("RFC822.HEADER "u8).Literal(h); break;
             case "RFC822.TEXT": c!.TryGetSection("TEXT", out var t); _w.Raw("RFC822.TEXT "u8).Literal(t); break;

@@ -24,18 +24,29 @@ public sealed partial class ImapServerSession
         var search = ImapSearch.Parse(keys, messages.Count, messages.Count > 0 ? messages[^1].Uid : 0);
         var hits = new List<uint>();
         ulong highest = 0;
-        for (int i = 0; i < messages.Count; i++)
+        var all = Enumerable.Range(0, messages.Count);
+        // BODY and TEXT need the whole message; header keys need only the header block, which the cache keeps.
+        var batches = search.NeedsBody ? ImapMessageCache.ReadChunks(all, i => messages[i].Size) : all.Chunk(ImapMessageCache.Batch).Select(c => c.ToList());
+        foreach (var batch in batches)
         {
-            ImapMessage? content = null;
-            if (search.NeedsContent)
+            var infos = batch.Select(i => messages[i]).ToList();
+            IReadOnlyList<byte[]?>? bytes = null;
+            if (search.NeedsBody) bytes = await _box.ReadManyAsync(infos, _ct);
+            else if (search.NeedsContent)
+                bytes = (await ImapMessageCache.GetAsync(_box, infos, [ImapMessageCache.Header], _ct)).Select(v => v?[0]).ToList();
+            for (int k = 0; k < batch.Count; k++)
             {
-                var bytes = await _box.ReadAsync(messages[i], _ct);
-                if (bytes is null) continue;
-                content = new ImapMessage(bytes);
+                int i = batch[k];
+                ImapMessage? content = null;
+                if (bytes is not null)
+                {
+                    if (bytes[k] is not { } b) continue;
+                    content = new ImapMessage(b);
+                }
+                if (!search.Matches(i + 1, messages[i], content)) continue;
+                hits.Add(uid ? messages[i].Uid : (uint)(i + 1));
+                highest = Math.Max(highest, messages[i].ModSeq);
             }
-            if (!search.Matches(i + 1, messages[i], content)) continue;
-            hits.Add(uid ? messages[i].Uid : (uint)(i + 1));
-            highest = Math.Max(highest, messages[i].ModSeq);
         }
         // RFC 7162 §3.1.5: a SEARCH with MODSEQ enables CONDSTORE, and a non-empty result carries the highest
         // mod-sequence of the messages found: "* SEARCH 2 5 (MODSEQ 917)" or ESEARCH "… MODSEQ 917".

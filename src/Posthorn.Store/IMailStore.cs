@@ -72,6 +72,25 @@ public interface IMailbox : IAsyncDisposable
     /// <summary>The message as stored (lines may end in LF only); null if it is gone.</summary>
     ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct);
 
+    /// <summary>Several messages in one store operation (one hop to the user's file thread, one lock), in the
+    /// order given; null for a message that is gone.</summary>
+    async ValueTask<IReadOnlyList<byte[]?>> ReadManyAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct)
+    {
+        var result = new byte[]?[messages.Count];
+        for (int i = 0; i < result.Length; i++) result[i] = await ReadAsync(messages[i], ct);
+        return result;
+    }
+
+    /// <summary>Parse results the protocol layer cached for these messages under <paramref name="field"/>
+    /// (for IMAP: ENVELOPE, BODYSTRUCTURE, the header block), in the order given; null where none is kept.
+    /// A store without a cache keeps none.</summary>
+    ValueTask<IReadOnlyList<byte[]?>> GetCachedAsync(IReadOnlyList<MessageInfo> messages, string field, CancellationToken ct) =>
+        ValueTask.FromResult<IReadOnlyList<byte[]?>>(new byte[]?[messages.Count]);
+
+    /// <summary>Keeps parse results for <see cref="GetCachedAsync"/>; they live as long as the message's UID.</summary>
+    ValueTask SetCachedAsync(IReadOnlyList<(MessageInfo Message, string Field, byte[] Value)> values, CancellationToken ct) =>
+        ValueTask.CompletedTask;
+
     /// <summary>Changes flags of the messages at the given view indexes; returns their new records
     /// (the view is updated so that a later sync does not report them again).</summary>
     ValueTask<IReadOnlyList<(int Index, MessageInfo Message)>> StoreFlagsAsync(IReadOnlyList<int> indexes,

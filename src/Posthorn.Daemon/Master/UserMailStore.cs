@@ -79,6 +79,15 @@ public sealed class UserMailStore(IMailStore inner, IPasswordDatabase users) : I
         public async ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct) =>
             await identity.RunAsync(() => inner.ReadAsync(message, ct));
 
+        public async ValueTask<IReadOnlyList<byte[]?>> ReadManyAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct) =>
+            await identity.RunAsync(() => inner.ReadManyAsync(messages, ct));
+
+        public async ValueTask<IReadOnlyList<byte[]?>> GetCachedAsync(IReadOnlyList<MessageInfo> messages, string field, CancellationToken ct) =>
+            await identity.RunAsync(() => inner.GetCachedAsync(messages, field, ct));
+
+        public ValueTask SetCachedAsync(IReadOnlyList<(MessageInfo Message, string Field, byte[] Value)> values, CancellationToken ct) =>
+            identity.RunAsync(() => inner.SetCachedAsync(values, ct));
+
         public async ValueTask<IReadOnlyList<(int Index, MessageInfo Message)>> StoreFlagsAsync(IReadOnlyList<int> indexes,
             FlagOperation operation, MessageFlags flags, IReadOnlyList<string> keywords, CancellationToken ct) =>
             await identity.RunAsync(() => inner.StoreFlagsAsync(indexes, operation, flags, keywords, ct));

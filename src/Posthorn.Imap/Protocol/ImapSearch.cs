@@ -16,10 +16,11 @@ internal sealed class ImapSearch
 
     private readonly Func<int, MessageInfo, ImapMessage?, bool> _predicate;
 
-    private ImapSearch(Func<int, MessageInfo, ImapMessage?, bool> predicate, bool needsContent, bool usesModSeq)
+    private ImapSearch(Func<int, MessageInfo, ImapMessage?, bool> predicate, bool needsContent, bool needsBody, bool usesModSeq)
     {
         _predicate = predicate;
-        NeedsContent = needsContent;
+        NeedsContent = needsContent || needsBody;
+        NeedsBody = needsBody;
         UsesModSeq = usesModSeq;
     }
 
@@ -27,8 +28,12 @@ internal sealed class ImapSearch
     /// highest mod-sequence of the messages found).</summary>
     public bool UsesModSeq { get; }
 
-    /// <summary>Whether any key looks into the message (so the session must read it).</summary>
+    /// <summary>Whether any key looks into the message (so the session must read it, or at least its header).</summary>
     public bool NeedsContent { get; }
+
+    /// <summary>Whether any key looks past the header (BODY, TEXT); otherwise a message made of the header block
+    /// alone answers every key.</summary>
+    public bool NeedsBody { get; }
 
     /// <summary>Whether message <paramref name="seq"/> matches.</summary>
     public bool Matches(int seq, MessageInfo m, ImapMessage? content) => _predicate(seq, m, content);
@@ -39,13 +44,14 @@ internal sealed class ImapSearch
         var state = new ParseState(keys, count, maxUid);
         var all = new List<Func<int, MessageInfo, ImapMessage?, bool>>();
         while (state.Pos < keys.Count) all.Add(state.ParseKey(0));
-        return new ImapSearch((s, m, c) => all.All(p => p(s, m, c)), state.NeedsContent, state.UsesModSeq);
+        return new ImapSearch((s, m, c) => all.All(p => p(s, m, c)), state.NeedsContent, state.NeedsBody, state.UsesModSeq);
     }
 
     private sealed class ParseState(IReadOnlyList<ImapToken> tokens, int count, uint maxUid)
     {
         public int Pos;
         public bool NeedsContent;
+        public bool NeedsBody;
         public bool UsesModSeq;
 
         private ImapToken Next() => Pos < tokens.Count ? tokens[Pos++] : throw new CommandSyntaxException("Missing search argument.");
@@ -62,6 +68,7 @@ internal sealed class ImapSearch
                 var parts = new List<Func<int, MessageInfo, ImapMessage?, bool>>();
                 while (inner.Pos < t.Items.Count) parts.Add(inner.ParseKey(depth + 1));
                 NeedsContent |= inner.NeedsContent;
+                NeedsBody |= inner.NeedsBody;
                 UsesModSeq |= inner.UsesModSeq;
                 if (parts.Count == 0) throw new CommandSyntaxException("Empty search group.");
                 return (s, m, c) => parts.All(p => p(s, m, c));
@@ -96,11 +103,11 @@ internal sealed class ImapSearch
                 case "FROM" or "TO" or "CC" or "BCC" or "SUBJECT":
                     return HeaderKey(key, NextString());
                 case "HEADER": { string name = NextString(); return HeaderKey(name, NextString()); }
-                case "BODY": { string v = NextString(); NeedsContent = true; return (_, _, c) => BodyContains(c!, v); }
+                case "BODY": { string v = NextString(); NeedsBody = true; return (_, _, c) => BodyContains(c!, v); }
                 case "TEXT":
                 {
                     string v = NextString();
-                    NeedsContent = true;
+                    NeedsBody = true;
                     return (_, _, c) => HeadersContain(c!, null, v) || BodyContains(c!, v);
                 }
                 case "UID":

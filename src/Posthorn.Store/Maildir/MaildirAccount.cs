@@ -88,6 +88,7 @@ internal sealed partial class MaildirAccount(MaildirStore store, string user, st
         if (IsInbox(name)) return new StoreError("CANNOT", "INBOX can't be deleted.");
         if (!TryGetPath(name, out var path)) return StoreError.BadName(name);
         if (!Directory.Exists(path)) return StoreError.NonExistent(name);
+        store.Forget(path);
         Directory.Delete(path, recursive: true);
         SetSubscribed(name, false);
         return null;
@@ -102,6 +103,7 @@ internal sealed partial class MaildirAccount(MaildirStore store, string user, st
         if (Directory.Exists(dst)) return StoreError.AlreadyExists(to);
         // RFC 9051 §6.3.6: inferior hierarchical names are renamed too.
         var children = ListMailboxes().Where(n => n.StartsWith(from + ".", StringComparison.Ordinal)).ToList();
+        store.Forget(src);
         Directory.Move(src, dst);
         foreach (var child in children)
         {

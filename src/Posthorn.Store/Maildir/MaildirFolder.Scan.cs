@@ -4,7 +4,9 @@ namespace Posthorn.Store.Maildir;
 /// flags) update flags, missing files are expunged.</summary>
 internal sealed partial class MaildirFolder
 {
-    private void Scan()
+    /// <param name="moveNew">Whether files in new/ are moved to cur/ (false for a read-only session: Dovecot leaves
+    /// new/ alone under EXAMINE, and a later read-write scan moves them).</param>
+    private void Scan(bool moveNew)
     {
         var found = List();
         var missing = _byBase.Keys.Where(b => !found.ContainsKey(b)).ToList();
@@ -21,7 +23,7 @@ internal sealed partial class MaildirFolder
         var added = new List<(string Base, string Rel)>();
         foreach (var (baseName, rel) in found)
         {
-            string current = MoveToCur(baseName, rel);
+            string current = moveNew ? MoveToCur(baseName, rel) : rel;
             var (_, fileFlags, other) = current.StartsWith("cur/", StringComparison.Ordinal)
                 ? MaildirName.Parse(current[4..]) : (baseName, MessageFlags.None, "");
             if (_byBase.TryGetValue(baseName, out var e))
@@ -43,6 +45,7 @@ internal sealed partial class MaildirFolder
         }
         // New files get UIDs in name order, which is delivery order for time-based unique names.
         added.Sort((a, b) => string.CompareOrdinal(a.Base, b.Base));
+        var buffer = new byte[65536];
         foreach (var (baseName, rel) in added)
         {
             string full = System.IO.Path.Combine(Path, rel);
@@ -50,11 +53,14 @@ internal sealed partial class MaildirFolder
             DateTimeOffset date;
             try
             {
-                size = MaildirName.CrlfSize(full);
+                // One open per new file: the size with CRLF line ends (unless the name carries it, as ",W="),
+                // and the modification time from the same handle.
+                using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                size = MaildirName.TryVirtualSize(baseName, out long named) ? named : MaildirName.CrlfSize(handle, buffer);
                 // Dovecot's INTERNALDATE for Maildir is the file's modification time.
-                date = new DateTimeOffset(File.GetLastWriteTimeUtc(full)).ToUniversalTime();
+                date = new DateTimeOffset(File.GetLastWriteTimeUtc(handle)).ToUniversalTime();
             }
-            catch (FileNotFoundException)
+            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
             {
                 continue;
             }

@@ -51,8 +51,9 @@ internal sealed partial class MaildirFolder : IDisposable
 
     public string FullPath(Entry e) => System.IO.Path.Combine(Path, e.Rel);
 
-    /// <summary>Brings the folder up to date with the index and the files.</summary>
-    public void Sync()
+    /// <summary>Brings the folder up to date with the index and the files; with <paramref name="moveNew"/> false
+    /// (a read-only session) files found in new/ stay there.</summary>
+    public void Sync(bool moveNew = true)
     {
         long dv;
         try
@@ -68,11 +69,14 @@ internal sealed partial class MaildirFolder : IDisposable
         _dataVersion = _index.DataVersion();
         var newM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "new"));
         var curM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "cur"));
-        if (reload || newM != _newMtime || curM != _curMtime)
+        // After a reload the times are those the index was last reconciled at: unchanged directories need no listing.
+        if (newM != _newMtime || curM != _curMtime)
         {
             _newMtime = newM;
             _curMtime = curM;
-            Scan();
+            Scan(moveNew);
+            _index.WriteScanTimes(newM.Ticks, curM.Ticks);
+            _dataVersion = _index.DataVersion();
         }
     }
 
@@ -117,6 +121,9 @@ internal sealed partial class MaildirFolder : IDisposable
         UidValidity = validity;
         UidNext = next;
         HighestModSeq = modseq;
+        var (newTicks, curTicks) = _index.ReadScanTimes();
+        _newMtime = new DateTime(newTicks, DateTimeKind.Utc);
+        _curMtime = new DateTime(curTicks, DateTimeKind.Utc);
         foreach (var row in _index.ReadAll())
         {
             var info = new MessageInfo(row.Uid, row.Flags, SplitKeywords(row.Keywords), row.ModSeq, row.Size,
@@ -162,6 +169,20 @@ internal sealed partial class MaildirFolder : IDisposable
         Persist([e], []);
         return e;
     }
+
+    /// <summary>Cached values of <paramref name="field"/> for the messages, in their order; null where none is kept.</summary>
+    public byte[]?[] ReadCache(string field, IReadOnlyList<MessageInfo> messages)
+    {
+        var result = new byte[]?[messages.Count];
+        var uids = messages.Select(m => m.Uid).Where(u => _byUid.ContainsKey(u)).Order().ToList();
+        var found = _index.ReadCache(field, uids);
+        for (int i = 0; i < result.Length; i++) result[i] = found.GetValueOrDefault(messages[i].Uid);
+        return result;
+    }
+
+    /// <summary>Keeps cached values of messages that are still in the folder.</summary>
+    public void WriteCache(IReadOnlyList<(MessageInfo Message, string Field, byte[] Value)> values) =>
+        _index.WriteCache(values.Where(v => _byUid.ContainsKey(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)));
 
     /// <summary>UIDs expunged after <paramref name="modSeq"/> (RFC 7162 §3.2.5.2), in UID order.</summary>
     public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq);

@@ -9,11 +9,18 @@ namespace Posthorn.Store.Maildir;
 /// RFC822.SIZE and INTERNALDATE so that SELECT does not read every message. Deleting the file is
 /// safe: it is rebuilt from the mail with a new UIDVALIDITY (RFC 9051 §2.3.1.1 requires a new one
 /// whenever UIDs cannot be kept).
-/// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq;
+/// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq, and newmtime/curmtime: the directory
+/// modification times the last reconciliation started from, so that a process opening the index again lists
+/// the directories only when they changed since;
 /// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME";
 /// expunged(uid, modseq): every UID removed under this UIDVALIDITY with the modseq of its removal, so that
 /// QRESYNC can answer VANISHED (EARLIER) (RFC 7162 §3.2.5, §3.2.6). A rebuilt index starts a new UIDVALIDITY,
 /// and an empty table is then exact.
+/// cache(field, uid, value): parse results of the protocol layer (for IMAP the ENVELOPE and BODYSTRUCTURE
+/// responses and the header block), so that FETCH ENVELOPE and SEARCH FROM answer without reading every file
+/// (Dovecot's dovecot.index.cache plays this part). A Maildir file never changes under its name (the
+/// convention: a changed message is a new file, hence a new UID), so a value stays valid until its UID is
+/// expunged, when it is deleted with the message row.
 /// Concurrency: one connection per open folder in this process, used under the folder's lock; other
 /// processes are noticed through <c>PRAGMA data_version</c>.
 /// </remarks>
@@ -41,6 +48,8 @@ internal sealed class MaildirIndex : IDisposable
                   flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
                   internaldate INTEGER NOT NULL);
                 CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS cache(field TEXT NOT NULL, uid INTEGER NOT NULL, value BLOB NOT NULL,
+                  PRIMARY KEY(field, uid)) WITHOUT ROWID;
                 """);
         }
         catch
@@ -104,6 +113,31 @@ internal sealed class MaildirIndex : IDisposable
         return (validity, next, modseq);
     }
 
+    /// <summary>The modification times (ticks) of new/ and cur/ when the files were last reconciled with this
+    /// index; zero when never recorded.</summary>
+    public (long New, long Cur) ReadScanTimes()
+    {
+        long n = 0, c = 0;
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT key, value FROM meta WHERE key IN ('newmtime', 'curmtime')";
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            if (r.GetString(0) == "newmtime") n = r.GetInt64(1);
+            else c = r.GetInt64(1);
+        }
+        return (n, c);
+    }
+
+    public void WriteScanTimes(long newTicks, long curTicks)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "INSERT OR REPLACE INTO meta(key, value) VALUES ('newmtime', $n), ('curmtime', $c)";
+        cmd.Parameters.AddWithValue("$n", newTicks);
+        cmd.Parameters.AddWithValue("$c", curTicks);
+        cmd.ExecuteNonQuery();
+    }
+
     public List<Row> ReadAll()
     {
         var rows = new List<Row>();
@@ -164,7 +198,7 @@ internal sealed class MaildirIndex : IDisposable
         using (var del = _db.CreateCommand())
         {
             del.Transaction = tx;
-            del.CommandText = "DELETE FROM msg WHERE uid = $u; INSERT OR REPLACE INTO expunged(uid, modseq) VALUES ($u, $m)";
+            del.CommandText = "DELETE FROM msg WHERE uid = $u; DELETE FROM cache WHERE uid = $u; INSERT OR REPLACE INTO expunged(uid, modseq) VALUES ($u, $m)";
             var pu = del.Parameters.Add("$u", SqliteType.Integer);
             del.Parameters.AddWithValue("$m", (long)highestModSeq);
             foreach (uint uid in deletes)
@@ -172,6 +206,44 @@ internal sealed class MaildirIndex : IDisposable
                 pu.Value = (long)uid;
                 del.ExecuteNonQuery();
             }
+        }
+        tx.Commit();
+    }
+
+    /// <summary>The cached <paramref name="field"/> values of the given UIDs (ascending): one range query.</summary>
+    public Dictionary<uint, byte[]> ReadCache(string field, IReadOnlyList<uint> sortedUids)
+    {
+        var found = new Dictionary<uint, byte[]>(sortedUids.Count);
+        if (sortedUids.Count == 0) return found;
+        var wanted = sortedUids.ToHashSet();
+        using var cmd = _db.CreateCommand();
+        cmd.CommandText = "SELECT uid, value FROM cache WHERE field = $f AND uid BETWEEN $lo AND $hi";
+        cmd.Parameters.AddWithValue("$f", field);
+        cmd.Parameters.AddWithValue("$lo", (long)sortedUids[0]);
+        cmd.Parameters.AddWithValue("$hi", (long)sortedUids[^1]);
+        using var r = cmd.ExecuteReader();
+        while (r.Read())
+        {
+            uint uid = (uint)r.GetInt64(0);
+            if (wanted.Contains(uid)) found[uid] = (byte[])r.GetValue(1);
+        }
+        return found;
+    }
+
+    /// <summary>Stores cached values in one transaction; values of UIDs no longer in msg are skipped.</summary>
+    public void WriteCache(IEnumerable<(string Field, uint Uid, byte[] Value)> values)
+    {
+        using var tx = _db.BeginTransaction();
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "INSERT OR REPLACE INTO cache(field, uid, value) SELECT $f, $u, $v WHERE EXISTS (SELECT 1 FROM msg WHERE uid = $u)";
+        var pf = cmd.Parameters.Add("$f", SqliteType.Text);
+        var pu = cmd.Parameters.Add("$u", SqliteType.Integer);
+        var pv = cmd.Parameters.Add("$v", SqliteType.Blob);
+        foreach (var (field, uid, value) in values)
+        {
+            pf.Value = field; pu.Value = (long)uid; pv.Value = value;
+            cmd.ExecuteNonQuery();
         }
         tx.Commit();
     }

@@ -33,7 +33,7 @@ internal sealed class MaildirMailbox : IMailbox
         await _folder.Lock.WaitAsync(ct);
         try
         {
-            _folder.Sync();
+            _folder.Sync(moveNew: !ReadOnly);
             return action();
         }
         finally
@@ -106,22 +106,89 @@ internal sealed class MaildirMailbox : IMailbox
     public ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct) =>
         LockedAsync(() => _folder.ExpungedSince(modSeq), ct);
 
-    public async ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct)
+    public async ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct) => (await ReadManyAsync([message], ct))[0];
+
+    /// <summary>Looks the paths up under the lock without a directory sync (the files of the view are known), reads
+    /// them outside it, and only for a file renamed meanwhile (mutt changing flags) syncs and looks again.
+    /// The reads are synchronous: small files, and under imapd every continuation of an asynchronous read would be
+    /// one more switch back to the user's file thread.</summary>
+    public async ValueTask<IReadOnlyList<byte[]?>> ReadManyAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct)
     {
-        for (int attempt = 0; attempt < 2; attempt++)
+        var result = new byte[]?[messages.Count];
+        string?[] paths = await PathsAsync(messages, sync: false, ct);
+        List<int>? retry = null;
+        for (int i = 0; i < paths.Length; i++)
         {
-            string? path = await LockedAsync(() => _folder.ByUid(message.Uid) is { } e ? _folder.FullPath(e) : null, ct);
-            if (path is null) return null;
+            if (paths[i] is not { } path) continue;
             try
             {
-                return await File.ReadAllBytesAsync(path, ct);
+                result[i] = File.ReadAllBytes(path);
             }
             catch (FileNotFoundException)
             {
-                // Renamed by mutt or another session between lookup and open: the next sync finds it.
+                (retry ??= []).Add(i);
             }
         }
-        return null;
+        if (retry is null) return result;
+        // Renamed by mutt or another session between lookup and open: a sync finds where it went.
+        string?[] again = await PathsAsync(retry.Select(i => messages[i]).ToList(), sync: true, ct);
+        for (int k = 0; k < retry.Count; k++)
+        {
+            if (again[k] is not { } path) continue;
+            try
+            {
+                result[retry[k]] = File.ReadAllBytes(path);
+            }
+            catch (FileNotFoundException)
+            {
+                // Gone for good (expunged by another program): null, as for an unknown UID.
+            }
+        }
+        return result;
+    }
+
+    private async ValueTask<string?[]> PathsAsync(IReadOnlyList<MessageInfo> messages, bool sync, CancellationToken ct)
+    {
+        await _folder.Lock.WaitAsync(ct);
+        try
+        {
+            if (sync) _folder.Sync(moveNew: !ReadOnly);
+            var paths = new string?[messages.Count];
+            for (int i = 0; i < paths.Length; i++)
+                paths[i] = _folder.ByUid(messages[i].Uid) is { } e ? _folder.FullPath(e) : null;
+            return paths;
+        }
+        finally
+        {
+            _folder.Lock.Release();
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<byte[]?>> GetCachedAsync(IReadOnlyList<MessageInfo> messages, string field, CancellationToken ct)
+    {
+        await _folder.Lock.WaitAsync(ct);
+        try
+        {
+            return _folder.ReadCache(field, messages);
+        }
+        finally
+        {
+            _folder.Lock.Release();
+        }
+    }
+
+    public async ValueTask SetCachedAsync(IReadOnlyList<(MessageInfo Message, string Field, byte[] Value)> values, CancellationToken ct)
+    {
+        if (values.Count == 0) return;
+        await _folder.Lock.WaitAsync(ct);
+        try
+        {
+            _folder.WriteCache(values);
+        }
+        finally
+        {
+            _folder.Lock.Release();
+        }
     }
 
     public ValueTask<IReadOnlyList<(int Index, MessageInfo Message)>> StoreFlagsAsync(IReadOnlyList<int> indexes,

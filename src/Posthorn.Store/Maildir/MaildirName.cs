@@ -54,13 +54,40 @@ internal static class MaildirName
     /// Maildir files usually end lines in LF alone, so each bare LF counts one more octet.</summary>
     public static long CrlfSize(ReadOnlySpan<byte> data, ref byte previous)
     {
-        long size = data.Length;
-        foreach (byte b in data)
-        {
-            if (b == (byte)'\n' && previous != (byte)'\r') size++;
-            previous = b;
-        }
+        if (data.IsEmpty) return 0;
+        // Every LF counts one more octet unless a CR is before it (vectorized counts, not a byte loop).
+        long size = data.Length + data.Count((byte)'\n') - data.Count("\r\n"u8);
+        if (data[0] == (byte)'\n' && previous == (byte)'\r') size--;
+        previous = data[^1];
         return size;
+    }
+
+    /// <summary>The CRLF size of a message whose base name carries it as <c>,W=N</c> (Dovecot's maildir
+    /// "virtual size" field, the size with CRLF line ends); false when the name has none.</summary>
+    public static bool TryVirtualSize(string baseName, out long size)
+    {
+        size = 0;
+        int at = baseName.IndexOf(",W=", StringComparison.Ordinal);
+        if (at < 0) return false;
+        var digits = baseName.AsSpan(at + 3);
+        int end = digits.IndexOf(',');
+        if (end >= 0) digits = digits[..end];
+        return digits.Length > 0 && long.TryParse(digits, System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out size);
+    }
+
+    /// <summary>The CRLF size of an open file, read through <paramref name="buffer"/>.</summary>
+    public static long CrlfSize(Microsoft.Win32.SafeHandles.SafeFileHandle handle, byte[] buffer)
+    {
+        long total = 0, offset = 0;
+        byte prev = 0;
+        int n;
+        while ((n = RandomAccess.Read(handle, buffer, offset)) > 0)
+        {
+            total += CrlfSize(buffer.AsSpan(0, n), ref prev);
+            offset += n;
+        }
+        return total;
     }
 
     public static long CrlfSize(string path)

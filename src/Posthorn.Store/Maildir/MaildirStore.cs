@@ -11,11 +11,16 @@ namespace Posthorn.Store.Maildir;
 /// checked by <see cref="MaildirAccount.TryGetPath"/> before they become paths. Runs as the daemon's
 /// user; per-user privilege switching is the daemon's job.
 /// One instance per process: it keeps one <see cref="MaildirFolder"/> per open folder, shared by the
-/// sessions that have it open, so that they see each other's changes at once.
+/// sessions that have it open, so that they see each other's changes at once, and keeps up to 16 folders
+/// loaded after their last session, so that the next SELECT only checks for changes (<see cref="MaildirFolder.Sync"/>).
 /// </remarks>
 public sealed class MaildirStore : IMailStore
 {
+    /// <summary>Folders kept loaded with no session on them.</summary>
+    private const int MaxIdle = 16;
+
     private readonly Dictionary<string, MaildirFolder> _open = new(StringComparer.Ordinal);
+    private readonly LinkedList<string> _idle = new();
     private readonly Lock _gate = new();
     private readonly string _hostname;
     private readonly int _pid;
@@ -42,18 +47,55 @@ public sealed class MaildirStore : IMailStore
                 f = new MaildirFolder(path, Clock);
                 _open[path] = f;
             }
-            f.References++;
+            if (f.References++ == 0) _idle.Remove(path);
             return f;
         }
     }
 
     internal void Release(MaildirFolder folder)
     {
+        MaildirFolder? evicted = null;
         lock (_gate)
         {
             if (--folder.References > 0) return;
-            _open.Remove(folder.Path);
+            // The last session left: the folder stays loaded (its rows, its open index) for the next SELECT, as
+            // Dovecot keeps its index; only the least recently used idle folders beyond MaxIdle are closed.
+            _idle.Remove(folder.Path);
+            _idle.AddLast(folder.Path);
+            if (_idle.Count > MaxIdle)
+            {
+                string oldest = _idle.First!.Value;
+                _idle.RemoveFirst();
+                evicted = _open[oldest];
+                _open.Remove(oldest);
+            }
         }
+        if (evicted is not null) Close(evicted);
+    }
+
+    /// <summary>Closes idle folders at or under <paramref name="path"/> (a mailbox deleted or renamed by this process).</summary>
+    internal void Forget(string path)
+    {
+        var closing = new List<MaildirFolder>();
+        lock (_gate)
+        {
+            foreach (var (p, f) in _open)
+            {
+                if (f.References > 0 || !(p == path || p.StartsWith(path + "/", StringComparison.Ordinal) || p.StartsWith(path + ".", StringComparison.Ordinal)))
+                    continue;
+                closing.Add(f);
+            }
+            foreach (var f in closing)
+            {
+                _open.Remove(f.Path);
+                _idle.Remove(f.Path);
+            }
+        }
+        foreach (var f in closing) Close(f);
+    }
+
+    private static void Close(MaildirFolder folder)
+    {
         // Nobody else can reach it now; wait for an operation still holding the lock.
         folder.Lock.Wait();
         folder.Dispose();

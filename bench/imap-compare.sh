@@ -61,38 +61,8 @@ posthorn_config "$phconf" 2525 postfix "home_mailbox = Maildir/"
 printf 'posthorn_passwd_file = %s/passwd\nimapd_timeout = 30m\n' "$phconf" >> "$phconf/main.cf"
 printf '127.0.0.1:2143  inet  n  -  n  -  -  imapd\n' >> "$phconf/master.cf"
 
-# Dovecot: a separate instance, IMAP only, no TLS (loopback is a secured connection for both servers).
-mkdir -p "$dcdir"
-cat > "$dcdir/dovecot.conf" <<CF
-base_dir = $dcdir/run
-state_dir = $dcdir/state
-log_path = $dcdir/dovecot.log
-ssl = no
-protocols = imap
-listen = 127.0.0.1
-first_valid_uid = 1
-disable_plaintext_auth = no
-mail_location = maildir:~/Maildir
-default_internal_user = dovecot
-default_login_user = dovenull
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = 2144
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-passdb {
-  driver = passwd-file
-  args = $dcdir/users
-}
-userdb {
-  driver = passwd-file
-  args = $dcdir/users
-}
-CF
+# Dovecot: a separate instance, IMAP only, no TLS (loopback is a secured connection for both servers), defaults.
+dovecot_imap_config "$dcdir" 2144
 
 printf 'n,phase,server,metric,seconds\n' > "$raw"
 for n in $sizes; do

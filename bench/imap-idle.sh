@@ -53,51 +53,10 @@ posthorn_config "$phconf" 2525 "$owner" "home_mailbox = Maildir/"
 printf 'imapd_timeout = 30m\n' >> "$phconf/main.cf"
 printf '127.0.0.1:2143  inet  n  -  n  -  -  imapd\n' >> "$phconf/master.cf"
 
-# dovecot_config TUNED N: writes $dcdir/dovecot.conf (TUNED=1 adds the high-performance login service).
+# dovecot_config TUNED N: a fresh $dcdir/dovecot.conf (lib.sh dovecot_imap_config; TUNED=1: sized for N connections).
 dovecot_config() {
-  local tuned=$1 n=$2
   rm -rf "$dcdir"; mkdir -p "$dcdir"; : > "$dcdir/users"
-  cat > "$dcdir/dovecot.conf" <<CF
-base_dir = $dcdir/run
-state_dir = $dcdir/state
-log_path = $dcdir/dovecot.log
-ssl = no
-protocols = imap
-listen = 127.0.0.1
-first_valid_uid = 1
-disable_plaintext_auth = no
-mail_location = maildir:~/Maildir
-default_internal_user = dovecot
-default_login_user = dovenull
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = 2144
-  }
-  inet_listener imaps {
-    port = 0
-  }
-CF
-  if [ "$tuned" = 1 ]; then
-    cat >> "$dcdir/dovecot.conf" <<CF
-  service_count = 0
-  process_min_avail = 2
-  client_limit = $(( n / 2 + 100 ))
-  vsz_limit = 1G
-CF
-  fi
-  printf '}\n' >> "$dcdir/dovecot.conf"
-  [ "$tuned" = 1 ] && printf 'default_client_limit = %s\n' $(( n + 1000 )) >> "$dcdir/dovecot.conf"
-  cat >> "$dcdir/dovecot.conf" <<CF
-passdb {
-  driver = passwd-file
-  args = $dcdir/users
-}
-userdb {
-  driver = passwd-file
-  args = $dcdir/users
-}
-CF
+  dovecot_imap_config "$dcdir" 2144 "$([ "$1" = 1 ] && echo "$2" || echo 0)"
 }
 
 printf 'server,connections,rss_rest_kb,rss_idle_kb,pss_rest_kb,pss_idle_kb,opened,greetings,procs\n' > "$raw"

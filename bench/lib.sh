@@ -120,3 +120,50 @@ CF
   /usr/sbin/postfix -c "$dir" check 2>&1 \
     || { echo "postfix -c $dir check failed (rerun it in a terminal to see why)" >&2; return 1; }
 }
+
+# dovecot_imap_config DIR PORT [N]: a separate Dovecot instance's DIR/dovecot.conf, IMAP only on 127.0.0.1:PORT, no TLS
+# (loopback is a secured connection), users from DIR/users (passwd-file), mail_location = maildir:~/Maildir.
+# With N > 0 the login service runs in Dovecot's high-performance mode sized for N connections (service_count = 0,
+# process_min_avail = 2, client_limit = N/2 + 100, vsz_limit = 1G, default_client_limit = N + 1000); without, defaults.
+dovecot_imap_config() {
+  local dir=$1 port=$2 n=${3:-0}
+  mkdir -p "$dir"
+  {
+    cat <<CF
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+ssl = no
+protocols = imap
+listen = 127.0.0.1
+first_valid_uid = 1
+disable_plaintext_auth = no
+mail_location = maildir:~/Maildir
+default_internal_user = dovecot
+default_login_user = dovenull
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $port
+  }
+  inet_listener imaps {
+    port = 0
+  }
+CF
+    if [ "$n" -gt 0 ]; then
+      printf '  service_count = 0\n  process_min_avail = 2\n  client_limit = %s\n  vsz_limit = 1G\n' $(( n / 2 + 100 ))
+    fi
+    printf '}\n'
+    [ "$n" -gt 0 ] && printf 'default_client_limit = %s\n' $(( n + 1000 ))
+    cat <<CF
+passdb {
+  driver = passwd-file
+  args = $dir/users
+}
+userdb {
+  driver = passwd-file
+  args = $dir/users
+}
+CF
+  } > "$dir/dovecot.conf"
+}

@@ -122,7 +122,8 @@ CF
 }
 
 # dovecot_imap_config DIR PORT [N]: a separate Dovecot instance's DIR/dovecot.conf, IMAP only on 127.0.0.1:PORT, no TLS
-# (loopback is a secured connection), users from DIR/users (passwd-file), mail_location = maildir:~/Maildir.
+# (loopback is a secured connection), users from DIR/users (passwd-file), mail_location = maildir:~/Maildir, no
+# per-user connection limit (mail_max_userip_connections, default 10, would refuse the parallel clients).
 # With N > 0 the login service runs in Dovecot's high-performance mode sized for N connections (service_count = 0,
 # process_min_avail = 2, client_limit = N/2 + 100, vsz_limit = 1G, default_client_limit = N + 1000); without, defaults.
 dovecot_imap_config() {
@@ -139,6 +140,10 @@ listen = 127.0.0.1
 first_valid_uid = 1
 disable_plaintext_auth = no
 mail_location = maildir:~/Maildir
+protocol imap {
+  # the benchmarks run many parallel clients as one user from one address (default 10)
+  mail_max_userip_connections = 100000
+}
 default_internal_user = dovecot
 default_login_user = dovenull
 service imap-login {

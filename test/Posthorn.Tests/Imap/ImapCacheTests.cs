@@ -9,40 +9,11 @@ namespace Posthorn.Tests.Imap;
 /// (<see cref="ImapMessageCache"/>): the same answers as from the message, without reading it again.</summary>
 public sealed class ImapCacheTests
 {
-    private sealed class Raw : IDisposable
+    private static async Task<RawImapClient> SelectedAsync(ImapTestServer server)
     {
-        private readonly TcpClient _tcp = new();
-        private StreamReader _reader = null!;
-        private Stream _stream = null!;
-        private int _tag;
-
-        public static async Task<Raw> SelectAsync(ImapTestServer server)
-        {
-            var raw = new Raw();
-            await raw._tcp.ConnectAsync("127.0.0.1", server.ImapPort);
-            raw._stream = raw._tcp.GetStream();
-            raw._reader = new StreamReader(raw._stream, Encoding.Latin1);
-            Assert.StartsWith("* OK", await raw._reader.ReadLineAsync());
-            Assert.Contains(" OK", await raw.SendAsync("LOGIN alice secret"));
-            Assert.Contains(" OK", await raw.SendAsync("SELECT INBOX"));
-            return raw;
-        }
-
-        /// <summary>Sends one command; returns every line up to and including the tagged one.</summary>
-        public async Task<string> SendAsync(string command)
-        {
-            string tag = "t" + ++_tag;
-            await _stream.WriteAsync(Encoding.ASCII.GetBytes(tag + " " + command + "\r\n"));
-            var sb = new StringBuilder();
-            while (await _reader.ReadLineAsync() is { } line)
-            {
-                sb.Append(line).Append('\n');
-                if (line.StartsWith(tag + " ", StringComparison.Ordinal)) return sb.ToString();
-            }
-            throw new IOException("connection closed: " + sb);
-        }
-
-        public void Dispose() => _tcp.Dispose();
+        var raw = await RawImapClient.LoginAsync(server);
+        Assert.Contains(" OK", await raw.SendAsync("SELECT INBOX"));
+        return raw;
     }
 
     private const string Multipart = "From: Carol <carol@example.test>\nTo: alice@example.test\nSubject: parts\n"
@@ -64,7 +35,7 @@ public sealed class ImapCacheTests
         DropRaw(server, "1700000001.M2P1.test", Multipart);
         const string fetch = "UID FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY BODYSTRUCTURE)";
         string first;
-        using (var c = await Raw.SelectAsync(server))
+        using (var c = await SelectedAsync(server))
             first = await c.SendAsync(fetch);
         Assert.Contains("ENVELOPE (\"Tue, 14 Nov 2023 10:00:00 +0000\" \"parts\" ((\"Carol\" NIL \"carol\" \"example.test\"))", first);
         Assert.Contains("BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"7bit\" 12 1 NIL NIL NIL NIL)"
@@ -74,7 +45,7 @@ public sealed class ImapCacheTests
         // cached one, not a new parse.
         string file = Directory.GetFiles(Path.Combine(server.Maildir, "cur"), "1700000001.M2P1.test*").Single();
         File.WriteAllText(file, Multipart.Replace("Subject: parts", "Subject: other", StringComparison.Ordinal));
-        using var again = await Raw.SelectAsync(server);
+        using var again = await SelectedAsync(server);
         Assert.Equal(first, await again.SendAsync(fetch));
         // BODY[] reads the file itself.
         Assert.Contains("Subject: other", await again.SendAsync("UID FETCH 2 BODY.PEEK[HEADER]"));
@@ -87,7 +58,7 @@ public sealed class ImapCacheTests
         server.Deliver("one", from: "bob@example.test");
         server.Deliver("two", body: "the needle is here\n", from: "dave@example.test");
         DropRaw(server, "1700000001.M9P1.test", Multipart);
-        using var c = await Raw.SelectAsync(server);
+        using var c = await SelectedAsync(server);
         string[] searches =
         [
             "SEARCH FROM dave", "SEARCH FROM carol", "SEARCH SUBJECT o", "SEARCH HEADER Message-ID M000002",

@@ -9,41 +9,6 @@ namespace Posthorn.Tests.Imap;
 /// and VANISHED in place of EXPUNGE, on the wire.</summary>
 public sealed class ImapQResyncTests
 {
-    private sealed class Raw : IDisposable
-    {
-        private readonly TcpClient _tcp = new();
-        private StreamReader _reader = null!;
-        private Stream _stream = null!;
-        private int _tag;
-
-        public static async Task<Raw> LoginAsync(ImapTestServer server)
-        {
-            var raw = new Raw();
-            await raw._tcp.ConnectAsync("127.0.0.1", server.ImapPort);
-            raw._stream = raw._tcp.GetStream();
-            raw._reader = new StreamReader(raw._stream, Encoding.ASCII);
-            Assert.StartsWith("* OK", await raw._reader.ReadLineAsync());
-            Assert.Contains(" OK", await raw.SendAsync("LOGIN alice secret"));
-            return raw;
-        }
-
-        /// <summary>Sends one command; returns every line up to and including the tagged one.</summary>
-        public async Task<string> SendAsync(string command)
-        {
-            string tag = "t" + ++_tag;
-            await _stream.WriteAsync(Encoding.ASCII.GetBytes(tag + " " + command + "\r\n"));
-            var sb = new StringBuilder();
-            while (await _reader.ReadLineAsync() is { } line)
-            {
-                sb.Append(line).Append('\n');
-                if (line.StartsWith(tag + " ", StringComparison.Ordinal)) return sb.ToString();
-            }
-            throw new IOException("connection closed: " + sb);
-        }
-
-        public void Dispose() => _tcp.Dispose();
-    }
-
     private static string Code(string reply, string name)
     {
         int at = reply.IndexOf("[" + name + " ", StringComparison.Ordinal);
@@ -59,7 +24,7 @@ public sealed class ImapQResyncTests
     {
         await using var server = new ImapTestServer();
         for (int i = 0; i < 3; i++) server.Deliver("m" + i);
-        using var c = await Raw.LoginAsync(server);
+        using var c = await RawImapClient.LoginAsync(server);
         ulong start = ulong.Parse(Code(await c.SendAsync("SELECT INBOX"), "HIGHESTMODSEQ"));
         await c.SendAsync("STORE 2 +FLAGS.SILENT (\\Flagged)");
         string search = await c.SendAsync($"SEARCH MODSEQ {start + 1}");
@@ -80,21 +45,21 @@ public sealed class ImapQResyncTests
         for (int i = 0; i < 4; i++) server.Deliver("m" + i);
         string validity;
         ulong modseq;
-        using (var first = await Raw.LoginAsync(server))
+        using (var first = await RawImapClient.LoginAsync(server))
         {
             Assert.Contains("* ENABLED QRESYNC", await first.SendAsync("ENABLE QRESYNC"));
             string select = await first.SendAsync("SELECT INBOX");
             validity = Code(select, "UIDVALIDITY");
             modseq = ulong.Parse(Code(select, "HIGHESTMODSEQ"));
         }
-        using (var other = await Raw.LoginAsync(server))
+        using (var other = await RawImapClient.LoginAsync(server))
         {
             await other.SendAsync("SELECT INBOX");
             await other.SendAsync("UID STORE 2 +FLAGS (\\Seen)");
             await other.SendAsync("UID STORE 1,3 +FLAGS (\\Deleted)");
             await other.SendAsync("UID EXPUNGE 1");   // 3 stays, \Deleted but not expunged
         }
-        using var c = await Raw.LoginAsync(server);
+        using var c = await RawImapClient.LoginAsync(server);
         // RFC 7162 §3.2.5: BAD before ENABLE QRESYNC.
         Assert.Contains(" BAD ", Tagged(await c.SendAsync($"SELECT INBOX (QRESYNC ({validity} {modseq}))")));
         await c.SendAsync("ENABLE QRESYNC");
@@ -121,7 +86,7 @@ public sealed class ImapQResyncTests
     {
         await using var server = new ImapTestServer();
         for (int i = 0; i < 5; i++) server.Deliver("m" + i);
-        using var c = await Raw.LoginAsync(server);
+        using var c = await RawImapClient.LoginAsync(server);
         await c.SendAsync("ENABLE QRESYNC");
         ulong start = ulong.Parse(Code(await c.SendAsync("SELECT INBOX"), "HIGHESTMODSEQ"));
         await c.SendAsync("STORE 1:2 +FLAGS.SILENT (\\Deleted)");
@@ -129,7 +94,7 @@ public sealed class ImapQResyncTests
         Assert.Contains("* VANISHED 1:2\n", own);
         Assert.DoesNotContain(" EXPUNGE\n", own);
 
-        using (var other = await Raw.LoginAsync(server))
+        using (var other = await RawImapClient.LoginAsync(server))
         {
             await other.SendAsync("SELECT INBOX");
             await other.SendAsync("UID STORE 4 +FLAGS.SILENT (\\Deleted)");
@@ -155,7 +120,7 @@ public sealed class ImapQResyncTests
     {
         await using var server = new ImapTestServer();
         for (int i = 0; i < 2; i++) server.Deliver("m" + i);
-        using var c = await Raw.LoginAsync(server);
+        using var c = await RawImapClient.LoginAsync(server);
         await c.SendAsync("SELECT INBOX");
         Assert.DoesNotContain("QRESYNC", await c.SendAsync("ENABLE NOTHING"));
         Assert.Contains(" BAD ", Tagged(await c.SendAsync("UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)")));
@@ -172,7 +137,7 @@ public sealed class ImapQResyncTests
         await using var server = new ImapTestServer();
         for (int i = 0; i < 3; i++) server.Deliver("m" + i);
         string validity;
-        using (var c = await Raw.LoginAsync(server))
+        using (var c = await RawImapClient.LoginAsync(server))
         {
             await c.SendAsync("ENABLE QRESYNC");
             validity = Code(await c.SendAsync("SELECT INBOX"), "UIDVALIDITY");
@@ -183,7 +148,7 @@ public sealed class ImapQResyncTests
         // Let a second pass of the clock go by so that the rebuilt index gets a larger UIDVALIDITY.
         await Task.Delay(1100);
         foreach (var f in Directory.GetFiles(server.Maildir, MaildirIndex.FileName + "*")) File.Delete(f);
-        using var again = await Raw.LoginAsync(server);
+        using var again = await RawImapClient.LoginAsync(server);
         await again.SendAsync("ENABLE QRESYNC");
         string resync = await again.SendAsync($"SELECT INBOX (QRESYNC ({validity} 1))");
         Assert.NotEqual(validity, Code(resync, "UIDVALIDITY"));

@@ -29,35 +29,47 @@ public enum SmtpErrorClasses : byte
 /// </remarks>
 public sealed class SmtpSessionTranscript(SmtpErrorClasses notify, int flushThreshold)
 {
-    private readonly List<string> _lines = [];
+    /// <summary>What was said, as it was said: a reply keeps its wire form (CR LF between its lines) until a notice
+    /// needs the history, so that recording costs no formatting on the session's path.</summary>
+    private readonly List<(bool Out, string Text)> _said = [];
+    private int _lineCount;
 
     /// <summary>The classes met since the last reset.</summary>
     public SmtpErrorClasses Errors { get; private set; }
 
-    /// <summary>The recorded lines, oldest first.</summary>
-    public IReadOnlyList<string> Lines => _lines;
+    /// <summary>The recorded lines, oldest first: <c>In:  command</c>, one <c>Out: reply line</c> per reply line.</summary>
+    public IReadOnlyList<string> Lines =>
+        [.. _said.SelectMany(e => e.Out
+            ? e.Text.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Select(l => "Out: " + l)
+            : ["In:  " + e.Text])];
 
     /// <summary>Whether the postmaster gets this history: an error of a class in notify_classes happened.</summary>
     public bool ShouldNotify => (Errors & notify) != 0;
 
     /// <summary>Whether <see cref="Lines"/> grew past smtpd_history_flush_threshold (checked at HELO/EHLO, RSET and
     /// the end of DATA).</summary>
-    public bool OverThreshold => _lines.Count > flushThreshold;
+    public bool OverThreshold => _lineCount > flushThreshold;
 
     /// <summary>A command line as the client sent it, made printable.</summary>
-    public void In(ReadOnlySpan<byte> line) => _lines.Add("In:  " + Redacted(SmtpCommandParser.Printable(line)));
+    public void In(ReadOnlySpan<byte> line)
+    {
+        _said.Add((false, Redacted(SmtpCommandParser.Printable(line))));
+        _lineCount++;
+    }
 
     /// <summary>A reply as it went out; a multiline reply is one history line per text line, as on the wire.</summary>
     public void Out(string wire)
     {
-        foreach (var line in wire.Split("\r\n", StringSplitOptions.RemoveEmptyEntries)) _lines.Add("Out: " + line);
+        _said.Add((true, wire));
+        _lineCount += wire.AsSpan().Count("\r\n");
     }
 
     public void Error(SmtpErrorClasses classes) => Errors |= classes;
 
     public void Reset()
     {
-        _lines.Clear();
+        _said.Clear();
+        _lineCount = 0;
         Errors = SmtpErrorClasses.None;
     }
 

@@ -43,6 +43,8 @@ public sealed record ImapSessionOptions
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(30);
     public TimeSpan MailboxCheckInterval { get; init; } = TimeSpan.FromMilliseconds(500);
     public TimeSpan AuthFailureDelay { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>pop3d: the daemon's maildrop locks (RFC 1939 §8); null, no locking.</summary>
+    public Pop3.Pop3MaildropLocks? Pop3Locks { get; init; }
     /// <summary>Dovecot's session=&lt;ID&gt; in the login line; the daemon makes one per connection.</summary>
     public string SessionId { get; init; } = "";
 

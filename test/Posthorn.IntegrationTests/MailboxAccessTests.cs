@@ -9,7 +9,7 @@ namespace Posthorn.IntegrationTests;
 
 /// <summary>User story: mail that arrived over SMTP is read over IMAP and POP3 (the Dovecot role),
 /// from the Maildir local delivery wrote, by a user of the shared passwd-file.</summary>
-public sealed class MailboxAccessTests(ITestOutputHelper output)
+public sealed partial class MailboxAccessTests(ITestOutputHelper output)
 {
     private static readonly string User = TestConfig.User;
     private const string Password = "s3cret-pass";
@@ -22,11 +22,8 @@ public sealed class MailboxAccessTests(ITestOutputHelper output)
         SecondListenerCommand = command,
     }).With("posthorn_passwd_file", "$config_directory/passwd").With("imapd_mailbox", "");
 
-    private static void WritePasswd(DaemonProcess d)
-    {
-        string home = Path.Combine(d.ConfigDir, "maildir", User);
-        File.WriteAllText(Path.Combine(d.ConfigDir, "passwd"), $"{User}:{{PLAIN}}{Password}::::{home}::\n");
-    }
+    private static void WritePasswd(DaemonProcess d) =>
+        File.WriteAllText(Path.Combine(d.ConfigDir, "passwd"), $"{User}:{{PLAIN}}{Password}::::{Maildir(d)}::\n");
 
     private static async Task<string> SendAsync(DaemonProcess d, string token)
     {

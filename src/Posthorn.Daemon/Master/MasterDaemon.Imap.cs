@@ -37,6 +37,7 @@ public sealed partial class MasterDaemon
     private long _imapSessions;
     private readonly ConcurrentDictionary<string, IPasswordDatabase> _userDatabases = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Listener, (X509Certificate2? Cert, X509Certificate2Collection? Chain)> _mailboxTls = new();
+    private readonly Posthorn.Pop3.Pop3MaildropLocks _pop3Locks = new();
     private Posthorn.Store.Mbox.MboxInboxStore? _mboxInbox;
 
     /// <summary>The sessions' store: Maildir, with INBOX from mail_spool_directory/USER for mbox users
@@ -146,6 +147,7 @@ public sealed partial class MasterDaemon
                     SessionId = sessionId,
                     TlsCertificate = cert,
                     TlsChain = chain,
+                    Pop3Locks = _pop3Locks,
                 };
                 var users = new UserDatabaseImapResolver(Users(cfg), cfg.Get("imapd_mailbox"));
                 // The user's mail, opened as the user; an mbox INBOX's index lives in a directory of the user's own.

@@ -146,9 +146,20 @@ public sealed partial class Pop3ServerSession
             await LoginFailedAsync(name, method);
             return;
         }
+        // RFC 1939 §8: the maildrop is locked from here until the session ends.
+        // As Dovecot with pop3_lock_session: the login stands, the session ends with the reason.
+        if (_options.Pop3Locks is { } locks && !locks.TryAcquire(found.Name))
+        {
+            log.ImapLogin("pop3", found.Name, method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
+            log.ImapError("pop3", found.Name, "Couldn't open INBOX: Mailbox is locked by another POP3 session");
+            await SendAsync("-ERR [IN-USE] Mailbox is locked by another POP3 session.");
+            _lockedOut = true;
+            return;
+        }
         _box = await store.OpenAccount(found.Name, found.Maildir).OpenAsync("INBOX", false, _ct);
         if (_box is null)
         {
+            _options.Pop3Locks?.Release(found.Name);
             await SendAsync("-ERR [SYS/TEMP] Mailbox unavailable.");
             return;
         }

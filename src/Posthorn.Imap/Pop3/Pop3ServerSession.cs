@@ -18,7 +18,8 @@ namespace Posthorn.Pop3;
 /// state (RFC 1939 §6), by marking \Deleted and expunging those messages.
 /// Security: as imapd: bounded lines, imapd_timeout, plaintext logins only where
 /// <see cref="ImapSessionOptions.PlaintextAllowed"/>, the maildrop of the logged-in user only.
-/// DEVIATION: RFC 1939 §8 asks for an exclusive lock on the maildrop; a second session is not refused yet.
+/// RFC 1939 §8: a second session of the same user is refused while the first holds the maildrop
+/// (<see cref="Pop3MaildropLocks"/>).
 /// </remarks>
 public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions options, IMailStore store, IImapUserResolver users,
     MailLog log, TimeProvider clock)
@@ -33,6 +34,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
     private IMailbox? _box;
     private readonly HashSet<int> _deleted = [];
     private int _retr, _top;
+    private bool _lockedOut;
     private long _retrBytes, _topBytes;
 
     public async Task RunAsync(CancellationToken shutdown)
@@ -99,6 +101,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                             await SendAsync("-ERR Unknown command.");
                             break;
                     }
+                    if (_lockedOut) break;
                     continue;
                 }
                 await TransactionAsync(cmd, arg);
@@ -123,7 +126,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                 log.ImapSessionEnd("pop3", _user.Name, reason,
                     $"top={_top}/{_topBytes}, retr={_retr}/{_retrBytes}, del={_deleted.Count}/{_box?.Messages.Count ?? 0}, size={_box?.Messages.Sum(m => m.Size) ?? 0}");
             }
-            else
+            else if (!_lockedOut)
             {
                 long secs = (long)(clock.GetUtcNow() - _start).TotalSeconds;
                 log.ImapLoginDisconnected("pop3", _attempts > 0 ? $"auth failed, {_attempts} attempts in {secs} secs"
@@ -131,6 +134,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                     _failedLogin.User, _failedLogin.Method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
             }
             if (_box is not null) await _box.DisposeAsync();
+            if (_user is not null) _options.Pop3Locks?.Release(_user.Name);
             await _input.CompleteAsync();
             await _output.CompleteAsync();
             await _stream.DisposeAsync();

@@ -23,13 +23,14 @@ public sealed record MuttView(string Screen, string Decoded)
 /// </remarks>
 public static class Mutt
 {
-    public static async Task<MuttView> ReadFirstMessageAsync(string mailbox, string workDir)
+    /// <param name="settings">More muttrc lines, before the pushed keys (an IMAP server's TLS settings).</param>
+    public static async Task<MuttView> ReadFirstMessageAsync(string mailbox, string workDir, params string[] settings)
     {
         ExternalTool.Require("mutt", "mutt");
         string script = ExternalTool.Require("script", "bsdutils");
         string outFile = Path.Combine(workDir, "mutt-pipe.out");
         string rcFile = Path.Combine(workDir, "muttrc");
-        File.WriteAllText(rcFile, string.Join('\n',
+        File.WriteAllText(rcFile, string.Join('\n', (string[])[
             "set pipe_decode=yes",
             "set wait_key=no",
             "set quit=yes",
@@ -40,7 +41,8 @@ public static class Mutt
             $"set spoolfile=\"{mailbox}\"",
             "set index_format=\"MUTTIDX <%a> [%s] END\"",
             "set status_format=\"MUTTSTATUS msgs=%m\"",
-            $"push \"<pipe-message>cat > {outFile}<enter><quit>\"") + "\n");
+            .. settings,
+            $"push \"<pipe-message>cat > {outFile}<enter><quit>\""]) + "\n");
 
         var env = new Dictionary<string, string?> { ["TERM"] = "xterm", ["HOME"] = workDir, ["MAIL"] = mailbox, ["LANG"] = "C.UTF-8" };
         var result = await ProcessRunner.RunAsync(

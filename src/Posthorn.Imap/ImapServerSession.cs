@@ -253,6 +253,7 @@ public sealed partial class ImapServerSession
                 _ => Done(Result.Bad(IsKnown(name) ? "Please log in first." : "Unknown command.")),
             };
         }
+        if (MalformedMailboxName(name, args) is { } refusal) return Done(Result.No(refusal));
         switch (name)
         {
             case "LOGIN" or "AUTHENTICATE": return Done(Result.Bad("Already logged in."));
@@ -295,6 +296,25 @@ public sealed partial class ImapServerSession
         or "IDLE" or "CHECK" or "CLOSE" or "UNSELECT" or "EXPUNGE" or "SEARCH" or "FETCH" or "STORE" or "COPY" or "MOVE";
 
     private static ValueTask<Result> Done(Result r) => ValueTask.FromResult(r);
+
+    /// <summary>The NO text when a mailbox name among the arguments of <paramref name="name"/> is not well formed
+    /// (<see cref="MailboxNameRules"/>), before the command touches the store; null when all are.</summary>
+    private string? MalformedMailboxName(string name, IReadOnlyList<ImapToken> args)
+    {
+        var (first, count) = name switch
+        {
+            "SELECT" or "EXAMINE" or "CREATE" or "DELETE" or "SUBSCRIBE" or "UNSUBSCRIBE" or "STATUS" or "APPEND" => (0, 1),
+            "RENAME" => (0, 2),
+            "COPY" or "MOVE" => (1, 1),
+            _ => (0, 0),
+        };
+        for (int i = first; i < first + count && i < args.Count; i++)
+        {
+            if (args[i].Kind == ImapTokenKind.List) continue;
+            if (MailboxNameRules.Check(args[i].Text, _utf8) is { } error) return error;
+        }
+        return null;
+    }
 
     private Result Enable(IReadOnlyList<ImapToken> args)
     {

@@ -10,10 +10,10 @@ namespace Posthorn.Daemon.Tools;
 /// Dovecot's <c>doveadm pw</c> does, and prints it as <c>{SCHEME}hash</c>.</summary>
 /// <remarks>
 /// Schemes: SHA512-CRYPT (the default), SHA256-CRYPT, BLF-CRYPT and the system's crypt(3) default as CRYPT
-/// (all through libxcrypt), SCRAM-SHA-1 and SCRAM-SHA-256 (Dovecot's ITER,SALT,STOREDKEY,SERVERKEY, which
+/// (all through libxcrypt), ARGON2ID and ARGON2I (libargon2), SCRAM-SHA-1 and SCRAM-SHA-256 (Dovecot's ITER,SALT,STOREDKEY,SERVERKEY, which
 /// also let SMTP AUTH offer the SCRAM mechanisms), and PLAIN (which also lets CRAM-MD5 work).
 /// Without -p the password is read from standard input: asked twice on a terminal, one line otherwise.
-/// -r is the crypt cost (rounds for SHA-CRYPT, log2 cost for BLF-CRYPT) or the SCRAM iteration count.
+/// -r is the crypt cost (rounds for SHA-CRYPT, log2 cost for BLF-CRYPT), the Argon2 passes, or the SCRAM iteration count.
 /// Exit status: 0; 1 on a mismatch or an unknown scheme (<c>Fatal: …</c> on stderr, as doveadm); 64 on a usage error.
 /// </remarks>
 public static class PwCommand
@@ -39,7 +39,7 @@ public static class PwCommand
             switch (args[i])
             {
                 case "-l":
-                    ctx.Out.WriteLine(string.Join(' ', [.. CryptPrefixes.Keys, "SCRAM-SHA-1", "SCRAM-SHA-256", "PLAIN", "CLEAR"]));
+                    ctx.Out.WriteLine(string.Join(' ', [.. CryptPrefixes.Keys, "ARGON2ID", "ARGON2I", "SCRAM-SHA-1", "SCRAM-SHA-256", "PLAIN", "CLEAR"]));
                     return 0;
                 case "-s" when i + 1 < args.Length: scheme = args[++i].ToUpperInvariant(); break;
                 case "-p" when i + 1 < args.Length: password = args[++i]; break;
@@ -78,6 +78,11 @@ public static class PwCommand
             // CRYPT: the library's own preferred method (an empty prefix).
             string? setting = Crypt.Salt(prefix, rounds);
             return setting is null || Crypt.Hash(password, setting) is not { } hash ? null : $"{{{scheme}}}{hash}";
+        }
+        if (PasswdFile.ArgonScheme(scheme) is { } variant)
+        {
+            uint passes = rounds == 0 ? Argon2.DefaultPasses : (uint)Math.Min(rounds, uint.MaxValue);
+            return Argon2.Hash(password, variant, passes) is { } phc ? $"{{{scheme}}}{phc}" : null;
         }
         if (scheme is "SCRAM-SHA-1" or "SCRAM-SHA-256")
         {

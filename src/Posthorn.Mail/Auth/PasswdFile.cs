@@ -12,7 +12,8 @@ namespace Posthorn.Mail.Auth;
 /// Schemes (Dovecot's names): PLAIN, CLEAR and CLEARTEXT compare the text itself; CRYPT (the default when
 /// no <c>{SCHEME}</c> is given, Dovecot's default_pass_scheme for passwd-files), SHA512-CRYPT, SHA256-CRYPT,
 /// MD5-CRYPT, BLF-CRYPT and DES-CRYPT are checked by the system's crypt(3), which reads the method from the
-/// hash (<c>$6$</c>, <c>$5$</c>, <c>$1$</c>, <c>$2y$</c>). SCRAM-SHA-1 and SCRAM-SHA-256 (Dovecot's
+/// hash (<c>$6$</c>, <c>$5$</c>, <c>$1$</c>, <c>$2y$</c>). ARGON2ID and ARGON2I are checked by libargon2
+/// (<see cref="Argon2"/>). SCRAM-SHA-1 and SCRAM-SHA-256 (Dovecot's
 /// <c>ITER,SALT,STOREDKEY,SERVERKEY</c>) serve the SCRAM mechanisms and are checked through them for
 /// PLAIN/LOGIN too. Any other scheme fails the login.
 /// Dovecot: the first entry for a user wins; empty uid, gid or home fields are allowed.
@@ -139,8 +140,15 @@ public sealed class PasswdFile(string path) : IPlaintextSecretDatabase, IScramSe
             return ScramCredentials.TryParse(hash, value, out var keys) && keys is not null
                 && CryptographicOperations.FixedTimeEquals(
                     ScramCredentials.FromPassword(hash, password, keys.Salt, keys.Iterations).StoredKey, keys.StoredKey);
+        if (ArgonScheme(scheme) is { } variant) return Argon2.Verify(password, value, variant);
         return CryptSchemes.Contains(scheme) && Crypt.Verify(password, value);
     }
+
+    /// <summary>The Argon2 variant of an {ARGON2ID} or {ARGON2I} scheme, else null.</summary>
+    public static Argon2.Variant? ArgonScheme(string scheme) =>
+        scheme.Equals("ARGON2ID", StringComparison.OrdinalIgnoreCase) ? Argon2.Variant.Argon2id
+        : scheme.Equals("ARGON2I", StringComparison.OrdinalIgnoreCase) ? Argon2.Variant.Argon2i
+        : null;
 
     /// <summary>Splits <c>{SCHEME}value</c>; without a scheme prefix the scheme is CRYPT (Dovecot's default for passwd-files).</summary>
     private static (string Scheme, string Value) Split(string stored) =>

@@ -19,6 +19,9 @@ public sealed class PwCommandTests
     [InlineData("SHA512-CRYPT", "{SHA512-CRYPT}$6$")]
     [InlineData("SHA256-CRYPT", "{SHA256-CRYPT}$5$")]
     [InlineData("sha512-crypt", "{SHA512-CRYPT}$6$")]
+    [InlineData("BLF-CRYPT", "{BLF-CRYPT}$2b$")]
+    [InlineData("ARGON2ID", "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$")]
+    [InlineData("ARGON2I", "{ARGON2I}$argon2i$v=19$m=65536,t=3,p=1$")]
     [InlineData("SCRAM-SHA-256", "{SCRAM-SHA-256}4096,")]
     [InlineData("SCRAM-SHA-1", "{SCRAM-SHA-1}4096,")]
     [InlineData("PLAIN", "{PLAIN}pencil")]
@@ -47,6 +50,7 @@ public sealed class PwCommandTests
     {
         Assert.StartsWith("{SHA512-CRYPT}$6$rounds=6000$", Run("", "-p", "x", "-r", "6000").Out);
         Assert.StartsWith("{SCRAM-SHA-256}5000,", Run("", "-s", "SCRAM-SHA-256", "-p", "x", "-r", "5000").Out);
+        Assert.StartsWith("{ARGON2ID}$argon2id$v=19$m=65536,t=2,p=1$", Run("", "-s", "ARGON2ID", "-p", "x", "-r", "2").Out);
     }
 
     [Fact]

@@ -107,4 +107,44 @@ public sealed class PostfixInteropTests(ITestOutputHelper output)
         Assert.Contains($"from {postfix.Myhostname} ", message.HeaderValues("Received").First());
         Assert.Contains($"[{PostfixInstance.Address}]", message.HeaderValues("Received").First());
     }
+
+    [Fact]
+    public async Task The_real_postfix_hands_local_mail_to_posthorns_lmtpd_as_its_mailbox_transport()
+    {
+        if (NotRun()) return;
+        // Posthorn as the mailbox store: an lmtpd row, and a passwd-file user named as Postfix's local user, whose mail
+        // is written with this test's ids so the test can read it.
+        var cfg = (TestConfig.Default with { SecondListenerCommand = "lmtpd" })
+            .With("posthorn_passwd_file", "$config_directory/passwd").With("imapd_mailbox", "");
+        var d = DaemonProcess.Create(cfg, output);
+        await using var _ = d;
+        string home = Path.Combine(d.ConfigDir, "store", PostfixUser);
+        var gid = await ProcessRunner.RunAsync("id", ["-g"], TimeSpan.FromSeconds(10));
+        File.WriteAllText(Path.Combine(d.ConfigDir, "passwd"), $"{PostfixUser}:{{PLAIN}}x:{Unix.EffectiveUid}:{gid.Stdout.Trim()}::{home}::\n");
+        await d.StartAsync();
+        int lmtpPort = d.SecondSmtpPort!.Value;
+        await using var postfix = await PostfixInstance.StartAsync(PostfixDomain, $"mailbox_transport = lmtp:inet:127.0.0.1:{lmtpPort}", output);
+        string token = Token.New();
+        string rcpt = $"{PostfixUser}@{PostfixDomain}";
+
+        var swaks = await ExternalTool.RunAsync("swaks", "swaks",
+        [
+            "--server", $"{PostfixInstance.Address}:{postfix.Port}", "--helo", "client.example",
+            "--from", "sender@elsewhere.example", "--to", rcpt, "--header", $"Subject: via lmtp {token}", "--body", $"lmtp store {token}",
+        ]);
+        Assert.True(swaks.ExitCode == 0, $"swaks to Postfix failed:{Environment.NewLine}{swaks}{Environment.NewLine}{postfix.Diagnostics()}");
+
+        // Postfix's side: its lmtp(8) delivered to Posthorn and logs Posthorn's per-recipient reply (RFC 2033 §4.2).
+        string sent = await postfix.WaitForLogAsync(l => l.Contains($"to=<{rcpt}>", StringComparison.Ordinal) && l.Contains("status=", StringComparison.Ordinal), $"to=<{rcpt}>");
+        Assert.Contains("postfix/lmtp[", sent);
+        Assert.Contains($"relay=127.0.0.1[127.0.0.1]:{lmtpPort}, ", sent);
+        Assert.Contains($"dsn=2.0.0, status=sent (250 2.0.0 <{rcpt}> ", sent);
+
+        // Posthorn's side: lmtpd saved it, in Dovecot's words, into the user's Maildir.
+        await d.WaitForLogAsync(l => l.Contains($"lmtp({PostfixUser})", StringComparison.Ordinal) && l.Contains("saved mail to INBOX", StringComparison.Ordinal), "lmtp saved");
+        string file = Assert.Single(Directory.GetFiles(Path.Combine(home, "new")));
+        string text = DaemonProcess.ReadAllShared(file);
+        Assert.Contains($"Subject: via lmtp {token}", text, StringComparison.Ordinal);
+        Assert.Contains($"lmtp store {token}", text, StringComparison.Ordinal);
+    }
 }

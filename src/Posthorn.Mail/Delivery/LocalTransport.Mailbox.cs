@@ -38,13 +38,16 @@ public sealed partial class LocalTransport
         return done;
     }
 
-    private LocalRecipientResult DeliverMailbox(LocalDeliveryRequest req, Expansion x, MailboxDelivery m, CancellationToken ct)
+    /// <param name="maildirPath">null: the mailbox home_mailbox or mail_spool_directory names; else this Maildir
+    /// (lmtpd's imapd_mailbox, see <see cref="DeliverToMailboxAsync"/>).</param>
+    private LocalRecipientResult DeliverMailbox(LocalDeliveryRequest req, Expansion x, MailboxDelivery m, CancellationToken ct,
+        string? maildirPath = null)
     {
         var user = m.User;
-        bool inSpool = _o.HomeMailbox.Length == 0;
+        bool inSpool = maildirPath is null && _o.HomeMailbox.Length == 0;
         // postconf(5) home_mailbox and mail_spool_directory: a name ending in "/" means Maildir.
-        bool maildir = inSpool ? _o.MailSpoolDirectory.EndsWith('/') : _o.HomeMailbox.EndsWith('/');
-        string path = inSpool ? Path.Combine(_o.MailSpoolDirectory, user.Name) : Path.Combine(user.Home, _o.HomeMailbox);
+        bool maildir = maildirPath is not null || (inSpool ? _o.MailSpoolDirectory.EndsWith('/') : _o.HomeMailbox.EndsWith('/'));
+        string path = maildirPath ?? (inSpool ? Path.Combine(_o.MailSpoolDirectory, user.Name) : Path.Combine(user.Home, _o.HomeMailbox));
         string what = maildir ? "maildir" : "mailbox";
         try
         {

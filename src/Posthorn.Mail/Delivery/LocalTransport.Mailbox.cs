@@ -61,6 +61,12 @@ public sealed partial class LocalTransport
             {
                 if (maildir)
                 {
+                    // Postfix maildir.c make_dirs(): missing parent directories are created (as the user, mode 0700);
+                    // one that cannot be made shows as MaildirFile's error.
+                    var missing = new Stack<string>();
+                    for (string? d = Path.GetDirectoryName(path.TrimEnd('/')); d is { Length: > 1 } && !Directory.Exists(d); d = Path.GetDirectoryName(d))
+                        missing.Push(d);
+                    foreach (var d in missing) LibC.mkdir(d, 0x1C0);
                     string name = MaildirFile.UniqueName(_clock.GetUtcNow(), Environment.ProcessId, Interlocked.Increment(ref _maildirCounter), _o.MyHostname);
                     MaildirFile.Deliver(MaildirFolder(path, m.DeliveredTo), name, fd => MailCopy.Write(fd, 0, _o.MailboxSizeLimit, headers, content, mbox: false));
                 }

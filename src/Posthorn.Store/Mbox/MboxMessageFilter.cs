@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using Posthorn.Store.Maildir;
 
@@ -19,6 +20,10 @@ namespace Posthorn.Store.Mbox;
 internal sealed class MboxMessageFilter : IDisposable
 {
     private static readonly string[] Hidden = ["status", "x-status", "x-keywords", "x-uid", "x-imapbase", "x-imap", "content-length", "lines"];
+
+    /// <summary>RFC 9051 §9 atom-specials and what is not printable ASCII.</summary>
+    private static readonly SearchValues<byte> NotAtom = SearchValues.Create(
+        [.. "(){%*\"\\]"u8, .. Enumerable.Range(0, 33).Select(b => (byte)b), .. Enumerable.Range(127, 129).Select(b => (byte)b)]);
 
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly Action<ReadOnlySpan<byte>>? _emit;
@@ -162,7 +167,8 @@ internal sealed class MboxMessageFilter : IDisposable
         foreach (var range in value.SplitAny(" \t\r\n"u8))
         {
             var word = value[range];
-            if (word.Length == 0) continue;
+            // RFC 9051 §9: flag-keyword = atom; anything else (a "\Seen", a parenthesis, 8-bit) would break a FLAGS reply.
+            if (word.Length == 0 || word.IndexOfAny(NotAtom) >= 0) continue;
             string k = System.Text.Encoding.ASCII.GetString(word);
             if (!_keywords.Contains(k, StringComparer.OrdinalIgnoreCase)) _keywords.Add(k);
         }

@@ -68,9 +68,9 @@ public sealed class MboxKeywordsTests : IDisposable
     }
 
     [Fact]
-    public async Task A_folded_X_Keywords_header_written_by_another_program_gives_keywords_and_its_changes_win()
+    public async Task A_folded_X_Keywords_header_written_by_another_program_gives_its_atoms_as_keywords_and_its_changes_win()
     {
-        File.WriteAllText(Mbox, "From a@example.test  Mon Jan  5 10:00:00 2026\nSubject: one\nX-Keywords: work\n\tlater  urgent\n\nbody\n\n"
+        File.WriteAllText(Mbox, "From a@example.test  Mon Jan  5 10:00:00 2026\nSubject: one\nX-Keywords: work \\Seen\n\tlater  urgent (x)\n\nbody\n\n"
             + "From b@example.test  Mon Jan  5 10:01:00 2026\nSubject: two\n\nbody\n\n");
         uint uid;
         await using (var box = await OpenAsync())

@@ -49,9 +49,10 @@ public sealed class LmtpMailboxAgent(IPasswordDatabase users, LocalTransport loc
             log.LmtpSaveFailed(user.Name, d.SessionId, messageId, "INBOX", "mail system configuration error");
             return new LmtpReply(451, "4.3.5", $"<{d.Recipient}> Mail system configuration error");
         }
-        // Asked as the user: a Maildir in a 0700 home is invisible to mail_owner.
-        string? mbox = await UserFileThreads.RunAsync((uint)uid, (uint)gid, () => ValueTask.FromResult(
-            MboxInboxStore.SpoolMboxOf(localOptions.HomeMailbox, localOptions.MailSpoolDirectory, user.Name, maildir)));
+        // Asked as the user (a Maildir in a 0700 home is invisible to mail_owner), and only when the spool is an mbox one.
+        string? mbox = !MboxInboxStore.IsMboxSpool(localOptions.HomeMailbox, localOptions.MailSpoolDirectory) ? null
+            : await UserFileThreads.RunAsync((uint)uid, (uint)gid, () => ValueTask.FromResult(
+                MboxInboxStore.SpoolMboxOf(localOptions.HomeMailbox, localOptions.MailSpoolDirectory, user.Name, maildir)));
         var id = ids.Next();
         string address = d.Recipient.Contains('@') ? d.Recipient : d.Recipient + "@" + localOptions.MyHostname;
         var request = new LocalDeliveryRequest(id, d.Sender.Length == 0 ? SmtpPath.Null : SmtpPath.FromAddress(d.Sender),

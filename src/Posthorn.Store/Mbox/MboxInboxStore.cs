@@ -36,7 +36,7 @@ public sealed class MboxInboxStore(IMailStore maildirs, TimeProvider clock, stri
 
     /// <summary>Postfix local(8): with home_mailbox empty, mail goes to mail_spool_directory/USER, an mbox unless the
     /// directory name ends in "/".</summary>
-    private static bool IsMboxSpool(string homeMailbox, string mailSpoolDirectory) =>
+    public static bool IsMboxSpool(string homeMailbox, string mailSpoolDirectory) =>
         homeMailbox.Trim().Length == 0 && mailSpoolDirectory.Trim().Length > 0 && !mailSpoolDirectory.TrimEnd().EndsWith('/');
 
     /// <summary>The mbox that is <paramref name="user"/>'s INBOX under this configuration (see <see cref="ForConfig"/>),

@@ -136,7 +136,7 @@ public sealed partial class MasterDaemon
             {
                 if (listener.Service.Command == "lmtpd")
                 {
-                    await ServeLmtpAsync(stream, client, cfg, sessionId, ct);
+                    await ServeLmtpAsync(stream, client, listener.Settings, sessionId, ct);
                     return;
                 }
                 var (cert, chain) = _mailboxTls.TryGetValue(listener, out var tls) ? tls : (null, null);
@@ -167,8 +167,9 @@ public sealed partial class MasterDaemon
         }
     }
 
-    private async Task ServeLmtpAsync(Stream stream, Socket client, ConfigSnapshot cfg, string sessionId, CancellationToken ct)
+    private async Task ServeLmtpAsync(Stream stream, Socket client, Settings settings, string sessionId, CancellationToken ct)
     {
+        var cfg = settings.Config;
         var options = new LmtpSessionOptions
         {
             Hostname = cfg.Get("myhostname"),
@@ -179,8 +180,8 @@ public sealed partial class MasterDaemon
             SpoolDirectory = Path.Combine(cfg.Get("queue_directory"), "lmtp"),
             SessionId = sessionId,
         };
-        var agent = new MaildirLmtpAgent(Users(cfg), cfg.Get("imapd_mailbox"), cfg.Get("myhostname"),
-            cfg.GetSize("mailbox_size_limit"), _ids, Log, _clock);
+        // local(8)'s own instance: lmtpd and local delivery to one mbox also wait for each other inside the process.
+        var agent = new LmtpMailboxAgent(Users(cfg), _transports.Local(settings), settings.Local, cfg.Get("imapd_mailbox"), _ids, Log);
         await new LmtpServerSession(stream, options, agent, Log, _clock).RunAsync(ct);
     }
 }
@@ -210,84 +211,5 @@ public sealed class UserDatabaseImapResolver(IPasswordDatabase database, string 
     {
         var found = await database.FindAsync(user, ct);
         return found.User?.MailboxPath(homeMailbox) is { } maildir ? new ImapUser(found.User.Name, maildir) : null;
-    }
-}
-
-/// <summary>lmtpd's <see cref="ILmtpDeliveryAgent"/>: recipients are users of the user database (the whole
-/// address, then its local part), and mail goes into <c>imapd_mailbox</c> under their home through the
-/// virtual(8) delivery code, written as the user's uid/gid from the database.</summary>
-/// <remarks>DEVIATION: Dovecot looks users up by auth_username_format; Posthorn tries the address as given,
-/// then the local part, so that passwd-file users "alice" receive mail for alice@any-domain Postfix hands over.
-/// Each delivery is also logged by the virtual delivery code (<c>postfix/virtual … status=sent</c>) under a
-/// queue ID that the LMTP reply names.</remarks>
-public sealed class MaildirLmtpAgent(IPasswordDatabase users, string homeMailbox, string hostname, long mailboxLimit,
-    QueueIdGenerator ids, MailLog log, TimeProvider clock) : ILmtpDeliveryAgent
-{
-    public async ValueTask<LmtpReply> CheckRecipientAsync(string recipient, CancellationToken ct)
-    {
-        var (result, _) = await FindAsync(recipient, ct);
-        return result switch
-        {
-            AuthResult.Success => LmtpReplies.RecipientOk,
-            AuthResult.TemporaryFailure => LmtpReplies.TemporaryLookupFailure,
-            _ => LmtpReplies.UnknownUser(recipient),
-        };
-    }
-
-    public async ValueTask<LmtpReply> DeliverAsync(LmtpDelivery d, CancellationToken ct)
-    {
-        var (result, user) = await FindAsync(d.Recipient, ct);
-        if (user is null) return result == AuthResult.Failure ? LmtpReplies.UnknownUser(d.Recipient) : LmtpReplies.TemporaryLookupFailure;
-        string messageId = MessageId(d.OpenContent);
-        if (user.MailboxPath(homeMailbox) is not { } path || user.Uid is null || user.Gid is null)
-        {
-            log.Warning("lmtp", $"user {user.Name}: no home, uid or gid in the user database");
-            log.LmtpSaveFailed(user.Name, d.SessionId, messageId, "INBOX", "mail system configuration error");
-            return new LmtpReply(451, "4.3.5", $"<{d.Recipient}> Mail system configuration error");
-        }
-        // The IMAP store serves Maildir only, so the mailbox is always written as one (virtual(8): "/" at the end).
-        path = path.TrimEnd('/') + "/";
-        var id = ids.Next();
-        var transport = new VirtualTransport(new VirtualDeliveryOptions
-        {
-            MyHostname = hostname,
-            MailboxMaps = _ => path,
-            UidMaps = _ => user.Uid.Value.ToString(CultureInfo.InvariantCulture),
-            GidMaps = _ => user.Gid.Value.ToString(CultureInfo.InvariantCulture),
-            // Dovecot's first_valid_uid is left to the database's author: root's entry is delivered as root.
-            MinimumUid = 0,
-            MailboxLimit = mailboxLimit,
-        }, clock, log);
-        string address = d.Recipient.Contains('@') ? d.Recipient : d.Recipient + "@" + hostname;
-        var request = new LocalDeliveryRequest(id, d.Sender.Length == 0 ? SmtpPath.Null : SmtpPath.FromAddress(d.Sender),
-            SmtpPath.FromAddress(address), d.Recipient, d.OpenContent, d.Arrival);
-        var outcome = (await transport.DeliverAsync(request, ct)).Results[0];
-        if (outcome.Outcome == DeliveryOutcome.Sent)
-        {
-            log.LmtpSaved(user.Name, d.SessionId, messageId, "INBOX");
-            return LmtpReplies.Delivered(d.Recipient, id.ToString());
-        }
-        log.LmtpSaveFailed(user.Name, d.SessionId, messageId, "INBOX", outcome.Text);
-        return new LmtpReply(outcome.Outcome == DeliveryOutcome.Bounced ? 552 : 451, outcome.Dsn.ToString(), $"<{d.Recipient}> {outcome.Text}");
-    }
-
-    /// <summary>The user for an address: the whole address, then the local part.</summary>
-    private async ValueTask<(AuthResult, MailUser?)> FindAsync(string recipient, CancellationToken ct)
-    {
-        var whole = await users.FindAsync(recipient, ct);
-        if (whole.Result != AuthResult.Failure) return (whole.Result, whole.User);
-        int at = recipient.LastIndexOf('@');
-        if (at <= 0) return (AuthResult.Failure, null);
-        var local = await users.FindAsync(recipient[..at], ct);
-        return (local.Result, local.User);
-    }
-
-    /// <summary>The Message-ID header for the log ("" when none), read from the header block only.</summary>
-    private static string MessageId(Func<Stream> open)
-    {
-        using var reader = new StreamReader(open());
-        for (int n = 0; n < 1000 && reader.ReadLine() is { Length: > 0 } line; n++)
-            if (line.StartsWith("Message-ID:", StringComparison.OrdinalIgnoreCase)) return line[11..].Trim();
-        return "";
     }
 }

@@ -38,13 +38,16 @@ public sealed partial class LocalTransport
         return done;
     }
 
-    private LocalRecipientResult DeliverMailbox(LocalDeliveryRequest req, Expansion x, MailboxDelivery m, CancellationToken ct)
+    /// <param name="maildirPath">null: the mailbox home_mailbox or mail_spool_directory names; else this Maildir
+    /// (lmtpd's imapd_mailbox, see <see cref="DeliverToMailboxAsync"/>).</param>
+    private LocalRecipientResult DeliverMailbox(LocalDeliveryRequest req, Expansion x, MailboxDelivery m, CancellationToken ct,
+        string? maildirPath = null)
     {
         var user = m.User;
-        bool inSpool = _o.HomeMailbox.Length == 0;
+        bool inSpool = maildirPath is null && _o.HomeMailbox.Length == 0;
         // postconf(5) home_mailbox and mail_spool_directory: a name ending in "/" means Maildir.
-        bool maildir = inSpool ? _o.MailSpoolDirectory.EndsWith('/') : _o.HomeMailbox.EndsWith('/');
-        string path = inSpool ? Path.Combine(_o.MailSpoolDirectory, user.Name) : Path.Combine(user.Home, _o.HomeMailbox);
+        bool maildir = maildirPath is not null || (inSpool ? _o.MailSpoolDirectory.EndsWith('/') : _o.HomeMailbox.EndsWith('/'));
+        string path = maildirPath ?? (inSpool ? Path.Combine(_o.MailSpoolDirectory, user.Name) : Path.Combine(user.Home, _o.HomeMailbox));
         string what = maildir ? "maildir" : "mailbox";
         try
         {
@@ -58,6 +61,12 @@ public sealed partial class LocalTransport
             {
                 if (maildir)
                 {
+                    // Postfix maildir.c make_dirs(): missing parent directories are created (as the user, mode 0700);
+                    // one that cannot be made shows as MaildirFile's error.
+                    var missing = new Stack<string>();
+                    for (string? d = Path.GetDirectoryName(path.TrimEnd('/')); d is { Length: > 1 } && !Directory.Exists(d); d = Path.GetDirectoryName(d))
+                        missing.Push(d);
+                    foreach (var d in missing) LibC.mkdir(d, 0x1C0);
                     string name = MaildirFile.UniqueName(_clock.GetUtcNow(), Environment.ProcessId, Interlocked.Increment(ref _maildirCounter), _o.MyHostname);
                     MaildirFile.Deliver(MaildirFolder(path, m.DeliveredTo), name, fd => MailCopy.Write(fd, 0, _o.MailboxSizeLimit, headers, content, mbox: false));
                 }

@@ -79,9 +79,9 @@ internal sealed partial class MboxFolder
 
     private Entry AddNew(MboxScan s)
     {
-        var info = new MessageInfo(UidNext++, s.Flags, [], NextModSeq(), s.Size,
+        var info = new MessageInfo(UidNext++, s.Flags, s.Keywords, NextModSeq(), s.Size,
             DateTimeOffset.FromUnixTimeSeconds(s.Date.ToUnixTimeSeconds())) { Key = s.Key };
-        var e = new Entry(info, s.Offset, s.End, s.Key, s.Flags, s.Old);
+        var e = new Entry(info, s.Offset, s.End, s.Key, s.Flags, s.Old, s.Keywords);
         _entries.Add(e);
         _byUid[info.Uid] = e;
         return e;
@@ -142,6 +142,13 @@ internal sealed partial class MboxFolder
                 // rewrite they are the index's flags already.)
                 if (s.Flags != e.Info.Flags) e.Info = e.Info with { Flags = s.Flags, ModSeq = NextModSeq() };
                 e.FileFlags = s.Flags;
+            }
+            if (!MboxMessageFilter.SameKeywords(s.Keywords, e.FileKeywords))
+            {
+                // The same for X-Keywords (a Dovecot or another IMAP server on the same file changed them).
+                if (!MboxMessageFilter.SameKeywords(s.Keywords, e.Info.Keywords))
+                    e.Info = e.Info with { Keywords = s.Keywords, ModSeq = NextModSeq() };
+                e.FileKeywords = s.Keywords;
             }
             e.Offset = s.Offset;
             e.End = s.End;

@@ -8,7 +8,7 @@ namespace Posthorn.Store.Mbox;
 /// the index's flags into Status/X-Status — both under the dotlock and the fcntl lock delivery takes.</summary>
 internal sealed partial class MboxFolder
 {
-    /// <summary>Appends a message in mbox form (From_ line, Status/X-Status, "From " quoted, LF line
+    /// <summary>Appends a message in mbox form (From_ line, Status/X-Status/X-Keywords, "From " quoted, LF line
     /// ends, a blank line after it) and gives it the next UID.</summary>
     public Entry Append(ReadOnlySpan<byte> message, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset date,
         CancellationToken ct)
@@ -19,7 +19,7 @@ internal sealed partial class MboxFolder
             SyncLocked(fd);
             if (!MboxNative.TryFstat(fd, out var st)) throw new IOException($"cannot stat {Path}");
             long end = st.Size;
-            var data = Format(message, flags, date, Separator(fd, end));
+            var data = Format(message, flags, keywords, date, Separator(fd, end));
             try
             {
                 RandomAccess.Write(fd, data, end);
@@ -34,7 +34,6 @@ internal sealed partial class MboxFolder
             SyncLocked(fd);
             var e = _entries[^1];
             if (e.Offset < end) throw new IOException($"appended message not found in {Path}");
-            if (keywords.Count > 0) SetFlags(e, e.Info.Flags, keywords);
             return e;
         }
     }
@@ -77,7 +76,8 @@ internal sealed partial class MboxFolder
     }
 
     /// <summary>The mbox form of an APPENDed message.</summary>
-    private byte[] Format(ReadOnlySpan<byte> message, MessageFlags flags, DateTimeOffset date, string separator)
+    private byte[] Format(ReadOnlySpan<byte> message, MessageFlags flags, IReadOnlyList<string> keywords, DateTimeOffset date,
+        string separator)
     {
         var local = TimeZoneInfo.ConvertTime(date, _clock.LocalTimeZone);
         var day = local.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2);
@@ -86,7 +86,7 @@ internal sealed partial class MboxFolder
         var output = new MemoryStream(message.Length + 256);
         output.Write(Encoding.ASCII.GetBytes(separator + from));
         bool header = true, hidden = false;
-        string status = MboxMessageFilter.StatusLines(flags, old: false);
+        string status = MboxMessageFilter.StatusLines(flags, old: false, keywords);
         while (message.Length > 0)
         {
             int nl = message.IndexOf((byte)'\n');
@@ -119,7 +119,7 @@ internal sealed partial class MboxFolder
     }
 
     /// <summary>Rewrites the mbox without the messages whose UIDs are in <paramref name="remove"/> and with
-    /// every message's Status/X-Status set from the index; nothing happens when there is nothing to change.</summary>
+    /// every message's Status/X-Status/X-Keywords set from the index; nothing happens when there is nothing to change.</summary>
     /// <remarks>
     /// Under the dotlock and the exclusive fcntl lock, after reading any mail delivered meanwhile (so it
     /// is copied too and never lost). The new content goes to a temp file first and is fsync'd. Then:
@@ -195,7 +195,7 @@ internal sealed partial class MboxFolder
         replaced?.Dispose();
     }
 
-    /// <summary>Writes the kept messages, with new Status/X-Status lines, to <paramref name="output"/>; returns the length.</summary>
+    /// <summary>Writes the kept messages, with new Status/X-Status/X-Keywords lines, to <paramref name="output"/>; returns the length.</summary>
     private long WriteNewContent(SafeFileHandle fd, SafeFileHandle output, IReadOnlySet<uint> remove)
     {
         var w = new HandleWriter(output);
@@ -205,7 +205,7 @@ internal sealed partial class MboxFolder
         {
             if (remove.Contains(e.Info.Uid)) continue;
             bool header = true, hidden = false, fromLine = true;
-            byte[] status = Encoding.ASCII.GetBytes(MboxMessageFilter.StatusLines(e.Info.Flags, e.Old));
+            byte[] status = Encoding.ASCII.GetBytes(MboxMessageFilter.StatusLines(e.Info.Flags, e.Old, e.Info.Keywords));
             MboxScanner.ForEachLine(fd, e.Offset, e.End, (_, piece, lineStart, lineEnd) =>
             {
                 if (fromLine)
@@ -270,7 +270,8 @@ internal sealed partial class MboxFolder
         int colon = line.IndexOf((byte)':');
         if (colon <= 0) return false;
         var name = line[..colon].TrimEnd(" \t"u8);
-        return System.Text.Ascii.EqualsIgnoreCase(name, "status"u8) || System.Text.Ascii.EqualsIgnoreCase(name, "x-status"u8);
+        return System.Text.Ascii.EqualsIgnoreCase(name, "status"u8) || System.Text.Ascii.EqualsIgnoreCase(name, "x-status"u8)
+            || System.Text.Ascii.EqualsIgnoreCase(name, "x-keywords"u8);
     }
 
     private static void CopyRange(SafeFileHandle fd, long start, long end, HandleWriter output)

@@ -51,8 +51,9 @@ internal sealed partial class MboxFolder : IDisposable
     internal bool ForceInPlace { get; set; }
 
     /// <summary>A message of the mbox: its index record, where it is in the file, its key, and the
-    /// flags its headers had when last read or written.</summary>
-    public sealed class Entry(MessageInfo info, long offset, long end, string key, MessageFlags fileFlags, bool old)
+    /// flags and keywords its headers had when last read or written.</summary>
+    public sealed class Entry(MessageInfo info, long offset, long end, string key, MessageFlags fileFlags, bool old,
+        IReadOnlyList<string> fileKeywords)
     {
         public MessageInfo Info { get; set; } = info;
         public long Offset { get; set; } = offset;
@@ -60,6 +61,10 @@ internal sealed partial class MboxFolder : IDisposable
         public string Key { get; } = key;
         public MessageFlags FileFlags { get; set; } = fileFlags;
         public bool Old { get; set; } = old;
+        public IReadOnlyList<string> FileKeywords { get; set; } = fileKeywords;
+
+        /// <summary>Whether the index has a flag or keyword the file's headers do not show yet.</summary>
+        public bool Dirty => Info.Flags != FileFlags || !MboxMessageFilter.SameKeywords(Info.Keywords, FileKeywords);
     }
 
     public MessageInfo[] Snapshot => _snapshot ??= _entries.Select(e => e.Info).ToArray();
@@ -67,7 +72,7 @@ internal sealed partial class MboxFolder : IDisposable
     public Entry? ByUid(uint uid) => _byUid.GetValueOrDefault(uid);
 
     /// <summary>Whether some flag change is only in the index so far.</summary>
-    public bool Dirty => _entries.Any(e => e.Info.Flags != e.FileFlags);
+    public bool Dirty => _entries.Any(e => e.Dirty);
 
     private void Load()
     {
@@ -95,7 +100,7 @@ internal sealed partial class MboxFolder : IDisposable
         {
             var info = new MessageInfo(r.Uid, r.Flags, SplitKeywords(r.Keywords), r.ModSeq, r.Size,
                 DateTimeOffset.FromUnixTimeSeconds(r.InternalDate)) { Key = r.Key };
-            var e = new Entry(info, r.Offset, r.End, r.Key, r.FileFlags, r.Old);
+            var e = new Entry(info, r.Offset, r.End, r.Key, r.FileFlags, r.Old, SplitKeywords(r.FileKeywords));
             _entries.Add(e);
             _byUid[r.Uid] = e;
         }
@@ -122,7 +127,7 @@ internal sealed partial class MboxFolder : IDisposable
     {
         _index.Commit(new MboxIndex.Meta(UidValidity, UidNext, HighestModSeq, _inode, _size, _mtime),
             upserts.Select(e => new MboxIndex.Row(e.Info.Uid, e.Key, e.Offset, e.End, e.Info.Flags, e.FileFlags, e.Old,
-                string.Join(' ', e.Info.Keywords), e.Info.ModSeq, e.Info.Size, e.Info.InternalDate.ToUnixTimeSeconds())).ToList(),
+                string.Join(' ', e.Info.Keywords), string.Join(' ', e.FileKeywords), e.Info.ModSeq, e.Info.Size, e.Info.InternalDate.ToUnixTimeSeconds())).ToList(),
             deletes.ToList(), reset);
         Changed();
     }

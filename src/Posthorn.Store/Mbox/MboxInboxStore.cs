@@ -30,13 +30,21 @@ public sealed class MboxInboxStore(IMailStore maildirs, TimeProvider clock, stri
     /// and an mbox spool (<paramref name="mailSpoolDirectory"/> not ending in "/"), where local(8) writes,
     /// INBOX is mail_spool_directory/USER (empty until the first delivery creates it), as Dovecot's
     /// <c>INBOX=/var/mail/%u</c>; except for a user whose Maildir already has an INBOX (<c>cur/</c>, e.g.
-    /// written by lmtpd), who keeps it. Under any other configuration every user gets the Maildir store.</summary>
-    public IMailStore ForConfig(string homeMailbox, string mailSpoolDirectory, MboxLockOptions locking)
-    {
-        if (homeMailbox.Trim().Length > 0 || mailSpoolDirectory.Trim().Length == 0 || mailSpoolDirectory.TrimEnd().EndsWith('/'))
-            return maildirs;
-        return new Selecting(this, mailSpoolDirectory.Trim(), locking);
-    }
+    /// made before the mail went to the spool), who keeps it, and whose mail lmtpd delivers there too. Under any other configuration every user gets the Maildir store.</summary>
+    public IMailStore ForConfig(string homeMailbox, string mailSpoolDirectory, MboxLockOptions locking) =>
+        IsMboxSpool(homeMailbox, mailSpoolDirectory) ? new Selecting(this, mailSpoolDirectory.Trim(), locking) : maildirs;
+
+    /// <summary>Postfix local(8): with home_mailbox empty, mail goes to mail_spool_directory/USER, an mbox unless the
+    /// directory name ends in "/".</summary>
+    public static bool IsMboxSpool(string homeMailbox, string mailSpoolDirectory) =>
+        homeMailbox.Trim().Length == 0 && mailSpoolDirectory.Trim().Length > 0 && !mailSpoolDirectory.TrimEnd().EndsWith('/');
+
+    /// <summary>The mbox that is <paramref name="user"/>'s INBOX under this configuration (see <see cref="ForConfig"/>),
+    /// or null when INBOX is the Maildir <paramref name="maildir"/>. lmtpd asks this to deliver where imapd reads; it
+    /// must be asked with the user's identity, which may be the only one that can see into the Maildir.</summary>
+    public static string? SpoolMboxOf(string homeMailbox, string mailSpoolDirectory, string user, string maildir) =>
+        IsMboxSpool(homeMailbox, mailSpoolDirectory) && IsPlainName(user) && !Directory.Exists(Path.Combine(maildir, "cur"))
+            ? Path.Combine(mailSpoolDirectory.Trim(), user) : null;
 
     /// <summary>The account of <paramref name="user"/> with INBOX in <paramref name="mboxPath"/>.</summary>
     public IMailAccount OpenAccount(string user, string maildir, string mboxPath, MboxLockOptions locking) =>
@@ -110,11 +118,8 @@ public sealed class MboxInboxStore(IMailStore maildirs, TimeProvider clock, stri
     /// <summary>Chooses per user at login (see <see cref="ForConfig"/>).</summary>
     private sealed class Selecting(MboxInboxStore owner, string spool, MboxLockOptions locking) : IMailStore
     {
-        public IMailAccount OpenAccount(string user, string maildir)
-        {
-            string mbox = Path.Combine(spool, user);
-            bool useMbox = IsPlainName(user) && !Directory.Exists(Path.Combine(maildir, "cur"));
-            return useMbox ? owner.OpenAccount(user, maildir, mbox, locking) : owner.Maildirs.OpenAccount(user, maildir);
-        }
+        public IMailAccount OpenAccount(string user, string maildir) =>
+            SpoolMboxOf("", spool, user, maildir) is { } mbox
+                ? owner.OpenAccount(user, maildir, mbox, locking) : owner.Maildirs.OpenAccount(user, maildir);
     }
 }

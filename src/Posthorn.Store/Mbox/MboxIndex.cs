@@ -8,10 +8,11 @@ namespace Posthorn.Store.Mbox;
 /// DESIGN.md decision 5: the mbox stays the truth; the index keeps what the file cannot: UIDVALIDITY,
 /// UIDNEXT, HIGHESTMODSEQ, and per message its UID, where it was (offset and end), its key (see
 /// <see cref="MboxMessageFilter"/>), the flags IMAP gave it and the flags last seen in (or written to)
-/// its Status/X-Status headers, keywords, modseq, size and INTERNALDATE; and the inode, size and mtime
+/// its Status/X-Status headers, the keywords IMAP gave it and those last seen in its X-Keywords header,
+/// modseq, size and INTERNALDATE; and the inode, size and mtime
 /// of the file when it was last read, so that an unchanged mbox is not read at all on SELECT.
-/// Schema: meta(key, value); msg(uid, key, offset, end, flags, fileflags, old, keywords, modseq, size,
-/// internaldate); expunged(uid, modseq) as in the Maildir index (RFC 7162 §3.2.5 VANISHED (EARLIER)).
+/// Schema: meta(key, value); msg(uid, key, offset, end, flags, fileflags, old, keywords, filekeywords, modseq,
+/// size, internaldate) (filekeywords is added to an index made before it existed); expunged(uid, modseq) as in the Maildir index (RFC 7162 §3.2.5 VANISHED (EARLIER)).
 /// Deleting the file is safe: it is rebuilt from the mbox with a new UIDVALIDITY.
 /// </remarks>
 internal sealed class MboxIndex : IDisposable
@@ -33,13 +34,18 @@ internal sealed class MboxIndex : IDisposable
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, key TEXT NOT NULL, offset INTEGER NOT NULL,
               end INTEGER NOT NULL, flags INTEGER NOT NULL, fileflags INTEGER NOT NULL, old INTEGER NOT NULL,
-              keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL, internaldate INTEGER NOT NULL);
+              keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL, internaldate INTEGER NOT NULL,
+              filekeywords TEXT NOT NULL DEFAULT '');
             CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
             """);
+        using var has = _db.CreateCommand();
+        has.CommandText = "SELECT COUNT(*) FROM pragma_table_info('msg') WHERE name = 'filekeywords'";
+        if (Convert.ToInt64(has.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+            Exec("ALTER TABLE msg ADD COLUMN filekeywords TEXT NOT NULL DEFAULT ''");
     }
 
     public sealed record Row(uint Uid, string Key, long Offset, long End, MessageFlags Flags, MessageFlags FileFlags, bool Old,
-        string Keywords, ulong ModSeq, long Size, long InternalDate);
+        string Keywords, string FileKeywords, ulong ModSeq, long Size, long InternalDate);
 
     /// <summary>uidvalidity, uidnext, highestmodseq, and the file's inode, size and mtime (ns) when last read.</summary>
     public sealed record Meta(uint UidValidity, uint UidNext, ulong HighestModSeq, ulong Inode, long FileSize, long Mtime);
@@ -60,11 +66,12 @@ internal sealed class MboxIndex : IDisposable
     {
         var rows = new List<Row>();
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = "SELECT uid, key, offset, end, flags, fileflags, old, keywords, modseq, size, internaldate FROM msg ORDER BY uid";
+        cmd.CommandText = "SELECT uid, key, offset, end, flags, fileflags, old, keywords, filekeywords, modseq, size, internaldate FROM msg ORDER BY uid";
         using var r = cmd.ExecuteReader();
         while (r.Read())
             rows.Add(new Row((uint)r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), (MessageFlags)r.GetInt32(4),
-                (MessageFlags)r.GetInt32(5), r.GetInt32(6) != 0, r.GetString(7), (ulong)r.GetInt64(8), r.GetInt64(9), r.GetInt64(10)));
+                (MessageFlags)r.GetInt32(5), r.GetInt32(6) != 0, r.GetString(7), r.GetString(8), (ulong)r.GetInt64(9), r.GetInt64(10),
+                r.GetInt64(11)));
         return rows;
     }
 
@@ -104,8 +111,8 @@ internal sealed class MboxIndex : IDisposable
         {
             up.Transaction = tx;
             up.CommandText = """
-                INSERT OR REPLACE INTO msg(uid, key, offset, end, flags, fileflags, old, keywords, modseq, size, internaldate)
-                VALUES ($u, $k, $o, $e, $f, $ff, $old, $kw, $m, $s, $d)
+                INSERT OR REPLACE INTO msg(uid, key, offset, end, flags, fileflags, old, keywords, filekeywords, modseq, size, internaldate)
+                VALUES ($u, $k, $o, $e, $f, $ff, $old, $kw, $fkw, $m, $s, $d)
                 """;
             foreach (var row in upserts)
             {
@@ -118,6 +125,7 @@ internal sealed class MboxIndex : IDisposable
                 up.Parameters.AddWithValue("$ff", (int)row.FileFlags);
                 up.Parameters.AddWithValue("$old", row.Old ? 1 : 0);
                 up.Parameters.AddWithValue("$kw", row.Keywords);
+                up.Parameters.AddWithValue("$fkw", row.FileKeywords);
                 up.Parameters.AddWithValue("$m", (long)row.ModSeq);
                 up.Parameters.AddWithValue("$s", row.Size);
                 up.Parameters.AddWithValue("$d", row.InternalDate);

@@ -21,6 +21,14 @@ public sealed record MboxLockOptions(int Attempts, TimeSpan Delay, TimeSpan Stal
 /// dotlock before the next attempt, so mutt (which takes them in the other order) never deadlocks with us.
 /// The dotlock is mandatory here (delivery into mail_spool_directory requires it too): a spool where
 /// we may not create PATH.lock cannot be rewritten safely.
+/// A Debian-style spool (/var/mail root:mail, mode 2775) lets only its group create files: when the user may not
+/// create or remove PATH.lock there, the thread takes the directory's group as its filesystem gid for that one
+/// create or unlink and drops it again — the group Postfix local(8) delivers with in a group-writable spool
+/// (Postfix mailbox.c, "use the recipient user id and the mail spool group id"), and what Dovecot's
+/// mail_privileged_group is for ("dotlocking"). DEVIATION: Dovecot takes the group from its configuration; here
+/// it is the spool directory's own group, as local(8) takes it. Security: only when the directory is writable by
+/// its group and not by others; the mbox itself is always opened with the user's own rights; the switch needs
+/// CAP_SETGID, which only the daemon's file threads (raised to their saved root) have.
 /// </remarks>
 internal static class MboxLock
 {
@@ -34,7 +42,7 @@ internal static class MboxLock
             DotLock(lockPath, o, clock, ct);
             if (MboxNative.TryLock(fd, exclusive: true, unlock: false, out int errno))
                 return new Held(fd, lockPath);
-            MboxNative.unlink(lockPath);
+            Unlink(lockPath);
             if (errno is not (MboxNative.EAGAIN or MboxNative.EACCES) || attempt >= o.Attempts)
                 throw new IOException($"unable to lock {path} for exclusive access: {MboxNative.StrError(errno)}");
             Wait(o, ct);
@@ -59,21 +67,50 @@ internal static class MboxLock
     {
         for (int attempt = 1; ; attempt++)
         {
-            using (var h = MboxNative.Open(lockPath, MboxNative.O_WRONLY | MboxNative.O_CREAT | MboxNative.O_EXCL | MboxNative.O_NOFOLLOW, 0, out int errno))
+            int errno = WithSpoolGroup(lockPath, () =>
             {
-                if (h is not null) return;
-                if (errno != MboxNative.EEXIST)
-                    throw new IOException($"unable to create lock file {lockPath}: {MboxNative.StrError(errno)}");
-            }
+                using var h = MboxNative.Open(lockPath, MboxNative.O_WRONLY | MboxNative.O_CREAT | MboxNative.O_EXCL | MboxNative.O_NOFOLLOW,
+                    0, out int e);
+                return h is null ? e : 0;
+            });
+            if (errno == 0) return;
+            if (errno != MboxNative.EEXIST)
+                throw new IOException($"unable to create lock file {lockPath}: {MboxNative.StrError(errno)}");
             if (MboxNative.TryLstat(lockPath, out var st, out _)
                 && clock.GetUtcNow().ToUnixTimeSeconds() - st.MtimeNanos / 1_000_000_000 > (long)o.StaleLockTime.TotalSeconds)
             {
-                MboxNative.unlink(lockPath);
+                Unlink(lockPath);
                 continue;
             }
             if (attempt >= o.Attempts)
                 throw new IOException($"unable to lock {lockPath.AsSpan(0, lockPath.Length - 5)} for exclusive access: {MboxNative.StrError(MboxNative.EEXIST)}");
             Wait(o, ct);
+        }
+    }
+
+    /// <summary>Removes a dotlock (ours, or a stale one), with the spool's group when that is what it takes.</summary>
+    private static void Unlink(string lockPath) =>
+        WithSpoolGroup(lockPath, () => MboxNative.unlink(lockPath) == 0 ? 0 : MboxNative.Errno);
+
+    /// <summary>Runs <paramref name="op"/> (0, or the errno it failed with) as we are; when the directory refused it
+    /// (EACCES, EPERM) and is writable by its group only, once more with that group as the thread's filesystem gid
+    /// (see the remarks). Returns the last result.</summary>
+    private static int WithSpoolGroup(string lockPath, Func<int> op)
+    {
+        int errno = op();
+        if (errno is not (MboxNative.EACCES or MboxNative.EPERM)) return errno;
+        string dir = Path.GetDirectoryName(Path.GetFullPath(lockPath))!;
+        // S_IFDIR, S_IWGRP set, S_IWOTH clear: Postfix mailbox.c's test for a group-writable spool.
+        if (!MboxNative.TryStat(dir, out var st) || (st.Mode & 0xF000) != 0x4000 || (st.Mode & 0x10) == 0 || (st.Mode & 0x2) != 0)
+            return errno;
+        if (MboxNative.SwitchFsGid(st.Gid) is not { } previous) return errno;
+        try
+        {
+            return op();
+        }
+        finally
+        {
+            MboxNative.RestoreFsGid(previous);
         }
     }
 
@@ -91,7 +128,7 @@ internal static class MboxLock
             if (_done) return;
             _done = true;
             if (!fd.IsClosed) MboxNative.TryLock(fd, exclusive: false, unlock: true, out _);
-            if (dotlock is not null) MboxNative.unlink(dotlock);
+            if (dotlock is not null) Unlink(dotlock);
         }
     }
 }

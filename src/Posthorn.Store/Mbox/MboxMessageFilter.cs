@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using Posthorn.Store.Maildir;
 
@@ -20,10 +21,16 @@ internal sealed class MboxMessageFilter : IDisposable
 {
     private static readonly string[] Hidden = ["status", "x-status", "x-keywords", "x-uid", "x-imapbase", "x-imap", "content-length", "lines"];
 
+    /// <summary>RFC 9051 §9 atom-specials and what is not printable ASCII.</summary>
+    private static readonly SearchValues<byte> NotAtom = SearchValues.Create(
+        [.. "(){%*\"\\]"u8, .. Enumerable.Range(0, 33).Select(b => (byte)b), .. Enumerable.Range(127, 129).Select(b => (byte)b)]);
+
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly Action<ReadOnlySpan<byte>>? _emit;
     private bool _inHeader = true;
     private bool _hiddenLine;
+    private bool _keywordsLine;
+    private readonly List<string> _keywords = [];
     private byte[]? _pendingBlank;
     private byte _prev;
 
@@ -36,6 +43,9 @@ internal sealed class MboxMessageFilter : IDisposable
 
     /// <summary>Flags from Status/X-Status (mutt and Dovecot letters).</summary>
     public MessageFlags Flags { get; private set; }
+
+    /// <summary>IMAP keywords from X-Keywords (Dovecot's mbox header: names separated by spaces, possibly folded).</summary>
+    public IReadOnlyList<string> Keywords => _keywords;
 
     /// <summary>Status: O (mutt's "old"): kept through a rewrite, not an IMAP flag.</summary>
     public bool Old { get; private set; }
@@ -57,13 +67,18 @@ internal sealed class MboxMessageFilter : IDisposable
                     return;
                 }
                 bool continuation = piece.Length > 0 && piece[0] is (byte)' ' or (byte)'\t';
-                if (!continuation) _hiddenLine = IsHidden(piece);
+                if (!continuation)
+                {
+                    _hiddenLine = IsHidden(piece);
+                    _keywordsLine = false;
+                    if (_hiddenLine) ReadStatus(piece);
+                }
+                else if (_keywordsLine)
+                {
+                    AddKeywords(piece);   // RFC 5322 §2.2.3: a folded X-Keywords goes on here
+                }
             }
-            if (_hiddenLine)
-            {
-                if (lineStart) ReadStatus(piece);
-                return;
-            }
+            if (_hiddenLine) return;
             _hash.AppendData(piece);
             Emit(piece);
             return;
@@ -111,13 +126,18 @@ internal sealed class MboxMessageFilter : IDisposable
     }
 
     /// <summary>mutt parse.c / Dovecot mbox: Status: R = read (\Seen), O = old; X-Status: A = \Answered,
-    /// F = \Flagged, T = \Draft, D = \Deleted.</summary>
+    /// F = \Flagged, T = \Draft, D = \Deleted; X-Keywords: the IMAP keywords (Dovecot mbox-sync).</summary>
     private void ReadStatus(ReadOnlySpan<byte> line)
     {
         int colon = line.IndexOf((byte)':');
         var name = line[..colon].TrimEnd(" \t"u8);
         var value = line[(colon + 1)..];
-        if (System.Text.Ascii.EqualsIgnoreCase(name, "status"u8))
+        if (System.Text.Ascii.EqualsIgnoreCase(name, "x-keywords"u8))
+        {
+            _keywordsLine = true;
+            AddKeywords(value);
+        }
+        else if (System.Text.Ascii.EqualsIgnoreCase(name, "status"u8))
         {
             foreach (byte b in value)
             {
@@ -141,14 +161,34 @@ internal sealed class MboxMessageFilter : IDisposable
         }
     }
 
-    /// <summary>The Status/X-Status lines for <paramref name="flags"/>, or "" when there is nothing to say.</summary>
-    public static string StatusLines(MessageFlags flags, bool old)
+    /// <summary>Adds the space-separated names of an X-Keywords value (or continuation line), once each.</summary>
+    private void AddKeywords(ReadOnlySpan<byte> value)
+    {
+        foreach (var range in value.SplitAny(" \t\r\n"u8))
+        {
+            var word = value[range];
+            // RFC 9051 §9: flag-keyword = atom; anything else (a "\Seen", a parenthesis, 8-bit) would break a FLAGS reply.
+            if (word.Length == 0 || word.IndexOfAny(NotAtom) >= 0) continue;
+            string k = System.Text.Encoding.ASCII.GetString(word);
+            if (!_keywords.Contains(k, StringComparer.OrdinalIgnoreCase)) _keywords.Add(k);
+        }
+    }
+
+    /// <summary>The Status/X-Status lines for <paramref name="flags"/> and the X-Keywords line for
+    /// <paramref name="keywords"/> (Dovecot's mbox form: one line, names separated by a space), or "" when
+    /// there is nothing to say.</summary>
+    public static string StatusLines(MessageFlags flags, bool old, IReadOnlyList<string> keywords)
     {
         string status = (flags.HasFlag(MessageFlags.Seen) ? "R" : "") + (old ? "O" : "");
         string x = (flags.HasFlag(MessageFlags.Answered) ? "A" : "") + (flags.HasFlag(MessageFlags.Flagged) ? "F" : "")
             + (flags.HasFlag(MessageFlags.Draft) ? "T" : "") + (flags.HasFlag(MessageFlags.Deleted) ? "D" : "");
-        return (status.Length > 0 ? $"Status: {status}\n" : "") + (x.Length > 0 ? $"X-Status: {x}\n" : "");
+        return (status.Length > 0 ? $"Status: {status}\n" : "") + (x.Length > 0 ? $"X-Status: {x}\n" : "")
+            + (keywords.Count > 0 ? $"X-Keywords: {string.Join(' ', keywords)}\n" : "");
     }
+
+    /// <summary>Whether two keyword lists name the same keywords (RFC 9051 §2.3.2: compared case-insensitively).</summary>
+    public static bool SameKeywords(IReadOnlyList<string> a, IReadOnlyList<string> b) =>
+        a.Count == b.Count && a.All(k => b.Contains(k, StringComparer.OrdinalIgnoreCase));
 
     public void Dispose() => _hash.Dispose();
 }

@@ -28,6 +28,7 @@ internal static partial class MboxNative
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchmod(int fd, uint mode);
     [LibraryImport(Lib, SetLastError = true)] public static partial uint geteuid();
     [LibraryImport(Lib, SetLastError = true)] private static partial int fsync(int fd);
+    [LibraryImport(Lib)] private static partial int setfsgid(uint gid);
     [LibraryImport(Lib, EntryPoint = "fcntl", SetLastError = true)]
     private static unsafe partial int FcntlLock(int fd, int cmd, Flock* lk);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -77,6 +78,22 @@ internal static partial class MboxNative
     public static bool TryFstat(SafeFileHandle fd, out FileStat st) => TryStatx((int)fd.DangerousGetHandle(), "", AT_EMPTY_PATH, out st, out _);
 
     public static bool TryLstat(string path, out FileStat st, out int errno) => TryStatx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, out st, out errno);
+
+    /// <summary>stat(2): follows a symbolic link (a spool reached through /var/mail → spool/mail).</summary>
+    public static bool TryStat(string path, out FileStat st) => TryStatx(AT_FDCWD, path, 0, out st, out _);
+
+    /// <summary>setfsgid(2) on the calling thread only (a raw system call in glibc, unlike setgid): returns the
+    /// previous filesystem gid to give back to <see cref="RestoreFsGid"/>, or null when the kernel refused (no
+    /// CAP_SETGID, and <paramref name="gid"/> is none of the thread's own gids).</summary>
+    public static uint? SwitchFsGid(uint gid)
+    {
+        uint previous = (uint)setfsgid(gid);
+        // setfsgid cannot report failure; an invalid id changes nothing and reads the current value back.
+        if ((uint)setfsgid(uint.MaxValue) == gid) return previous;
+        return null;
+    }
+
+    public static void RestoreFsGid(uint previous) => setfsgid(previous);
 
     private static unsafe bool TryStatx(int dirfd, string path, int flags, out FileStat st, out int errno)
     {

@@ -6,8 +6,9 @@ namespace Posthorn.Store.Mbox;
 
 /// <summary>One message found in an mbox: where its From_ line starts, where the next one starts (or
 /// the end of the file), its key, the flags its Status/X-Status headers carry, its served size and
-/// the date of its From_ line (INTERNALDATE, as Dovecot takes it).</summary>
-internal readonly record struct MboxScan(long Offset, long End, string Key, MessageFlags Flags, bool Old, long Size, DateTimeOffset Date);
+/// the date of its From_ line (INTERNALDATE, as Dovecot takes it), and its X-Keywords.</summary>
+internal readonly record struct MboxScan(long Offset, long End, string Key, MessageFlags Flags, bool Old, long Size, DateTimeOffset Date,
+    IReadOnlyList<string> Keywords);
 
 /// <summary>Finds the messages of an mbox: each starts at a line beginning "From " (RFC 4155 §2;
 /// Postfix quotes every other such line as "&gt;From "). Reads the file once, in 64 KiB pieces;
@@ -52,7 +53,7 @@ internal static class MboxScanner
     private static MboxScan Finish(MboxMessageFilter f, long offset, long end, DateTimeOffset date)
     {
         string key = f.Finish();
-        return new MboxScan(offset, end, key, f.Flags, f.Old, f.Size, date);
+        return new MboxScan(offset, end, key, f.Flags, f.Old, f.Size, date, f.Keywords.ToArray());
     }
 
     /// <summary>Calls <paramref name="handler"/> for every line of the range; lines up to 64 KiB come whole.</summary>

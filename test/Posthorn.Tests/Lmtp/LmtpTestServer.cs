@@ -34,14 +34,16 @@ public sealed class LmtpTestServer : IAsyncDisposable
             + $"bob:{{PLAIN}}hunter2:{uid}:{gid}::{Home("bob")}::\n"
             + $"nohome:{{PLAIN}}x:{uid}:{gid}::::\n");
         Log = new MailLog(LogSink, "postfix", "mail.example.test", TimeProvider.System, 4242);
-        Agent = new MaildirLmtpAgent(new PasswdFile(passwd), "Maildir/", "mail.example.test", 51_200_000,
-            new QueueIdGenerator(TimeProvider.System), Log, TimeProvider.System);
+        // home_mailbox = Maildir/: local(8) and so lmtpd deliver to the Maildir under the home.
+        var local = new LocalDeliveryOptions { MyHostname = "mail.example.test", HomeMailbox = "Maildir/", MailboxSizeLimit = 51_200_000 };
+        Agent = new LmtpMailboxAgent(new PasswdFile(passwd), new LocalTransport(local, new PasswdUserDatabase(), TimeProvider.System, Log),
+            local, "Maildir/", new QueueIdGenerator(TimeProvider.System), Log);
         _listener.Start();
         _tasks.Add(AcceptAsync());
     }
 
     public LmtpSessionOptions Options { get; }
-    public MaildirLmtpAgent Agent { get; }
+    public LmtpMailboxAgent Agent { get; }
     public MemoryLogSink LogSink { get; } = new();
     public MailLog Log { get; }
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;

@@ -199,7 +199,7 @@ public sealed class MboxInboxTests : IDisposable
         Assert.Null(error);
         Assert.Equal(2u, result!.Uid);
         string text = File.ReadAllText(Mbox);
-        Assert.EndsWith("Subject: appended\nX-Status: F\n\n>From here\nend\n\n", text, StringComparison.Ordinal);
+        Assert.EndsWith("Subject: appended\nX-Status: F\nX-Keywords: $label1\n\n>From here\nend\n\n", text, StringComparison.Ordinal);
         Assert.Contains("\n\nFrom MAILER-DAEMON  ", text, StringComparison.Ordinal);
         await using var box = (await account.OpenAsync("INBOX", false, default))!;
         var m = box.Messages[1];

@@ -118,7 +118,7 @@ public sealed class PostfixInteropTests(ITestOutputHelper output)
             .With("posthorn_passwd_file", "$config_directory/passwd").With("imapd_mailbox", "");
         var d = DaemonProcess.Create(cfg, output);
         await using var _ = d;
-        string home = Path.Combine(d.ConfigDir, "store", PostfixUser);
+        string home = Path.Combine(d.ConfigDir, "home", PostfixUser);
         var gid = await ProcessRunner.RunAsync("id", ["-g"], TimeSpan.FromSeconds(10));
         File.WriteAllText(Path.Combine(d.ConfigDir, "passwd"), $"{PostfixUser}:{{PLAIN}}x:{Unix.EffectiveUid}:{gid.Stdout.Trim()}::{home}::\n");
         await d.StartAsync();
@@ -140,11 +140,10 @@ public sealed class PostfixInteropTests(ITestOutputHelper output)
         Assert.Contains($"relay=127.0.0.1[127.0.0.1]:{lmtpPort}, ", sent);
         Assert.Contains($"dsn=2.0.0, status=sent (250 2.0.0 <{rcpt}> ", sent);
 
-        // Posthorn's side: lmtpd saved it, in Dovecot's words, into the user's Maildir.
+        // Posthorn's side: lmtpd saved it, in Dovecot's words, where local(8) delivers for this user (home_mailbox is
+        // empty: the mbox in mail_spool_directory, which imapd serves as INBOX).
         await d.WaitForLogAsync(l => l.Contains($"lmtp({PostfixUser})", StringComparison.Ordinal) && l.Contains("saved mail to INBOX", StringComparison.Ordinal), "lmtp saved");
-        string file = Assert.Single(Directory.GetFiles(Path.Combine(home, "new")));
-        string text = DaemonProcess.ReadAllShared(file);
-        Assert.Contains($"Subject: via lmtp {token}", text, StringComparison.Ordinal);
-        Assert.Contains($"lmtp store {token}", text, StringComparison.Ordinal);
+        var message = Assert.Single(await d.WaitForMboxAsync(PostfixUser, token), m => m.Body.Contains(token, StringComparison.Ordinal));
+        Assert.Equal($"via lmtp {token}", message.Header("Subject"));
     }
 }

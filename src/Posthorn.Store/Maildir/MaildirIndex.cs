@@ -12,7 +12,9 @@ namespace Posthorn.Store.Maildir;
 /// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq, and newmtime/curmtime: the directory
 /// modification times the last reconciliation started from, so that a process opening the index again lists
 /// the directories only when they changed since;
-/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME";
+/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME"; a negative
+/// size -1-N says that N and the internaldate are estimates taken from the file name at the scan (no file opened), made
+/// exact when first needed (<see cref="MessageInfo.Estimated"/>);
 /// expunged(uid, modseq): every UID removed under this UIDVALIDITY with the modseq of its removal, so that
 /// QRESYNC can answer VANISHED (EARLIER) (RFC 7162 §3.2.5, §3.2.6). A rebuilt index starts a new UIDVALIDITY,
 /// and an empty table is then exact.
@@ -88,7 +90,7 @@ internal sealed class MaildirIndex : IDisposable
     }
 
     public sealed record Row(uint Uid, string Base, string Rel, MessageFlags Flags, string Keywords, ulong ModSeq,
-        long Size, long InternalDate);
+        long Size, long InternalDate, bool Estimated = false);
 
     public long DataVersion() => (long)Scalar("PRAGMA data_version")!;
 
@@ -145,8 +147,11 @@ internal sealed class MaildirIndex : IDisposable
         cmd.CommandText = "SELECT uid, base, rel, flags, keywords, modseq, size, internaldate FROM msg ORDER BY uid";
         using var r = cmd.ExecuteReader();
         while (r.Read())
+        {
+            long size = r.GetInt64(6);
             rows.Add(new Row((uint)r.GetInt64(0), r.GetString(1), r.GetString(2), (MessageFlags)r.GetInt32(3),
-                r.GetString(4), (ulong)r.GetInt64(5), r.GetInt64(6), r.GetInt64(7)));
+                r.GetString(4), (ulong)r.GetInt64(5), size < 0 ? -1 - size : size, r.GetInt64(7), size < 0));
+        }
         return rows;
     }
 
@@ -191,7 +196,7 @@ internal sealed class MaildirIndex : IDisposable
             foreach (var row in upserts)
             {
                 pu.Value = (long)row.Uid; pb.Value = row.Base; pr.Value = row.Rel; pf.Value = (int)row.Flags;
-                pk.Value = row.Keywords; pm.Value = (long)row.ModSeq; ps.Value = row.Size; pd.Value = row.InternalDate;
+                pk.Value = row.Keywords; pm.Value = (long)row.ModSeq; ps.Value = row.Estimated ? -1 - row.Size : row.Size; pd.Value = row.InternalDate;
                 up.ExecuteNonQuery();
             }
         }

@@ -87,7 +87,7 @@ public sealed partial class ImapServerSession
             var m = messages[i];
             if (m.ModSeq <= q.ModSeq || q.KnownUids is not null && !q.KnownUids.Contains(m.Uid, largest)) continue;
             _w.Ascii($"* {i + 1} FETCH (UID {m.Uid} FLAGS {FormatFlags(m)} MODSEQ ({m.ModSeq}))").Crlf();
-            if (_output.UnflushedBytes > 65536) await FlushAsync();
+            await FlushIfFullAsync();
         }
     }
 

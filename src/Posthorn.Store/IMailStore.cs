@@ -71,7 +71,8 @@ public interface IMailbox : IAsyncDisposable
     ValueTask<MailboxChanges> SyncAsync(bool allowExpunge, CancellationToken ct);
 
     /// <summary>UIDs of this mailbox expunged with a mod-sequence above <paramref name="modSeq"/>, ascending
-    /// (RFC 7162 §3.2.5.2 VANISHED (EARLIER)); the store remembers every expunge of the current UIDVALIDITY.</summary>
+    /// (RFC 7162 §3.2.5.2 VANISHED (EARLIER)). A store that forgets old expunges answers a question from before what it
+    /// remembers with a superset: UIDs that are not in the mailbox (the client removes only UIDs it has).</summary>
     ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct);
 
     /// <summary>The records of <paramref name="messages"/> with exact <see cref="MessageInfo.Size"/> and

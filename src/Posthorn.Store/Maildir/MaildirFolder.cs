@@ -189,7 +189,7 @@ internal sealed partial class MaildirFolder : IDisposable
         _index.WriteCache(values.Where(v => _byUid.ContainsKey(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)));
 
     /// <summary>UIDs expunged after <paramref name="modSeq"/> (RFC 7162 §3.2.5.2), in UID order.</summary>
-    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq);
+    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq, _byUid.ContainsKey);
 
     /// <summary>Drops entries whose files are gone (or were removed by this process).</summary>
     public void Remove(IReadOnlyList<Entry> entries)

@@ -123,4 +123,20 @@ public sealed class ImapStoreUnitTests
                 Assert.StartsWith(expected[i] + "\n", await c.SendAsync(searches[i]));
         }
     }
+
+    [Fact]
+    public async Task Esearch_with_a_modseq_key_carries_the_highest_modseq_of_the_messages_found()
+    {
+        await using var server = new ImapTestServer();
+        for (int i = 0; i < 3; i++) server.Deliver("m" + i);
+        using var c = await RawImapClient.LoginAsync(server);
+        Assert.Contains(" OK ", await c.SendAsync("SELECT INBOX"));
+        Assert.Contains(" OK ", await c.SendAsync("STORE 2 +FLAGS.SILENT (\\Flagged)"));
+        string fetch = await c.SendAsync("FETCH 2 (MODSEQ)");
+        string modseq = fetch[(fetch.IndexOf("MODSEQ (", StringComparison.Ordinal) + 8)..fetch.IndexOf(')', StringComparison.Ordinal)];
+        // RFC 7162 §3.1.5 with RFC 4731: "* ESEARCH (TAG ...) ALL 2 MODSEQ n"; without results no MODSEQ.
+        Assert.StartsWith($"* ESEARCH (TAG \"t5\") ALL 2 MODSEQ {modseq}\n", await c.SendAsync($"SEARCH RETURN (ALL) MODSEQ {modseq}"));
+        Assert.StartsWith($"* ESEARCH (TAG \"t6\") UID COUNT 1 MODSEQ {modseq}\n", await c.SendAsync($"UID SEARCH RETURN (COUNT) MODSEQ {modseq}"));
+        Assert.StartsWith("* ESEARCH (TAG \"t7\") COUNT 0\n", await c.SendAsync("SEARCH RETURN (COUNT) MODSEQ 999999"));
+    }
 }

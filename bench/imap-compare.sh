@@ -33,14 +33,15 @@ ulimit -n "$(ulimit -Hn)"
 if [ ! -x /usr/lib/dovecot/imap ] || [ ! -x /usr/sbin/dovecot ]; then
   policy=/usr/sbin/policy-rc.d made_policy=
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; made_policy=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dovecot-core dovecot-imapd >/tmp/phbench-apt.log 2>&1 \
-    || { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dovecot-core dovecot-imapd >>/tmp/phbench-apt.log 2>&1; } \
-    || { [ -n "$made_policy" ] && rm -f "$policy"; echo "apt-get install dovecot-imapd failed (see /tmp/phbench-apt.log)" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dovecot-core dovecot-imapd >/tmp/phimap-apt.log 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dovecot-core dovecot-imapd >>/tmp/phimap-apt.log 2>&1; } \
+    || { [ -n "$made_policy" ] && rm -f "$policy"; echo "apt-get install dovecot-imapd failed (see /tmp/phimap-apt.log)" >&2; exit 1; }
   [ -n "$made_policy" ] && rm -f "$policy"
 fi
 
 work=$(mktemp -d /tmp/phimap.XXXXXX); chmod 755 "$work"
-user=phbench pass=bench-pass
+# Its own system user (phbench belongs to smtp-compare.sh, which may run at the same time and sets its home).
+user=phimap pass=bench-pass
 ensure_user "$user" "$work/home"
 uid=$(id -u "$user") gid=$(id -g "$user")
 phconf="$work/posthorn" dcdir="$work/dovecot" raw="$work/raw.txt"
@@ -56,8 +57,9 @@ trap cleanup EXIT
 echo "== publishing Posthorn (Release)" >&2
 PH=$(publish_posthorn "$repo" "$work/out")
 
-# Posthorn: the smtpd row of the bench config plus imapd on 2143, users from a Dovecot-style passwd-file.
-posthorn_config "$phconf" 2525 postfix "home_mailbox = Maildir/"
+# Posthorn: the smtpd row of the bench config (on 2527: smtp-compare.sh uses 2525) plus imapd on 2143, users from a
+# Dovecot-style passwd-file.
+posthorn_config "$phconf" 2527 postfix "home_mailbox = Maildir/"
 printf 'posthorn_passwd_file = %s/passwd\nimapd_timeout = 30m\n' "$phconf" >> "$phconf/main.cf"
 printf '127.0.0.1:2143  inet  n  -  n  -  -  imapd\n' >> "$phconf/master.cf"
 

@@ -28,40 +28,74 @@ public sealed partial class ImapServerSession
         // ENVELOPE, BODY and BODYSTRUCTURE come from the store's cache; the message is read only when they are missing.
         var cached = items.Where(i => i.Name is "ENVELOPE" or "BODY" or "BODYSTRUCTURE").Select(i => CacheField(i.Name)).Distinct().ToList();
         bool setsSeen = !_box!.ReadOnly && items.Any(i => i.Name is "RFC822" or "RFC822.TEXT" || i.Name == "SECTION" && !i.Peek);
-        var batches = needsContent
+        // A first scan takes sizes and dates from the file names; RFC822.SIZE and INTERNALDATE must be exact.
+        bool needsExact = items.Any(i => i.Name is "RFC822.SIZE" or "INTERNALDATE");
+        var batches = (needsContent
             ? ImapMessageCache.ReadChunks(indexes, i => _box.Messages[i].Size)
-            : indexes.Chunk(ImapMessageCache.Batch).Select(c => c.ToList());
-        foreach (var batch in batches)
+            : indexes.Chunk(ImapMessageCache.CachedBatch).Select(c => c.ToList())).ToList();
+        for (int b = 0; b < batches.Count; b++)
         {
-            var infos = batch.Select(i => _box.Messages[i]).ToList();
-            var bytes = needsContent ? await _box.ReadManyAsync(infos, _ct) : null;
-            var structures = cached.Count > 0 ? await ImapMessageCache.GetAsync(_box, infos, cached, _ct) : null;
+            var batch = batches[b];
+            // The last batch also takes the updates the command ends with (RFC 9051 §7.5.1), in the same store unit.
+            bool? syncAfter = b == batches.Count - 1 ? AllowsExpunge("FETCH", uid) : null;
+            var loaded = await InStoreUnitAsync(() => LoadBatchAsync(batch, needsContent, cached, setsSeen, needsExact, syncAfter));
             for (int k = 0; k < batch.Count; k++)
             {
                 int index = batch[k];
-                var m = infos[k];
+                var m = loaded.Infos[k];
                 // RFC 9051 §7.5.1: a message expunged by another session may still be fetched; it is gone, so say so.
-                if (bytes is not null && bytes[k] is null || structures is not null && structures[k] is null)
+                if (loaded.Bytes is not null && loaded.Bytes[k] is null || loaded.Structures is not null && loaded.Structures[k] is null
+                    || needsExact && m.Estimated)
                     return Result.No("Some messages were expunged.", "EXPUNGEISSUEDBEFORE");
-                var content = bytes is null ? null : new ImapMessage(bytes[k]!);
-                bool flagsChanged = false;
-                if (setsSeen && !m.Flags.HasFlag(MessageFlags.Seen))
-                {
-                    // RFC 9051 §6.4.5: BODY[...] sets \Seen; the new flags are sent with the data.
-                    var stored = await _box.StoreFlagsAsync([index], FlagOperation.Add, MessageFlags.Seen, [], _ct);
-                    if (stored.Count > 0) { m = stored[0].Message; flagsChanged = true; }
-                }
-                var fetched = new Fetched(m, content, cached, structures?[k]);
+                var content = loaded.Bytes is null ? null : new ImapMessage(loaded.Bytes[k]!);
+                var fetched = new Fetched(m, content, cached, loaded.Structures?[k]);
                 _w.Ascii($"* {index + 1} FETCH (");
                 bool first = true;
                 foreach (var item in items) WriteFetchItem(item, fetched, ref first);
-                if (flagsChanged && !items.Any(i => i.Name == "FLAGS")) WriteFetchItem(new FetchItem("FLAGS"), fetched, ref first);
+                // RFC 9051 §6.4.5: BODY[...] sets \Seen; the new flags are sent with the data.
+                if (loaded.SeenSet[k] && !items.Any(i => i.Name == "FLAGS")) WriteFetchItem(new FetchItem("FLAGS"), fetched, ref first);
                 _w.Raw(")"u8).Crlf();
                 // Back-pressure: a client that does not read its output stalls here instead of filling memory.
-                if (_output.UnflushedBytes > 65536) await FlushAsync();
+                await FlushIfFullAsync();
             }
         }
         return Result.Ok("Fetch completed.");
+    }
+
+    /// <summary>What one FETCH batch needs from the store, loaded in one store unit.</summary>
+    private sealed record LoadedBatch(IReadOnlyList<MessageInfo> Infos, IReadOnlyList<byte[]?>? Bytes, byte[][]?[]? Structures, bool[] SeenSet);
+
+    /// <summary>Records (exact when <paramref name="exact"/>), contents, cached fields and the \Seen flag a batch of FETCH
+    /// needs; with <paramref name="syncAfter"/> also the mailbox changes to announce after the command.</summary>
+    private async ValueTask<LoadedBatch> LoadBatchAsync(List<int> batch, bool needsContent, List<string> cached, bool setsSeen,
+        bool exact, bool? syncAfter)
+    {
+        var box = _box!;
+        IReadOnlyList<MessageInfo> infos = batch.Select(i => box.Messages[i]).ToList();
+        if (exact) infos = await box.ResolveAsync(infos, _ct);
+        var bytes = needsContent ? await box.ReadManyAsync(infos, _ct) : null;
+        var structures = cached.Count > 0 ? await ImapMessageCache.GetAsync(box, infos, cached, _ct) : null;
+        var seenSet = new bool[batch.Count];
+        if (setsSeen)
+        {
+            var unseen = Enumerable.Range(0, batch.Count)
+                .Where(k => bytes?[k] is not null && !infos[k].Flags.HasFlag(MessageFlags.Seen)).ToList();
+            if (unseen.Count > 0)
+            {
+                var updated = infos.ToArray();
+                var position = unseen.ToDictionary(k => batch[k]);
+                foreach (var (index, message) in await box.StoreFlagsAsync(unseen.Select(k => batch[k]).ToList(), FlagOperation.Add,
+                             MessageFlags.Seen, [], _ct))
+                {
+                    int k = position[index];
+                    updated[k] = message;
+                    seenSet[k] = true;
+                }
+                infos = updated;
+            }
+        }
+        if (syncAfter is { } allowExpunge) _pendingChanges = await box.SyncAsync(allowExpunge, _ct);
+        return new LoadedBatch(infos, bytes, structures, seenSet);
     }
 
     private static string CacheField(string item) => item switch

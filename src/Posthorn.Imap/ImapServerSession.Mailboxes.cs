@@ -39,8 +39,10 @@ public sealed partial class ImapServerSession
         {
             // RFC 3501 §6.3.1: RECENT and the first unseen message; IMAP4rev2 dropped both.
             _w.Raw("* 0 RECENT"u8).Crlf();
-            int unseen = box.Messages.ToList().FindIndex(m => !m.Flags.HasFlag(MessageFlags.Seen));
-            if (unseen >= 0) _w.Ascii($"* OK [UNSEEN {unseen + 1}] First unseen.").Crlf();
+            var messages = box.Messages;
+            int unseen = 0;
+            while (unseen < messages.Count && messages[unseen].Flags.HasFlag(MessageFlags.Seen)) unseen++;
+            if (unseen < messages.Count) _w.Ascii($"* OK [UNSEEN {unseen + 1}] First unseen.").Crlf();
         }
         _w.Ascii($"* OK [UIDVALIDITY {box.UidValidity}] UIDs valid").Crlf();
         _w.Ascii($"* OK [UIDNEXT {box.UidNext}] Predicted next UID").Crlf();

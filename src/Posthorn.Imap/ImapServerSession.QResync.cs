@@ -5,9 +5,10 @@ namespace Posthorn.Imap;
 
 /// <summary>QRESYNC (RFC 7162 §3.2): SELECT/EXAMINE with (QRESYNC …), UID FETCH … (CHANGEDSINCE n VANISHED),
 /// and VANISHED in place of EXPUNGE once the client has enabled it.</summary>
-/// <remarks>The store remembers every UID expunged under the current UIDVALIDITY with the modseq of its
-/// removal (<see cref="IMailbox.ExpungedSinceAsync"/>), so VANISHED (EARLIER) is exact and the optional
-/// seq-match-data (RFC 7162 §3.2.5.2, a hint for servers that forget expunges) is read and not needed.</remarks>
+/// <remarks>The store remembers the UIDs expunged under the current UIDVALIDITY with the modseq of their removal
+/// (<see cref="IMailbox.ExpungedSinceAsync"/>; the Maildir index keeps the newest 20,000 and answers older questions
+/// with a superset, as RFC 7162 §3.2.5.2 allows), so the optional seq-match-data (a hint for servers that forget
+/// expunges) is read and not needed.</remarks>
 public sealed partial class ImapServerSession
 {
     /// <summary>RFC 7162 §3.2.3: ENABLE QRESYNC was accepted (it implies CONDSTORE).</summary>
@@ -87,7 +88,7 @@ public sealed partial class ImapServerSession
             var m = messages[i];
             if (m.ModSeq <= q.ModSeq || q.KnownUids is not null && !q.KnownUids.Contains(m.Uid, largest)) continue;
             _w.Ascii($"* {i + 1} FETCH (UID {m.Uid} FLAGS {FormatFlags(m)} MODSEQ ({m.ModSeq}))").Crlf();
-            if (_output.UnflushedBytes > 65536) await FlushAsync();
+            await FlushIfFullAsync();
         }
     }
 

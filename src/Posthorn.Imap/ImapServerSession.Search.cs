@@ -1,3 +1,5 @@
+using Posthorn.Store;
+
 namespace Posthorn.Imap;
 
 /// <summary>SEARCH (RFC 9051 §6.4.4): "* SEARCH" for IMAP4rev1, "* ESEARCH" once IMAP4rev2 is enabled.</summary>
@@ -25,27 +27,42 @@ public sealed partial class ImapServerSession
         var hits = new List<uint>();
         ulong highest = 0;
         var all = Enumerable.Range(0, messages.Count);
-        // BODY and TEXT need the whole message; header keys need only the header block, which the cache keeps.
-        var batches = search.NeedsBody ? ImapMessageCache.ReadChunks(all, i => messages[i].Size) : all.Chunk(ImapMessageCache.Batch).Select(c => c.ToList());
+        // BODY and TEXT need the whole message; header keys need only the header block and FROM/TO/CC/BCC/SUBJECT only
+        // the decoded fields, which the cache keeps.
+        var cachedFields = new List<string>();
+        if (!search.NeedsBody && search.NeedsContent) cachedFields.Add(ImapMessageCache.Header);
+        if (!search.NeedsBody && search.NeedsFields) cachedFields.Add(ImapMessageCache.SearchFields);
+        var batches = search.NeedsBody ? ImapMessageCache.ReadChunks(all, i => messages[i].Size)
+            : all.Chunk(search.NeedsContent ? ImapMessageCache.Batch : ImapMessageCache.CachedBatch).Select(c => c.ToList());
         foreach (var batch in batches)
         {
-            var infos = batch.Select(i => messages[i]).ToList();
-            IReadOnlyList<byte[]?>? bytes = null;
-            if (search.NeedsBody) bytes = await _box.ReadManyAsync(infos, _ct);
-            else if (search.NeedsContent)
-                bytes = (await ImapMessageCache.GetAsync(_box, infos, [ImapMessageCache.Header], _ct)).Select(v => v?[0]).ToList();
+            IReadOnlyList<MessageInfo> infos = batch.Select(i => messages[i]).ToList();
+            // LARGER, SMALLER, BEFORE, ON and SINCE compare exact values, not a first scan's estimates.
+            if (search.NeedsExact) infos = await _box.ResolveAsync(infos, _ct);
+            IReadOnlyList<byte[]?>? bytes = search.NeedsBody ? await _box.ReadManyAsync(infos, _ct) : null;
+            var cached = cachedFields.Count > 0 ? await ImapMessageCache.GetAsync(_box, infos, cachedFields, _ct) : null;
             for (int k = 0; k < batch.Count; k++)
             {
                 int i = batch[k];
+                var m = infos[k];
+                if (search.NeedsExact && m.Estimated) continue;   // its file is gone
                 ImapMessage? content = null;
+                SearchText? text = null;
                 if (bytes is not null)
                 {
                     if (bytes[k] is not { } b) continue;
                     content = new ImapMessage(b);
+                    if (search.NeedsFields) text = SearchText.Of(content);
                 }
-                if (!search.Matches(i + 1, messages[i], content)) continue;
-                hits.Add(uid ? messages[i].Uid : (uint)(i + 1));
-                highest = Math.Max(highest, messages[i].ModSeq);
+                else if (cached is not null)
+                {
+                    if (cached[k] is not { } values) continue;
+                    if (search.NeedsContent) content = new ImapMessage(values[cachedFields.IndexOf(ImapMessageCache.Header)]);
+                    if (search.NeedsFields) text = SearchText.Parse(values[cachedFields.IndexOf(ImapMessageCache.SearchFields)]);
+                }
+                if (!search.Matches(i + 1, m, content, text)) continue;
+                hits.Add(uid ? m.Uid : (uint)(i + 1));
+                highest = Math.Max(highest, m.ModSeq);
             }
         }
         // RFC 7162 §3.1.5: a SEARCH with MODSEQ enables CONDSTORE, and a non-empty result carries the highest

@@ -6,10 +6,68 @@ namespace Posthorn.Imap;
 /// untagged updates that tell the client about other sessions' changes (RFC 9051 §7.5.1).</summary>
 public sealed partial class ImapServerSession
 {
+    /// <summary>True while a command's store work runs as one unit (<see cref="IMailAccount.RunAsync{T}"/>): under imapd
+    /// on the user's file thread, which must not wait for the network, so responses are only buffered meanwhile.</summary>
+    private bool _inStoreUnit;
+
+    /// <summary>Changes a command already took from the store inside its last unit (FETCH), for the updates after it.</summary>
+    private MailboxChanges? _pendingChanges;
+
+    /// <summary>Runs one command and the untagged updates after it. Its store work runs as one unit (one hop to the
+    /// user's file thread instead of one per store call); FETCH makes one unit per batch, so that a client slow to read
+    /// a large response never holds a file thread, and IDLE, which waits for the client, none.</summary>
+    private async ValueTask<Result> RunCommandAsync(string tag, string name, IReadOnlyList<ImapToken> args, bool uid)
+    {
+        if (_account is null || name is "FETCH" or "IDLE" or "LOGOUT") return await ExecuteAndUpdateAsync(tag, name, args, uid);
+        return await InStoreUnitAsync(() => ExecuteAndUpdateAsync(tag, name, args, uid));
+    }
+
+    private async ValueTask<Result> ExecuteAndUpdateAsync(string tag, string name, IReadOnlyList<ImapToken> args, bool uid)
+    {
+        Result result;
+        try
+        {
+            result = await ExecuteAsync(tag, name, args, uid);
+        }
+        catch (CommandSyntaxException e)
+        {
+            result = Result.Bad(e.Message);
+        }
+        if (_box is not null && name != "LOGOUT") await SendUpdatesAsync(AllowsExpunge(name, uid));
+        _pendingChanges = null;
+        return result;
+    }
+
+    /// <summary>RFC 9051 §7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH (the UID forms may).</summary>
+    private static bool AllowsExpunge(string name, bool uid) => uid || name is not ("FETCH" or "STORE" or "SEARCH");
+
+    /// <summary>Runs <paramref name="work"/> as one store unit (see <see cref="_inStoreUnit"/>); in place inside one.</summary>
+    private async ValueTask<T> InStoreUnitAsync<T>(Func<ValueTask<T>> work)
+    {
+        if (_inStoreUnit || _account is null) return await work();
+        _inStoreUnit = true;
+        try
+        {
+            return await _account.RunAsync(work, _ct);
+        }
+        finally
+        {
+            _inStoreUnit = false;
+        }
+    }
+
+    /// <summary>Flushes when much output is buffered (back-pressure: a client that does not read stalls the session,
+    /// not memory), except inside a store unit, which must not wait for the client.</summary>
+    private async ValueTask FlushIfFullAsync()
+    {
+        if (!_inStoreUnit && _output.UnflushedBytes > 65536) await FlushAsync();
+    }
+
     /// <summary>Sends EXPUNGE / EXISTS / FETCH FLAGS for what changed since the last look.</summary>
     private async ValueTask SendUpdatesAsync(bool allowExpunge)
     {
-        var changes = await _box!.SyncAsync(allowExpunge, _ct);
+        var changes = _pendingChanges ?? await _box!.SyncAsync(allowExpunge, _ct);
+        _pendingChanges = null;
         if (changes.IsEmpty) return;
         AnnounceExpunged(changes.Expunged, changes.ExpungedUids);
         if (changes.Exists != _announcedExists)
@@ -19,7 +77,7 @@ public sealed partial class ImapServerSession
         }
         foreach (int i in changes.FlagsChanged)
         {
-            var m = _box.Messages[i];
+            var m = _box!.Messages[i];
             _w.Ascii($"* {i + 1} FETCH (UID {m.Uid} FLAGS {FormatFlags(m)}{ModSeqItem(m)})").Crlf();
         }
     }

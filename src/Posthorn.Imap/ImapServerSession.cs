@@ -205,21 +205,7 @@ public sealed partial class ImapServerSession
             name = args[0].Text.ToUpperInvariant();
             args = args.Skip(1).ToList();
         }
-        Result result;
-        try
-        {
-            result = await ExecuteAsync(cmd.Tag, name, args, uid);
-        }
-        catch (CommandSyntaxException e)
-        {
-            result = Result.Bad(e.Message);
-        }
-        if (_box is not null && name != "LOGOUT")
-        {
-            // RFC 9051 §7.5.1: no EXPUNGE while answering FETCH, STORE or SEARCH (the UID forms may).
-            bool allowExpunge = uid || name is not ("FETCH" or "STORE" or "SEARCH");
-            await SendUpdatesAsync(allowExpunge);
-        }
+        var result = await RunCommandAsync(cmd.Tag, name, args, uid);
         _w.Ascii(cmd.Tag).Raw(" "u8).Ascii(result.Status).Raw(" "u8);
         if (result.Code is not null) _w.Ascii("[" + result.Code + "] ");
         _w.Ascii(result.Text).Crlf();

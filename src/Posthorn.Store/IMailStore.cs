@@ -36,6 +36,11 @@ public interface IMailAccount
 
     void SetSubscribed(string name, bool subscribed);
 
+    /// <summary>Runs one protocol command's store work as one unit: a store that does its file work elsewhere (the
+    /// daemon's per-user file threads) runs all of <paramref name="work"/> there, so that the command's store calls cost
+    /// one switch, not one each. <paramref name="work"/> must not wait for the network. The default runs it in place.</summary>
+    ValueTask<T> RunAsync<T>(Func<ValueTask<T>> work, CancellationToken ct) => work();
+
     /// <summary>Opens a session's view of a mailbox, synchronized once; null if it does not exist.</summary>
     ValueTask<IMailbox?> OpenAsync(string name, bool readOnly, CancellationToken ct);
 
@@ -66,8 +71,15 @@ public interface IMailbox : IAsyncDisposable
     ValueTask<MailboxChanges> SyncAsync(bool allowExpunge, CancellationToken ct);
 
     /// <summary>UIDs of this mailbox expunged with a mod-sequence above <paramref name="modSeq"/>, ascending
-    /// (RFC 7162 §3.2.5.2 VANISHED (EARLIER)); the store remembers every expunge of the current UIDVALIDITY.</summary>
+    /// (RFC 7162 §3.2.5.2 VANISHED (EARLIER)). A store that forgets old expunges answers a question from before what it
+    /// remembers with a superset: UIDs that are not in the mailbox (the client removes only UIDs it has).</summary>
     ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct);
+
+    /// <summary>The records of <paramref name="messages"/> with exact <see cref="MessageInfo.Size"/> and
+    /// <see cref="MessageInfo.InternalDate"/> where they were <see cref="MessageInfo.Estimated"/>, in the order given
+    /// (the view takes them too). A store that never estimates returns them as they are.</summary>
+    ValueTask<IReadOnlyList<MessageInfo>> ResolveAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct) =>
+        ValueTask.FromResult(messages);
 
     /// <summary>The message as stored (lines may end in LF only); null if it is gone.</summary>
     ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct);
@@ -126,6 +138,11 @@ public sealed record MessageInfo(uint Uid, MessageFlags Flags, IReadOnlyList<str
 {
     /// <summary>Store-private locator (the Maildir base name).</summary>
     public string Key { get; init; } = "";
+
+    /// <summary>True when <see cref="Size"/> and <see cref="InternalDate"/> are estimates (from a Maildir file name, so that
+    /// opening a mailbox opens no message file): <see cref="IMailbox.ResolveAsync"/> gives the exact values, which
+    /// RFC822.SIZE, INTERNALDATE and the SEARCH keys on them need. Estimates only order and bound batch work.</summary>
+    public bool Estimated { get; init; }
 }
 
 /// <summary>What <see cref="IMailbox.SyncAsync"/> found: the sequence numbers of expunged messages

@@ -30,6 +30,8 @@ public sealed class UserMailStore(IMailStore inner, IPasswordDatabase users) : I
 
     private sealed record Identity(uint Uid, uint Gid)
     {
+        /// <summary>Runs <paramref name="work"/> on a file thread as the user; in place when already there (inside a
+        /// command's unit, <see cref="Account.RunAsync{T}"/>).</summary>
         public Task<T> RunAsync<T>(Func<ValueTask<T>> work) => UserFileThreads.RunAsync(Uid, Gid, work);
 
         public async ValueTask RunAsync(Func<ValueTask> work) =>
@@ -49,6 +51,10 @@ public sealed class UserMailStore(IMailStore inner, IPasswordDatabase users) : I
         public StoreError? Rename(string from, string to) => identity.Run(() => inner.Rename(from, to));
         public IReadOnlySet<string> Subscriptions() => identity.Run(inner.Subscriptions);
         public void SetSubscribed(string name, bool subscribed) => identity.Run(() => { inner.SetSubscribed(name, subscribed); return true; });
+
+        /// <summary>A whole IMAP command's store work in one hop: the wrappers' calls inside it find themselves on the
+        /// user's file thread and run in place.</summary>
+        public async ValueTask<T> RunAsync<T>(Func<ValueTask<T>> work, CancellationToken ct) => await identity.RunAsync(work);
 
         public async ValueTask<IMailbox?> OpenAsync(string name, bool readOnly, CancellationToken ct) =>
             await identity.RunAsync(() => inner.OpenAsync(name, readOnly, ct)) is { } box ? new Mailbox(box, identity) : null;
@@ -75,6 +81,9 @@ public sealed class UserMailStore(IMailStore inner, IPasswordDatabase users) : I
 
         public async ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct) =>
             await identity.RunAsync(() => inner.ExpungedSinceAsync(modSeq, ct));
+
+        public async ValueTask<IReadOnlyList<MessageInfo>> ResolveAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct) =>
+            messages.Any(m => m.Estimated) ? await identity.RunAsync(() => inner.ResolveAsync(messages, ct)) : messages;
 
         public async ValueTask<byte[]?> ReadAsync(MessageInfo message, CancellationToken ct) =>
             await identity.RunAsync(() => inner.ReadAsync(message, ct));

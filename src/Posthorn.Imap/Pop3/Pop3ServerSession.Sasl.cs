@@ -163,6 +163,8 @@ public sealed partial class Pop3ServerSession
             await SendAsync("-ERR [SYS/TEMP] Mailbox unavailable.");
             return;
         }
+        // RFC 1939 §5 STAT/LIST give exact octet counts: a first scan's estimates are made exact (the view takes them).
+        await _box.ResolveAsync(_box.Messages, _ct);
         _user = found;
         log.ImapLogin("pop3", found.Name, method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
         await SendAsync("+OK Logged in.");

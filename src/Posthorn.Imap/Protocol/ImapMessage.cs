@@ -11,20 +11,25 @@ public sealed partial class ImapMessage
     private readonly Dictionary<MimeEntity, (long Begin, long HeadersEnd, long End)> _entities = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<MimeMessage, (long Begin, long HeadersEnd, long End)> _messages = new(ReferenceEqualityComparer.Instance);
 
-    public ImapMessage(byte[] stored)
-    {
-        Data = ToCrlf(stored);
-        var parser = new MimeParser(new MemoryStream(Data, writable: false), MimeFormat.Default, persistent: false);
-        parser.MimeEntityEnd += (_, e) => _entities[e.Entity] = (e.BeginOffset, e.HeadersEndOffset, e.EndOffset);
-        parser.MimeMessageEnd += (_, e) => _messages[e.Message] = (e.BeginOffset, e.HeadersEndOffset, e.EndOffset);
-        Message = parser.ParseMessage();
-        if (!_messages.ContainsKey(Message)) _messages[Message] = (0, HeaderEnd(0), Data.Length);
-    }
+    private MimeMessage? _message;
+
+    public ImapMessage(byte[] stored) => Data = ToCrlf(stored);
 
     /// <summary>The message with CRLF line ends; RFC822.SIZE is its length.</summary>
     public byte[] Data { get; }
 
-    public MimeMessage Message { get; }
+    /// <summary>The parsed message, parsed on first use (BODY[] and RFC822 need only <see cref="Data"/>).</summary>
+    public MimeMessage Message => _message ??= Parse();
+
+    private MimeMessage Parse()
+    {
+        var parser = new MimeParser(new MemoryStream(Data, writable: false), MimeFormat.Default, persistent: false);
+        parser.MimeEntityEnd += (_, e) => _entities[e.Entity] = (e.BeginOffset, e.HeadersEndOffset, e.EndOffset);
+        parser.MimeMessageEnd += (_, e) => _messages[e.Message] = (e.BeginOffset, e.HeadersEndOffset, e.EndOffset);
+        var message = parser.ParseMessage();
+        if (!_messages.ContainsKey(message)) _messages[message] = (0, HeaderEnd(0), Data.Length);
+        return message;
+    }
 
     /// <summary>RFC 9051 §2.1: lines end in CRLF on the wire; stored Maildir files use LF.</summary>
     public static byte[] ToCrlf(byte[] raw)
@@ -61,6 +66,12 @@ public sealed partial class ImapMessage
     public bool TryGetSection(string section, out byte[] bytes)
     {
         bytes = [];
+        // BODY[]: the whole message, no parse needed.
+        if (section.Length == 0)
+        {
+            bytes = Data;
+            return true;
+        }
         string rest = section;
         var numbers = new List<int>();
         while (rest.Length > 0 && char.IsAsciiDigit(rest[0]))

@@ -6,8 +6,9 @@ namespace Posthorn.Imap;
 /// <summary>ENVELOPE, BODYSTRUCTURE, BODY and the header block of messages, kept in the store's cache
 /// (<see cref="IMailbox.GetCachedAsync"/>), so that FETCH ENVELOPE and SEARCH FROM of a large mailbox do
 /// not read and parse every message again (Dovecot keeps the same in dovecot.index.cache).</summary>
-/// <remarks>A value is the exact response text (RFC 9051 §7.5.2 envelope / body / body-structure), or for
-/// <see cref="Header"/> the octets of the message's header (RFC 9051 §6.4.5 HEADER, CRLF line ends). A
+/// <remarks>A value is the exact response text (RFC 9051 §7.5.2 envelope / body / body-structure), for
+/// <see cref="Header"/> the octets of the message's header (RFC 9051 §6.4.5 HEADER, CRLF line ends), for
+/// <see cref="SearchFields"/> the decoded fields of <see cref="SearchText"/>. A
 /// message that misses any field is read and parsed once and every field is cached together.</remarks>
 internal static class ImapMessageCache
 {
@@ -16,8 +17,15 @@ internal static class ImapMessageCache
     public const string Body = "imap.body";
     public const string Header = "imap.header";
 
-    /// <summary>Messages per store call: each call is one hop to the user's file thread and one lock.</summary>
+    /// <summary>The decoded fields SEARCH FROM/TO/CC/BCC/SUBJECT match (<see cref="SearchText"/>).</summary>
+    public const string SearchFields = "imap.searchfields";
+
+    /// <summary>Messages per store call that reads message files: each call is one lock (and, outside a command's store
+    /// unit, one hop to the user's file thread).</summary>
     public const int Batch = 500;
+
+    /// <summary>Messages per store unit when only records and cached values are needed (FETCH ENVELOPE, SEARCH FROM).</summary>
+    public const int CachedBatch = 2000;
 
     /// <summary>Octets of full messages read per store call at most (bounds the memory of a batch).</summary>
     public const long ReadBudget = 8 << 20;
@@ -91,6 +99,7 @@ internal static class ImapMessageCache
             [BodyStructure] = Render(w => m.WriteBodyStructure(w, true)),
             [Body] = Render(w => m.WriteBodyStructure(w, false)),
             [Header] = header,
+            [SearchFields] = SearchText.Of(m).ToBytes(),
         };
     }
 

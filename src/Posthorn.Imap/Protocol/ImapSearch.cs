@@ -14,14 +14,16 @@ internal sealed class ImapSearch
 {
     public const int MaxDepth = 100;
 
-    private readonly Func<int, MessageInfo, ImapMessage?, bool> _predicate;
+    private readonly Func<SearchInput, bool> _predicate;
 
-    private ImapSearch(Func<int, MessageInfo, ImapMessage?, bool> predicate, bool needsContent, bool needsBody, bool usesModSeq)
+    private ImapSearch(Func<SearchInput, bool> predicate, ParseState state)
     {
         _predicate = predicate;
-        NeedsContent = needsContent || needsBody;
-        NeedsBody = needsBody;
-        UsesModSeq = usesModSeq;
+        NeedsContent = state.NeedsContent || state.NeedsBody;
+        NeedsBody = state.NeedsBody;
+        NeedsFields = state.NeedsFields;
+        NeedsExact = state.NeedsExact;
+        UsesModSeq = state.UsesModSeq;
     }
 
     /// <summary>Whether the program has a MODSEQ key (RFC 7162 §3.1.5: the response then carries the
@@ -35,16 +37,26 @@ internal sealed class ImapSearch
     /// alone answers every key.</summary>
     public bool NeedsBody { get; }
 
-    /// <summary>Whether message <paramref name="seq"/> matches.</summary>
-    public bool Matches(int seq, MessageInfo m, ImapMessage? content) => _predicate(seq, m, content);
+    /// <summary>Whether any key is FROM, TO, CC, BCC or SUBJECT: they are answered from <see cref="SearchText"/> (cached
+    /// decoded fields), without parsing the message.</summary>
+    public bool NeedsFields { get; }
+
+    /// <summary>Whether any key compares RFC822.SIZE or INTERNALDATE (LARGER, SMALLER, BEFORE, ON, SINCE): the records
+    /// must be exact (<see cref="MessageInfo.Estimated"/>).</summary>
+    public bool NeedsExact { get; }
+
+    /// <summary>Whether message <paramref name="seq"/> matches; <paramref name="content"/> is given when
+    /// <see cref="NeedsContent"/>, <paramref name="text"/> when <see cref="NeedsFields"/>.</summary>
+    public bool Matches(int seq, MessageInfo m, ImapMessage? content, SearchText? text = null) =>
+        _predicate(new SearchInput(seq, m, content, text));
 
     /// <summary>Parses keys; <paramref name="count"/> and <paramref name="maxUid"/> give "*" its meaning.</summary>
     public static ImapSearch Parse(IReadOnlyList<ImapToken> keys, int count, uint maxUid)
     {
         var state = new ParseState(keys, count, maxUid);
-        var all = new List<Func<int, MessageInfo, ImapMessage?, bool>>();
+        var all = new List<Func<SearchInput, bool>>();
         while (state.Pos < keys.Count) all.Add(state.ParseKey(0));
-        return new ImapSearch((s, m, c) => all.All(p => p(s, m, c)), state.NeedsContent, state.NeedsBody, state.UsesModSeq);
+        return new ImapSearch(x => all.All(p => p(x)), state);
     }
 
     private sealed class ParseState(IReadOnlyList<ImapToken> tokens, int count, uint maxUid)
@@ -52,31 +64,35 @@ internal sealed class ImapSearch
         public int Pos;
         public bool NeedsContent;
         public bool NeedsBody;
+        public bool NeedsFields;
+        public bool NeedsExact;
         public bool UsesModSeq;
 
         private ImapToken Next() => Pos < tokens.Count ? tokens[Pos++] : throw new CommandSyntaxException("Missing search argument.");
 
         private string NextString() => Next() is { Kind: not ImapTokenKind.List } t ? t.Text : throw new CommandSyntaxException("Invalid search argument.");
 
-        public Func<int, MessageInfo, ImapMessage?, bool> ParseKey(int depth)
+        public Func<SearchInput, bool> ParseKey(int depth)
         {
             if (depth > MaxDepth) throw new CommandSyntaxException("Search program too deep.");
             var t = Next();
             if (t.Kind == ImapTokenKind.List)
             {
                 var inner = new ParseState(t.Items, count, maxUid);
-                var parts = new List<Func<int, MessageInfo, ImapMessage?, bool>>();
+                var parts = new List<Func<SearchInput, bool>>();
                 while (inner.Pos < t.Items.Count) parts.Add(inner.ParseKey(depth + 1));
                 NeedsContent |= inner.NeedsContent;
                 NeedsBody |= inner.NeedsBody;
+                NeedsFields |= inner.NeedsFields;
+                NeedsExact |= inner.NeedsExact;
                 UsesModSeq |= inner.UsesModSeq;
                 if (parts.Count == 0) throw new CommandSyntaxException("Empty search group.");
-                return (s, m, c) => parts.All(p => p(s, m, c));
+                return x => parts.All(p => p(x));
             }
             string key = t.Text.ToUpperInvariant();
             switch (key)
             {
-                case "ALL": return (_, _, _) => true;
+                case "ALL": return _ => true;
                 case "ANSWERED": return Flag(MessageFlags.Answered, true);
                 case "UNANSWERED": return Flag(MessageFlags.Answered, false);
                 case "DELETED": return Flag(MessageFlags.Deleted, true);
@@ -88,32 +104,38 @@ internal sealed class ImapSearch
                 case "SEEN": return Flag(MessageFlags.Seen, true);
                 case "UNSEEN" or "NEW": return Flag(MessageFlags.Seen, false);
                 // This store keeps no \Recent (IMAP4rev2 dropped it): no message is recent.
-                case "RECENT": return (_, _, _) => false;
-                case "OLD": return (_, _, _) => true;
-                case "KEYWORD": { string k = NextString(); return (_, m, _) => m.Keywords.Contains(k, StringComparer.OrdinalIgnoreCase); }
-                case "UNKEYWORD": { string k = NextString(); return (_, m, _) => !m.Keywords.Contains(k, StringComparer.OrdinalIgnoreCase); }
-                case "LARGER": { long n = Number(); return (_, m, _) => m.Size > n; }
-                case "SMALLER": { long n = Number(); return (_, m, _) => m.Size < n; }
-                case "BEFORE": { var d = Date(); return (_, m, _) => m.InternalDate.Date < d; }
-                case "ON": { var d = Date(); return (_, m, _) => m.InternalDate.Date == d; }
-                case "SINCE": { var d = Date(); return (_, m, _) => m.InternalDate.Date >= d; }
-                case "SENTBEFORE": { var d = Date(); NeedsContent = true; return (_, _, c) => Sent(c) is { } s && s < d; }
-                case "SENTON": { var d = Date(); NeedsContent = true; return (_, _, c) => Sent(c) is { } s && s == d; }
-                case "SENTSINCE": { var d = Date(); NeedsContent = true; return (_, _, c) => Sent(c) is { } s && s >= d; }
+                case "RECENT": return _ => false;
+                case "OLD": return _ => true;
+                case "KEYWORD": { string k = NextString(); return x => x.Info.Keywords.Contains(k, StringComparer.OrdinalIgnoreCase); }
+                case "UNKEYWORD": { string k = NextString(); return x => !x.Info.Keywords.Contains(k, StringComparer.OrdinalIgnoreCase); }
+                case "LARGER": { long n = Number(); NeedsExact = true; return x => x.Info.Size > n; }
+                case "SMALLER": { long n = Number(); NeedsExact = true; return x => x.Info.Size < n; }
+                case "BEFORE": { var d = Date(); NeedsExact = true; return x => x.Info.InternalDate.Date < d; }
+                case "ON": { var d = Date(); NeedsExact = true; return x => x.Info.InternalDate.Date == d; }
+                case "SINCE": { var d = Date(); NeedsExact = true; return x => x.Info.InternalDate.Date >= d; }
+                case "SENTBEFORE": { var d = Date(); NeedsContent = true; return x => Sent(x.Content) is { } s && s < d; }
+                case "SENTON": { var d = Date(); NeedsContent = true; return x => Sent(x.Content) is { } s && s == d; }
+                case "SENTSINCE": { var d = Date(); NeedsContent = true; return x => Sent(x.Content) is { } s && s >= d; }
                 case "FROM" or "TO" or "CC" or "BCC" or "SUBJECT":
-                    return HeaderKey(key, NextString());
+                {
+                    // RFC 9051 §6.4.4: the decoded field contains the string (case-insensitive), from the cached fields.
+                    string v = NextString();
+                    var field = SearchText.FieldOf(key);
+                    NeedsFields = true;
+                    return x => x.Text!.Contains(field, v);
+                }
                 case "HEADER": { string name = NextString(); return HeaderKey(name, NextString()); }
-                case "BODY": { string v = NextString(); NeedsBody = true; return (_, _, c) => BodyContains(c!, v); }
+                case "BODY": { string v = NextString(); NeedsBody = true; return x => BodyContains(x.Content!, v); }
                 case "TEXT":
                 {
                     string v = NextString();
                     NeedsBody = true;
-                    return (_, _, c) => HeadersContain(c!, null, v) || BodyContains(c!, v);
+                    return x => HeadersContain(x.Content!, null, v) || BodyContains(x.Content!, v);
                 }
                 case "UID":
                 {
                     var set = Set(NextString());
-                    return (_, m, _) => set.Contains(m.Uid, maxUid);
+                    return x => set.Contains(x.Info.Uid, maxUid);
                 }
                 case "MODSEQ":
                 {
@@ -130,30 +152,30 @@ internal sealed class ImapSearch
                         || !ulong.TryParse(arg.Text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong since) || since > long.MaxValue)
                         throw new CommandSyntaxException("Invalid MODSEQ value.");
                     UsesModSeq = true;
-                    return (_, m, _) => m.ModSeq >= since;
+                    return x => x.Info.ModSeq >= since;
                 }
-                case "NOT": { var inner = ParseKey(depth + 1); return (s, m, c) => !inner(s, m, c); }
+                case "NOT": { var inner = ParseKey(depth + 1); return x => !inner(x); }
                 case "OR":
                 {
                     var a = ParseKey(depth + 1);
                     var b = ParseKey(depth + 1);
-                    return (s, m, c) => a(s, m, c) || b(s, m, c);
+                    return x => a(x) || b(x);
                 }
                 default:
                 {
                     if (!SequenceSet.TryParse(t.Bytes.Span, out var set)) throw new CommandSyntaxException($"Unknown search key {t.Text}.");
-                    return (s, _, _) => set.Contains((uint)s, (uint)count);
+                    return x => set.Contains((uint)x.Seq, (uint)count);
                 }
             }
         }
 
-        private Func<int, MessageInfo, ImapMessage?, bool> HeaderKey(string name, string value)
+        private Func<SearchInput, bool> HeaderKey(string name, string value)
         {
             NeedsContent = true;
-            return (_, _, c) => HeadersContain(c!, name, value);
+            return x => HeadersContain(x.Content!, name, value);
         }
 
-        private static Func<int, MessageInfo, ImapMessage?, bool> Flag(MessageFlags f, bool set) => (_, m, _) => m.Flags.HasFlag(f) == set;
+        private static Func<SearchInput, bool> Flag(MessageFlags f, bool set) => x => x.Info.Flags.HasFlag(f) == set;
 
         private long Number() => long.TryParse(NextString(), NumberStyles.None, CultureInfo.InvariantCulture, out long n)
             ? n : throw new CommandSyntaxException("Invalid number.");
@@ -170,9 +192,15 @@ internal sealed class ImapSearch
     private static DateTime? Sent(ImapMessage? c) =>
         c?.Message.Headers.Contains(HeaderId.Date) == true ? c.Message.Date.Date : null;
 
-    private static bool HeadersContain(ImapMessage c, string? name, string value)
+    private static bool HeadersContain(ImapMessage c, string? name, string value) =>
+        HeadersContain(c.Message.Headers, name, value)
+        // MimeKit moves the top-level Content-* fields to the body entity's header; they are still fields of the
+        // message's header (RFC 9051 §6.4.4 HEADER, TEXT).
+        || c.Message.Body is { } body && HeadersContain(body.Headers, name, value);
+
+    private static bool HeadersContain(HeaderList headers, string? name, string value)
     {
-        foreach (var h in c.Message.Headers)
+        foreach (var h in headers)
         {
             if (name is not null && !h.Field.Equals(name, StringComparison.OrdinalIgnoreCase)) continue;
             // RFC 9051 §6.4.4: HEADER name "" matches every message that has the field.
@@ -188,3 +216,6 @@ internal sealed class ImapSearch
         return false;
     }
 }
+
+/// <summary>What a search key looks at for one message.</summary>
+internal readonly record struct SearchInput(int Seq, MessageInfo Info, ImapMessage? Content, SearchText? Text);

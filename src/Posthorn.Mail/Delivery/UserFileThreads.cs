@@ -18,20 +18,45 @@ public static class UserFileThreads
 {
     private static readonly DedicatedThreads Threads = new("posthorn mailbox access", maxThreads: 32, idleTimeout: TimeSpan.FromSeconds(30));
 
+    /// <summary>The identity the current thread's work runs with (set only while a work item runs on a file thread;
+    /// per thread, so not shared state).</summary>
+    [ThreadStatic]
+    private static (uint Uid, uint Gid)? t_running;
+
     /// <summary>Runs <paramref name="work"/> as <paramref name="uid"/>/<paramref name="gid"/> and returns its result
-    /// (or its exception).</summary>
-    public static Task<T> RunAsync<T>(uint uid, uint gid, Func<ValueTask<T>> work) => Threads.Run(() =>
+    /// (or its exception). Called from work already running as that identity on a file thread (a store call inside a
+    /// command's unit, <c>IMailAccount.RunAsync</c>), it runs in place: no second hop, and no wait for a free thread.</summary>
+    public static Task<T> RunAsync<T>(uint uid, uint gid, Func<ValueTask<T>> work)
     {
-        var lowered = ThreadCredentials.RaiseToSavedRoot();
-        try
+        if (IsRunningAs(uid, gid)) return work().AsTask();
+        return Threads.Run(() =>
         {
-            using (FsIdentity.Become(uid, gid)) return Pump(work);
-        }
-        finally
-        {
-            if (lowered is { } to) ThreadCredentials.Lower(to);
-        }
-    });
+            var lowered = ThreadCredentials.RaiseToSavedRoot();
+            try
+            {
+                using (FsIdentity.Become(uid, gid))
+                {
+                    t_running = (uid, gid);
+                    try
+                    {
+                        return Pump(work);
+                    }
+                    finally
+                    {
+                        t_running = null;
+                    }
+                }
+            }
+            finally
+            {
+                if (lowered is { } to) ThreadCredentials.Lower(to);
+            }
+        });
+    }
+
+    /// <summary>Whether the calling code runs on a file thread as <paramref name="uid"/>/<paramref name="gid"/> (inside
+    /// <see cref="RunAsync{T}"/>'s work, continuations included: they come back to the same thread).</summary>
+    public static bool IsRunningAs(uint uid, uint gid) => t_running is { } r && r.Uid == uid && r.Gid == gid;
 
     /// <summary>Makes <paramref name="path"/> a directory of <paramref name="uid"/>/<paramref name="gid"/> with mode 0700
     /// (its parents as the daemon's own), so that work run as the user can keep files there. A symbolic link is never

@@ -45,28 +45,24 @@ internal sealed partial class MaildirFolder
         }
         // New files get UIDs in name order, which is delivery order for time-based unique names.
         added.Sort((a, b) => string.CompareOrdinal(a.Base, b.Base));
-        var buffer = new byte[65536];
         foreach (var (baseName, rel) in added)
         {
-            string full = System.IO.Path.Combine(Path, rel);
+            // No message file is opened here (a first SELECT of 100,000 messages would read them all): the size and
+            // date come from the name, or a stat when the name has no size, and stay estimates until a command needs
+            // them exact (Resolve; Dovecot too takes ,S=/,W= from the name and reads the rest lazily).
             long size;
             DateTimeOffset date;
-            try
+            if (!((MaildirName.TryVirtualSize(baseName, out size) || MaildirName.TryStoredSize(baseName, out size))
+                  && MaildirName.TryNameTime(baseName, out date)))
             {
-                // One open per new file: the size with CRLF line ends (unless the name carries it, as ",W="),
-                // and the modification time from the same handle.
-                using var handle = File.OpenHandle(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                size = MaildirName.TryVirtualSize(baseName, out long named) ? named : MaildirName.CrlfSize(handle, buffer);
-                // Dovecot's INTERNALDATE for Maildir is the file's modification time.
-                date = new DateTimeOffset(File.GetLastWriteTimeUtc(handle)).ToUniversalTime();
-            }
-            catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-            {
-                continue;
+                var stat = new FileInfo(System.IO.Path.Combine(Path, rel));
+                if (!stat.Exists) continue;
+                size = stat.Length;
+                date = new DateTimeOffset(stat.LastWriteTimeUtc);
             }
             var flags = rel.StartsWith("cur/", StringComparison.Ordinal) ? MaildirName.Parse(rel[4..]).Flags : MessageFlags.None;
             var info = new MessageInfo(UidNext++, flags, [], NextModSeq(), size,
-                DateTimeOffset.FromUnixTimeSeconds(date.ToUnixTimeSeconds())) { Key = baseName };
+                DateTimeOffset.FromUnixTimeSeconds(date.ToUnixTimeSeconds())) { Key = baseName, Estimated = true };
             var e = new Entry(info, rel, rel.StartsWith("cur/", StringComparison.Ordinal) ? MaildirName.Parse(rel[4..]).Other : "");
             _byBase[baseName] = e;
             _byUid[info.Uid] = e;

@@ -65,8 +65,12 @@ internal sealed partial class MaildirFolder : IDisposable
             dv = -2;
         }
         bool reload = dv != _dataVersion || !File.Exists(System.IO.Path.Combine(Path, MaildirIndex.FileName));
-        if (reload) Reload();
-        _dataVersion = _index.DataVersion();
+        if (reload)
+        {
+            Reload();
+            // Own commits do not change data_version; only a reload (perhaps onto a new index) needs it read again.
+            _dataVersion = _index.DataVersion();
+        }
         var newM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "new"));
         var curM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "cur"));
         // After a reload the times are those the index was last reconciled at: unchanged directories need no listing.
@@ -127,7 +131,7 @@ internal sealed partial class MaildirFolder : IDisposable
         foreach (var row in _index.ReadAll())
         {
             var info = new MessageInfo(row.Uid, row.Flags, SplitKeywords(row.Keywords), row.ModSeq, row.Size,
-                DateTimeOffset.FromUnixTimeSeconds(row.InternalDate)) { Key = row.Base };
+                DateTimeOffset.FromUnixTimeSeconds(row.InternalDate)) { Key = row.Base, Estimated = row.Estimated };
             string other = row.Rel.StartsWith("cur/", StringComparison.Ordinal) ? MaildirName.Parse(row.Rel[4..]).Other : "";
             var e = new Entry(info, row.Rel, other);
             _byBase[row.Base] = e;
@@ -157,7 +161,7 @@ internal sealed partial class MaildirFolder : IDisposable
     }
 
     private static MaildirIndex.Row ToRow(Entry e) => new(e.Info.Uid, e.Info.Key, e.Rel, e.Info.Flags,
-        string.Join(' ', e.Info.Keywords), e.Info.ModSeq, e.Info.Size, e.Info.InternalDate.ToUnixTimeSeconds());
+        string.Join(' ', e.Info.Keywords), e.Info.ModSeq, e.Info.Size, e.Info.InternalDate.ToUnixTimeSeconds(), e.Info.Estimated);
 
     /// <summary>Registers a file placed in cur/ by this process (APPEND, COPY, MOVE) with a new UID.</summary>
     public Entry Add(string baseName, string rel, MessageFlags flags, IReadOnlyList<string> keywords, long size, DateTimeOffset date)
@@ -185,7 +189,7 @@ internal sealed partial class MaildirFolder : IDisposable
         _index.WriteCache(values.Where(v => _byUid.ContainsKey(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)));
 
     /// <summary>UIDs expunged after <paramref name="modSeq"/> (RFC 7162 §3.2.5.2), in UID order.</summary>
-    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq);
+    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq, _byUid.ContainsKey);
 
     /// <summary>Drops entries whose files are gone (or were removed by this process).</summary>
     public void Remove(IReadOnlyList<Entry> entries)

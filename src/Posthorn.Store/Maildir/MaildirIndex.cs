@@ -12,10 +12,14 @@ namespace Posthorn.Store.Maildir;
 /// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq, and newmtime/curmtime: the directory
 /// modification times the last reconciliation started from, so that a process opening the index again lists
 /// the directories only when they changed since;
-/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME";
+/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME"; a negative
+/// size -1-N says that N and the internaldate are estimates taken from the file name at the scan (no file opened), made
+/// exact when first needed (<see cref="MessageInfo.Estimated"/>);
 /// expunged(uid, modseq): every UID removed under this UIDVALIDITY with the modseq of its removal, so that
 /// QRESYNC can answer VANISHED (EARLIER) (RFC 7162 §3.2.5, §3.2.6). A rebuilt index starts a new UIDVALIDITY,
-/// and an empty table is then exact.
+/// and an empty table is then exact. The table is bounded (<see cref="ExpungedLimit"/>): past it the oldest rows go, and
+/// meta keeps expungedfloor (the highest modseq dropped) and expungedtrimuid (the highest UID dropped), so that a
+/// question from before the floor is answered with a superset (<see cref="ReadExpungedSince"/>).
 /// cache(field, uid, value): parse results of the protocol layer (for IMAP the ENVELOPE and BODYSTRUCTURE
 /// responses and the header block), so that FETCH ENVELOPE and SEARCH FROM answer without reading every file
 /// (Dovecot's dovecot.index.cache plays this part). A Maildir file never changes under its name (the
@@ -88,7 +92,10 @@ internal sealed class MaildirIndex : IDisposable
     }
 
     public sealed record Row(uint Uid, string Base, string Rel, MessageFlags Flags, string Keywords, ulong ModSeq,
-        long Size, long InternalDate);
+        long Size, long InternalDate, bool Estimated = false);
+
+    /// <summary>Rows of the expunged table kept at most; past it the oldest go, down to four fifths of it.</summary>
+    public int ExpungedLimit { get; init; } = 20_000;
 
     public long DataVersion() => (long)Scalar("PRAGMA data_version")!;
 
@@ -145,21 +152,64 @@ internal sealed class MaildirIndex : IDisposable
         cmd.CommandText = "SELECT uid, base, rel, flags, keywords, modseq, size, internaldate FROM msg ORDER BY uid";
         using var r = cmd.ExecuteReader();
         while (r.Read())
+        {
+            long size = r.GetInt64(6);
             rows.Add(new Row((uint)r.GetInt64(0), r.GetString(1), r.GetString(2), (MessageFlags)r.GetInt32(3),
-                r.GetString(4), (ulong)r.GetInt64(5), r.GetInt64(6), r.GetInt64(7)));
+                r.GetString(4), (ulong)r.GetInt64(5), size < 0 ? -1 - size : size, r.GetInt64(7), size < 0));
+        }
         return rows;
     }
 
-    /// <summary>UIDs expunged with a modseq above <paramref name="modSeq"/>, in UID order.</summary>
-    public List<uint> ReadExpungedSince(ulong modSeq)
+    /// <summary>UIDs expunged with a modseq above <paramref name="modSeq"/>, in UID order. Exact unless rows that old
+    /// were dropped (see the remarks): then also every UID up to the highest dropped one that is not
+    /// <paramref name="present"/>, a superset, which RFC 7162 §3.2.5.2 allows (the client forgets UIDs it does not have).</summary>
+    public List<uint> ReadExpungedSince(ulong modSeq, Func<uint, bool> present)
     {
         var uids = new List<uint>();
+        using (var cmd = _db.CreateCommand())
+        {
+            cmd.CommandText = "SELECT uid FROM expunged WHERE modseq > $m ORDER BY uid";
+            cmd.Parameters.AddWithValue("$m", (long)Math.Min(modSeq, long.MaxValue));
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) uids.Add((uint)r.GetInt64(0));
+        }
+        long floor = Meta("expungedfloor"), trimUid = Meta("expungedtrimuid");
+        if ((long)Math.Min(modSeq, long.MaxValue) >= floor || trimUid == 0) return uids;
+        var all = new SortedSet<uint>(uids);
+        for (uint u = 1; u <= trimUid; u++)
+            if (!present(u)) all.Add(u);
+        return [.. all];
+    }
+
+    private long Meta(string key)
+    {
         using var cmd = _db.CreateCommand();
-        cmd.CommandText = "SELECT uid FROM expunged WHERE modseq > $m ORDER BY uid";
-        cmd.Parameters.AddWithValue("$m", (long)Math.Min(modSeq, long.MaxValue));
-        using var r = cmd.ExecuteReader();
-        while (r.Read()) uids.Add((uint)r.GetInt64(0));
-        return uids;
+        cmd.CommandText = "SELECT value FROM meta WHERE key = $k";
+        cmd.Parameters.AddWithValue("$k", key);
+        return cmd.ExecuteScalar() is long v ? v : 0;
+    }
+
+    /// <summary>Drops the oldest expunged rows once there are more than <see cref="ExpungedLimit"/> (all rows of one
+    /// modseq together), recording the floor and the highest dropped UID.</summary>
+    private void TrimExpunged(SqliteTransaction tx)
+    {
+        using var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = "SELECT count(*) FROM expunged";
+        if ((long)cmd.ExecuteScalar()! <= ExpungedLimit) return;
+        cmd.CommandText = "SELECT modseq FROM expunged ORDER BY modseq DESC LIMIT 1 OFFSET $keep";
+        cmd.Parameters.AddWithValue("$keep", (long)ExpungedLimit * 4 / 5);
+        long cut = (long)cmd.ExecuteScalar()!;
+        cmd.Parameters.Clear();
+        cmd.CommandText = """
+            INSERT OR REPLACE INTO meta(key, value) VALUES
+              ('expungedtrimuid', max(coalesce((SELECT value FROM meta WHERE key = 'expungedtrimuid'), 0),
+                                      (SELECT max(uid) FROM expunged WHERE modseq <= $c))),
+              ('expungedfloor', max(coalesce((SELECT value FROM meta WHERE key = 'expungedfloor'), 0), $c));
+            DELETE FROM expunged WHERE modseq <= $c;
+            """;
+        cmd.Parameters.AddWithValue("$c", cut);
+        cmd.ExecuteNonQuery();
     }
 
     /// <summary>Writes a batch of changes in one transaction; deleted UIDs are remembered as expunged at
@@ -191,7 +241,7 @@ internal sealed class MaildirIndex : IDisposable
             foreach (var row in upserts)
             {
                 pu.Value = (long)row.Uid; pb.Value = row.Base; pr.Value = row.Rel; pf.Value = (int)row.Flags;
-                pk.Value = row.Keywords; pm.Value = (long)row.ModSeq; ps.Value = row.Size; pd.Value = row.InternalDate;
+                pk.Value = row.Keywords; pm.Value = (long)row.ModSeq; ps.Value = row.Estimated ? -1 - row.Size : row.Size; pd.Value = row.InternalDate;
                 up.ExecuteNonQuery();
             }
         }
@@ -201,11 +251,14 @@ internal sealed class MaildirIndex : IDisposable
             del.CommandText = "DELETE FROM msg WHERE uid = $u; DELETE FROM cache WHERE uid = $u; INSERT OR REPLACE INTO expunged(uid, modseq) VALUES ($u, $m)";
             var pu = del.Parameters.Add("$u", SqliteType.Integer);
             del.Parameters.AddWithValue("$m", (long)highestModSeq);
+            bool any = false;
             foreach (uint uid in deletes)
             {
                 pu.Value = (long)uid;
                 del.ExecuteNonQuery();
+                any = true;
             }
+            if (any) TrimExpunged(tx);
         }
         tx.Commit();
     }

@@ -57,6 +57,13 @@ internal sealed class MaildirMailbox : IMailbox
         }
         if (_folder.Version == _seenVersion) return new MailboxChanges([], _view.Count, false, []);
         var snap = _folder.Snapshot;
+        if (_view.Count == 0)
+        {
+            // A new view (SELECT): the folder's records as they are, nothing to compare.
+            _view.AddRange(snap);
+            _seenVersion = _folder.Version;
+            return new MailboxChanges([], _view.Count, _view.Count > 0, []);
+        }
         int oldCount = _view.Count;
         var expunged = new List<int>();
         var expungedUids = new List<uint>();
@@ -101,6 +108,49 @@ internal sealed class MaildirMailbox : IMailbox
         {
             ExpungedUids = expungedUids,
         };
+    }
+
+    /// <summary>Estimated records (a scan takes size and date from the file name) made exact, once per message; the
+    /// view keeps its own flags and modseq and takes only the size and date. A message whose file is gone stays estimated.</summary>
+    public ValueTask<IReadOnlyList<MessageInfo>> ResolveAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct)
+    {
+        bool any = false;
+        for (int i = 0; i < messages.Count && !any; i++) any = messages[i].Estimated;
+        if (!any) return ValueTask.FromResult(messages);
+        return LockedAsync<IReadOnlyList<MessageInfo>>(() =>
+        {
+            var exact = _folder.Resolve(messages);
+            var result = new MessageInfo[messages.Count];
+            for (int i = 0; i < result.Length; i++)
+            {
+                var m = messages[i];
+                if (!m.Estimated || exact[i] is not { } x)
+                {
+                    result[i] = m;
+                    continue;
+                }
+                result[i] = m with { Size = x.Size, InternalDate = x.InternalDate, Estimated = false };
+                int at = IndexOfUid(m.Uid);
+                if (at >= 0 && _view[at].Estimated)
+                    _view[at] = _view[at] with { Size = x.Size, InternalDate = x.InternalDate, Estimated = false };
+            }
+            return result;
+        }, ct);
+    }
+
+    /// <summary>The view index of <paramref name="uid"/> (the view is in UID order), or -1.</summary>
+    private int IndexOfUid(uint uid)
+    {
+        int lo = 0, hi = _view.Count - 1;
+        while (lo <= hi)
+        {
+            int mid = lo + (hi - lo) / 2;
+            uint u = _view[mid].Uid;
+            if (u == uid) return mid;
+            if (u < uid) lo = mid + 1;
+            else hi = mid - 1;
+        }
+        return -1;
     }
 
     public ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct) =>
@@ -253,11 +303,13 @@ internal sealed class MaildirMailbox : IMailbox
     {
         if (!_account.Exists(target) || !_account.TryGetPath(target, out var targetPath))
             return (null, new StoreError("TRYCREATE", $"Mailbox doesn't exist: {target}"));
-        var sources = await LockedAsync(() => indexes
-            .Select(i => _folder.ByUid(_view[i].Uid))
-            .Where(e => e is not null)
-            .Select(e => (Info: e!.Info, Path: _folder.FullPath(e)))
-            .ToList(), ct);
+        var sources = await LockedAsync(() =>
+        {
+            var entries = indexes.Select(i => _folder.ByUid(_view[i].Uid)).OfType<MaildirFolder.Entry>().ToList();
+            // The copy keeps the exact size and INTERNALDATE (RFC 9051 §6.4.7), not the scan's estimates.
+            _folder.Resolve(entries.Select(e => e.Info).ToList());
+            return entries.Select(e => (e.Info, Path: _folder.FullPath(e))).ToList();
+        }, ct);
         var pairs = await _store.WithFolderAsync(targetPath, f =>
         {
             var list = new List<(MessageInfo Source, uint NewUid)>();

@@ -64,10 +64,29 @@ internal static class MaildirName
 
     /// <summary>The CRLF size of a message whose base name carries it as <c>,W=N</c> (Dovecot's maildir
     /// "virtual size" field, the size with CRLF line ends); false when the name has none.</summary>
-    public static bool TryVirtualSize(string baseName, out long size)
+    public static bool TryVirtualSize(string baseName, out long size) => TryNamedNumber(baseName, ",W=", out size);
+
+    /// <summary>The stored size (octets of the file) of a message whose base name carries it as <c>,S=N</c> (Maildir++,
+    /// written by Posthorn's local delivery, Dovecot and Courier); false when the name has none.</summary>
+    public static bool TryStoredSize(string baseName, out long size) => TryNamedNumber(baseName, ",S=", out size);
+
+    /// <summary>The delivery time a unique name starts with (<c>SECONDS.</c>, the Maildir convention); false when it
+    /// does not start with a plausible one.</summary>
+    public static bool TryNameTime(string baseName, out DateTimeOffset time)
+    {
+        time = default;
+        int dot = baseName.IndexOf('.');
+        if (dot is < 1 or > 12 || !long.TryParse(baseName.AsSpan(0, dot), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out long seconds) || seconds > 253402300799L)
+            return false;
+        time = DateTimeOffset.FromUnixTimeSeconds(seconds);
+        return true;
+    }
+
+    private static bool TryNamedNumber(string baseName, string field, out long size)
     {
         size = 0;
-        int at = baseName.IndexOf(",W=", StringComparison.Ordinal);
+        int at = baseName.IndexOf(field, StringComparison.Ordinal);
         if (at < 0) return false;
         var digits = baseName.AsSpan(at + 3);
         int end = digits.IndexOf(',');

@@ -5,6 +5,7 @@ using Posthorn.Daemon.Master;
 using Posthorn.Mail.Auth;
 using Posthorn.Logging;
 using Posthorn.Pop3;
+using Posthorn.Store;
 using Posthorn.Store.Maildir;
 
 namespace Posthorn.Tests.Imap;
@@ -19,7 +20,11 @@ public sealed class ImapTestServer : IAsyncDisposable
     private readonly DirectoryInfo _root = Directory.CreateTempSubdirectory("posthorn-imap-");
     private int _counter;
 
-    public ImapTestServer(ImapSessionOptions? options = null)
+    private readonly IMailStore _sessionStore;
+
+    /// <param name="options">Session options (defaults: 100 ms mailbox checks, no auth failure delay).</param>
+    /// <param name="wrapStore">Wraps the Maildir store as the sessions see it (to observe their store calls).</param>
+    public ImapTestServer(ImapSessionOptions? options = null, Func<IMailStore, IMailStore>? wrapStore = null)
     {
         Options = options ?? new ImapSessionOptions { MailboxCheckInterval = TimeSpan.FromMilliseconds(100), AuthFailureDelay = TimeSpan.Zero };
         string home = Path.Combine(_root.FullName, "alice");
@@ -29,6 +34,7 @@ public sealed class ImapTestServer : IAsyncDisposable
         File.WriteAllText(passwd, $"alice:{{PLAIN}}secret:1000:1000::{home}::\n");
         Users = new UserDatabaseImapResolver(new PasswdFile(passwd), "Maildir/");
         Store = new MaildirStore(TimeProvider.System, "test.example", 4242);
+        _sessionStore = wrapStore?.Invoke(Store) ?? Store;
         Log = new MailLog(LogSink, "postfix", "mail.example.test", TimeProvider.System, 4242);
         _imap.Start();
         _pop3.Start();
@@ -65,8 +71,8 @@ public sealed class ImapTestServer : IAsyncDisposable
             lock (_tasks)
             {
                 _tasks.Add(pop3
-                    ? new Pop3ServerSession(stream, opts, Store, Users, Log, TimeProvider.System).RunAsync(_stop.Token)
-                    : new ImapServerSession(stream, opts, Store, Users, Log, TimeProvider.System).RunAsync(_stop.Token));
+                    ? new Pop3ServerSession(stream, opts, _sessionStore, Users, Log, TimeProvider.System).RunAsync(_stop.Token)
+                    : new ImapServerSession(stream, opts, _sessionStore, Users, Log, TimeProvider.System).RunAsync(_stop.Token));
             }
         }
     }

@@ -94,16 +94,36 @@ public sealed class MaildirCacheTests : IDisposable
     }
 
     [Fact]
-    public async Task The_scan_takes_the_crlf_size_from_a_W_field_and_otherwise_counts_it()
+    public async Task The_scan_estimates_size_and_date_from_the_name_and_resolve_makes_them_exact_once()
     {
-        Drop("1.a,S=14,W=99", "Subject: a\n\nx\n");
-        Drop("2.b,S=15", "Subject: b\r\n\ny\n");
+        // The names lie on purpose (S=3, a time in 2001): the first scan reports them as estimates, which shows it
+        // did not measure the files; ResolveAsync then reads the truth (W= is trusted, it is the CRLF size itself).
+        Drop("1000000000.a,S=3,W=99", "Subject: a\n\nx\n");
+        Drop("1000000001.b,S=3", "Subject: b\r\n\ny\n");
+        Drop("c", "Subject: c\n\nz\n");
         var date = new DateTime(2020, 1, 2, 3, 4, 5, DateTimeKind.Utc);
-        File.SetLastWriteTimeUtc(Path.Combine(Maildir, "new", "2.b,S=15"), date);
-        await using var box = await OpenAsync();
-        Assert.Equal(99, box.Messages[0].Size);
-        Assert.Equal(Encoding.ASCII.GetByteCount("Subject: b\r\n\r\ny\r\n"), box.Messages[1].Size);
-        Assert.Equal(new DateTimeOffset(date), box.Messages[1].InternalDate);
+        foreach (var f in Directory.GetFiles(Path.Combine(Maildir, "new"))) File.SetLastWriteTimeUtc(f, date);
+        await using (var box = await OpenAsync())
+        {
+            Assert.All(box.Messages, m => Assert.True(m.Estimated));
+            Assert.Equal([99L, 3L, 14L], box.Messages.Select(m => m.Size));
+            Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1000000001), box.Messages[1].InternalDate);
+            ulong modseq = box.HighestModSeq;
+            var exact = await box.ResolveAsync([box.Messages[0], box.Messages[1]], default);
+            Assert.Equal(99, exact[0].Size);
+            Assert.Equal(Encoding.ASCII.GetByteCount("Subject: b\r\n\r\ny\r\n"), exact[1].Size);
+            Assert.All(exact, m => Assert.Equal(new DateTimeOffset(date), m.InternalDate));
+            Assert.All(exact, m => Assert.False(m.Estimated));
+            // The view takes the exact values; learning them is not a change a client is told about.
+            Assert.Equal(exact, box.Messages.Take(2));
+            Assert.True(box.Messages[2].Estimated);
+            Assert.Equal(modseq, box.HighestModSeq);
+            Assert.True((await box.SyncAsync(true, default)).IsEmpty);
+        }
+        // Kept in the index: a new process sees the exact values without reading the files again.
+        await using var again = await OpenAsync();
+        Assert.Equal([99L, 17L, 14L], again.Messages.Select(m => m.Size));
+        Assert.Equal([false, false, true], again.Messages.Select(m => m.Estimated));
     }
 
     [Fact]

@@ -51,4 +51,24 @@ public sealed class MaildirExpungedTests : IDisposable
         Assert.Equal([3u], await again.ExpungedSinceAsync(afterFirst, default));
         Assert.Empty(await again.ExpungedSinceAsync(again.HighestModSeq, default));
     }
+
+    [Fact]
+    public void The_expunged_table_is_bounded_and_an_older_question_gets_a_superset_without_present_uids()
+    {
+        Directory.CreateDirectory(Maildir);
+        using var index = new MaildirIndex(Maildir) { ExpungedLimit = 5 };
+        var rows = Enumerable.Range(1, 12).Select(u => new MaildirIndex.Row((uint)u, "b" + u, "cur/b" + u, MessageFlags.None, "", 1, 10, 0)).ToList();
+        index.Commit(1, 13, 100, rows, []);
+        uint[] gone = [1, 2, 4, 5, 6, 7, 8, 9, 10, 11];   // 3 and 12 stay
+        for (int i = 0; i < gone.Length; i++) index.Commit(1, 13, 101 + (ulong)i, [], [gone[i]]);
+        bool Present(uint u) => u is 3 or 12;
+        // Never more than the limit; the newest stay exact: UIDs 8-11 were expunged at modseqs 107-110.
+        Assert.Equal([8u, 9u, 10u, 11u], index.ReadExpungedSince(106, Present));
+        Assert.Equal([10u, 11u], index.ReadExpungedSince(108, Present));
+        Assert.Empty(index.ReadExpungedSince(110, Present));
+        // From before what is kept: every UID up to the highest dropped one that is not in the mailbox (a superset).
+        uint[] superset = [1, 2, 4, 5, 6, 7, 8, 9, 10, 11];
+        Assert.Equal(superset, index.ReadExpungedSince(103, Present));
+        Assert.Equal(superset, index.ReadExpungedSince(0, Present));
+    }
 }

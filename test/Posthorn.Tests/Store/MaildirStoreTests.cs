@@ -52,7 +52,7 @@ public sealed class MaildirStoreTests : IDisposable
         Assert.True(File.Exists(Path.Combine(Maildir, "cur", "1.a:2,FS")));
         foreach (var f in Directory.GetFiles(Maildir, "posthorn-index.sqlite*")) File.Delete(f);
         await using var rebuilt = (await NewStore().OpenAccount("u", Maildir).OpenAsync("INBOX", false, default))!;
-        var m = Assert.Single(rebuilt.Messages);
+        var m = Assert.Single(await rebuilt.ResolveAsync(rebuilt.Messages, default));
         Assert.Equal(MessageFlags.Seen | MessageFlags.Flagged, m.Flags);
         Assert.Equal(Encoding.ASCII.GetByteCount("Subject: a\r\n\r\nx\r\n"), m.Size);
         Assert.True(File.Exists(Path.Combine(Maildir, "posthorn-index.sqlite")));

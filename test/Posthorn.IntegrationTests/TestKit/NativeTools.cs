@@ -14,8 +14,13 @@ public static class NativeTools
     /// <summary>src/Posthorn/bin/CONFIGURATION/net10.0/native/posthorn-tools, found from the test output directory up.</summary>
     public static string Path { get; } = Locate();
 
-    /// <summary>Whether this test build can expect the native front: only the Release build makes it.</summary>
-    public static bool Expected => Configuration == "Release";
+    /// <summary>Whether this test build can expect the native front: only the Release build makes it, and only
+    /// where it finds a C linker (clang or gcc) on PATH.</summary>
+    public static bool Expected => Configuration == "Release" && (OnPath("clang") || OnPath("gcc"));
+
+    private static bool OnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Any(dir => File.Exists(System.IO.Path.Combine(dir, name)));
 
     private static string Locate()
     {
@@ -41,12 +46,12 @@ public static class NativeTools
 }
 
 /// <summary>A test of the native front: run by the Release tests (where a missing binary fails them), skipped by the
-/// Debug ones, whose build does not compile it.</summary>
+/// Debug ones, whose build does not compile it, and where no C linker is installed (the build then says it skipped it).</summary>
 public sealed class NativeToolsFactAttribute : FactAttribute
 {
     public NativeToolsFactAttribute()
     {
         if (!NativeTools.Expected)
-            Skip = "the native front (native/posthorn-tools) is made by the Release build only";
+            Skip = "the native front (native/posthorn-tools) is made by the Release build only, with clang or gcc installed";
     }
 }

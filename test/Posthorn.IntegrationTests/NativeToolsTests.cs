@@ -103,4 +103,21 @@ public sealed class NativeToolsTests(ITestOutputHelper output)
         Assert.Equal(64, unknown.ExitCode);
         Assert.Contains("unknown command: no-such-tool", unknown.Stderr);
     }
+
+    [NativeToolsFact]
+    public async Task Install_links_run_through_the_native_front_when_posthorn_has_one()
+    {
+        await using var d = DaemonProcess.Create(output: output);
+        string bin = Path.Combine(d.ConfigDir, "bin");
+        // Through the native front, install-links is run by the posthorn beside it, which finds native/posthorn-tools.
+        var r = await NativeTools.RunAsync(d, null, "install-links", bin);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains(NativeTools.Path, File.ReadAllText(Path.Combine(bin, "postconf")));
+        var env = new Dictionary<string, string?>(PosthornExecutable.RuntimeEnvironment()) { ["MAIL_CONFIG"] = d.ConfigDir };
+        var postconf = await ProcessRunner.RunAsync(Path.Combine(bin, "postconf"), ["-h", "myhostname"], DaemonProcess.ToolTimeout, env);
+        Assert.Equal($"{TestConfig.Myhostname}\n", postconf.Stdout);
+        // postfix is not a one-shot tool: the wrapper still reaches posthorn (through the front).
+        var status = await ProcessRunner.RunAsync(Path.Combine(bin, "postfix"), ["status"], DaemonProcess.ToolTimeout, env);
+        Assert.Equal((await d.RunToolAsync("postfix", "status")).ToString(), status.ToString());
+    }
 }

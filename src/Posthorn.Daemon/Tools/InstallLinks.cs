@@ -16,7 +16,7 @@ public static class InstallLinks
         }
         string dir = Path.GetFullPath(args[0]);
         Directory.CreateDirectory(dir);
-        var self = PostfixCommand.SelfCommand(ctx).Select(Quote);
+        var self = (NativeFront(ctx) is { } native ? [native] : PostfixCommand.SelfCommand(ctx)).Select(Quote);
         foreach (var name in Names)
         {
             string path = Path.Combine(dir, name);
@@ -26,6 +26,15 @@ public static class InstallLinks
             ctx.Out.WriteLine(path);
         }
         return 0;
+    }
+
+    /// <summary>native/posthorn-tools beside the apphost (src/Posthorn.Tools, made by the Release build): it runs
+    /// the one-shot tools in milliseconds and passes every other command to posthorn. Null when it is not there.</summary>
+    private static string? NativeFront(ToolContext ctx)
+    {
+        if (ctx.ExecutablePath is not { } exe || Path.GetDirectoryName(exe) is not { } dir) return null;
+        string native = Path.Combine(dir, "native", "posthorn-tools");
+        return File.Exists(native) ? native : null;
     }
 
     private static string Quote(string s) => "'" + s.Replace("'", "'\\''") + "'";

@@ -25,6 +25,14 @@ public sealed partial class QmgrService
             queue.Move(id, QueueName.Active, QueueName.Corrupt);
             return;
         }
+        catch (IOException e) when (e is not FileNotFoundException)
+        {
+            // Not readable now (an I/O error, a lock): deferred rather than stranded in active/ until the next start;
+            // the deferred scan brings it back (its mtime, kept by the rename, is in the past).
+            log.Warning("qmgr", $"{id}: cannot read queue file: {e.Message}");
+            queue.Move(id, QueueName.Active, QueueName.Deferred);
+            return;
+        }
         var activeAt = clock.GetUtcNow();
         var env = message.Envelope;
         var s = settings();

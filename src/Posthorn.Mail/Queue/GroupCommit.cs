@@ -115,7 +115,7 @@ internal sealed class GroupCommit(Action<SafeFileHandle>? fsync = null, Action<s
         Interlocked.Increment(ref _batches);
         // 1. Start every file's writeback, so that one journal commit carries all their allocations.
         if (_writeback)
-            foreach (var r in batch) Native.StartWriteback(r.File);
+            foreach (var r in batch) Attempt(r, () => Native.StartWriteback(r.File));
         // 2. Data durable before a name points to it.
         foreach (var r in batch)
             Attempt(r, () => _fsync(r.File));

@@ -49,7 +49,10 @@ public sealed class QueueFileWriter : IAsyncDisposable
         {
             Mode = FileMode.CreateNew,
             Access = FileAccess.ReadWrite,
-            Share = FileShare.None,
+            // Not FileShare.None: .NET turns that into flock(LOCK_EX) on Linux, and the file stays open until the
+            // group commit has published it, so qmgr's reader (flock LOCK_SH) would be refused a file that is
+            // already in incoming/. The temporary name is unique: nobody else opens it before the rename.
+            Share = FileShare.ReadWrite,
             UnixCreateMode = FileMode0600,
             BufferSize = 64 * 1024,
         });

@@ -170,6 +170,29 @@ public sealed class GroupCommitTests : IDisposable
     }
 
     [Fact]
+    public async Task A_published_file_is_readable_by_qmgr_while_its_writer_still_holds_it_open()
+    {
+        // qmgr may claim and read a file as soon as the batch renamed it, before the writer has closed it.
+        QueuedMessage? seen = null;
+        var commit = new GroupCommit(rename: (from, to) =>
+        {
+            File.Move(from, to);
+            seen = QueueFile.Read(to);
+        });
+        var queue = new QueueDirectory(Path.Combine(_dir.FullName, "spool"), commit);
+        queue.EnsureCreated();
+        var id = new QueueIdGenerator(TimeProvider.System).Next();
+        await using (var w = QueueFileWriter.Create(queue, id, QueueName.Incoming))
+        {
+            await w.WriteAsync("Subject: x\n\nbody\n"u8.ToArray(), default);
+            await w.CommitAsync(new QueueEnvelope(SmtpPath.FromAddress("a@b.test"), [new QueueRecipient("c@d.test")], DateTimeOffset.UtcNow), default);
+        }
+        Assert.NotNull(seen);
+        Assert.Equal("c@d.test", Assert.Single(seen.Envelope.Recipients).Address);
+        Assert.Equal([id], queue.List(QueueName.Incoming));
+    }
+
+    [Fact]
     public async Task Smtpd_replies_451_when_the_queue_file_cannot_be_made_durable_and_leaves_no_file()
     {
         using var h = new PolicyHarness();

@@ -22,6 +22,8 @@
 #  - prints a table and writes bench/results/smtp-YYYYMMDD-HHMM.csv and .png.
 # --sessions and --sizes replace the loads' session counts and message sizes; --no-idle and --no-cli
 # skip the memory and one-shot measurements (a quick throughput/latency comparison).
+# BASELINE=path/to/another/posthorn adds a third server to every turn (same configuration, after Posthorn):
+# a before/after comparison of two builds measured under the same load; reported as "baseline".
 # Environment: COUNT_4K (default 2000), COUNT_100K (default 500), WARMUP (untimed messages sent to
 # each server before its measured loads, default 300), POSTHORN (a published posthorn
 # binary: skips the publish), SMTP_THROUGHPUT (path of smtp-throughput.sh), KEEP=1 keeps the temp dir.
@@ -165,9 +167,20 @@ postfix_turn() {
   for _ in $(seq 1 100); do [ -n "$master" ] && kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
 }
 
+baseline_turn() {
+  local current=$PH
+  PH=$BASELINE
+  "$PH" postfix -c "$phconf" start
+  wait_port 127.0.0.1 2525 30 || { echo "the baseline Posthorn did not listen on 2525" >&2; exit 1; }
+  run_loads baseline 2525
+  posthorn_stop "$phconf"
+  PH=$current
+}
+
 for turn in $(seq 1 "$repeat"); do
   [ "$repeat" -gt 1 ] && echo "== turn $turn of $repeat" >&2
   posthorn_turn "$turn"
+  [ -n "${BASELINE:-}" ] && baseline_turn
   [ -z "$skip_postfix" ] && postfix_turn "$turn"
 done
 

@@ -58,7 +58,18 @@ def main():
             a, b = median(rph, k), median(rpf, k)
             runs_note = f"; runs posthorn={spread(rph, k)} postfix={spread(rpf, k)}" if max(len(rph), len(rpf)) > 1 else ""
             rows.append([m, s, size, count, a, b, ratio(a, b), note + runs_note])
+    # BASELINE: another Posthorn build in the same turns, compared with Postfix the same way.
+    for (s, size, count), by in sorted(runs.items(), key=lambda x: (x[0][1], x[0][0])):
+        rb, rpf = by.get("baseline", []), by.get("postfix", [])
+        if rb:
+            a, b = median(rb, "e2e_msgs_per_s"), median(rpf, "e2e_msgs_per_s")
+            rows.append(["baseline_e2e_msgs_s", s, size, count, a, b, ratio(a, b),
+                         f"baseline build in the posthorn column; runs baseline={spread(rb, 'e2e_msgs_per_s')} postfix={spread(rpf, 'e2e_msgs_per_s')}"])
     for (s, size, count), by in sorted(lat.items()):
+        if by.get("baseline"):
+            for m, k in (("baseline_lat_p50_ms", "lat_p50_ms"), ("baseline_lat_p99_ms", "lat_p99_ms")):
+                rows.append([m, s, size, count, median(by["baseline"], k), median(by.get("postfix", []), k), None,
+                             f"250 -> Maildir/new; runs baseline={spread(by['baseline'], k)}"])
         rph, rpf = by.get("posthorn", []), by.get("postfix", [])
         for m, k in (("lat_p50_ms", "lat_p50_ms"), ("lat_p99_ms", "lat_p99_ms")):
             a, b = median(rph, k), median(rpf, k)
@@ -103,7 +114,10 @@ def main():
             print(f"{r[0]} ({r[1]} sessions x {r[2] // 1024}K): posthorn={fmt(r[4])} postfix={fmt(r[5])} "
                   f"ratio={fmt(r[6])}  [{r[7].split('; ')[1]}]")
     for r in rows:
-        if r[0] not in ("ingest_msgs_s", "e2e_msgs_s", "lat_p50_ms", "lat_p99_ms"):
+        if r[0].startswith("baseline_"):
+            print(f"{r[0]} ({r[1]} x {r[2] // 1024}K): baseline={fmt(r[4])} postfix={fmt(r[5])} ratio={fmt(r[6])}  [{r[7].split('; ')[-1]}]")
+    for r in rows:
+        if r[0] not in ("ingest_msgs_s", "e2e_msgs_s", "lat_p50_ms", "lat_p99_ms") and not r[0].startswith("baseline_"):
             label = r[0] + (f" ({r[1]} conns)" if r[0].endswith("idle_mb") else "")
             print(f"{label:<28} posthorn={fmt(r[4])} postfix={fmt(r[5])} ratio={fmt(r[6])}"
                   + (f"  [{r[7]}]" if r[0] == "rss_idle_mb" else ""))

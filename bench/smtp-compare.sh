@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SMTP side by side: Posthorn against Postfix on this machine, in one run, loopback only.
 #
-#   bench/smtp-compare.sh [--with-200] [--idle N] [--skip-postfix]
+#   bench/smtp-compare.sh [--with-200] [--idle N] [--skip-postfix] [--sessions "10 50"] [--sizes "4096"]
+#                         [--repeat R] [--no-idle] [--no-cli] [--no-latency]
 #
 # Run as root (apt-get, useradd, Postfix's local(8) as the recipient). It
 #  - installs the Debian package postfix when missing (debconf "No configuration"; the system
@@ -11,10 +12,18 @@
 #    time, both delivering to ~phbench/Maildir/ (home_mailbox = Maildir/);
 #  - drives each with ../shared/bench/smtp-throughput.sh (smtp-source) at 1, 10, 50 (and 200 with
 #    --with-200) sessions x 4096 and 102400 bytes;
+#  - measures the latency from each 250 to the file in Maildir/new (p50, p99) with smtp-latency.py at
+#    10 and 50 sessions x 4 KiB (LAT_COUNT messages, default 1000; --no-latency skips it);
+#  - with --repeat R runs the loads R times, Posthorn and Postfix taking turns (each turn a fresh
+#    daemon and its warm-up), and reports the median with the min-max spread;
 #  - measures RSS (and PSS) right after start and with N idle SMTP connections (default 2000;
 #    --idle 10000; Postfix: master plus all its children, summed) and the wall
 #    time of `postconf -n` and `mailq` (hyperfine when installed, else 20 timed runs);
 #  - prints a table and writes bench/results/smtp-YYYYMMDD-HHMM.csv and .png.
+# --sessions and --sizes replace the loads' session counts and message sizes; --no-idle and --no-cli
+# skip the memory and one-shot measurements (a quick throughput/latency comparison).
+# BASELINE=path/to/another/posthorn adds a third server to every turn (same configuration, after Posthorn):
+# a before/after comparison of two builds measured under the same load; reported as "baseline".
 # Environment: COUNT_4K (default 2000), COUNT_100K (default 500), WARMUP (untimed messages sent to
 # each server before its measured loads, default 300), POSTHORN (a published posthorn
 # binary: skips the publish), SMTP_THROUGHPUT (path of smtp-throughput.sh), KEEP=1 keeps the temp dir.
@@ -31,17 +40,23 @@ for c in "$repo/../shared/bench/smtp-throughput.sh" "$repo/../../shared/bench/sm
 done
 [ -n "$thr" ] && [ -x "$thr" ] || { echo "missing ../shared/bench/smtp-throughput.sh next to the repository (or set SMTP_THROUGHPUT)" >&2; exit 2; }
 
-sessions_list="1 10 50" idle=2000 skip_postfix=
+sessions_list="1 10 50" sizes="4096 102400" idle=2000 skip_postfix= repeat=1 do_idle=1 do_cli=1 do_latency=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-200) sessions_list="1 10 50 200" ;;
     --idle) idle=$2; shift ;;
     --skip-postfix) skip_postfix=1 ;;
+    --sessions) sessions_list=$2; shift ;;
+    --sizes) sizes=$2; shift ;;
+    --repeat) repeat=$2; shift ;;
+    --no-idle) do_idle= ;;
+    --no-cli) do_cli= ;;
+    --no-latency) do_latency= ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2 ;;
   esac
   shift
 done
-count_4k=${COUNT_4K:-2000} count_100k=${COUNT_100K:-500} warmup=${WARMUP:-300}
+count_4k=${COUNT_4K:-2000} count_100k=${COUNT_100K:-500} warmup=${WARMUP:-300} lat_count=${LAT_COUNT:-1000}
 [ "$(id -u)" = 0 ] || { echo "run as root (apt-get, useradd, delivery as phbench)" >&2; exit 2; }
 ulimit -n "$(ulimit -Hn)"
 
@@ -81,7 +96,7 @@ run_loads() {
     timeout 900 "$thr" "127.0.0.1:$port" "$warmup" 10 4096 "$user@localhost" "$maildir" >/dev/null 2>&1 \
       || echo "   warm-up failed" >&2
   fi
-  for size in 4096 102400; do
+  for size in $sizes; do
     count=$([ "$size" = 4096 ] && echo "$count_4k" || echo "$count_100k")
     for s in $sessions_list; do
       clear_maildir
@@ -90,6 +105,15 @@ run_loads() {
       echo "   $out" >&2
       echo "$name $s $size $count $out" >> "$raw"
     done
+  done
+  [ -n "$do_latency" ] || return 0
+  for s in 10 50; do
+    # The Maildir exists beforehand (smtp-latency.py watches new/), owned by the recipient as a delivery would make it.
+    clear_maildir; mkdir -p "$maildir/tmp" "$maildir/new" "$maildir/cur"; chown -R "$user:" "$maildir"; chmod -R 700 "$maildir"
+    echo "== $name: latency 250 -> Maildir/new, $s sessions x 4096 bytes x $lat_count" >&2
+    out=$(timeout 900 python3 "$here/smtp-latency.py" 127.0.0.1 "$port" "$lat_count" "$s" 4096 "$user@localhost" "$maildir" 2>&2 | tail -1) || out="failed"
+    echo "   $out" >&2
+    echo "$name latency_$s 4096 $lat_count $out" >> "$raw"
   done
 }
 
@@ -108,27 +132,57 @@ print(round(sum(runs) / len(runs) * 1000, 1))
 PY
 }
 
-# --- Posthorn
-"$PH" postfix -c "$phconf" start
-wait_port 127.0.0.1 2525 30 || { echo "Posthorn did not listen on 2525" >&2; exit 1; }
-echo "== posthorn: RSS at rest, then with $idle idle connections" >&2
-echo "posthorn idle - - $(python3 "$here/idle-hold.py" 127.0.0.1 2525 "$idle" 10 "$(posthorn_pid "$phconf")")" | tee -a "$raw" >&2
-run_loads posthorn 2525
-echo "posthorn cli_postconf - - ms=$(cli_ms "$PH" postconf -c "$phconf" -n)" >> "$raw"
-echo "posthorn cli_mailq - - ms=$(MAIL_CONFIG=$phconf cli_ms "$PH" mailq)" >> "$raw"
-posthorn_stop "$phconf"
+# posthorn_turn / postfix_turn: one server started, measured and stopped (idle RSS and one-shot
+# timings only on the first turn).
+posthorn_turn() {
+  "$PH" postfix -c "$phconf" start
+  wait_port 127.0.0.1 2525 30 || { echo "Posthorn did not listen on 2525" >&2; exit 1; }
+  if [ -n "$do_idle" ] && [ "$1" = 1 ]; then
+    echo "== posthorn: RSS at rest, then with $idle idle connections" >&2
+    echo "posthorn idle - - $(python3 "$here/idle-hold.py" 127.0.0.1 2525 "$idle" 10 "$(posthorn_pid "$phconf")")" | tee -a "$raw" >&2
+  fi
+  run_loads posthorn 2525
+  if [ -n "$do_cli" ] && [ "$1" = 1 ]; then
+    echo "posthorn cli_postconf - - ms=$(cli_ms "$PH" postconf -c "$phconf" -n)" >> "$raw"
+    echo "posthorn cli_mailq - - ms=$(MAIL_CONFIG=$phconf cli_ms "$PH" mailq)" >> "$raw"
+  fi
+  posthorn_stop "$phconf"
+}
 
-# --- Postfix
-if [ -z "$skip_postfix" ]; then
+postfix_turn() {
   /usr/sbin/postfix -c "$pfconf" start 2>&1 || { echo "postfix -c $pfconf start failed; see $work/pf.log" >&2; exit 1; }
   wait_port 127.0.0.1 2626 30 || { echo "Postfix did not listen on 2626" >&2; exit 1; }
-  echo "== postfix: RSS at rest, then with $idle idle connections (master and all its children)" >&2
-  echo "postfix idle - - $(python3 "$here/idle-hold.py" 127.0.0.1 2626 "$idle" 10 "$(head -1 "$work/pfq/pid/master.pid" | tr -d ' ')")" | tee -a "$raw" >&2
+  if [ -n "$do_idle" ] && [ "$1" = 1 ]; then
+    echo "== postfix: RSS at rest, then with $idle idle connections (master and all its children)" >&2
+    echo "postfix idle - - $(python3 "$here/idle-hold.py" 127.0.0.1 2626 "$idle" 10 "$(head -1 "$work/pfq/pid/master.pid" | tr -d ' ')")" | tee -a "$raw" >&2
+  fi
   run_loads postfix 2626
-  echo "postfix cli_postconf - - ms=$(cli_ms /usr/sbin/postconf -c "$pfconf" -n)" >> "$raw"
-  echo "postfix cli_mailq - - ms=$(MAIL_CONFIG=$pfconf cli_ms "$(command -v mailq || echo /usr/bin/mailq)")" >> "$raw"
+  if [ -n "$do_cli" ] && [ "$1" = 1 ]; then
+    echo "postfix cli_postconf - - ms=$(cli_ms /usr/sbin/postconf -c "$pfconf" -n)" >> "$raw"
+    echo "postfix cli_mailq - - ms=$(MAIL_CONFIG=$pfconf cli_ms "$(command -v mailq || echo /usr/bin/mailq)")" >> "$raw"
+  fi
+  local master; master=$(head -1 "$work/pfq/pid/master.pid" 2>/dev/null | tr -d ' ')
   /usr/sbin/postfix -c "$pfconf" stop >/dev/null 2>&1 || true
-fi
+  # The next turn starts a fresh master: wait until this one is gone.
+  for _ in $(seq 1 100); do [ -n "$master" ] && kill -0 "$master" 2>/dev/null || break; sleep 0.1; done
+}
+
+baseline_turn() {
+  local current=$PH
+  PH=$BASELINE
+  "$PH" postfix -c "$phconf" start
+  wait_port 127.0.0.1 2525 30 || { echo "the baseline Posthorn did not listen on 2525" >&2; exit 1; }
+  run_loads baseline 2525
+  posthorn_stop "$phconf"
+  PH=$current
+}
+
+for turn in $(seq 1 "$repeat"); do
+  [ "$repeat" -gt 1 ] && echo "== turn $turn of $repeat" >&2
+  posthorn_turn "$turn"
+  [ -n "${BASELINE:-}" ] && baseline_turn
+  [ -z "$skip_postfix" ] && postfix_turn "$turn"
+done
 
 mkdir -p "$here/results"
 stamp=$(date +%Y%m%d-%H%M)

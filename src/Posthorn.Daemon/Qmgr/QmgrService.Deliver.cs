@@ -25,13 +25,21 @@ public sealed partial class QmgrService
             queue.Move(id, QueueName.Active, QueueName.Corrupt);
             return;
         }
+        catch (IOException e) when (e is not FileNotFoundException)
+        {
+            // Not readable now (an I/O error, a lock): deferred rather than stranded in active/ until the next start;
+            // the deferred scan brings it back (its mtime, kept by the rename, is in the past).
+            log.Warning("qmgr", $"{id}: cannot read queue file: {e.Message}");
+            queue.Move(id, QueueName.Active, QueueName.Deferred);
+            return;
+        }
         var activeAt = clock.GetUtcNow();
         var env = message.Envelope;
         var s = settings();
         log.QueueActive(id, env.Sender.ToString(), message.ContentLength, env.Recipients.Count);
 
         DeferLog.Remove(queue, id);   // Postfix qmgr: a new delivery round starts a new defer log.
-        var c = new RoundContext(message, activeAt, s, new DeliveryRound(path), ct);
+        var c = new RoundContext(message, activeAt, s, new DeliveryRound(path, env.Recipients.Count(r => !r.Done)), ct);
         // trivial-rewrite(8) resolve + transport(5): recipients that share (transport, nexthop) go together.
         var routes = new Dictionary<(string Transport, string NextHop), List<Target>>();
         // Postfix FILTER_README: a FILTER record (access(5), header_checks(5), content_filter) sends every recipient
@@ -58,6 +66,7 @@ public sealed partial class QmgrService
             log.Removed(id);
             return;
         }
+        c.Round.Persist();   // the done marks first: a deferred file is read again at the next attempt
         queue.Move(id, QueueName.Active, QueueName.Deferred);
         var next = clock.GetUtcNow() + Backoff(clock.GetUtcNow() - env.ArrivalTime, s);
         File.SetLastWriteTimeUtc(queue.PathOf(QueueName.Deferred, id), next.UtcDateTime);

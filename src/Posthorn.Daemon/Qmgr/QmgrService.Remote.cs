@@ -19,8 +19,16 @@ public sealed partial class QmgrService
 
     /// <summary>What one delivery round settled: recipients done (marked in the queue file as they settle),
     /// those still pending, and those to report in a bounce. Thread-safe: batches run in parallel.</summary>
-    private sealed class DeliveryRound(string path)
+    /// <remarks>A done mark is written without fsync(2), as Postfix deliver_completed(3) writes it (a write and a flush of
+    /// its buffer, no fsync); <see cref="Persist"/>
+    /// makes the round's marks durable together before the message is filed as deferred. A message removed at the
+    /// end of its round needs no durable marks: a crash before the removal may deliver again (at least once,
+    /// DESIGN.md decision 3), and every delivery agent made its own copy durable before it reported done. With
+    /// <paramref name="open"/> (the recipients not done when the round started) of one, the only mark would be
+    /// followed by the removal of the file, so none is written.</remarks>
+    private sealed class DeliveryRound(string path, int open)
     {
+        private bool _marked;
         private readonly List<BouncedRecipient> _bounced = [];
         private readonly List<int> _bouncedIndexes = [];
         private readonly List<Problem> _problems = [];
@@ -55,14 +63,25 @@ public sealed partial class QmgrService
                 foreach (int i in _bouncedIndexes.Distinct()) if (i >= 0) Settle(i, done);
         }
 
-        /// <summary>done: delivered or bounced, never tried again (QueueFile.MarkDone fsyncs before returning).</summary>
+        /// <summary>done: delivered or bounced, never tried again once <see cref="Persist"/> ran.</summary>
         public void Settle(int index, bool done)
         {
             lock (_bounced)
             {
-                if (done) QueueFile.MarkDone(path, index);
-                else _pending = true;
+                if (!done) _pending = true;
+                else if (open > 1)
+                {
+                    QueueFile.MarkDone(path, index, flush: false);
+                    _marked = true;
+                }
             }
+        }
+
+        /// <summary>Makes the done marks of this round durable (one fsync), before the file moves to deferred.</summary>
+        public void Persist()
+        {
+            lock (_bounced)
+                if (_marked) QueueFile.Flush(path);
         }
     }
 

@@ -10,7 +10,7 @@ namespace Posthorn.Mail.Delivery;
 /// The unique name is <c>SECONDS.M&lt;usec&gt;P&lt;pid&gt;Q&lt;counter&gt;.HOST</c>, with "/" and ":"
 /// in the host written as \057 and \072 as the convention asks; the file in new/ adds <c>,S=SIZE</c>
 /// (its size in bytes, the Maildir++ extension Dovecot and Courier read to skip a stat). Missing <c>tmp</c>, <c>new</c>
-/// and <c>cur</c> directories are created (mode 0700). Runs on the delivery thread as the
+/// and <c>cur</c> directories are created (mode 0700) when the open or the rename finds them missing. Runs on the delivery thread as the
 /// recipient, so the user's own permissions are the only ones used.
 /// Parameters: home_mailbox (ending in "/"), mailbox_size_limit (per file).
 /// </remarks>
@@ -21,14 +21,16 @@ internal static class MaildirFile
     public static string Deliver(string maildir, string uniqueName, Func<int, long> write)
     {
         string dir = maildir.TrimEnd('/');
-        foreach (var sub in new[] { "", "/tmp", "/new", "/cur" })
-        {
-            string d = dir + sub;
-            if (LibC.mkdir(d, 0x1C0 /* 0700 */) < 0 && LibC.Errno is int e && e != LibC.EEXIST)
-                throw new MboxFile.Failure(e, $"create maildir file {d}: {LibC.StrError(e)}");
-        }
         string tmp = $"{dir}/tmp/{uniqueName}";
-        int fd = LibC.Open(tmp, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_NOCTTY, 0x180, out int errno);
+        const int flags = LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_NOCTTY;
+        int fd = LibC.Open(tmp, flags, 0x180, out int errno);
+        if (fd < 0 && errno == LibC.ENOENT)
+        {
+            // Postfix maildir.c: the directories are made only when the open says they are missing,
+            // not tried before every delivery.
+            MakeDirectories(dir);
+            fd = LibC.Open(tmp, flags, 0x180, out errno);
+        }
         if (fd < 0) throw new MboxFile.Failure(errno, $"create maildir file {tmp}: {LibC.StrError(errno)}");
         bool done = false;
         string target = "";
@@ -48,7 +50,14 @@ internal static class MaildirFile
             {
                 LibC.close(fd);
             }
-            if (LibC.rename(tmp, target) < 0)
+            int renamed = LibC.rename(tmp, target);
+            if (renamed < 0 && LibC.Errno == LibC.ENOENT)
+            {
+                // Postfix maildir.c: new/ (or cur/) went missing after tmp/ was there: make them and try again.
+                MakeDirectories(dir);
+                renamed = LibC.rename(tmp, target);
+            }
+            if (renamed < 0)
             {
                 int e = LibC.Errno;
                 throw new MboxFile.Failure(e, $"create maildir file {target}: {LibC.StrError(e)}");
@@ -66,6 +75,17 @@ internal static class MaildirFile
         finally
         {
             if (!done) LibC.unlink(tmp);
+        }
+    }
+
+    /// <summary>Creates the Maildir and its <c>tmp</c>, <c>new</c> and <c>cur</c> where missing (mode 0700).</summary>
+    private static void MakeDirectories(string dir)
+    {
+        foreach (var sub in new[] { "", "/tmp", "/new", "/cur" })
+        {
+            string d = dir + sub;
+            if (LibC.mkdir(d, 0x1C0 /* 0700 */) < 0 && LibC.Errno is int e && e != LibC.EEXIST)
+                throw new MboxFile.Failure(e, $"create maildir file {d}: {LibC.StrError(e)}");
         }
     }
 

@@ -10,8 +10,8 @@ namespace Posthorn.Mail.Queue;
 /// files being written, on the same file system, so that publishing one is a rename(2).
 /// DEVIATION: Postfix hashes <c>deferred</c> and <c>defer</c> into subdirectories
 /// (hash_queue_names); Posthorn keeps every queue flat.
-/// One process should share one instance per root: the group commit of directory fsyncs
-/// (<see cref="QueueFileWriter.CommitAsync"/>) is batched per instance.
+/// One process should share one instance per root: the group commit of new queue files
+/// (<see cref="QueueFileWriter.CommitAsync"/>, <see cref="GroupCommit"/>) is batched per instance.
 /// Security: the root and its subdirectories belong to mail_owner; message files are mode 0600.
 /// Parameters: queue_directory.
 /// </remarks>
@@ -29,11 +29,17 @@ public sealed class QueueDirectory
         foreach (var q in QueueNames.All) _syncs[q] = new DirectorySync(Path.Combine(Root, q.DirectoryName()));
     }
 
+    /// <summary>A queue whose new files are published by <paramref name="commits"/> (tests inject failing syncs).</summary>
+    internal QueueDirectory(string root, GroupCommit commits) : this(root) => Commits = commits;
+
     public string Root { get; }
 
     internal string TempDirectory => Path.Combine(Root, TempDirectoryName);
 
     internal DirectorySync SyncOf(QueueName q) => _syncs[q];
+
+    /// <summary>The group commit that publishes new queue files (<see cref="QueueFileWriter.CommitAsync"/>).</summary>
+    internal GroupCommit Commits { get; } = new();
 
     /// <summary>Creates the root and every queue subdirectory that is missing (mode 0700).</summary>
     public void EnsureCreated()

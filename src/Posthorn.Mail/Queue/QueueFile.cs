@@ -20,7 +20,13 @@ public static class QueueFile
     /// file is fsync'd before this returns. A crash after MarkDone returns never delivers that
     /// recipient again; a crash before it may (at least once, DESIGN.md decision 3).
     /// </remarks>
-    public static void MarkDone(string path, int recipientIndex)
+    public static void MarkDone(string path, int recipientIndex) => MarkDone(path, recipientIndex, flush: true);
+
+    /// <summary>As <see cref="MarkDone(string, int)"/>; with <paramref name="flush"/> false the status byte is
+    /// written (it survives a SIGKILL of the daemon, being in the page cache) but not fsync'd: the caller makes
+    /// the round's marks durable together with <see cref="Flush"/> before it files the message as deferred.
+    /// A power loss before that may deliver those recipients again, which at-least-once allows.</summary>
+    public static void MarkDone(string path, int recipientIndex, bool flush)
     {
         using var file = OpenShared(path, FileAccess.ReadWrite);
         var (envelope, _, envelopeOffset, statusOffsets) = ReadEnvelope(path, file, needOffsets: true);
@@ -29,7 +35,14 @@ public static class QueueFile
         if (envelope.Recipients[recipientIndex].Done) return;
         long at = envelopeOffset + statusOffsets![recipientIndex];
         RandomAccess.Write(file.SafeFileHandle, [QueueFileFormat.StatusDone], at);   // pwrite(2): one byte
-        RandomAccess.FlushToDisk(file.SafeFileHandle);                               // fsync(2) before we report done
+        if (flush) RandomAccess.FlushToDisk(file.SafeFileHandle);                    // fsync(2) before we report done
+    }
+
+    /// <summary>fsync(2) of the queue file at <paramref name="path"/>: every status mark written so far is durable.</summary>
+    public static void Flush(string path)
+    {
+        using var file = OpenShared(path, FileAccess.ReadWrite);
+        RandomAccess.FlushToDisk(file.SafeFileHandle);
     }
 
     private static FileStream OpenShared(string path, FileAccess access) => new(path, new FileStreamOptions

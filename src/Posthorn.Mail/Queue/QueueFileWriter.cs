@@ -18,6 +18,7 @@ public sealed class QueueFileWriter : IAsyncDisposable
     private readonly string _tempPath;
     private FileStream? _file;
     private bool _committed;
+    private GroupCommit.Request? _commit;   // handed to the group commit; the file stays open until it completes
 
     private QueueFileWriter(QueueDirectory dir, QueueId id, QueueName target, string tempPath, FileStream file)
     {
@@ -48,7 +49,10 @@ public sealed class QueueFileWriter : IAsyncDisposable
         {
             Mode = FileMode.CreateNew,
             Access = FileAccess.ReadWrite,
-            Share = FileShare.None,
+            // Not FileShare.None: .NET turns that into flock(LOCK_EX) on Linux, and the file stays open until the
+            // group commit has published it, so qmgr's reader (flock LOCK_SH) would be refused a file that is
+            // already in incoming/. The temporary name is unique: nobody else opens it before the rename.
+            Share = FileShare.ReadWrite,
             UnixCreateMode = FileMode0600,
             BufferSize = 64 * 1024,
         });
@@ -67,11 +71,15 @@ public sealed class QueueFileWriter : IAsyncDisposable
     }
 
     /// <summary>Appends message content: whole lines, LF line ends, no dot-stuffing.</summary>
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct)
+    /// <remarks>A synchronous write into the file's 64 KiB buffer: it reaches only the page cache, which
+    /// costs less than the thread-pool hop of an asynchronous write to a file opened without O_ASYNC.</remarks>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> content, CancellationToken ct)
     {
         var file = _file ?? throw new ObjectDisposedException(nameof(QueueFileWriter));
-        await file.WriteAsync(content, ct).ConfigureAwait(false);
+        ct.ThrowIfCancellationRequested();
+        file.Write(content.Span);
         ContentLength += content.Length;
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Writes the envelope and makes the file durable in its queue. Only after this
@@ -81,36 +89,43 @@ public sealed class QueueFileWriter : IAsyncDisposable
     public async ValueTask CommitAsync(QueueEnvelope envelope, CancellationToken ct)
     {
         var file = _file ?? throw new ObjectDisposedException(nameof(QueueFileWriter));
+        if (_commit is not null) throw new InvalidOperationException("the queue file was already handed to the commit");
         byte[] records = QueueFileFormat.EncodeEnvelope(envelope);
-        await file.WriteAsync(records, ct).ConfigureAwait(false);
-        await file.FlushAsync(ct).ConfigureAwait(false);
+        file.Write(records);
+        file.Flush();
         RandomAccess.Write(file.SafeFileHandle, QueueFileFormat.EncodeHeader(ContentLength, records.Length), 0);
 
-        // 1. Data durable: fsync(2) the file (content, envelope and header) before any name points to it.
-        RandomAccess.FlushToDisk(file.SafeFileHandle);
-        await file.DisposeAsync().ConfigureAwait(false);
-        _file = null;
-
-        // 2. Publish: rename(2) into the target queue, atomically, never replacing an existing file
-        //    (renameat2 RENAME_NOREPLACE). From here on the message exists for qmgr.
-        string targetPath = _dir.PathOf(Target, Id);
-        Native.RenameNoReplace(_tempPath, targetPath);
-        _committed = true;
-
-        // 3. Directory entry durable: fsync(2) of the target directory, shared with every writer
-        //    that renamed before that fsync started (group commit). A failure here fails the
-        //    commit; the file stays and may be delivered, which at-least-once allows.
-        await _dir.SyncOf(Target).SyncAsync().WaitAsync(ct).ConfigureAwait(false);
+        // The group commit (GroupCommit.cs) makes it durable with the files of other writers: fsync(2) of
+        // the file (content, envelope and header) before any name points to it, rename(2) into the target
+        // queue without replacing an existing file (from then on the message exists for qmgr), and fsync(2)
+        // of the target directory. Each step's failure fails this commit; a file renamed before its
+        // directory fsync failed stays, and may be delivered, which at-least-once allows.
+        var request = new GroupCommit.Request(file.SafeFileHandle, _tempPath, _dir.PathOf(Target, Id), _dir.SyncOf(Target));
+        _commit = request;
+        await _dir.Commits.CommitAsync(request).WaitAsync(ct).ConfigureAwait(false);
+        await CloseAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Without a commit: closes and deletes the temporary file.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>Waits for a commit handed over (it may still run after a cancelled wait), then closes the file.</summary>
+    private async ValueTask CloseAsync()
     {
+        if (_commit is { } commit)
+        {
+            // A failure was reported to CommitAsync's caller already (or its wait was cancelled): only the outcome counts here.
+            await commit.Done.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _committed = commit.Renamed;
+        }
         if (_file is { } file)
         {
             _file = null;
             await file.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Without a commit: closes and deletes the temporary file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await CloseAsync().ConfigureAwait(false);
         if (!_committed) File.Delete(_tempPath);
     }
 }

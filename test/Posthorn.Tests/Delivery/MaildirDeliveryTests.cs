@@ -31,6 +31,23 @@ public class MaildirDeliveryTests
     }
 
     [Fact]
+    public async Task A_new_directory_removed_after_the_first_delivery_is_made_again_when_the_rename_misses_it()
+    {
+        using var fx = new DeliveryFixture("bob");
+        var t = fx.Transport(fx.Options() with { HomeMailbox = "Maildir/" });
+        await t.DeliverAsync(DeliveryFixture.Request("bob@host.example", "Subject: 1\n\nx\n"), default);
+        string md = Path.Combine(fx.Root, "home", "bob", "Maildir");
+        // tmp/ is still there, so the open succeeds; only the rename into new/ finds it missing.
+        Directory.Delete(Path.Combine(md, "new"), recursive: true);
+        Directory.Delete(Path.Combine(md, "cur"));
+        var r = await t.DeliverAsync(DeliveryFixture.Request("bob@host.example", "Subject: 2\n\nx\n"), default);
+        Assert.Equal(DeliveryOutcome.Sent, Assert.Single(r.Results).Outcome);
+        Assert.Single(Directory.GetFiles(Path.Combine(md, "new")));
+        Assert.True(Directory.Exists(Path.Combine(md, "cur")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(md, "tmp")));
+    }
+
+    [Fact]
     public async Task An_oversized_Maildir_message_bounces_and_leaves_nothing_behind()
     {
         using var fx = new DeliveryFixture("bob");

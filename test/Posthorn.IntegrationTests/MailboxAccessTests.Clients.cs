@@ -217,4 +217,47 @@ public sealed partial class MailboxAccessTests
         Assert.Single(Directory.GetFiles(Path.Combine(Maildir(d), ".Archive", "cur")));
         Assert.Empty(MessageFiles(d));
     }
+
+    [Fact]
+    public async Task POP3_UIDLs_are_the_IMAP_UIDs_with_UIDVALIDITY_and_a_POP3_delete_is_an_IMAP_expunge()
+    {
+        // One daemon, one Maildir, both services: imapd (the test kit's second row) and a pop3d row.
+        var d = DaemonProcess.Create(WithMailboxAccess("imapd"), output);
+        await using var _ = d;
+        int popPort = FreePort.Next();
+        File.AppendAllText(Path.Combine(d.ConfigDir, "master.cf"), $"127.0.0.1:{popPort} inet n - n - - pop3d\n");
+        WritePasswd(d);
+        await d.StartAsync();
+        string keep = Token.New(), drop = Token.New();
+        await SendAsync(d, keep);
+        await SendAsync(d, drop);
+
+        using var imap = new ImapClient { Timeout = 30_000 };
+        await imap.ConnectAsync("127.0.0.1", d.SecondSmtpPort!.Value, SecureSocketOptions.None);
+        await imap.AuthenticateAsync(User, Password);
+        await imap.Inbox.OpenAsync(FolderAccess.ReadOnly);
+        var byUid = (await imap.Inbox.FetchAsync(0, -1, MessageSummaryItems.UniqueId | MessageSummaryItems.Envelope))
+            .ToDictionary(m => m.Envelope!.Subject ?? "", m => m.UniqueId.Id);
+        uint validity = imap.Inbox.UidValidity;
+        await imap.Inbox.CloseAsync();
+
+        using (var pop = new MailKit.Net.Pop3.Pop3Client { Timeout = 30_000 })
+        {
+            await pop.ConnectAsync("127.0.0.1", popPort, SecureSocketOptions.None);
+            await pop.AuthenticateAsync(User, Password);
+            var uidls = await pop.GetMessageUidsAsync();
+            // Dovecot's default pop3_uidl_format %08Xu%08Xv: the same message has one identity in both protocols.
+            Assert.Equal(byUid.Values.Select(uid => $"{uid:X8}{validity:X8}").Order(), uidls.Order());
+            int index = uidls.IndexOf($"{byUid[$"imap {drop}"]:X8}{validity:X8}");
+            await pop.DeleteMessageAsync(index);
+            await pop.DisconnectAsync(quit: true);
+        }
+
+        await imap.Inbox.OpenAsync(FolderAccess.ReadOnly);
+        var left = (await imap.Inbox.FetchAsync(0, -1, MessageSummaryItems.UniqueId | MessageSummaryItems.Envelope)).Single();
+        Assert.Equal($"imap {keep}", left.Envelope!.Subject);
+        Assert.Equal(byUid[$"imap {keep}"], left.UniqueId.Id);
+        Assert.Equal(validity, imap.Inbox.UidValidity);
+        await imap.DisconnectAsync(quit: true);
+    }
 }

@@ -39,7 +39,7 @@ public sealed partial class QmgrService
         log.QueueActive(id, env.Sender.ToString(), message.ContentLength, env.Recipients.Count);
 
         DeferLog.Remove(queue, id);   // Postfix qmgr: a new delivery round starts a new defer log.
-        var c = new RoundContext(message, activeAt, s, new DeliveryRound(path, env.Recipients.Count(r => !r.Done)), ct);
+        var c = new RoundContext(message, activeAt, s, new DeliveryRound(path, MarksNeeded(env)), ct);
         // trivial-rewrite(8) resolve + transport(5): recipients that share (transport, nexthop) go together.
         var routes = new Dictionary<(string Transport, string NextHop), List<Target>>();
         // Postfix FILTER_README: a FILTER record (access(5), header_checks(5), content_filter) sends every recipient
@@ -71,6 +71,12 @@ public sealed partial class QmgrService
         var next = clock.GetUtcNow() + Backoff(clock.GetUtcNow() - env.ArrivalTime, s);
         File.SetLastWriteTimeUtc(queue.PathOf(QueueName.Deferred, id), next.UtcDateTime);
     }
+
+    /// <summary>Whether this round writes a done mark per settled recipient: when more than one recipient is open
+    /// (the file may go to deferred with some of them done), or when one asked for NOTIFY=SUCCESS (RFC 3461 §4.1),
+    /// whose notice reads the marks back.</summary>
+    private static bool MarksNeeded(QueueEnvelope env) =>
+        env.Recipients.Count(r => !r.Done) > 1 || env.Recipients.Any(r => r.NotifyOnSuccess && !r.Done);
 
     /// <summary>Postfix qmgr(8): the retry interval grows with the time the message has spent in the
     /// queue, between minimal_backoff_time and maximal_backoff_time.</summary>

@@ -23,10 +23,10 @@ public sealed partial class QmgrService
     /// its buffer, no fsync); <see cref="Persist"/>
     /// makes the round's marks durable together before the message is filed as deferred. A message removed at the
     /// end of its round needs no durable marks: a crash before the removal may deliver again (at least once,
-    /// DESIGN.md decision 3), and every delivery agent made its own copy durable before it reported done. With
-    /// <paramref name="open"/> (the recipients not done when the round started) of one, the only mark would be
-    /// followed by the removal of the file, so none is written.</remarks>
-    private sealed class DeliveryRound(string path, int open)
+    /// DESIGN.md decision 3), and every delivery agent made its own copy durable before it reported done. Without
+    /// <paramref name="marks"/> (one open recipient, no NOTIFY=SUCCESS) the only mark would be followed by the
+    /// removal of the file, so none is written.</remarks>
+    private sealed class DeliveryRound(string path, bool marks)
     {
         private bool _marked;
         private readonly List<BouncedRecipient> _bounced = [];
@@ -69,7 +69,7 @@ public sealed partial class QmgrService
             lock (_bounced)
             {
                 if (!done) _pending = true;
-                else if (open > 1)
+                else if (marks)
                 {
                     QueueFile.MarkDone(path, index, flush: false);
                     _marked = true;

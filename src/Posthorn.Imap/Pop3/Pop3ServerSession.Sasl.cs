@@ -156,10 +156,11 @@ public sealed partial class Pop3ServerSession
             _lockedOut = true;
             return;
         }
+        if (_options.Pop3Locks is not null) _heldMaildrop = found.Name;
         _box = await store.OpenAccount(found.Name, found.Maildir).OpenAsync("INBOX", false, _ct);
         if (_box is null)
         {
-            _options.Pop3Locks?.Release(found.Name);
+            ReleaseMaildrop();
             await SendAsync("-ERR [SYS/TEMP] Mailbox unavailable.");
             return;
         }

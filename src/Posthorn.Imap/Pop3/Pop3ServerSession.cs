@@ -35,6 +35,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
     private readonly HashSet<int> _deleted = [];
     private int _retr, _top;
     private bool _lockedOut;
+    private string? _heldMaildrop;
     private long _retrBytes, _topBytes;
 
     public async Task RunAsync(CancellationToken shutdown)
@@ -61,6 +62,8 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                 if (cmd == "QUIT")
                 {
                     if (_box is not null) await UpdateAsync();
+                    // The maildrop is free once UPDATE is done, before the client can read the reply and come back.
+                    ReleaseMaildrop();
                     await SendAsync("+OK Logging out.");
                     reason = "Logged out";
                     break;
@@ -134,7 +137,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                     _failedLogin.User, _failedLogin.Method, _options.RemoteIp, _options.LocalIp, _options.SecurityLabel, _options.SessionId);
             }
             if (_box is not null) await _box.DisposeAsync();
-            if (_user is not null) _options.Pop3Locks?.Release(_user.Name);
+            ReleaseMaildrop();
             await _input.CompleteAsync();
             await _output.CompleteAsync();
             await _stream.DisposeAsync();
@@ -196,6 +199,14 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
                 await SendAsync("-ERR Unknown command.");
                 return;
         }
+    }
+
+    /// <summary>Gives up this session's maildrop lock (RFC 1939 §8), once.</summary>
+    private void ReleaseMaildrop()
+    {
+        if (_heldMaildrop is null) return;
+        _options.Pop3Locks?.Release(_heldMaildrop);
+        _heldMaildrop = null;
     }
 
     private IEnumerable<int> Live() => Enumerable.Range(0, _box!.Messages.Count).Where(i => !_deleted.Contains(i));

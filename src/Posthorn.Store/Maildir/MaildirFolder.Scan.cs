@@ -43,8 +43,8 @@ internal sealed partial class MaildirFolder
                 added.Add((baseName, current));
             }
         }
-        // New files get UIDs in name order, which is delivery order for time-based unique names.
-        added.Sort((a, b) => string.CompareOrdinal(a.Base, b.Base));
+        // New files get UIDs in delivery order, which the time at the start of their unique names gives.
+        added.Sort((a, b) => MaildirNameOrder.Compare(a.Base, b.Base));
         foreach (var (baseName, rel) in added)
         {
             // No message file is opened here (a first SELECT of 100,000 messages would read them all): the size and

@@ -1,0 +1,37 @@
+using Posthorn.Store.Maildir;
+using Xunit;
+
+namespace Posthorn.Tests.Store;
+
+public sealed class MaildirNameOrderTests
+{
+    [Fact]
+    public void Names_sort_by_delivery_time_with_microseconds_compared_as_numbers()
+    {
+        string[] names =
+        [
+            "1764125998.M5P10Q1.host",
+            "1764125997.M100000P10Q2.host",
+            "1764125997.M99999P10Q1.host",
+            "999999999.M1P1Q1.host",            // an earlier second with fewer digits
+            "1764125997.P10Q3.host",             // no microseconds: after the timed ones of its second, by name
+        ];
+        Array.Sort(names, MaildirNameOrder.Compare);
+        Assert.Equal(
+        [
+            "999999999.M1P1Q1.host",
+            "1764125997.M99999P10Q1.host",
+            "1764125997.M100000P10Q2.host",
+            "1764125997.P10Q3.host",
+            "1764125998.M5P10Q1.host",
+        ], names);
+    }
+
+    [Fact]
+    public void Names_of_other_shapes_fall_back_to_ordinal_order()
+    {
+        Assert.True(MaildirNameOrder.Compare("abc", "abd") < 0);
+        Assert.True(MaildirNameOrder.Compare("x.M5", "x.M40") > 0);   // no leading seconds: ordinal
+        Assert.Equal(0, MaildirNameOrder.Compare("1.M5P1", "1.M5P1"));
+    }
+}

@@ -36,31 +36,15 @@ internal sealed class MaildirIndex : IDisposable
 
     public MaildirIndex(string folderPath)
     {
-        _db = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(folderPath, FileName),
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-        }.ToString());
-        _db.Open();
-        try
-        {
-            Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-            Exec("""
-                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
-                  flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
-                  internaldate INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS cache(field TEXT NOT NULL, uid INTEGER NOT NULL, value BLOB NOT NULL,
-                  PRIMARY KEY(field, uid)) WITHOUT ROWID;
-                """);
-        }
-        catch
-        {
-            _db.Dispose();
-            throw;
-        }
+        _db = SqliteIndexFile.Open(Path.Combine(folderPath, FileName), """
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
+              flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
+              internaldate INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS cache(field TEXT NOT NULL, uid INTEGER NOT NULL, value BLOB NOT NULL,
+              PRIMARY KEY(field, uid)) WITHOUT ROWID;
+            """);
     }
 
     /// <summary>Opens the index of <paramref name="folderPath"/>; one SQLite finds damaged is discarded
@@ -299,13 +283,6 @@ internal sealed class MaildirIndex : IDisposable
             cmd.ExecuteNonQuery();
         }
         tx.Commit();
-    }
-
-    private void Exec(string sql)
-    {
-        using var cmd = _db.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
     }
 
     private object? Scalar(string sql)

@@ -90,6 +90,7 @@ internal sealed class MaildirMailbox : IMailbox
     public async ValueTask<IReadOnlyList<byte[]?>> ReadManyAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct)
     {
         var result = new byte[]?[messages.Count];
+        var modified = new DateTime[messages.Count];
         string?[] paths = await PathsAsync(messages, sync: false, ct);
         List<int>? retry = null;
         for (int i = 0; i < paths.Length; i++)
@@ -97,29 +98,51 @@ internal sealed class MaildirMailbox : IMailbox
             if (paths[i] is not { } path) continue;
             try
             {
-                result[i] = File.ReadAllBytes(path);
+                result[i] = MaildirFolder.ReadFile(path, out modified[i]);
             }
             catch (FileNotFoundException)
             {
                 (retry ??= []).Add(i);
             }
         }
-        if (retry is null) return result;
-        // Renamed by mutt or another session between lookup and open: a sync finds where it went.
-        string?[] again = await PathsAsync(retry.Select(i => messages[i]).ToList(), sync: true, ct);
-        for (int k = 0; k < retry.Count; k++)
+        if (retry is not null)
         {
-            if (again[k] is not { } path) continue;
-            try
+            // Renamed by mutt or another session between lookup and open: a sync finds where it went.
+            string?[] again = await PathsAsync(retry.Select(i => messages[i]).ToList(), sync: true, ct);
+            for (int k = 0; k < retry.Count; k++)
             {
-                result[retry[k]] = File.ReadAllBytes(path);
-            }
-            catch (FileNotFoundException)
-            {
-                // Gone for good (expunged by another program): null, as for an unknown UID.
+                if (again[k] is not { } path) continue;
+                try
+                {
+                    result[retry[k]] = MaildirFolder.ReadFile(path, out modified[retry[k]]);
+                }
+                catch (FileNotFoundException)
+                {
+                    // Gone for good (expunged by another program): null, as for an unknown UID.
+                }
             }
         }
+        await LearnAsync(messages, result, modified, ct);
         return result;
+    }
+
+    /// <summary>Estimated records among <paramref name="messages"/> made exact from the bytes just read (no second read
+    /// when the same command wants RFC822.SIZE); the view takes them at the next <see cref="ResolveAsync"/>.</summary>
+    private async ValueTask LearnAsync(IReadOnlyList<MessageInfo> messages, byte[]?[] data, DateTime[] modified, CancellationToken ct)
+    {
+        List<(uint, byte[], DateTime)>? read = null;
+        for (int i = 0; i < messages.Count; i++)
+            if (messages[i].Estimated && data[i] is { } bytes) (read ??= []).Add((messages[i].Uid, bytes, modified[i]));
+        if (read is null) return;
+        await _folder.Lock.WaitAsync(ct);
+        try
+        {
+            _folder.Learn(read);
+        }
+        finally
+        {
+            _folder.Lock.Release();
+        }
     }
 
     private async ValueTask<string?[]> PathsAsync(IReadOnlyList<MessageInfo> messages, bool sync, CancellationToken ct)

@@ -127,6 +127,36 @@ public sealed class MaildirCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task A_read_makes_estimated_records_exact_from_the_same_bytes_and_the_cache_write_keeps_them()
+    {
+        Drop("1000000000.a,S=3", "Subject: a\n\nx\n");
+        Drop("1000000001.b,S=3", "Subject: b\r\n\r\nyy\n");
+        var date = new DateTime(2021, 5, 6, 7, 8, 9, DateTimeKind.Utc);
+        foreach (var f in Directory.GetFiles(Path.Combine(Maildir, "new"))) File.SetLastWriteTimeUtc(f, date);
+        await using (var box = await OpenAsync())
+        {
+            var read = await box.ReadManyAsync(box.Messages, default);
+            Assert.Equal("Subject: a\n\nx\n", Encoding.ASCII.GetString(read[0]!));
+            // The files are gone now: exact values can only come from the read above, not from a second one.
+            foreach (var f in Directory.GetFiles(Path.Combine(Maildir, "new"))) File.Delete(f);
+            var exact = await box.ResolveAsync(box.Messages, default);
+            Assert.Equal([17L, 18L], exact.Select(m => m.Size));
+            Assert.All(exact, m => Assert.False(m.Estimated));
+            Assert.All(exact, m => Assert.Equal(new DateTimeOffset(date), m.InternalDate));
+            Assert.Equal(exact, box.Messages);
+            await box.SetCachedAsync([(box.Messages[0], "f", B("one")), (box.Messages[0], "g", B("one-g")),
+                (box.Messages[1], "f", B("two"))], default);
+        }
+        // The cache write carried the learned rows (read straight from the index: a scan would expunge the deleted files).
+        using var index = new MaildirIndex(Maildir);
+        var rows = index.ReadAll();
+        Assert.Equal([17L, 18L], rows.Select(r => r.Size));
+        Assert.All(rows, r => Assert.False(r.Estimated));
+        Assert.Equal(["one", "two"], index.ReadCache("f", [1, 2]).OrderBy(kv => kv.Key).Select(kv => Encoding.ASCII.GetString(kv.Value)));
+        Assert.Equal("one-g", Encoding.ASCII.GetString(index.ReadCache("g", [1])[1]));
+    }
+
+    [Fact]
     public async Task An_idle_folder_kept_loaded_still_sees_deliveries_index_loss_and_a_recreated_mailbox()
     {
         Drop("1.a", "Subject: a\n\nx\n");

@@ -7,7 +7,7 @@ namespace Posthorn.Store;
 /// lost. journal_mode=WAL lets other processes read while one writes; synchronous=NORMAL syncs the WAL at checkpoints,
 /// not at every commit: a power loss may take the last commits back, never leave a damaged file (SQLite's WAL
 /// guarantee), and the files then give the state again (UIDs handed out since the last checkpoint may be handed out
-/// anew for the same messages, which a client sees only if it fetched in that window). The page cache is 16 MiB, so
+/// anew for the same messages, which a client sees only if it fetched in that window). The page cache may grow to 32 MiB, so
 /// that a first scan's commit of 100,000 rows does not spill pages mid-transaction.</remarks>
 internal static class SqliteIndexFile
 {
@@ -24,7 +24,7 @@ internal static class SqliteIndexFile
         db.Open();
         try
         {
-            Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-16384;");
+            Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA cache_size=-32768;");
             Exec(db, schema);
             return db;
         }

@@ -135,7 +135,8 @@ internal sealed partial class MaildirFolder : IDisposable
         {
             var info = new MessageInfo(row.Uid, row.Flags, SplitKeywords(row.Keywords), row.ModSeq, row.Size,
                 DateTimeOffset.FromUnixTimeSeconds(row.InternalDate)) { Key = row.Base, Estimated = row.Estimated };
-            string other = row.Rel.StartsWith("cur/", StringComparison.Ordinal) ? MaildirName.Parse(row.Rel[4..]).Other : "";
+            string other = "";
+            if (row.Rel.StartsWith("cur/", StringComparison.Ordinal)) MaildirName.FlagsOf(row.Rel.AsSpan(4), out other);
             var e = new Entry(info, row.Rel, other);
             _byBase[row.Base] = e;
             _byUid[row.Uid] = e;

@@ -126,6 +126,30 @@ public sealed class MaildirCacheTests : IDisposable
         Assert.Equal([false, false, true], again.Messages.Select(m => m.Estimated));
     }
 
+    [Theory]
+    [InlineData("1.a:2,FRS", MessageFlags.Flagged | MessageFlags.Answered | MessageFlags.Seen, "")]
+    [InlineData("1.a:2,aSb", MessageFlags.Seen, "ab")]
+    [InlineData("1.a:1,S", MessageFlags.None, "")]
+    [InlineData("1.a", MessageFlags.None, "")]
+    public void Flags_and_other_letters_come_from_the_name_without_a_base_string(string name, MessageFlags flags, string other)
+    {
+        Assert.Equal(flags, MaildirName.FlagsOf(name, out string rest));
+        Assert.Equal(other, rest);
+        Assert.Equal(("1.a", flags, other), MaildirName.Parse(name));
+    }
+
+    [Fact]
+    public async Task The_scan_lists_mail_files_only_not_dot_files_or_directories()
+    {
+        Drop("1.a", "Subject: a\n\nx\n");
+        File.WriteAllText(Path.Combine(Maildir, "cur", "2.b:2,S"), "Subject: b\n\ny\n");
+        File.WriteAllText(Path.Combine(Maildir, "new", ".hidden"), "x");
+        Directory.CreateDirectory(Path.Combine(Maildir, "cur", "sub:2,S"));
+        await using var box = await OpenAsync();
+        Assert.Equal([MessageFlags.None, MessageFlags.Seen], box.Messages.Select(m => m.Flags));
+        Assert.Equal(["1.a", "2.b"], box.Messages.Select(m => m.Key));
+    }
+
     [Fact]
     public async Task A_read_makes_estimated_records_exact_from_the_same_bytes_and_the_cache_write_keeps_them()
     {

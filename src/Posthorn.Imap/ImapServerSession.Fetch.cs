@@ -72,9 +72,10 @@ public sealed partial class ImapServerSession
     {
         var box = _box!;
         IReadOnlyList<MessageInfo> infos = batch.Select(i => box.Messages[i]).ToList();
-        if (exact) infos = await box.ResolveAsync(infos, _ct);
         var bytes = needsContent ? await box.ReadManyAsync(infos, _ct) : null;
         var structures = cached.Count > 0 ? await ImapMessageCache.GetAsync(box, infos, cached, _ct) : null;
+        // After the reads: a store that learns exact sizes from the bytes it read (Maildir) does not read them again.
+        if (exact) infos = await box.ResolveAsync(infos, _ct);
         var seenSet = new bool[batch.Count];
         if (setsSeen)
         {

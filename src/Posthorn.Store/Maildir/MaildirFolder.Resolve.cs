@@ -27,7 +27,7 @@ internal sealed partial class MaildirFolder
         {
             // Learned, not changed: no new modseq and no new Version (no session has anything to announce), but the
             // next snapshot carries the exact values.
-            _index.Commit(UidValidity, UidNext, HighestModSeq, resolved.Select(ToRow).ToList(), []);
+            _index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned(resolved).Select(ToRow).ToList(), []);
             _dataVersion = _index.DataVersion();
             _snapshot = null;
         }
@@ -50,6 +50,40 @@ internal sealed partial class MaildirFolder
             size = 0;
             date = default;
             return false;
+        }
+    }
+
+    /// <summary>The whole file at <paramref name="path"/> and its modification time (one open, one fstat).</summary>
+    public static byte[] ReadFile(string path, out DateTime modified)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        modified = File.GetLastWriteTimeUtc(handle);
+        long length = RandomAccess.GetLength(handle);
+        var data = new byte[length];
+        int done = 0;
+        while (done < data.Length)
+        {
+            int n = RandomAccess.Read(handle, data.AsSpan(done), done);
+            if (n == 0) break;
+            done += n;
+        }
+        return done == data.Length ? data : data[..done];
+    }
+
+    /// <summary>Makes estimated records exact from message contents a read already has (so that a FETCH of
+    /// ENVELOPE and RFC822.SIZE reads each file once): the CRLF size of the same bytes, the file's modification time.
+    /// The rows are written with the next index transaction of this folder (<see cref="WriteCache"/> or any commit).</summary>
+    public void Learn(IReadOnlyList<(uint Uid, byte[] Data, DateTime Modified)> read)
+    {
+        foreach (var (uid, data, modified) in read)
+        {
+            if (ByUid(uid) is not { Info.Estimated: true } e) continue;
+            byte previous = 0;
+            long size = MaildirName.TryVirtualSize(e.Info.Key, out long named) ? named : MaildirName.CrlfSize(data, ref previous);
+            var date = DateTimeOffset.FromUnixTimeSeconds(new DateTimeOffset(modified).ToUnixTimeSeconds());
+            e.Info = e.Info with { Size = size, InternalDate = date, Estimated = false };
+            _learned.Add(e);
+            _snapshot = null;
         }
     }
 }

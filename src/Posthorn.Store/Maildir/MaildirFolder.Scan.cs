@@ -1,3 +1,5 @@
+using System.IO.Enumeration;
+
 namespace Posthorn.Store.Maildir;
 
 /// <summary>Reconciling the index with the files: new files get UIDs, renamed files (mutt changing
@@ -20,12 +22,13 @@ internal sealed partial class MaildirFolder
         }
 
         var changed = new List<Entry>();
-        var added = new List<(string Base, string Rel)>();
+        var added = new List<(string Base, string Rel, MessageFlags Flags, string Other)>();
         foreach (var (baseName, rel) in found)
         {
             string current = moveNew ? MoveToCur(baseName, rel) : rel;
-            var (_, fileFlags, other) = current.StartsWith("cur/", StringComparison.Ordinal)
-                ? MaildirName.Parse(current[4..]) : (baseName, MessageFlags.None, "");
+            string other = "";
+            var fileFlags = current.StartsWith("cur/", StringComparison.Ordinal)
+                ? MaildirName.FlagsOf(current.AsSpan(4), out other) : MessageFlags.None;
             if (_byBase.TryGetValue(baseName, out var e))
             {
                 bool flagsDiffer = e.Info.Flags != fileFlags;
@@ -40,12 +43,12 @@ internal sealed partial class MaildirFolder
             }
             else
             {
-                added.Add((baseName, current));
+                added.Add((baseName, current, fileFlags, other));
             }
         }
         // New files get UIDs in delivery order, which the time at the start of their unique names gives.
         added.Sort((a, b) => MaildirNameOrder.Compare(a.Base, b.Base));
-        foreach (var (baseName, rel) in added)
+        foreach (var (baseName, rel, flags, other) in added)
         {
             // No message file is opened here (a first SELECT of 100,000 messages would read them all): the size and
             // date come from the name, or a stat when the name has no size, and stay estimates until a command needs
@@ -60,10 +63,9 @@ internal sealed partial class MaildirFolder
                 size = stat.Length;
                 date = new DateTimeOffset(stat.LastWriteTimeUtc);
             }
-            var flags = rel.StartsWith("cur/", StringComparison.Ordinal) ? MaildirName.Parse(rel[4..]).Flags : MessageFlags.None;
             var info = new MessageInfo(UidNext++, flags, [], NextModSeq(), size,
                 DateTimeOffset.FromUnixTimeSeconds(date.ToUnixTimeSeconds())) { Key = baseName, Estimated = true };
-            var e = new Entry(info, rel, rel.StartsWith("cur/", StringComparison.Ordinal) ? MaildirName.Parse(rel[4..]).Other : "");
+            var e = new Entry(info, rel, other);
             _byBase[baseName] = e;
             _byUid[info.Uid] = e;
             changed.Add(e);
@@ -81,16 +83,23 @@ internal sealed partial class MaildirFolder
 
     /// <summary>Lists new/ then cur/ (so a file moved from new/ to cur/ meanwhile is seen in cur/):
     /// base name → relative path. Names starting with "." are not mail (Maildir convention).</summary>
+    /// <remarks>Only what getdents(2) gives is read (name and type): no stat of an entry (attributes are not asked
+    /// for), and two strings per file, the relative path and the base name.</remarks>
     private Dictionary<string, string> List()
     {
-        var found = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var sub in new[] { "new", "cur" })
+        var found = new Dictionary<string, string>(_byBase.Count + 16, StringComparer.Ordinal);
+        var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false };
+        foreach (var prefix in new[] { "new/", "cur/" })
         {
-            foreach (var full in Directory.EnumerateFiles(System.IO.Path.Combine(Path, sub)))
+            var names = new FileSystemEnumerable<string>(System.IO.Path.Combine(Path, prefix[..3]),
+                (ref FileSystemEntry entry) => string.Concat(prefix, entry.FileName), options)
             {
-                string name = System.IO.Path.GetFileName(full);
-                if (name.StartsWith('.')) continue;
-                found[MaildirName.Parse(name).Base] = sub + "/" + name;
+                ShouldIncludePredicate = (ref FileSystemEntry entry) => !entry.FileName.StartsWith('.') && !entry.IsDirectory,
+            };
+            foreach (var rel in names)
+            {
+                int colon = rel.IndexOf(':', 4);
+                found[colon < 0 ? rel[4..] : rel[4..colon]] = rel;
             }
         }
         return found;

@@ -17,6 +17,8 @@ internal sealed partial class MaildirFolder : IDisposable
     private long _dataVersion = -1;
     private DateTime _newMtime, _curMtime;
     private MessageInfo[]? _snapshot;
+    /// <summary>Entries made exact by <see cref="Learn"/> whose rows are not yet written.</summary>
+    private readonly List<Entry> _learned = [];
 
     public MaildirFolder(string path, TimeProvider clock)
     {
@@ -111,6 +113,7 @@ internal sealed partial class MaildirFolder : IDisposable
         }
         _byBase.Clear();
         _byUid.Clear();
+        _learned.Clear();
         var (validity, next, modseq) = _index.ReadMeta();
         if (validity == 0)
         {
@@ -132,7 +135,8 @@ internal sealed partial class MaildirFolder : IDisposable
         {
             var info = new MessageInfo(row.Uid, row.Flags, SplitKeywords(row.Keywords), row.ModSeq, row.Size,
                 DateTimeOffset.FromUnixTimeSeconds(row.InternalDate)) { Key = row.Base, Estimated = row.Estimated };
-            string other = row.Rel.StartsWith("cur/", StringComparison.Ordinal) ? MaildirName.Parse(row.Rel[4..]).Other : "";
+            string other = "";
+            if (row.Rel.StartsWith("cur/", StringComparison.Ordinal)) MaildirName.FlagsOf(row.Rel.AsSpan(4), out other);
             var e = new Entry(info, row.Rel, other);
             _byBase[row.Base] = e;
             _byUid[row.Uid] = e;
@@ -155,7 +159,7 @@ internal sealed partial class MaildirFolder : IDisposable
     /// <summary>Persists the given entries (and removals) with the current meta values.</summary>
     public void Persist(IEnumerable<Entry> upserts, IEnumerable<uint> deletes)
     {
-        _index.Commit(UidValidity, UidNext, HighestModSeq, upserts.Select(ToRow).ToList(), deletes.ToList());
+        _index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned(upserts).Select(ToRow).ToList(), deletes.ToList());
         _dataVersion = _index.DataVersion();
         Changed();
     }
@@ -185,8 +189,30 @@ internal sealed partial class MaildirFolder : IDisposable
     }
 
     /// <summary>Keeps cached values of messages that are still in the folder.</summary>
-    public void WriteCache(IReadOnlyList<(MessageInfo Message, string Field, byte[] Value)> values) =>
-        _index.WriteCache(values.Where(v => _byUid.ContainsKey(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)));
+    public void WriteCache(IReadOnlyList<(MessageInfo Message, string Field, byte[] Value)> values)
+    {
+        var kept = values.Where(v => _byUid.ContainsKey(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)).ToList();
+        if (_learned.Count == 0)
+        {
+            _index.WriteCache(kept);
+            return;
+        }
+        // Exact sizes learned by the read that computed these values: one transaction for both.
+        _index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned([]).Select(ToRow).ToList(), [], kept);
+        _dataVersion = _index.DataVersion();
+    }
+
+    /// <summary><paramref name="upserts"/> and the learned entries not among them; the learned list is emptied.</summary>
+    private List<Entry> TakeLearned(IEnumerable<Entry> upserts)
+    {
+        var all = upserts.ToList();
+        if (_learned.Count == 0) return all;
+        var known = all.ToHashSet();
+        foreach (var e in _learned)
+            if (known.Add(e) && _byUid.TryGetValue(e.Info.Uid, out var current) && ReferenceEquals(current, e)) all.Add(e);
+        _learned.Clear();
+        return all;
+    }
 
     /// <summary>UIDs expunged after <paramref name="modSeq"/> (RFC 7162 §3.2.5.2), in UID order.</summary>
     public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq, _byUid.ContainsKey);

@@ -36,31 +36,15 @@ internal sealed class MaildirIndex : IDisposable
 
     public MaildirIndex(string folderPath)
     {
-        _db = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = Path.Combine(folderPath, FileName),
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-        }.ToString());
-        _db.Open();
-        try
-        {
-            Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-            Exec("""
-                CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
-                  flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
-                  internaldate INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS cache(field TEXT NOT NULL, uid INTEGER NOT NULL, value BLOB NOT NULL,
-                  PRIMARY KEY(field, uid)) WITHOUT ROWID;
-                """);
-        }
-        catch
-        {
-            _db.Dispose();
-            throw;
-        }
+        _db = SqliteIndexFile.Open(Path.Combine(folderPath, FileName), """
+            CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
+              flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
+              internaldate INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS cache(field TEXT NOT NULL, uid INTEGER NOT NULL, value BLOB NOT NULL,
+              PRIMARY KEY(field, uid)) WITHOUT ROWID;
+            """);
     }
 
     /// <summary>Opens the index of <paramref name="folderPath"/>; one SQLite finds damaged is discarded
@@ -214,7 +198,8 @@ internal sealed class MaildirIndex : IDisposable
 
     /// <summary>Writes a batch of changes in one transaction; deleted UIDs are remembered as expunged at
     /// <paramref name="highestModSeq"/> (the caller gives the expunge its own modseq first).</summary>
-    public void Commit(uint uidValidity, uint uidNext, ulong highestModSeq, IEnumerable<Row> upserts, IEnumerable<uint> deletes)
+    public void Commit(uint uidValidity, uint uidNext, ulong highestModSeq, IEnumerable<Row> upserts, IEnumerable<uint> deletes,
+        IReadOnlyList<(string Field, uint Uid, byte[] Value)>? cache = null)
     {
         using var tx = _db.BeginTransaction();
         using (var meta = _db.CreateCommand())
@@ -260,6 +245,7 @@ internal sealed class MaildirIndex : IDisposable
             }
             if (any) TrimExpunged(tx);
         }
+        if (cache is not null) InsertCache(cache, tx);
         tx.Commit();
     }
 
@@ -284,28 +270,58 @@ internal sealed class MaildirIndex : IDisposable
     }
 
     /// <summary>Stores cached values in one transaction; values of UIDs no longer in msg are skipped.</summary>
-    public void WriteCache(IEnumerable<(string Field, uint Uid, byte[] Value)> values)
+    public void WriteCache(IReadOnlyList<(string Field, uint Uid, byte[] Value)> values)
     {
         using var tx = _db.BeginTransaction();
-        using var cmd = _db.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = "INSERT OR REPLACE INTO cache(field, uid, value) SELECT $f, $u, $v WHERE EXISTS (SELECT 1 FROM msg WHERE uid = $u)";
-        var pf = cmd.Parameters.Add("$f", SqliteType.Text);
-        var pu = cmd.Parameters.Add("$u", SqliteType.Integer);
-        var pv = cmd.Parameters.Add("$v", SqliteType.Blob);
-        foreach (var (field, uid, value) in values)
-        {
-            pf.Value = field; pu.Value = (long)uid; pv.Value = value;
-            cmd.ExecuteNonQuery();
-        }
+        InsertCache(values, tx);
         tx.Commit();
     }
 
-    private void Exec(string sql)
+    /// <summary>Values of one UID that are next to each other in <paramref name="values"/> (a message's fields, as the
+    /// protocol layer computes them together) go in one statement, one per message.</summary>
+    private void InsertCache(IReadOnlyList<(string Field, uint Uid, byte[] Value)> values, SqliteTransaction tx)
     {
-        using var cmd = _db.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
+        const int most = 8;
+        var commands = new SqliteCommand?[most + 1];
+        try
+        {
+            for (int i = 0; i < values.Count;)
+            {
+                uint uid = values[i].Uid;
+                int n = 1;
+                while (n < most && i + n < values.Count && values[i + n].Uid == uid) n++;
+                var cmd = commands[n] ??= CacheInsert(n, tx);
+                cmd.Parameters[0].Value = (long)uid;
+                for (int k = 0; k < n; k++)
+                {
+                    cmd.Parameters[1 + 2 * k].Value = values[i + k].Field;
+                    cmd.Parameters[2 + 2 * k].Value = values[i + k].Value;
+                }
+                cmd.ExecuteNonQuery();
+                i += n;
+            }
+        }
+        finally
+        {
+            foreach (var c in commands) c?.Dispose();
+        }
+    }
+
+    /// <summary>INSERT of <paramref name="n"/> fields of one UID, skipped when the UID is not in msg.</summary>
+    private SqliteCommand CacheInsert(int n, SqliteTransaction tx)
+    {
+        var cmd = _db.CreateCommand();
+        cmd.Transaction = tx;
+        var rows = string.Join(", ", Enumerable.Range(0, n).Select(k => $"($f{k}, $v{k})"));
+        cmd.CommandText = $"INSERT OR REPLACE INTO cache(field, uid, value) SELECT column1, $u, column2 FROM (VALUES {rows}) "
+            + "WHERE EXISTS (SELECT 1 FROM msg WHERE uid = $u)";
+        cmd.Parameters.Add("$u", SqliteType.Integer);
+        for (int k = 0; k < n; k++)
+        {
+            cmd.Parameters.Add($"$f{k}", SqliteType.Text);
+            cmd.Parameters.Add($"$v{k}", SqliteType.Blob);
+        }
+        return cmd;
     }
 
     private object? Scalar(string sql)

@@ -8,8 +8,7 @@ internal sealed class MaildirMailbox : IMailbox
     private readonly MaildirStore _store;
     private readonly MaildirAccount _account;
     private readonly MaildirFolder _folder;
-    private readonly List<MessageInfo> _view = [];
-    private long _seenVersion = -1;
+    private readonly MailboxView _v = new();
     private bool _disposed;
 
     public MaildirMailbox(MaildirStore store, MaildirAccount account, MaildirFolder folder, string name, bool readOnly)
@@ -23,10 +22,10 @@ internal sealed class MaildirMailbox : IMailbox
 
     public string Name { get; }
     public bool ReadOnly { get; }
-    public uint UidValidity { get; private set; }
+    public uint UidValidity => _v.UidValidity;
     public uint UidNext { get; private set; }
     public ulong HighestModSeq { get; private set; }
-    public IReadOnlyList<MessageInfo> Messages => _view;
+    public IReadOnlyList<MessageInfo> Messages => _v.Items;
 
     private async ValueTask<T> LockedAsync<T>(Func<T> action, CancellationToken ct)
     {
@@ -48,66 +47,7 @@ internal sealed class MaildirMailbox : IMailbox
     {
         UidNext = _folder.UidNext;
         HighestModSeq = _folder.HighestModSeq;
-        if (UidValidity != _folder.UidValidity)
-        {
-            // The index was rebuilt: the old sequence numbers mean nothing any more (RFC 9051 §2.3.1.1).
-            UidValidity = _folder.UidValidity;
-            _view.Clear();
-            _seenVersion = -1;
-        }
-        if (_folder.Version == _seenVersion) return new MailboxChanges([], _view.Count, false, []);
-        var snap = _folder.Snapshot;
-        if (_view.Count == 0)
-        {
-            // A new view (SELECT): the folder's records as they are, nothing to compare.
-            _view.AddRange(snap);
-            _seenVersion = _folder.Version;
-            return new MailboxChanges([], _view.Count, _view.Count > 0, []);
-        }
-        int oldCount = _view.Count;
-        var expunged = new List<int>();
-        var expungedUids = new List<uint>();
-        bool heldBack = false;
-        // Both lists are in UID order: walk them together.
-        var merged = new List<MessageInfo>(snap.Length);
-        var changedUids = new HashSet<uint>();
-        int j = 0;
-        for (int i = 0; i < _view.Count; i++)
-        {
-            var v = _view[i];
-            while (j < snap.Length && snap[j].Uid < v.Uid) j++;
-            if (j < snap.Length && snap[j].Uid == v.Uid)
-            {
-                if (snap[j].ModSeq != v.ModSeq) changedUids.Add(v.Uid);
-                merged.Add(snap[j]);
-                j++;
-            }
-            else if (allowExpunge)
-            {
-                expunged.Add(i + 1);
-                expungedUids.Add(v.Uid);
-            }
-            else
-            {
-                heldBack = true;
-                merged.Add(v);
-            }
-        }
-        uint lastUid = _view.Count > 0 ? _view[^1].Uid : 0;
-        foreach (var m in snap)
-            if (m.Uid > lastUid) merged.Add(m);
-        // EXPUNGE responses go out highest first, so each number is still the one the client knows.
-        expunged.Reverse();
-        _view.Clear();
-        _view.AddRange(merged);
-        var flagsChanged = new List<int>();
-        for (int i = 0; i < _view.Count; i++)
-            if (changedUids.Contains(_view[i].Uid)) flagsChanged.Add(i);
-        if (!heldBack) _seenVersion = _folder.Version;
-        return new MailboxChanges(expunged, _view.Count, _view.Count != oldCount || expunged.Count > 0, flagsChanged)
-        {
-            ExpungedUids = expungedUids,
-        };
+        return _v.Sync(_folder.UidValidity, _folder.Version, () => _folder.Snapshot, allowExpunge);
     }
 
     /// <summary>Estimated records (a scan takes size and date from the file name) made exact, once per message; the
@@ -130,27 +70,12 @@ internal sealed class MaildirMailbox : IMailbox
                     continue;
                 }
                 result[i] = m with { Size = x.Size, InternalDate = x.InternalDate, Estimated = false };
-                int at = IndexOfUid(m.Uid);
-                if (at >= 0 && _view[at].Estimated)
-                    _view[at] = _view[at] with { Size = x.Size, InternalDate = x.InternalDate, Estimated = false };
+                int at = _v.IndexOfUid(m.Uid);
+                if (at >= 0 && _v.Items[at].Estimated)
+                    _v.Items[at] = _v.Items[at] with { Size = x.Size, InternalDate = x.InternalDate, Estimated = false };
             }
             return result;
         }, ct);
-    }
-
-    /// <summary>The view index of <paramref name="uid"/> (the view is in UID order), or -1.</summary>
-    private int IndexOfUid(uint uid)
-    {
-        int lo = 0, hi = _view.Count - 1;
-        while (lo <= hi)
-        {
-            int mid = lo + (hi - lo) / 2;
-            uint u = _view[mid].Uid;
-            if (u == uid) return mid;
-            if (u < uid) lo = mid + 1;
-            else hi = mid - 1;
-        }
-        return -1;
     }
 
     public ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct) =>
@@ -165,6 +90,7 @@ internal sealed class MaildirMailbox : IMailbox
     public async ValueTask<IReadOnlyList<byte[]?>> ReadManyAsync(IReadOnlyList<MessageInfo> messages, CancellationToken ct)
     {
         var result = new byte[]?[messages.Count];
+        var modified = new DateTime[messages.Count];
         string?[] paths = await PathsAsync(messages, sync: false, ct);
         List<int>? retry = null;
         for (int i = 0; i < paths.Length; i++)
@@ -172,29 +98,51 @@ internal sealed class MaildirMailbox : IMailbox
             if (paths[i] is not { } path) continue;
             try
             {
-                result[i] = File.ReadAllBytes(path);
+                result[i] = MaildirFolder.ReadFile(path, out modified[i]);
             }
             catch (FileNotFoundException)
             {
                 (retry ??= []).Add(i);
             }
         }
-        if (retry is null) return result;
-        // Renamed by mutt or another session between lookup and open: a sync finds where it went.
-        string?[] again = await PathsAsync(retry.Select(i => messages[i]).ToList(), sync: true, ct);
-        for (int k = 0; k < retry.Count; k++)
+        if (retry is not null)
         {
-            if (again[k] is not { } path) continue;
-            try
+            // Renamed by mutt or another session between lookup and open: a sync finds where it went.
+            string?[] again = await PathsAsync(retry.Select(i => messages[i]).ToList(), sync: true, ct);
+            for (int k = 0; k < retry.Count; k++)
             {
-                result[retry[k]] = File.ReadAllBytes(path);
-            }
-            catch (FileNotFoundException)
-            {
-                // Gone for good (expunged by another program): null, as for an unknown UID.
+                if (again[k] is not { } path) continue;
+                try
+                {
+                    result[retry[k]] = MaildirFolder.ReadFile(path, out modified[retry[k]]);
+                }
+                catch (FileNotFoundException)
+                {
+                    // Gone for good (expunged by another program): null, as for an unknown UID.
+                }
             }
         }
+        await LearnAsync(messages, result, modified, ct);
         return result;
+    }
+
+    /// <summary>Estimated records among <paramref name="messages"/> made exact from the bytes just read (no second read
+    /// when the same command wants RFC822.SIZE); the view takes them at the next <see cref="ResolveAsync"/>.</summary>
+    private async ValueTask LearnAsync(IReadOnlyList<MessageInfo> messages, byte[]?[] data, DateTime[] modified, CancellationToken ct)
+    {
+        List<(uint, byte[], DateTime)>? read = null;
+        for (int i = 0; i < messages.Count; i++)
+            if (messages[i].Estimated && data[i] is { } bytes) (read ??= []).Add((messages[i].Uid, bytes, modified[i]));
+        if (read is null) return;
+        await _folder.Lock.WaitAsync(ct);
+        try
+        {
+            _folder.Learn(read);
+        }
+        finally
+        {
+            _folder.Lock.Release();
+        }
     }
 
     private async ValueTask<string?[]> PathsAsync(IReadOnlyList<MessageInfo> messages, bool sync, CancellationToken ct)
@@ -249,27 +197,16 @@ internal sealed class MaildirMailbox : IMailbox
             var changed = new List<MaildirFolder.Entry>();
             foreach (int i in indexes)
             {
-                if (_folder.ByUid(_view[i].Uid) is not { } e) continue;
+                if (_folder.ByUid(_v.Items[i].Uid) is not { } e) continue;
                 var info = e.Info;
-                var newFlags = operation switch
-                {
-                    FlagOperation.Add => info.Flags | flags,
-                    FlagOperation.Remove => info.Flags & ~flags,
-                    _ => flags,
-                };
-                var kw = operation switch
-                {
-                    FlagOperation.Add => info.Keywords.Union(keywords, StringComparer.OrdinalIgnoreCase).ToList(),
-                    FlagOperation.Remove => info.Keywords.Where(k => !keywords.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList(),
-                    _ => keywords.Distinct(StringComparer.OrdinalIgnoreCase).ToList(),
-                };
+                var (newFlags, kw) = MailboxView.Apply(info, operation, flags, keywords);
                 if (newFlags != info.Flags || !kw.SequenceEqual(info.Keywords))
                 {
                     if (!_folder.RenameForFlags(e, newFlags)) continue;
                     e.Info = info with { Flags = newFlags, Keywords = kw, ModSeq = _folder.NextModSeq() };
                     changed.Add(e);
                 }
-                _view[i] = e.Info;
+                _v.Items[i] = e.Info;
                 result.Add((i, e.Info));
             }
             if (changed.Count > 0) _folder.Persist(changed, []);
@@ -282,16 +219,16 @@ internal sealed class MaildirMailbox : IMailbox
         {
             var gone = new List<MaildirFolder.Entry>();
             var seqs = new List<int>();
-            for (int i = _view.Count - 1; i >= 0; i--)
+            for (int i = _v.Items.Count - 1; i >= 0; i--)
             {
-                uint uid = _view[i].Uid;
+                uint uid = _v.Items[i].Uid;
                 if (uids is not null && !uids.Contains(uid)) continue;
                 var e = _folder.ByUid(uid);
                 if (e is null || !e.Info.Flags.HasFlag(MessageFlags.Deleted)) continue;
                 File.Delete(_folder.FullPath(e));
                 gone.Add(e);
                 seqs.Add(i + 1);
-                _view.RemoveAt(i);
+                _v.Items.RemoveAt(i);
             }
             _folder.Remove(gone);
             HighestModSeq = _folder.HighestModSeq;
@@ -305,7 +242,7 @@ internal sealed class MaildirMailbox : IMailbox
             return (null, new StoreError("TRYCREATE", $"Mailbox doesn't exist: {target}"));
         var sources = await LockedAsync(() =>
         {
-            var entries = indexes.Select(i => _folder.ByUid(_view[i].Uid)).OfType<MaildirFolder.Entry>().ToList();
+            var entries = indexes.Select(i => _folder.ByUid(_v.Items[i].Uid)).OfType<MaildirFolder.Entry>().ToList();
             // The copy keeps the exact size and INTERNALDATE (RFC 9051 §6.4.7), not the scan's estimates.
             _folder.Resolve(entries.Select(e => e.Info).ToList());
             return entries.Select(e => (e.Info, Path: _folder.FullPath(e))).ToList();
@@ -331,12 +268,12 @@ internal sealed class MaildirMailbox : IMailbox
             {
                 var gone = new List<MaildirFolder.Entry>();
                 var seqs = new List<int>();
-                for (int i = _view.Count - 1; i >= 0; i--)
+                for (int i = _v.Items.Count - 1; i >= 0; i--)
                 {
-                    if (!moved.Contains(_view[i].Uid)) continue;
-                    if (_folder.ByUid(_view[i].Uid) is { } e) gone.Add(e);
+                    if (!moved.Contains(_v.Items[i].Uid)) continue;
+                    if (_folder.ByUid(_v.Items[i].Uid) is { } e) gone.Add(e);
                     seqs.Add(i + 1);
-                    _view.RemoveAt(i);
+                    _v.Items.RemoveAt(i);
                 }
                 _folder.Remove(gone);
                 return seqs;

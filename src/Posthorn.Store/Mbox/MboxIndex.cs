@@ -22,15 +22,7 @@ internal sealed class MboxIndex : IDisposable
     public MboxIndex(string file)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        _db = new SqliteConnection(new SqliteConnectionStringBuilder
-        {
-            DataSource = file,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Pooling = false,
-        }.ToString());
-        _db.Open();
-        Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;");
-        Exec("""
+        _db = SqliteIndexFile.Open(file, """
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, key TEXT NOT NULL, offset INTEGER NOT NULL,
               end INTEGER NOT NULL, flags INTEGER NOT NULL, fileflags INTEGER NOT NULL, old INTEGER NOT NULL,
@@ -147,13 +139,7 @@ internal sealed class MboxIndex : IDisposable
         tx.Commit();
     }
 
-    private void Exec(string sql, SqliteTransaction? tx = null)
-    {
-        using var cmd = _db.CreateCommand();
-        cmd.Transaction = tx;
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
+    private void Exec(string sql, SqliteTransaction? tx = null) => SqliteIndexFile.Exec(_db, sql, tx);
 
     public void Dispose() => _db.Dispose();
 }

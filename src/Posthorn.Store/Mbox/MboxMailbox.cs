@@ -7,16 +7,15 @@ namespace Posthorn.Store.Mbox;
 /// mbox syncs), so that mutt sees them.</remarks>
 internal sealed class MboxMailbox(MboxInboxStore store, MboxInboxAccount account, MboxFolder folder, bool readOnly) : IMailbox
 {
-    private readonly List<MessageInfo> _view = [];
-    private long _seenVersion = -1;
+    private readonly MailboxView _v = new();
     private bool _disposed;
 
     public string Name => "INBOX";
     public bool ReadOnly { get; } = readOnly;
-    public uint UidValidity { get; private set; }
+    public uint UidValidity => _v.UidValidity;
     public uint UidNext { get; private set; }
     public ulong HighestModSeq { get; private set; }
-    public IReadOnlyList<MessageInfo> Messages => _view;
+    public IReadOnlyList<MessageInfo> Messages => _v.Items;
 
     private ValueTask<T> LockedAsync<T>(Func<T> action, CancellationToken ct) => store.WithFolderAsync(folder, action, ct);
 
@@ -26,58 +25,8 @@ internal sealed class MboxMailbox(MboxInboxStore store, MboxInboxAccount account
     {
         UidNext = folder.UidNext;
         HighestModSeq = folder.HighestModSeq;
-        if (UidValidity != folder.UidValidity)
-        {
-            // The mbox could not be matched to the index: old sequence numbers mean nothing any more.
-            UidValidity = folder.UidValidity;
-            _view.Clear();
-            _seenVersion = -1;
-        }
-        if (folder.Version == _seenVersion) return new MailboxChanges([], _view.Count, false, []);
-        var snap = folder.Snapshot;
-        int oldCount = _view.Count;
-        var expunged = new List<int>();
-        var expungedUids = new List<uint>();
-        bool heldBack = false;
-        var merged = new List<MessageInfo>(snap.Length);
-        var changedUids = new HashSet<uint>();
-        int j = 0;
-        for (int i = 0; i < _view.Count; i++)
-        {
-            var v = _view[i];
-            while (j < snap.Length && snap[j].Uid < v.Uid) j++;
-            if (j < snap.Length && snap[j].Uid == v.Uid)
-            {
-                if (snap[j].ModSeq != v.ModSeq) changedUids.Add(v.Uid);
-                merged.Add(snap[j]);
-                j++;
-            }
-            else if (allowExpunge)
-            {
-                expunged.Add(i + 1);
-                expungedUids.Add(v.Uid);
-            }
-            else
-            {
-                heldBack = true;
-                merged.Add(v);
-            }
-        }
-        uint lastUid = _view.Count > 0 ? _view[^1].Uid : 0;
-        foreach (var m in snap)
-            if (m.Uid > lastUid) merged.Add(m);
-        // EXPUNGE responses go out highest first, so each number is still the one the client knows.
-        expunged.Reverse();
-        _view.Clear();
-        _view.AddRange(merged);
-        var flagsChanged = new List<int>();
-        for (int i = 0; i < _view.Count; i++)
-            if (changedUids.Contains(_view[i].Uid)) flagsChanged.Add(i);
-        if (!heldBack) _seenVersion = folder.Version;
-        return new MailboxChanges(expunged, _view.Count, _view.Count != oldCount || expunged.Count > 0, flagsChanged)
-        {
-            ExpungedUids = expungedUids,
-        };
+        // A new UIDVALIDITY here means the mbox could not be matched to the index.
+        return _v.Sync(folder.UidValidity, folder.Version, () => folder.Snapshot, allowExpunge);
     }
 
     public ValueTask<IReadOnlyList<uint>> ExpungedSinceAsync(ulong modSeq, CancellationToken ct) =>
@@ -93,22 +42,11 @@ internal sealed class MboxMailbox(MboxInboxStore store, MboxInboxAccount account
             var result = new List<(int, MessageInfo)>();
             foreach (int i in indexes)
             {
-                if (folder.ByUid(_view[i].Uid) is not { } e) continue;
+                if (folder.ByUid(_v.Items[i].Uid) is not { } e) continue;
                 var info = e.Info;
-                var newFlags = operation switch
-                {
-                    FlagOperation.Add => info.Flags | flags,
-                    FlagOperation.Remove => info.Flags & ~flags,
-                    _ => flags,
-                };
-                var kw = operation switch
-                {
-                    FlagOperation.Add => info.Keywords.Union(keywords, StringComparer.OrdinalIgnoreCase).ToList(),
-                    FlagOperation.Remove => info.Keywords.Where(k => !keywords.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList(),
-                    _ => keywords.Distinct(StringComparer.OrdinalIgnoreCase).ToList(),
-                };
+                var (newFlags, kw) = MailboxView.Apply(info, operation, flags, keywords);
                 if (newFlags != info.Flags || !kw.SequenceEqual(info.Keywords)) folder.SetFlags(e, newFlags, kw);
-                _view[i] = e.Info;
+                _v.Items[i] = e.Info;
                 result.Add((i, e.Info));
             }
             HighestModSeq = folder.HighestModSeq;
@@ -122,7 +60,7 @@ internal sealed class MboxMailbox(MboxInboxStore store, MboxInboxAccount account
     private List<int> Expunge(IReadOnlySet<uint>? uids, CancellationToken ct)
     {
         var remove = new HashSet<uint>();
-        foreach (var m in _view)
+        foreach (var m in _v.Items)
         {
             if (uids is not null && !uids.Contains(m.Uid)) continue;
             if (folder.ByUid(m.Uid) is { } e && e.Info.Flags.HasFlag(MessageFlags.Deleted)) remove.Add(m.Uid);
@@ -130,11 +68,11 @@ internal sealed class MboxMailbox(MboxInboxStore store, MboxInboxAccount account
         if (remove.Count == 0) return [];
         folder.Rewrite(remove, ct);
         var seqs = new List<int>();
-        for (int i = _view.Count - 1; i >= 0; i--)
+        for (int i = _v.Items.Count - 1; i >= 0; i--)
         {
-            if (!remove.Contains(_view[i].Uid) || folder.ByUid(_view[i].Uid) is not null) continue;
+            if (!remove.Contains(_v.Items[i].Uid) || folder.ByUid(_v.Items[i].Uid) is not null) continue;
             seqs.Add(i + 1);
-            _view.RemoveAt(i);
+            _v.Items.RemoveAt(i);
         }
         HighestModSeq = folder.HighestModSeq;
         return seqs;
@@ -144,7 +82,7 @@ internal sealed class MboxMailbox(MboxInboxStore store, MboxInboxAccount account
         bool move, CancellationToken ct)
     {
         if (!account.Exists(target)) return (null, new StoreError("TRYCREATE", $"Mailbox doesn't exist: {target}"));
-        var sources = indexes.Select(i => _view[i]).ToList();
+        var sources = indexes.Select(i => _v.Items[i]).ToList();
         var source = new List<uint>();
         var copies = new List<uint>();
         uint validity = 0;

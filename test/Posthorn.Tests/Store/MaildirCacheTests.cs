@@ -126,6 +126,60 @@ public sealed class MaildirCacheTests : IDisposable
         Assert.Equal([false, false, true], again.Messages.Select(m => m.Estimated));
     }
 
+    [Theory]
+    [InlineData("1.a:2,FRS", MessageFlags.Flagged | MessageFlags.Answered | MessageFlags.Seen, "")]
+    [InlineData("1.a:2,aSb", MessageFlags.Seen, "ab")]
+    [InlineData("1.a:1,S", MessageFlags.None, "")]
+    [InlineData("1.a", MessageFlags.None, "")]
+    public void Flags_and_other_letters_come_from_the_name_without_a_base_string(string name, MessageFlags flags, string other)
+    {
+        Assert.Equal(flags, MaildirName.FlagsOf(name, out string rest));
+        Assert.Equal(other, rest);
+        Assert.Equal(("1.a", flags, other), MaildirName.Parse(name));
+    }
+
+    [Fact]
+    public async Task The_scan_lists_mail_files_only_not_dot_files_or_directories()
+    {
+        Drop("1.a", "Subject: a\n\nx\n");
+        File.WriteAllText(Path.Combine(Maildir, "cur", "2.b:2,S"), "Subject: b\n\ny\n");
+        File.WriteAllText(Path.Combine(Maildir, "new", ".hidden"), "x");
+        Directory.CreateDirectory(Path.Combine(Maildir, "cur", "sub:2,S"));
+        await using var box = await OpenAsync();
+        Assert.Equal([MessageFlags.None, MessageFlags.Seen], box.Messages.Select(m => m.Flags));
+        Assert.Equal(["1.a", "2.b"], box.Messages.Select(m => m.Key));
+    }
+
+    [Fact]
+    public async Task A_read_makes_estimated_records_exact_from_the_same_bytes_and_the_cache_write_keeps_them()
+    {
+        Drop("1000000000.a,S=3", "Subject: a\n\nx\n");
+        Drop("1000000001.b,S=3", "Subject: b\r\n\r\nyy\n");
+        var date = new DateTime(2021, 5, 6, 7, 8, 9, DateTimeKind.Utc);
+        foreach (var f in Directory.GetFiles(Path.Combine(Maildir, "new"))) File.SetLastWriteTimeUtc(f, date);
+        await using (var box = await OpenAsync())
+        {
+            var read = await box.ReadManyAsync(box.Messages, default);
+            Assert.Equal("Subject: a\n\nx\n", Encoding.ASCII.GetString(read[0]!));
+            // The files are gone now: exact values can only come from the read above, not from a second one.
+            foreach (var f in Directory.GetFiles(Path.Combine(Maildir, "new"))) File.Delete(f);
+            var exact = await box.ResolveAsync(box.Messages, default);
+            Assert.Equal([17L, 18L], exact.Select(m => m.Size));
+            Assert.All(exact, m => Assert.False(m.Estimated));
+            Assert.All(exact, m => Assert.Equal(new DateTimeOffset(date), m.InternalDate));
+            Assert.Equal(exact, box.Messages);
+            await box.SetCachedAsync([(box.Messages[0], "f", B("one")), (box.Messages[0], "g", B("one-g")),
+                (box.Messages[1], "f", B("two"))], default);
+        }
+        // The cache write carried the learned rows (read straight from the index: a scan would expunge the deleted files).
+        using var index = new MaildirIndex(Maildir);
+        var rows = index.ReadAll();
+        Assert.Equal([17L, 18L], rows.Select(r => r.Size));
+        Assert.All(rows, r => Assert.False(r.Estimated));
+        Assert.Equal(["one", "two"], index.ReadCache("f", [1, 2]).OrderBy(kv => kv.Key).Select(kv => Encoding.ASCII.GetString(kv.Value)));
+        Assert.Equal("one-g", Encoding.ASCII.GetString(index.ReadCache("g", [1])[1]));
+    }
+
     [Fact]
     public async Task An_idle_folder_kept_loaded_still_sees_deliveries_index_loss_and_a_recreated_mailbox()
     {

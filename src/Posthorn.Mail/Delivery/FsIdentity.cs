@@ -24,43 +24,99 @@ internal static class FsIdentity
         // A daemon that dropped to mail_owner keeps root as its saved id: this thread alone
         // becomes root again for the delivery, and lowers itself before the next work item.
         var lowered = ThreadCredentials.RaiseToSavedRoot();
+        (t_homeGroups, t_inWorkItem) = (null, true);   // the groups are read again once per work item
         try { return work(); }
-        finally { if (lowered is { } to) ThreadCredentials.Lower(to); }
+        finally
+        {
+            (t_homeGroups, t_inWorkItem) = (null, false);
+            if (lowered is { } to) ThreadCredentials.Lower(to);
+        }
     });
 
+    /// <summary>The identity the calling thread is switched to inside a <see cref="Become"/> scope; null at home
+    /// (the daemon's own). Mirrors the kernel's per-thread credentials, so it is per thread by necessity.</summary>
+    [ThreadStatic] private static Identity? t_current;
+
+    /// <summary>The thread's own supplementary groups, read at the first switch of a work item.</summary>
+    [ThreadStatic] private static uint[]? t_homeGroups;
+
+    /// <summary>True while the thread runs a <see cref="RunOnDedicatedThreadAsync{T}"/> work item.</summary>
+    [ThreadStatic] private static bool t_inWorkItem;
+
+    /// <summary>A filesystem identity: fsuid, fsgid and the single supplementary group gid.</summary>
+    private readonly record struct Identity(uint Uid, uint Gid);
+
+    /// <summary>The identity the calling thread holds inside <see cref="Become"/> scopes (null: the daemon's own);
+    /// for tests.</summary>
+    internal static (uint Uid, uint Gid)? Current => t_current is { } c ? (c.Uid, c.Gid) : null;
+
     /// <summary>Switches the calling (dedicated) thread to <paramref name="uid"/>/<paramref name="gid"/>
-    /// until the returned scope is disposed. A no-op when the process is not root.</summary>
+    /// until the returned scope is disposed, which returns it to the identity it had before. A no-op when the
+    /// process is not root, and when the thread already is that identity (a scope inside a scope for the same
+    /// user, e.g. a .forward read during the expansion of another .forward of that user): no system call.</summary>
     /// <exception cref="DeliveryIOException">the switch did not take effect.</exception>
     public static IDisposable Become(uint uid, uint gid)
     {
         if (!LibC.IsRoot) return NoSwitch.Instance;
         if (Thread.CurrentThread.IsThreadPoolThread)
             throw new InvalidOperationException("filesystem identity may only change on a dedicated thread");
-        int count = LibC.getgroups(0, null);
-        var saved = new uint[Math.Max(count, 0)];
-        if (count > 0) LibC.getgroups(count, saved);
-        uint savedGid = LibC.getegid();
-        var scope = new Scope(saved, savedGid);
-        if (!LibC.SetThreadGroups([gid]))
-            throw new DeliveryIOException(LibC.Errno, "cannot set supplementary groups");
-        LibC.setfsgid(gid);
-        LibC.setfsuid(uid);
-        // setfsuid returns the previous value and cannot report failure; ask for an invalid id to read it back.
-        if ((uint)LibC.setfsuid(uint.MaxValue) != uid || (uint)LibC.setfsgid(uint.MaxValue) != gid)
-        {
-            scope.Dispose();
-            throw new DeliveryIOException(LibC.EPERM, "cannot switch file system identity");
-        }
+        var to = new Identity(uid, gid);
+        var previous = t_current;
+        if (previous == to) return NoSwitch.Instance;
+        var scope = previous is null ? new Scope(null, HomeGroups(), LibC.getegid()) : new Scope(previous, [], 0);
+        Switch(to, scope);
         return scope;
     }
 
-    private sealed class Scope(uint[] groups, uint gid) : IDisposable
+    /// <summary>The thread's own groups, read with getgroups(2) at the first switch of a delivery work item and
+    /// kept until it ends (outside a work item: read at every switch).</summary>
+    private static uint[] HomeGroups()
+    {
+        if (t_homeGroups is { } cached) return cached;
+        int count = LibC.getgroups(0, null);
+        var groups = new uint[Math.Max(count, 0)];
+        if (count > 0) LibC.getgroups(count, groups);
+        if (t_inWorkItem) t_homeGroups = groups;
+        return groups;
+    }
+
+    private static void Switch(Identity to, Scope undo)
+    {
+        if (!LibC.SetThreadGroups([to.Gid]))
+        {
+            int errno = LibC.Errno;
+            undo.Dispose();
+            throw new DeliveryIOException(errno, "cannot set supplementary groups");
+        }
+        LibC.setfsgid(to.Gid);
+        LibC.setfsuid(to.Uid);
+        t_current = to;
+        // setfsuid returns the previous value and cannot report failure; ask for an invalid id to read it back.
+        if ((uint)LibC.setfsuid(uint.MaxValue) != to.Uid || (uint)LibC.setfsgid(uint.MaxValue) != to.Gid)
+        {
+            undo.Dispose();
+            throw new DeliveryIOException(LibC.EPERM, "cannot switch file system identity");
+        }
+    }
+
+    /// <summary>Returns the thread to the identity before the scope: the daemon's own, or the enclosing scope's user.</summary>
+    private sealed class Scope(Identity? previous, uint[] homeGroups, uint homeGid) : IDisposable
     {
         public void Dispose()
         {
-            LibC.setfsuid(0);
-            LibC.setfsgid(gid);
-            LibC.SetThreadGroups(groups);
+            if (previous is { } p)
+            {
+                LibC.SetThreadGroups([p.Gid]);
+                LibC.setfsgid(p.Gid);
+                LibC.setfsuid(p.Uid);
+            }
+            else
+            {
+                LibC.setfsuid(0);
+                LibC.setfsgid(homeGid);
+                LibC.SetThreadGroups(homeGroups);
+            }
+            t_current = previous;
         }
     }
 

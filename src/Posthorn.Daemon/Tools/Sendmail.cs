@@ -182,10 +182,11 @@ public static partial class Sendmail
             attributes);
         try
         {
-            // DEVIATION: Postfix's sendmail stops when the queue does not exist yet; a queue that nobody has made
-            // (a new configuration directory of one's own, before the first start) is made here, as the daemon makes
-            // it at start. Where the user may not create it, the error below says so.
-            if (!Directory.Exists(dir.Root)) dir.EnsureCreated();
+            // DEVIATION: Postfix's sendmail stops when the queue does not exist yet; a queue, or a part of one, that
+            // nobody has made (a new configuration directory of one's own, before the first start) is made here, as
+            // the daemon makes it at start. Directories that exist are left as they are; where the user may not
+            // create one, the error below says so.
+            dir.EnsureCreated();
             await using var writer = QueueFileWriter.Create(dir, id, QueueName.Maildrop);
             await using (var input = ctx.OpenStdin())
             {

@@ -101,6 +101,7 @@ public sealed partial class MasterDaemon : IAsyncDisposable
         {
             _queue.EnsureCreated();
             if (!TryLock(err)) return 1;
+            _queue.RecycleSpentFiles();   // this process alone writes the queue's new files from now on
             BindListeners(_settings.Config);
             _startedAs = _settings.Config;   // inet_interfaces, inet_protocols: kept until a restart
             _droppedPrivileges = Privileges.IsRoot;

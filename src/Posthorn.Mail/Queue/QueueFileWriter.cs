@@ -16,13 +16,15 @@ public sealed class QueueFileWriter : IAsyncDisposable
 
     private readonly QueueDirectory _dir;
     private readonly string _tempPath;
+    private readonly bool _reused;   // a spent queue file (QueueDirectory.RecycleSpentFiles): its old tail is cut at the commit
     private FileStream? _file;
     private bool _committed;
     private GroupCommit.Request? _commit;   // handed to the group commit; the file stays open until it completes
 
-    private QueueFileWriter(QueueDirectory dir, QueueId id, QueueName target, string tempPath, FileStream file)
+    private QueueFileWriter(QueueDirectory dir, QueueId id, QueueName target, string tempPath, FileStream file, bool reused)
     {
         _dir = dir;
+        _reused = reused;
         Id = id;
         Target = target;
         _tempPath = tempPath;
@@ -44,16 +46,32 @@ public sealed class QueueFileWriter : IAsyncDisposable
     /// <exception cref="IOException">The queue is not writable (callers reply 451 4.3.0 / exit EX_TEMPFAIL).</exception>
     public static QueueFileWriter Create(QueueDirectory dir, QueueId id, QueueName target)
     {
-        string tempPath = Path.Combine(dir.TempDirectory, $"{id.Value}.{Guid.NewGuid():N}");
+        string? spent = dir.TakeSpentFile();
+        if (spent is not null)
+        {
+            try
+            {
+                return Start(dir, id, target, spent, FileMode.Open);
+            }
+            catch (IOException)
+            {
+                // Deleted behind the pool's back (postsuper, an administrator): a new file below.
+            }
+        }
+        return Start(dir, id, target, Path.Combine(dir.TempDirectory, $"{id.Value}.{Guid.NewGuid():N}"), FileMode.CreateNew);
+    }
+
+    private static QueueFileWriter Start(QueueDirectory dir, QueueId id, QueueName target, string tempPath, FileMode mode)
+    {
         var file = new FileStream(tempPath, new FileStreamOptions
         {
-            Mode = FileMode.CreateNew,
+            Mode = mode,
             Access = FileAccess.ReadWrite,
             // Not FileShare.None: .NET turns that into flock(LOCK_EX) on Linux, and the file stays open until the
             // group commit has published it, so qmgr's reader (flock LOCK_SH) would be refused a file that is
             // already in incoming/. The temporary name is unique: nobody else opens it before the rename.
             Share = FileShare.ReadWrite,
-            UnixCreateMode = FileMode0600,
+            UnixCreateMode = mode == FileMode.CreateNew ? FileMode0600 : null,
             BufferSize = 64 * 1024,
         });
         try
@@ -67,7 +85,7 @@ public sealed class QueueFileWriter : IAsyncDisposable
             File.Delete(tempPath);
             throw;
         }
-        return new QueueFileWriter(dir, id, target, tempPath, file);
+        return new QueueFileWriter(dir, id, target, tempPath, file, reused: mode == FileMode.Open);
     }
 
     /// <summary>Appends message content: whole lines, LF line ends, no dot-stuffing.</summary>
@@ -93,6 +111,7 @@ public sealed class QueueFileWriter : IAsyncDisposable
         byte[] records = QueueFileFormat.EncodeEnvelope(envelope);
         file.Write(records);
         file.Flush();
+        if (_reused) file.SetLength(file.Position);   // the rest of the spent message
         RandomAccess.Write(file.SafeFileHandle, QueueFileFormat.EncodeHeader(ContentLength, records.Length), 0);
 
         // The group commit (GroupCommit.cs) makes it durable with the files of other writers: fsync(2) of

@@ -63,12 +63,14 @@ internal static class MaildirFile
                 throw new MboxFile.Failure(e, $"create maildir file {target}: {LibC.StrError(e)}");
             }
             done = true;
-            // The rename is durable only once the directory is: fsync new/ (Postfix does the same when it can).
-            int dfd = LibC.Open(dir + "/new", LibC.O_RDONLY | LibC.O_DIRECTORY, 0, out _);
-            if (dfd >= 0)
+            // The rename is durable only once the directory is: fsync new/, shared with the deliveries that
+            // rename into it at the same time. A failure is not the delivery's: the file is there.
+            try
             {
-                LibC.fsync(dfd);
-                LibC.close(dfd);
+                Queue.DirectorySync.Shared(dir + "/new").SyncShared();
+            }
+            catch (IOException)
+            {
             }
             return target;
         }

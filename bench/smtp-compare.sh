@@ -25,8 +25,9 @@
 # BASELINE=path/to/another/posthorn adds a third server to every turn (same configuration, after Posthorn):
 # a before/after comparison of two builds measured under the same load; reported as "baseline".
 # Environment: COUNT_4K (default 2000), COUNT_100K (default 500), WARMUP (untimed messages sent to
-# each server before its measured loads, default 300), POSTHORN (a published posthorn
-# binary: skips the publish), SMTP_THROUGHPUT (path of smtp-throughput.sh), KEEP=1 keeps the temp dir.
+# each server before its measured loads, default 5000: the steady state of a daemon that has run a while),
+# POSTHORN (a published posthorn binary: skips the publish), SMTP_THROUGHPUT (path of smtp-throughput.sh),
+# KEEP=1 keeps the temp dir (otherwise it is set aside, not deleted: see set_aside in lib.sh).
 # Every daemon it starts is stopped on exit.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,7 +57,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-count_4k=${COUNT_4K:-2000} count_100k=${COUNT_100K:-500} warmup=${WARMUP:-300} lat_count=${LAT_COUNT:-1000}
+count_4k=${COUNT_4K:-2000} count_100k=${COUNT_100K:-500} warmup=${WARMUP:-5000} lat_count=${LAT_COUNT:-1000}
 [ "$(id -u)" = 0 ] || { echo "run as root (apt-get, useradd, delivery as phbench)" >&2; exit 2; }
 ulimit -n "$(ulimit -Hn)"
 
@@ -71,7 +72,7 @@ cleanup() {
   if [ -f "$pfconf/main.cf" ] && [ -f "$work/pfq/pid/master.pid" ]; then
     /usr/sbin/postfix -c "$pfconf" stop >/dev/null 2>&1 || /usr/sbin/postfix -c "$pfconf" abort >/dev/null 2>&1 || true
   fi
-  [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else set_aside "$work"; fi
 }
 trap cleanup EXIT
 
@@ -90,8 +91,9 @@ clear_maildir() { [ -d "$maildir" ] && mv "$maildir" "$work/old-maildir.$(( n_ol
 
 # run_loads NAME PORT: every load against one server; lines "NAME SESSIONS SIZE COUNT <throughput output>".
 # An untimed warm-up load comes first (WARMUP messages, 10 sessions, 4 KiB; WARMUP=0 skips it), for
-# both servers alike: without it the first measured load (1 session) pays Posthorn's JIT and tiered
-# compilation (a fresh daemon ran 1 x 4K x 300 at about half the rate of the same load right after).
+# both servers alike: without it the measured loads pay Posthorn's JIT and tiered compilation, which runs
+# for the first few thousand messages (perf: a third of the CPU still in the JIT after 1,000 messages, none
+# after 10,000). WARMUP=300 shows a freshly started daemon instead.
 run_loads() {
   local name=$1 port=$2 s size count out
   if [ "$warmup" -gt 0 ]; then

@@ -5,7 +5,7 @@
 #   bench/smtp-cpu.sh [--sessions "10 50"] [--count N] [--repeat R] [--strace|--perf] NAME=path/to/posthorn ...
 #
 # Each build in turn (R turns, builds alternating) gets a fresh daemon (127.0.0.1:2525, home_mailbox =
-# Maildir/ of the system user phbench), an untimed warm-up (WARMUP messages, default 300, 10 sessions),
+# Maildir/ of the system user phbench), an untimed warm-up (WARMUP messages, default 5000, 10 sessions),
 # then COUNT (default 2000) 4 KiB messages per session count with ../shared/bench/smtp-throughput.sh.
 # Per load it prints the daemon's CPU time (utime + stime of the daemon and its children from
 # /proc/PID/stat, sampled before the load and after the last message is in the Maildir) divided by the
@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#builds[@]} -gt 0 ] || { echo "name at least one build: NAME=path/to/posthorn" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run as root (delivery as phbench)" >&2; exit 2; }
-warmup=${WARMUP:-300}
+warmup=${WARMUP:-5000}
 ulimit -n "$(ulimit -Hn)"
 ensure_postfix
 work=$(mktemp -d /tmp/phcpu.XXXXXX); chmod 755 "$work"
@@ -47,7 +47,7 @@ ensure_user "$user" "$home"
 PH=
 cleanup() {
   [ -n "$PH" ] && posthorn_stop "$phconf"
-  [ -n "${KEEP:-}" ] && echo "kept $work" >&2 || rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then echo "kept $work" >&2; else set_aside "$work"; fi
 }
 trap cleanup EXIT
 PH=${builds[0]#*=}

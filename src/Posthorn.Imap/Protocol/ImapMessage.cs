@@ -32,18 +32,30 @@ public sealed partial class ImapMessage
     }
 
     /// <summary>RFC 9051 §2.1: lines end in CRLF on the wire; stored Maildir files use LF.</summary>
+    /// <remarks>Jumps from LF to LF with a vectorised search and copies the runs between them whole.</remarks>
     public static byte[] ToCrlf(byte[] raw)
     {
+        ReadOnlySpan<byte> span = raw;
         int bare = 0;
-        for (int i = 0; i < raw.Length; i++)
-            if (raw[i] == (byte)'\n' && (i == 0 || raw[i - 1] != (byte)'\r')) bare++;
+        for (int i = span.IndexOf((byte)'\n'); i >= 0;)
+        {
+            if (i == 0 || span[i - 1] != (byte)'\r') bare++;
+            int next = span[(i + 1)..].IndexOf((byte)'\n');
+            i = next < 0 ? -1 : i + 1 + next;
+        }
         if (bare == 0) return raw;
         var result = new byte[raw.Length + bare];
-        int o = 0;
-        for (int i = 0; i < raw.Length; i++)
+        int from = 0, o = 0;
+        while (from < span.Length)
         {
-            if (raw[i] == (byte)'\n' && (i == 0 || raw[i - 1] != (byte)'\r')) result[o++] = (byte)'\r';
-            result[o++] = raw[i];
+            int lf = span[from..].IndexOf((byte)'\n');
+            int end = lf < 0 ? span.Length : from + lf;   // the LF itself, or the end
+            span[from..end].CopyTo(result.AsSpan(o));
+            o += end - from;
+            if (lf < 0) break;
+            if (end == 0 || span[end - 1] != (byte)'\r') result[o++] = (byte)'\r';
+            result[o++] = (byte)'\n';
+            from = end + 1;
         }
         return result;
     }

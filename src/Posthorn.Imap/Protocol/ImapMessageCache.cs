@@ -54,11 +54,17 @@ internal static class ImapMessageCache
         foreach (var chunk in ReadChunks(missing, i => messages[i].Size))
         {
             var bytes = await box.ReadManyAsync(chunk.Select(i => messages[i]).ToList(), ct);
-            var store = new List<(MessageInfo, string, byte[])>(chunk.Count * 4);
+            // Parsing is pure CPU on octets already read: it runs on every core (a first FETCH ENVELOPE of a large
+            // mailbox parses every message), while the files were read on the user's own thread.
+            var parsed = new Dictionary<string, byte[]>?[chunk.Count];
+            Parallel.For(0, chunk.Count, new ParallelOptions { CancellationToken = ct }, k =>
+            {
+                if (bytes[k] is { } raw) parsed[k] = Compute(new ImapMessage(raw));
+            });
+            var store = new List<(MessageInfo, string, byte[])>(chunk.Count * 5);
             for (int k = 0; k < chunk.Count; k++)
             {
-                if (bytes[k] is not { } raw) continue;
-                var computed = Compute(new ImapMessage(raw));
+                if (parsed[k] is not { } computed) continue;
                 int i = chunk[k];
                 foreach (var (field, value) in computed) store.Add((messages[i], field, value));
                 result[i] = fields.Select(f => computed[f]).ToArray();

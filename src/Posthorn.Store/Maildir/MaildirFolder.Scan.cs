@@ -47,7 +47,7 @@ internal sealed partial class MaildirFolder
             }
         }
         // New files get UIDs in delivery order, which the time at the start of their unique names gives.
-        added.Sort((a, b) => MaildirNameOrder.Compare(a.Base, b.Base));
+        MaildirNameOrder.Sort(added, a => a.Base);
         foreach (var (baseName, rel, flags, other) in added)
         {
             // No message file is opened here (a first SELECT of 100,000 messages would read them all): the size and

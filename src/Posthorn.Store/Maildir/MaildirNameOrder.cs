@@ -8,13 +8,31 @@ namespace Posthorn.Store.Maildir;
 /// shapes fall back to an ordinal comparison, which keeps the order total and stable.</remarks>
 internal static class MaildirNameOrder
 {
-    public static int Compare(string a, string b)
+    public static int Compare(string a, string b) => Compare(KeyOf(a), KeyOf(b));
+
+    /// <summary>Sorts names in delivery order, each name parsed once (a first SELECT sorts 100,000 of them).</summary>
+    public static void Sort<T>(List<T> items, Func<T, string> name)
     {
-        var (secA, usecA) = Time(a);
-        var (secB, usecB) = Time(b);
-        if (secA is { } sa && secB is { } sb && sa != sb) return sa.CompareTo(sb);
-        if (secA is not null && secB is not null && usecA is { } ua && usecB is { } ub && ua != ub) return ua.CompareTo(ub);
-        return string.CompareOrdinal(a, b);
+        var keyed = new (Key Key, T Item)[items.Count];
+        for (int i = 0; i < keyed.Length; i++) keyed[i] = (KeyOf(name(items[i])), items[i]);
+        Array.Sort(keyed, (x, y) => Compare(x.Key, y.Key));
+        for (int i = 0; i < keyed.Length; i++) items[i] = keyed[i].Item;
+    }
+
+    /// <summary>A name with its leading time parsed.</summary>
+    public readonly record struct Key(string Name, long? Seconds, long? Micros);
+
+    public static Key KeyOf(string name)
+    {
+        var (seconds, micros) = Time(name);
+        return new Key(name, seconds, micros);
+    }
+
+    public static int Compare(Key a, Key b)
+    {
+        if (a.Seconds is { } sa && b.Seconds is { } sb && sa != sb) return sa.CompareTo(sb);
+        if (a.Seconds is not null && b.Seconds is not null && a.Micros is { } ua && b.Micros is { } ub && ua != ub) return ua.CompareTo(ub);
+        return string.CompareOrdinal(a.Name, b.Name);
     }
 
     /// <summary>The leading seconds and, when the next part is M&lt;digits&gt;, the microseconds.</summary>

@@ -34,4 +34,24 @@ public sealed class MaildirNameOrderTests
         Assert.True(MaildirNameOrder.Compare("x.M5", "x.M40") > 0);   // no leading seconds: ordinal
         Assert.Equal(0, MaildirNameOrder.Compare("1.M5P1", "1.M5P1"));
     }
+
+    [Fact]
+    public void Sorting_with_keys_parsed_once_gives_the_order_of_the_comparison()
+    {
+        var random = new Random(7);
+        var names = Enumerable.Range(0, 2000).Select(i => random.Next(4) switch
+        {
+            0 => $"{1764125990 + random.Next(5)}.M{random.Next(1000000)}P{random.Next(99)}Q{i}.host",
+            1 => $"{1764125990 + random.Next(5)}.P{random.Next(99)}Q{i}.host",
+            2 => $"{random.Next(100)}.M{random.Next(100)}.x{i}",
+            _ => $"odd-name-{random.Next(100)}-{i}",
+        }).ToList();
+        var expected = names.ToArray();
+        Array.Sort(expected, MaildirNameOrder.Compare);
+
+        var items = names.Select(n => (Name: n, Tag: n.Length)).ToList();
+        MaildirNameOrder.Sort(items, x => x.Name);
+
+        Assert.Equal(expected, items.Select(x => x.Name));
+    }
 }

@@ -85,8 +85,11 @@ public sealed class QueueDirectory
     }
 
     /// <summary>Moves a removed message file into the pool; false when the pool is off or full (delete it).</summary>
+    /// <remarks>Only files of active/: the daemon itself wrote them (incoming/ is filled by its cleanup). A maildrop
+    /// file belongs to the user who posted it and must never carry another message.</remarks>
     private bool TryKeepSpent(QueueId id, QueueName from)
     {
+        if (from != QueueName.Active) return false;
         lock (_spentGate)
         {
             if (_spent is null || _spent.Count >= SpentCapacity) return false;

@@ -57,6 +57,11 @@ public sealed class QueueFileWriter : IAsyncDisposable
             {
                 // Deleted behind the pool's back (postsuper, an administrator): a new file below.
             }
+            catch (UnauthorizedAccessException)
+            {
+                // Not this process's to write (a file an administrator's tool left in active/): never reused.
+                try { File.Delete(spent); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
         }
         return Start(dir, id, target, Path.Combine(dir.TempDirectory, $"{id.Value}.{Guid.NewGuid():N}"), FileMode.CreateNew);
     }

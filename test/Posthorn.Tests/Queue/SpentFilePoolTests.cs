@@ -119,4 +119,34 @@ public sealed class SpentFilePoolTests
         Assert.Empty(Directory.GetFiles(Path.Combine(q.Root, "active")));
         Assert.Equal(512, TmpNames(q).Length);
     }
+
+    [Fact]
+    public async Task Only_files_of_active_are_kept_a_maildrop_file_is_deleted()
+    {
+        using var q = new TempQueue();
+        q.Dir.RecycleSpentFiles();
+        await q.EnqueueAsync(Old, QueueName.Maildrop, "Subject: x\n\nx\n", "user@example.test", "a@example.test");
+
+        q.Dir.Remove(Old, QueueName.Maildrop);
+
+        Assert.False(File.Exists(q.Dir.PathOf(QueueName.Maildrop, Old)));
+        Assert.Empty(TmpNames(q));
+    }
+
+    [Fact]
+    public async Task A_spent_file_this_process_may_not_write_is_replaced_by_a_new_file()
+    {
+        using var q = new TempQueue();
+        q.Dir.RecycleSpentFiles();
+        await q.EnqueueAsync(Old, QueueName.Active, "Subject: x\n\nx\n", "old@example.test", "a@example.test");
+        q.Dir.Remove(Old, QueueName.Active);
+        q.Dir.SyncQueue(QueueName.Active);
+        // As an ordinary user the open is refused (root may open it anyway and reuse it: both end alike).
+        File.SetUnixFileMode(Path.Combine(Tmp(q), "4A1B2C3D4E.spent"), UnixFileMode.None);
+
+        await q.EnqueueAsync(Reused, QueueName.Incoming, "Subject: y\n\ny\n", "new@example.test", "a@example.test");
+
+        Assert.Equal("Subject: y\n\ny\n", TempQueue.ReadContent(QueueFile.Read(q.Dir.PathOf(QueueName.Incoming, Reused))));
+        Assert.Empty(TmpNames(q));
+    }
 }

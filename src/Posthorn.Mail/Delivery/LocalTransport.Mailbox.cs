@@ -13,14 +13,13 @@ public sealed partial class LocalTransport
     private List<(LocalRecipientResult, DateTimeOffset, DateTimeOffset)> ExecuteAll(LocalDeliveryRequest req, Expansion x, CancellationToken ct)
     {
         var done = new List<(LocalRecipientResult, DateTimeOffset, DateTimeOffset)>();
-        HashSet<string>? deliveredTo = null;
         foreach (var p in x.Deliveries)
         {
             ct.ThrowIfCancellationRequested();
             var start = _clock.GetUtcNow();
-            deliveredTo ??= ReadDeliveredTo(req);
             LocalRecipientResult r;
-            if (deliveredTo.Contains(p.DeliveredTo.ToLowerInvariant()))
+            // The message's Delivered-To: values, read once by Expand (not a second time per delivery).
+            if (x.DeliveredTo.Contains(p.DeliveredTo.ToLowerInvariant()))
                 // Postfix local(8): a Delivered-To: header with this recipient means mail is going round in circles.
                 r = Result(p.Recipient, x.Original, DeliveryOutcome.Bounced, "5.4.6", $"mail forwarding loop for {p.DeliveredTo}");
             else

@@ -20,11 +20,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 here="$repo/bench"
 . "$here/lib.sh"
-ib=${IMAP_BENCH:-}
-for c in "$repo/../shared/bench/imap-bench.py" "$repo/../../shared/bench/imap-bench.py"; do
-  [ -z "$ib" ] && [ -f "$c" ] && ib=$c
-done
-[ -n "$ib" ] && [ -f "$ib" ] || { echo "missing ../shared/bench/imap-bench.py next to the repository (or set IMAP_BENCH)" >&2; exit 2; }
+ib=$(shared_script "$repo" imap-bench.py "${IMAP_BENCH:-}")
 sizes=${*:-"10000 100000"}
 clients=${CLIENTS:-50}
 [ "$(id -u)" = 0 ] || { echo "run as root (apt-get, useradd)" >&2; exit 2; }

@@ -181,3 +181,15 @@ set_aside() {
   local spent=${TMPDIR:-/tmp}/posthorn-bench-spent
   mkdir -p "$spent" && mv "$1" "$spent/" && echo "bench files set aside in $spent/$(basename "$1") (rm -rf $spent when done)" >&2
 }
+
+# shared_script REPO NAME OVERRIDE: the path of ../shared/bench/NAME next to the repository (or, from a git worktree one
+# level deeper, ../../shared/bench/NAME); OVERRIDE (an environment variable's value) wins when set. Exits 2 when
+# none is there.
+shared_script() {
+  local repo=$1 name=$2 path=$3 c
+  for c in "$repo/../shared/bench/$name" "$repo/../../shared/bench/$name"; do
+    [ -z "$path" ] && [ -f "$c" ] && path=$c
+  done
+  [ -n "$path" ] && [ -f "$path" ] || { echo "missing $name: not in ../shared/bench/ next to the repository, nor at ${path:-a path given}" >&2; exit 2; }
+  echo "$path"
+}

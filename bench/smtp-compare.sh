@@ -33,13 +33,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 here="$repo/bench"
 . "$here/lib.sh"
-# The shared load scripts live next to the repository (../shared/bench/); a git worktree one level
-# deeper finds them at ../../shared/bench/; SMTP_THROUGHPUT overrides both.
-thr=${SMTP_THROUGHPUT:-}
-for c in "$repo/../shared/bench/smtp-throughput.sh" "$repo/../../shared/bench/smtp-throughput.sh"; do
-  [ -z "$thr" ] && [ -x "$c" ] && thr=$c
-done
-[ -n "$thr" ] && [ -x "$thr" ] || { echo "missing ../shared/bench/smtp-throughput.sh next to the repository (or set SMTP_THROUGHPUT)" >&2; exit 2; }
+thr=$(shared_script "$repo" smtp-throughput.sh "${SMTP_THROUGHPUT:-}")
 
 sessions_list="1 10 50" sizes="4096 102400" idle=2000 skip_postfix= repeat=1 do_idle=1 do_cli=1 do_latency=1
 while [ $# -gt 0 ]; do

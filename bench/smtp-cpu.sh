@@ -17,11 +17,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 here="$repo/bench"
 . "$here/lib.sh"
-thr=${SMTP_THROUGHPUT:-}
-for c in "$repo/../shared/bench/smtp-throughput.sh" "$repo/../../shared/bench/smtp-throughput.sh"; do
-  [ -z "$thr" ] && [ -x "$c" ] && thr=$c
-done
-[ -n "$thr" ] && [ -x "$thr" ] || { echo "missing ../shared/bench/smtp-throughput.sh (or set SMTP_THROUGHPUT)" >&2; exit 2; }
+thr=$(shared_script "$repo" smtp-throughput.sh "${SMTP_THROUGHPUT:-}")
 
 sessions_list="10 50" count=${COUNT:-2000} repeat=1 do_strace= do_perf= builds=()
 while [ $# -gt 0 ]; do

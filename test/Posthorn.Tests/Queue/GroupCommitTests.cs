@@ -62,29 +62,44 @@ public sealed class GroupCommitTests : IDisposable
         Assert.Equal(["fsync file", "rename A1", "fsync dir"], steps);
     }
 
+    /// <summary>A file fsync seam that holds the first call until <see cref="Release"/> and counts them all.</summary>
+    private sealed class FirstFsyncHeld : IDisposable
+    {
+        private int _count;
+        public ManualResetEventSlim Entered { get; } = new();
+        public ManualResetEventSlim Release { get; } = new();
+        public int Count => Volatile.Read(ref _count);
+
+        public void Fsync(SafeFileHandle _)
+        {
+            if (Interlocked.Increment(ref _count) != 1) return;
+            Entered.Set();
+            Release.Wait(Patience);
+        }
+
+        public void Dispose()
+        {
+            Entered.Dispose();
+            Release.Dispose();
+        }
+    }
+
     [Fact]
     public async Task Requests_arriving_during_a_batch_share_the_next_batch_and_its_directory_fsync()
     {
-        using var firstFsync = new ManualResetEventSlim();
-        using var releaseFirst = new ManualResetEventSlim();
-        int fileFsyncs = 0;
+        using var held = new FirstFsyncHeld();
         var directory = new DirectorySync("/queue/incoming", _ => { });
         var commit = new GroupCommit(
-            fsync: _ =>
-            {
-                if (Interlocked.Increment(ref fileFsyncs) != 1) return;
-                firstFsync.Set();
-                releaseFirst.Wait(Patience);
-            },
+            fsync: held.Fsync,
             rename: File.Move);
         var files = Enumerable.Range(1, 4).Select(i => NewFile("B" + i)).ToList();
         try
         {
             var first = commit.CommitAsync(new GroupCommit.Request(files[0].Handle, files[0].Temp, files[0].Target, directory));
-            Assert.True(firstFsync.Wait(Patience));
+            Assert.True(held.Entered.Wait(Patience));
             var later = files.Skip(1).Select(f => commit.CommitAsync(new GroupCommit.Request(f.Handle, f.Temp, f.Target, directory))).ToList();
             Assert.All(later, t => Assert.False(t.IsCompleted));
-            releaseFirst.Set();
+            held.Release.Set();
             await Task.WhenAll([first, .. later]).WaitAsync(Patience);
         }
         finally
@@ -93,33 +108,26 @@ public sealed class GroupCommitTests : IDisposable
         }
         Assert.Equal(2, commit.BatchCount);
         Assert.Equal(2, directory.FsyncCount);   // one per batch, not one per file
-        Assert.Equal(4, fileFsyncs);
+        Assert.Equal(4, held.Count);
         Assert.All(files, f => Assert.True(File.Exists(f.Target)));
     }
 
     [Fact]
     public async Task A_failing_directory_fsync_fails_every_waiter_of_its_batch()
     {
-        using var firstFsync = new ManualResetEventSlim();
-        using var releaseFirst = new ManualResetEventSlim();
-        int fileFsyncs = 0;
+        using var held = new FirstFsyncHeld();
         var directory = new DirectorySync("/queue/incoming", _ => throw new IOException("fsync directory /queue/incoming: Input/output error"));
         var commit = new GroupCommit(
-            fsync: _ =>
-            {
-                if (Interlocked.Increment(ref fileFsyncs) != 1) return;
-                firstFsync.Set();
-                releaseFirst.Wait(Patience);
-            },
+            fsync: held.Fsync,
             rename: File.Move);
         var files = Enumerable.Range(1, 3).Select(i => NewFile("C" + i)).ToList();
         try
         {
             var requests = files.Select(f => new GroupCommit.Request(f.Handle, f.Temp, f.Target, directory)).ToList();
             var first = commit.CommitAsync(requests[0]);
-            Assert.True(firstFsync.Wait(Patience));
+            Assert.True(held.Entered.Wait(Patience));
             var later = requests.Skip(1).Select(commit.CommitAsync).ToList();
-            releaseFirst.Set();
+            held.Release.Set();
             foreach (var t in (Task[])[first, .. later])
                 await Assert.ThrowsAsync<IOException>(() => t.WaitAsync(Patience));
             // Renamed, so the writer keeps the file: it may still be delivered (at least once).

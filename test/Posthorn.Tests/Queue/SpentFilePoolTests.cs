@@ -12,6 +12,17 @@ public sealed class SpentFilePoolTests
 
     private static string Tmp(TempQueue q) => Path.Combine(q.Root, "tmp");
 
+    /// <summary>A queue with the pool on and one spent file, ready for reuse (its removal from active/ synced).</summary>
+    private static async Task<TempQueue> WithSpentFileAsync(string content = "Subject: x\n\nx\n")
+    {
+        var q = new TempQueue();
+        q.Dir.RecycleSpentFiles();
+        await q.EnqueueAsync(Old, QueueName.Active, content, "old@example.test", "a@example.test");
+        q.Dir.Remove(Old, QueueName.Active);
+        q.Dir.SyncQueue(QueueName.Active);
+        return q;
+    }
+
     private static string[] TmpNames(TempQueue q) => Directory.GetFiles(Tmp(q)).Select(Path.GetFileName).Order().ToArray()!;
 
     [Fact]
@@ -49,11 +60,7 @@ public sealed class SpentFilePoolTests
     [Fact]
     public async Task A_message_larger_than_the_spent_file_grows_it()
     {
-        using var q = new TempQueue();
-        q.Dir.RecycleSpentFiles();
-        await q.EnqueueAsync(Old, QueueName.Active, "Subject: small\n\nx\n", "old@example.test", "a@example.test");
-        q.Dir.Remove(Old, QueueName.Active);
-        q.Dir.SyncQueue(QueueName.Active);
+        using var q = await WithSpentFileAsync("Subject: small\n\nx\n");
         string big = string.Concat(Enumerable.Range(0, 5000).Select(i => $"line {i}\n"));
 
         await q.EnqueueAsync(Reused, QueueName.Incoming, big, "new@example.test", "c@example.test");
@@ -92,11 +99,7 @@ public sealed class SpentFilePoolTests
     [Fact]
     public async Task A_spent_file_deleted_behind_the_pools_back_is_replaced_by_a_new_file()
     {
-        using var q = new TempQueue();
-        q.Dir.RecycleSpentFiles();
-        await q.EnqueueAsync(Old, QueueName.Active, "Subject: x\n\nx\n", "old@example.test", "a@example.test");
-        q.Dir.Remove(Old, QueueName.Active);
-        q.Dir.SyncQueue(QueueName.Active);
+        using var q = await WithSpentFileAsync();
         File.Delete(Path.Combine(Tmp(q), "4A1B2C3D4E.spent"));
 
         await q.EnqueueAsync(Reused, QueueName.Incoming, "Subject: y\n\ny\n", "new@example.test", "a@example.test");
@@ -136,11 +139,7 @@ public sealed class SpentFilePoolTests
     [Fact]
     public async Task A_spent_file_this_process_may_not_write_is_replaced_by_a_new_file()
     {
-        using var q = new TempQueue();
-        q.Dir.RecycleSpentFiles();
-        await q.EnqueueAsync(Old, QueueName.Active, "Subject: x\n\nx\n", "old@example.test", "a@example.test");
-        q.Dir.Remove(Old, QueueName.Active);
-        q.Dir.SyncQueue(QueueName.Active);
+        using var q = await WithSpentFileAsync();
         // As an ordinary user the open is refused (root may open it anyway and reuse it: both end alike).
         File.SetUnixFileMode(Path.Combine(Tmp(q), "4A1B2C3D4E.spent"), UnixFileMode.None);
 

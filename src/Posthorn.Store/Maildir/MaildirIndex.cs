@@ -211,23 +211,14 @@ internal sealed class MaildirIndex : IDisposable
             meta.Parameters.AddWithValue("$m", (long)highestModSeq);
             meta.ExecuteNonQuery();
         }
-        using (var up = _db.CreateCommand())
+        using (var up = new SqliteStatement(_db,
+                   "INSERT OR REPLACE INTO msg(uid, base, rel, flags, keywords, modseq, size, internaldate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))
         {
-            up.Transaction = tx;
-            up.CommandText = "INSERT OR REPLACE INTO msg(uid, base, rel, flags, keywords, modseq, size, internaldate) VALUES ($u, $b, $r, $f, $k, $m, $s, $d)";
-            var pu = up.Parameters.Add("$u", SqliteType.Integer);
-            var pb = up.Parameters.Add("$b", SqliteType.Text);
-            var pr = up.Parameters.Add("$r", SqliteType.Text);
-            var pf = up.Parameters.Add("$f", SqliteType.Integer);
-            var pk = up.Parameters.Add("$k", SqliteType.Text);
-            var pm = up.Parameters.Add("$m", SqliteType.Integer);
-            var ps = up.Parameters.Add("$s", SqliteType.Integer);
-            var pd = up.Parameters.Add("$d", SqliteType.Integer);
             foreach (var row in upserts)
             {
-                pu.Value = (long)row.Uid; pb.Value = row.Base; pr.Value = row.Rel; pf.Value = (int)row.Flags;
-                pk.Value = row.Keywords; pm.Value = (long)row.ModSeq; ps.Value = row.Estimated ? -1 - row.Size : row.Size; pd.Value = row.InternalDate;
-                up.ExecuteNonQuery();
+                up.Bind(1, row.Uid).Bind(2, row.Base).Bind(3, row.Rel).Bind(4, (int)row.Flags).Bind(5, row.Keywords)
+                    .Bind(6, (long)row.ModSeq).Bind(7, row.Estimated ? -1 - row.Size : row.Size).Bind(8, row.InternalDate)
+                    .Run();
             }
         }
         using (var del = _db.CreateCommand())
@@ -245,7 +236,7 @@ internal sealed class MaildirIndex : IDisposable
             }
             if (any) TrimExpunged(tx);
         }
-        if (cache is not null) InsertCache(cache, tx);
+        if (cache is not null) InsertCache(cache);
         tx.Commit();
     }
 
@@ -273,16 +264,16 @@ internal sealed class MaildirIndex : IDisposable
     public void WriteCache(IReadOnlyList<(string Field, uint Uid, byte[] Value)> values)
     {
         using var tx = _db.BeginTransaction();
-        InsertCache(values, tx);
+        InsertCache(values);
         tx.Commit();
     }
 
     /// <summary>Values of one UID that are next to each other in <paramref name="values"/> (a message's fields, as the
     /// protocol layer computes them together) go in one statement, one per message.</summary>
-    private void InsertCache(IReadOnlyList<(string Field, uint Uid, byte[] Value)> values, SqliteTransaction tx)
+    private void InsertCache(IReadOnlyList<(string Field, uint Uid, byte[] Value)> values)
     {
         const int most = 8;
-        var commands = new SqliteCommand?[most + 1];
+        var statements = new SqliteStatement?[most + 1];
         try
         {
             for (int i = 0; i < values.Count;)
@@ -290,38 +281,26 @@ internal sealed class MaildirIndex : IDisposable
                 uint uid = values[i].Uid;
                 int n = 1;
                 while (n < most && i + n < values.Count && values[i + n].Uid == uid) n++;
-                var cmd = commands[n] ??= CacheInsert(n, tx);
-                cmd.Parameters[0].Value = (long)uid;
-                for (int k = 0; k < n; k++)
-                {
-                    cmd.Parameters[1 + 2 * k].Value = values[i + k].Field;
-                    cmd.Parameters[2 + 2 * k].Value = values[i + k].Value;
-                }
-                cmd.ExecuteNonQuery();
+                var insert = statements[n] ??= CacheInsert(n);
+                insert.Bind(1, uid);
+                for (int k = 0; k < n; k++) insert.Bind(2 + 2 * k, values[i + k].Field).Bind(3 + 2 * k, values[i + k].Value);
+                insert.Run();
                 i += n;
             }
         }
         finally
         {
-            foreach (var c in commands) c?.Dispose();
+            foreach (var st in statements) st?.Dispose();
         }
     }
 
-    /// <summary>INSERT of <paramref name="n"/> fields of one UID, skipped when the UID is not in msg.</summary>
-    private SqliteCommand CacheInsert(int n, SqliteTransaction tx)
+    /// <summary>INSERT of <paramref name="n"/> fields of one UID (?1), field and value from ?2 and ?3 on, skipped when
+    /// the UID is not in msg.</summary>
+    private SqliteStatement CacheInsert(int n)
     {
-        var cmd = _db.CreateCommand();
-        cmd.Transaction = tx;
-        var rows = string.Join(", ", Enumerable.Range(0, n).Select(k => $"($f{k}, $v{k})"));
-        cmd.CommandText = $"INSERT OR REPLACE INTO cache(field, uid, value) SELECT column1, $u, column2 FROM (VALUES {rows}) "
-            + "WHERE EXISTS (SELECT 1 FROM msg WHERE uid = $u)";
-        cmd.Parameters.Add("$u", SqliteType.Integer);
-        for (int k = 0; k < n; k++)
-        {
-            cmd.Parameters.Add($"$f{k}", SqliteType.Text);
-            cmd.Parameters.Add($"$v{k}", SqliteType.Blob);
-        }
-        return cmd;
+        var rows = string.Join(", ", Enumerable.Range(0, n).Select(k => $"(?{2 + 2 * k}, ?{3 + 2 * k})"));
+        return new SqliteStatement(_db, $"INSERT OR REPLACE INTO cache(field, uid, value) SELECT column1, ?1, column2 FROM (VALUES {rows}) "
+            + "WHERE EXISTS (SELECT 1 FROM msg WHERE uid = ?1)");
     }
 
     private object? Scalar(string sql)

@@ -92,35 +92,17 @@ internal sealed class MaildirMailbox : IMailbox
         var result = new byte[]?[messages.Count];
         var modified = new DateTime[messages.Count];
         string?[] paths = await PathsAsync(messages, sync: false, ct);
-        List<int>? retry = null;
-        for (int i = 0; i < paths.Length; i++)
+        var retry = new List<int>();
+        MaildirFolder.ReadFiles(paths, result, modified, retry);
+        if (retry.Count > 0)
         {
-            if (paths[i] is not { } path) continue;
-            try
-            {
-                result[i] = MaildirFolder.ReadFile(path, out modified[i]);
-            }
-            catch (FileNotFoundException)
-            {
-                (retry ??= []).Add(i);
-            }
-        }
-        if (retry is not null)
-        {
-            // Renamed by mutt or another session between lookup and open: a sync finds where it went.
+            // Renamed by mutt or another session between lookup and open: a sync finds where it went. One gone for good
+            // (expunged by another program) stays null, as for an unknown UID.
             string?[] again = await PathsAsync(retry.Select(i => messages[i]).ToList(), sync: true, ct);
-            for (int k = 0; k < retry.Count; k++)
-            {
-                if (again[k] is not { } path) continue;
-                try
-                {
-                    result[retry[k]] = MaildirFolder.ReadFile(path, out modified[retry[k]]);
-                }
-                catch (FileNotFoundException)
-                {
-                    // Gone for good (expunged by another program): null, as for an unknown UID.
-                }
-            }
+            var data = new byte[]?[retry.Count];
+            var times = new DateTime[retry.Count];
+            MaildirFolder.ReadFiles(again, data, times, []);
+            for (int k = 0; k < retry.Count; k++) (result[retry[k]], modified[retry[k]]) = (data[k], times[k]);
         }
         await LearnAsync(messages, result, modified, ct);
         return result;

@@ -13,25 +13,34 @@ internal static class MaildirNameOrder
     /// <summary>Sorts names in delivery order, each name parsed once (a first SELECT sorts 100,000 of them).</summary>
     public static void Sort<T>(List<T> items, Func<T, string> name)
     {
-        var keyed = new (Key Key, T Item)[items.Count];
-        for (int i = 0; i < keyed.Length; i++) keyed[i] = (KeyOf(name(items[i])), items[i]);
-        Array.Sort(keyed, (x, y) => Compare(x.Key, y.Key));
-        for (int i = 0; i < keyed.Length; i++) items[i] = keyed[i].Item;
+        var keys = new Key[items.Count];
+        var sorted = items.ToArray();
+        for (int i = 0; i < keys.Length; i++) keys[i] = KeyOf(name(sorted[i]));
+        // Key is IComparable<Key>: the sort calls its CompareTo directly, no delegate per comparison.
+        Array.Sort(keys, sorted);
+        for (int i = 0; i < sorted.Length; i++) items[i] = sorted[i];
     }
 
-    /// <summary>A name with its leading time parsed.</summary>
-    public readonly record struct Key(string Name, long? Seconds, long? Micros);
+    /// <summary>A name with its leading time parsed: <see cref="Parts"/> is 0 (no leading seconds), 1 (seconds) or 2
+    /// (seconds and microseconds).</summary>
+    public readonly record struct Key(string Name, long Seconds, long Micros, int Parts) : IComparable<Key>
+    {
+        public int CompareTo(Key other) => Compare(this, other);
+    }
 
     public static Key KeyOf(string name)
     {
         var (seconds, micros) = Time(name);
-        return new Key(name, seconds, micros);
+        return new Key(name, seconds ?? 0, micros ?? 0, seconds is null ? 0 : micros is null ? 1 : 2);
     }
 
     public static int Compare(Key a, Key b)
     {
-        if (a.Seconds is { } sa && b.Seconds is { } sb && sa != sb) return sa.CompareTo(sb);
-        if (a.Seconds is not null && b.Seconds is not null && a.Micros is { } ua && b.Micros is { } ub && ua != ub) return ua.CompareTo(ub);
+        if (a.Parts > 0 && b.Parts > 0)
+        {
+            if (a.Seconds != b.Seconds) return a.Seconds.CompareTo(b.Seconds);
+            if (a.Parts == 2 && b.Parts == 2 && a.Micros != b.Micros) return a.Micros.CompareTo(b.Micros);
+        }
         return string.CompareOrdinal(a.Name, b.Name);
     }
 

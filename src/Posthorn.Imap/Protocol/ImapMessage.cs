@@ -23,7 +23,7 @@ public sealed partial class ImapMessage
 
     private MimeMessage Parse()
     {
-        var parser = new MimeParser(new MemoryStream(Data, writable: false), MimeFormat.Default, persistent: false);
+        var parser = new MimeParser(new MemoryStream(Data, writable: false), MimeFormat.Default, persistent: true);
         parser.MimeEntityEnd += (_, e) => _entities[e.Entity] = (e.BeginOffset, e.HeadersEndOffset, e.EndOffset);
         parser.MimeMessageEnd += (_, e) => _messages[e.Message] = (e.BeginOffset, e.HeadersEndOffset, e.EndOffset);
         var message = parser.ParseMessage();

@@ -87,14 +87,7 @@ public sealed partial class ImapServerSession
     {
         if (set.Kind != ImapTokenKind.Atom || !SequenceSet.TryParse(set.Bytes.Span, out var seq))
             throw new CommandSyntaxException("Invalid sequence set.");
-        var messages = _box!.Messages;
-        var result = new List<int>();
-        if (messages.Count == 0) return result;
-        // RFC 9051 §6.4.8: "*" is the largest UID in use in the mailbox.
-        uint largest = uid ? messages[^1].Uid : (uint)messages.Count;
-        for (int i = 0; i < messages.Count; i++)
-            if (seq.Contains(uid ? messages[i].Uid : (uint)(i + 1), largest)) result.Add(i);
-        return result;
+        return seq.Indexes(_box!.Messages, uid);
     }
 
     private async ValueTask<Result> CloseAsync(bool expunge)

@@ -40,6 +40,9 @@ internal static class ImapMessageCache
     /// copied into older ones by every collection that finds them alive.</summary>
     private const int ParseChunk = 64;
 
+    /// <summary>New records written to the store per transaction (at most, plus one chunk).</summary>
+    private const int WriteChunk = 512;
+
     /// <summary>Octets of full messages read per store call at most (bounds the memory of a batch).</summary>
     public const long ReadBudget = 8 << 20;
 
@@ -62,25 +65,28 @@ internal static class ImapMessageCache
             else missing.Add(i);
         }
         (List<int> Chunk, Task<byte[]?[]> Records)? parsing = null;
+        var keep = new List<(MessageInfo, string, byte[])>();
         foreach (var chunk in ReadChunks(missing, i => messages[i].Size, ParseChunk))
         {
             var bytes = await box.ReadManyAsync(chunk.Select(i => messages[i]).ToList(), ct);
-            if (parsing is { } before) await KeepAsync(before.Chunk, await before.Records);
+            if (parsing is { } before) await KeepAsync(before.Chunk, await before.Records, flush: false);
             parsing = (chunk, Task.Run(() => Records(bytes, ct), ct));
         }
-        if (parsing is { } last) await KeepAsync(last.Chunk, await last.Records);
+        if (parsing is { } last) await KeepAsync(last.Chunk, await last.Records, flush: true);
         return result;
 
-        async ValueTask KeepAsync(List<int> chunk, byte[]?[] records)
+        // Records are written to the store a few chunks at a time (one transaction each).
+        async ValueTask KeepAsync(List<int> chunk, byte[]?[] records, bool flush)
         {
-            var keep = new List<(MessageInfo, string, byte[])>(chunk.Count);
             for (int k = 0; k < chunk.Count; k++)
             {
                 if (records[k] is not { } record) continue;
                 keep.Add((messages[chunk[k]], Stored, record));
                 result[chunk[k]] = Unpack(record, positions);
             }
+            if (keep.Count == 0 || !flush && keep.Count < WriteChunk) return;
             await box.SetCachedAsync(keep, ct);
+            keep = [];
         }
     }
 

@@ -144,6 +144,9 @@ protocol imap {
   # the benchmarks run many parallel clients as one user from one address (default 10)
   mail_max_userip_connections = 100000
 }
+# the default 256M lets an imap process fail to mmap the dovecot.index.cache of a 100,000-message mailbox once 50
+# parallel clients have grown it ("mmap(size=299855396) failed ... Cannot allocate memory"): more room for the peer
+default_vsz_limit = 1G
 default_internal_user = dovecot
 default_login_user = dovenull
 service imap-login {

@@ -51,10 +51,9 @@ public sealed class SequenceSet
     /// <summary>Whether <paramref name="value"/> is in the set, with "*" meaning <paramref name="largest"/>.</summary>
     public bool Contains(uint value, uint largest)
     {
-        foreach (var (lo, hi) in _ranges)
+        foreach (var range in _ranges)
         {
-            uint l = lo == Star ? largest : lo, h = hi == Star ? largest : hi;
-            if (l > h) (l, h) = (h, l);
+            var (l, h) = Resolved(range, largest);
             if (value >= l && value <= h) return true;
         }
         return false;
@@ -71,10 +70,9 @@ public sealed class SequenceSet
         // RFC 9051 §6.4.8: "*" is the largest UID in use in the mailbox (the largest sequence number: the count).
         uint largest = uid ? messages[^1].Uid : (uint)messages.Count;
         var spans = new List<(int From, int To)>(_ranges.Length);
-        foreach (var (lo, hi) in _ranges)
+        foreach (var range in _ranges)
         {
-            uint l = lo == Star ? largest : lo, h = hi == Star ? largest : hi;
-            if (l > h) (l, h) = (h, l);
+            var (l, h) = Resolved(range, largest);
             int from = uid ? FirstUidAtLeast(messages, l) : (int)Math.Min(l - 1L, messages.Count);
             int to = uid ? FirstUidAtLeast(messages, h + 1L) - 1 : (int)Math.Min(h, (long)messages.Count) - 1;
             if (from <= to) spans.Add((from, to));
@@ -87,6 +85,13 @@ public sealed class SequenceSet
             next = Math.Max(next, to + 1);
         }
         return result;
+    }
+
+    /// <summary>A range with "*" as <paramref name="largest"/>, low end first (RFC 9051 §9: "*:4" is "4:*").</summary>
+    private static (uint Low, uint High) Resolved((uint Low, uint High) range, uint largest)
+    {
+        uint l = range.Low == Star ? largest : range.Low, h = range.High == Star ? largest : range.High;
+        return l <= h ? (l, h) : (h, l);
     }
 
     /// <summary>The index of the first message whose UID is at least <paramref name="uid"/> (the count when none is).</summary>

@@ -48,6 +48,7 @@ internal sealed partial class MaildirFolder
         }
         // New files get UIDs in delivery order, which the time at the start of their unique names gives.
         MaildirNameOrder.Sort(added, a => a.Base);
+        _byBase.EnsureCapacity(_byBase.Count + added.Count);
         foreach (var (baseName, rel, flags, other) in added)
         {
             // No message file is opened here (a first SELECT of 100,000 messages would read them all): the size and
@@ -67,15 +68,12 @@ internal sealed partial class MaildirFolder
                 DateTimeOffset.FromUnixTimeSeconds(date.ToUnixTimeSeconds())) { Key = baseName, Estimated = true };
             var e = new Entry(info, rel, other);
             _byBase[baseName] = e;
-            _byUid[info.Uid] = e;
+            _byUid.Add(e);
             changed.Add(e);
         }
         var gone = missing.Select(b => _byBase[b]).ToList();
-        foreach (var e in gone)
-        {
-            _byBase.Remove(e.Info.Key);
-            _byUid.Remove(e.Info.Uid);
-        }
+        foreach (var e in gone) _byBase.Remove(e.Info.Key);
+        _byUid.RemoveAll(gone.Select(e => e.Info.Uid).ToHashSet());
         if (gone.Count > 0) NextModSeq();
         if (changed.Count > 0 || gone.Count > 0)
             Persist(changed, gone.Select(e => e.Info.Uid));

@@ -11,7 +11,7 @@ namespace Posthorn.Store.Maildir;
 internal sealed partial class MaildirFolder : IDisposable
 {
     private readonly Dictionary<string, Entry> _byBase = new(StringComparer.Ordinal);
-    private readonly SortedDictionary<uint, Entry> _byUid = new();
+    private readonly EntriesByUid _byUid = new();
     private readonly TimeProvider _clock;
     private MaildirIndex _index;
     private long _dataVersion = -1;
@@ -47,9 +47,9 @@ internal sealed partial class MaildirFolder : IDisposable
     }
 
     /// <summary>Every message, in UID order; the same array until something changes.</summary>
-    public MessageInfo[] Snapshot => _snapshot ??= _byUid.Values.Select(e => e.Info).ToArray();
+    public MessageInfo[] Snapshot => _snapshot ??= ToInfos(_byUid.Values);
 
-    public Entry? ByUid(uint uid) => _byUid.GetValueOrDefault(uid);
+    public Entry? ByUid(uint uid) => _byUid.Find(uid);
 
     public string FullPath(Entry e) => System.IO.Path.Combine(Path, e.Rel);
 
@@ -131,17 +131,36 @@ internal sealed partial class MaildirFolder : IDisposable
         var (newTicks, curTicks) = _index.ReadScanTimes();
         _newMtime = new DateTime(newTicks, DateTimeKind.Utc);
         _curMtime = new DateTime(curTicks, DateTimeKind.Utc);
+        var twice = new List<uint>();
         foreach (var row in _index.ReadAll())
         {
+            if (_byBase.ContainsKey(row.Base))
+            {
+                twice.Add(row.Uid);
+                continue;
+            }
             var info = new MessageInfo(row.Uid, row.Flags, SplitKeywords(row.Keywords), row.ModSeq, row.Size,
                 DateTimeOffset.FromUnixTimeSeconds(row.InternalDate)) { Key = row.Base, Estimated = row.Estimated };
             string other = "";
             if (row.Rel.StartsWith("cur/", StringComparison.Ordinal)) MaildirName.FlagsOf(row.Rel.AsSpan(4), out other);
             var e = new Entry(info, row.Rel, other);
             _byBase[row.Base] = e;
-            _byUid[row.Uid] = e;
+            _byUid.Add(e);
+        }
+        if (twice.Count > 0)
+        {
+            // One file under two UIDs (see MaildirIndex): the later UID goes, as an expunge.
+            NextModSeq();
+            Persist([], twice);
         }
         Changed();
+    }
+
+    private static MessageInfo[] ToInfos(IReadOnlyList<Entry> entries)
+    {
+        var infos = new MessageInfo[entries.Count];
+        for (int i = 0; i < infos.Length; i++) infos[i] = entries[i].Info;
+        return infos;
     }
 
     private void Changed()
@@ -173,7 +192,7 @@ internal sealed partial class MaildirFolder : IDisposable
         var info = new MessageInfo(UidNext++, flags, keywords, NextModSeq(), size, date) { Key = baseName };
         var e = new Entry(info, rel, "");
         _byBase[baseName] = e;
-        _byUid[info.Uid] = e;
+        _byUid.Add(e);
         Persist([e], []);
         return e;
     }
@@ -182,7 +201,7 @@ internal sealed partial class MaildirFolder : IDisposable
     public byte[]?[] ReadCache(string field, IReadOnlyList<MessageInfo> messages)
     {
         var result = new byte[]?[messages.Count];
-        var uids = messages.Select(m => m.Uid).Where(u => _byUid.ContainsKey(u)).Order().ToList();
+        var uids = messages.Select(m => m.Uid).Where(_byUid.Contains).Order().ToList();
         var found = _index.ReadCache(field, uids);
         for (int i = 0; i < result.Length; i++) result[i] = found.GetValueOrDefault(messages[i].Uid);
         return result;
@@ -191,7 +210,7 @@ internal sealed partial class MaildirFolder : IDisposable
     /// <summary>Keeps cached values of messages that are still in the folder.</summary>
     public void WriteCache(IReadOnlyList<(MessageInfo Message, string Field, byte[] Value)> values)
     {
-        var kept = values.Where(v => _byUid.ContainsKey(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)).ToList();
+        var kept = values.Where(v => _byUid.Contains(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)).ToList();
         if (_learned.Count == 0)
         {
             _index.WriteCache(kept);
@@ -209,22 +228,19 @@ internal sealed partial class MaildirFolder : IDisposable
         if (_learned.Count == 0) return all;
         var known = all.ToHashSet();
         foreach (var e in _learned)
-            if (known.Add(e) && _byUid.TryGetValue(e.Info.Uid, out var current) && ReferenceEquals(current, e)) all.Add(e);
+            if (known.Add(e) && ReferenceEquals(_byUid.Find(e.Info.Uid), e)) all.Add(e);
         _learned.Clear();
         return all;
     }
 
     /// <summary>UIDs expunged after <paramref name="modSeq"/> (RFC 7162 §3.2.5.2), in UID order.</summary>
-    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq, _byUid.ContainsKey);
+    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq, _byUid.Contains);
 
     /// <summary>Drops entries whose files are gone (or were removed by this process).</summary>
     public void Remove(IReadOnlyList<Entry> entries)
     {
-        foreach (var e in entries)
-        {
-            _byBase.Remove(e.Info.Key);
-            _byUid.Remove(e.Info.Uid);
-        }
+        foreach (var e in entries) _byBase.Remove(e.Info.Key);
+        _byUid.RemoveAll(entries.Select(e => e.Info.Uid).ToHashSet());
         if (entries.Count > 0)
         {
             NextModSeq();

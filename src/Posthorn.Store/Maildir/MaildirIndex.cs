@@ -12,8 +12,9 @@ namespace Posthorn.Store.Maildir;
 /// Schema: meta(key, value) with uidvalidity, uidnext, highestmodseq, and newmtime/curmtime: the directory
 /// modification times the last reconciliation started from, so that a process opening the index again lists
 /// the directories only when they changed since;
-/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel is "cur/NAME" or "new/NAME"; a negative
-/// size -1-N says that N and the internaldate are estimates taken from the file name at the scan (no file opened), made
+/// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel says where the file is without repeating
+/// its base name: "n" + REST for new/BASE+REST, "c" + REST for cur/BASE+REST (REST is the info, ":2,S"), any other path
+/// whole (with its '/'; indexes written before this form hold every path whole); a negative size -1-N says that N and the internaldate are estimates taken from the file name at the scan (no file opened), made
 /// exact when first needed (<see cref="MessageInfo.Estimated"/>);
 /// expunged(uid, modseq): every UID removed under this UIDVALIDITY with the modseq of its removal, so that
 /// QRESYNC can answer VANISHED (EARLIER) (RFC 7162 §3.2.5, §3.2.6). A rebuilt index starts a new UIDVALIDITY,
@@ -26,7 +27,9 @@ namespace Posthorn.Store.Maildir;
 /// convention: a changed message is a new file, hence a new UID), so a value stays valid until its UID is
 /// expunged, when it is deleted with the message row.
 /// Concurrency: one connection per open folder in this process, used under the folder's lock; other
-/// processes are noticed through <c>PRAGMA data_version</c>.
+/// processes are noticed through <c>PRAGMA data_version</c>. base is not declared UNIQUE (that index cost a first scan of
+/// 100,000 files more than the table itself): a base name in two rows, which only two processes scanning the same new
+/// files at once could write, is repaired when the folder loads the rows (the lower UID stays, the other is expunged).
 /// </remarks>
 internal sealed class MaildirIndex : IDisposable
 {
@@ -38,7 +41,7 @@ internal sealed class MaildirIndex : IDisposable
     {
         _db = SqliteIndexFile.Open(Path.Combine(folderPath, FileName), """
             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL UNIQUE, rel TEXT NOT NULL,
+            CREATE TABLE IF NOT EXISTS msg(uid INTEGER PRIMARY KEY, base TEXT NOT NULL, rel TEXT NOT NULL,
               flags INTEGER NOT NULL, keywords TEXT NOT NULL, modseq INTEGER NOT NULL, size INTEGER NOT NULL,
               internaldate INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS expunged(uid INTEGER PRIMARY KEY, modseq INTEGER NOT NULL);
@@ -138,10 +141,35 @@ internal sealed class MaildirIndex : IDisposable
         while (r.Read())
         {
             long size = r.GetInt64(6);
-            rows.Add(new Row((uint)r.GetInt64(0), r.GetString(1), r.GetString(2), (MessageFlags)r.GetInt32(3),
+            string baseName = r.GetString(1);
+            rows.Add(new Row((uint)r.GetInt64(0), baseName, UnpackRel(baseName, r.GetString(2)), (MessageFlags)r.GetInt32(3),
                 r.GetString(4), (ulong)r.GetInt64(5), size < 0 ? -1 - size : size, r.GetInt64(7), size < 0));
         }
         return rows;
+    }
+
+    /// <summary>The stored form of <paramref name="rel"/> (see the remarks): the base name is not written twice.</summary>
+    internal static string PackRel(string baseName, string rel)
+    {
+        var rest = rel.AsSpan(Math.Min(rel.Length, 4));
+        if (rel.Length < 4 || !rest.StartsWith(baseName, StringComparison.Ordinal) || rest[baseName.Length..].Contains('/'))
+            return rel;
+        rest = rest[baseName.Length..];
+        if (rel.StartsWith("new/", StringComparison.Ordinal)) return string.Concat("n", rest);
+        if (rel.StartsWith("cur/", StringComparison.Ordinal)) return string.Concat("c", rest);
+        return rel;
+    }
+
+    /// <summary>The relative path from its stored form; a whole path (with a '/') as it is.</summary>
+    internal static string UnpackRel(string baseName, string stored)
+    {
+        if (stored.Contains('/') || stored.Length == 0) return stored;
+        return stored[0] switch
+        {
+            'n' => string.Concat("new/", baseName, stored.AsSpan(1)),
+            'c' => string.Concat("cur/", baseName, stored.AsSpan(1)),
+            _ => stored,
+        };
     }
 
     /// <summary>UIDs expunged with a modseq above <paramref name="modSeq"/>, in UID order. Exact unless rows that old
@@ -216,7 +244,7 @@ internal sealed class MaildirIndex : IDisposable
         {
             foreach (var row in upserts)
             {
-                up.Bind(1, row.Uid).Bind(2, row.Base).Bind(3, row.Rel).Bind(4, (int)row.Flags).Bind(5, row.Keywords)
+                up.Bind(1, row.Uid).Bind(2, row.Base).Bind(3, PackRel(row.Base, row.Rel)).Bind(4, (int)row.Flags).Bind(5, row.Keywords)
                     .Bind(6, (long)row.ModSeq).Bind(7, row.Estimated ? -1 - row.Size : row.Size).Bind(8, row.InternalDate)
                     .Run();
             }

@@ -13,12 +13,44 @@ internal static class MaildirNameOrder
     /// <summary>Sorts names in delivery order, each name parsed once (a first SELECT sorts 100,000 of them).</summary>
     public static void Sort<T>(List<T> items, Func<T, string> name)
     {
-        var keys = new Key[items.Count];
         var sorted = items.ToArray();
+        var keys = new Key[sorted.Length];
         for (int i = 0; i < keys.Length; i++) keys[i] = KeyOf(name(sorted[i]));
-        // Key is IComparable<Key>: the sort calls its CompareTo directly, no delegate per comparison.
-        Array.Sort(keys, sorted);
+        if (!SortByTime(keys, sorted))
+        {
+            // Key is IComparable<Key>: the sort calls its CompareTo directly, no delegate per comparison.
+            Array.Sort(keys, sorted);
+        }
         for (int i = 0; i < sorted.Length; i++) items[i] = sorted[i];
+    }
+
+    /// <summary>The usual case, every name with seconds and microseconds: sorts by one number per name (seconds × 10⁶ +
+    /// microseconds, the order <see cref="Compare(Key, Key)"/> gives), then equal times by name; false, nothing moved,
+    /// when a name is of another shape.</summary>
+    private static bool SortByTime<T>(Key[] keys, T[] items)
+    {
+        var times = new long[keys.Length];
+        var order = new int[keys.Length];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            var k = keys[i];
+            if (k.Parts != 2 || k.Micros >= 1_000_000 || k.Seconds >= 1_000_000_000_000) return false;
+            times[i] = k.Seconds * 1_000_000 + k.Micros;
+            order[i] = i;
+        }
+        Array.Sort(times, order);
+        for (int start = 0; start < times.Length;)
+        {
+            int end = start + 1;
+            while (end < times.Length && times[end] == times[start]) end++;
+            if (end - start > 1)
+                Array.Sort(order, start, end - start, Comparer<int>.Create((x, y) => string.CompareOrdinal(keys[x].Name, keys[y].Name)));
+            start = end;
+        }
+        var moved = new T[items.Length];
+        for (int i = 0; i < order.Length; i++) moved[i] = items[order[i]];
+        moved.CopyTo(items, 0);
+        return true;
     }
 
     /// <summary>A name with its leading time parsed: <see cref="Parts"/> is 0 (no leading seconds), 1 (seconds) or 2

@@ -54,4 +54,23 @@ public sealed class MaildirNameOrderTests
 
         Assert.Equal(expected, items.Select(x => x.Name));
     }
+
+    [Fact]
+    public void Names_that_all_carry_microseconds_sort_by_time_then_by_name_when_times_are_equal()
+    {
+        var random = new Random(11);
+        // Few distinct times, so that many names share one: the ties must come out in ordinal order.
+        var names = Enumerable.Range(0, 3000)
+            .Select(i => $"{1764125990 + random.Next(3)}.M{random.Next(20) * 50000}P{random.Next(999)}Q{i}.host")
+            .ToList();
+        var expected = names.ToArray();
+        Array.Sort(expected, MaildirNameOrder.Compare);
+
+        var items = names.Select(n => (Name: n, Tag: n.Length)).ToList();
+        MaildirNameOrder.Sort(items, x => x.Name);
+
+        Assert.Equal(expected, items.Select(x => x.Name));
+        Assert.Contains(expected.Zip(expected.Skip(1)), p => MaildirNameOrder.KeyOf(p.First).Micros == MaildirNameOrder.KeyOf(p.Second).Micros
+            && MaildirNameOrder.KeyOf(p.First).Seconds == MaildirNameOrder.KeyOf(p.Second).Seconds);
+    }
 }

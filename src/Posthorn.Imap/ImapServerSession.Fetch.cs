@@ -49,7 +49,7 @@ public sealed partial class ImapServerSession
                     return Result.No("Some messages were expunged.", "EXPUNGEISSUEDBEFORE");
                 var content = loaded.Bytes is null ? null : new ImapMessage(loaded.Bytes[k]!);
                 var fetched = new Fetched(m, content, cached, loaded.Structures?[k]);
-                _w.Ascii($"* {index + 1} FETCH (");
+                _w.Raw("* "u8).Number(index + 1).Raw(" FETCH ("u8);
                 bool first = true;
                 foreach (var item in items) WriteFetchItem(item, fetched, ref first);
                 // RFC 9051 §6.4.5: BODY[...] sets \Seen; the new flags are sent with the data.
@@ -63,7 +63,7 @@ public sealed partial class ImapServerSession
     }
 
     /// <summary>What one FETCH batch needs from the store, loaded in one store unit.</summary>
-    private sealed record LoadedBatch(IReadOnlyList<MessageInfo> Infos, IReadOnlyList<byte[]?>? Bytes, byte[][]?[]? Structures, bool[] SeenSet);
+    private sealed record LoadedBatch(IReadOnlyList<MessageInfo> Infos, IReadOnlyList<byte[]?>? Bytes, ReadOnlyMemory<byte>[]?[]? Structures, bool[] SeenSet);
 
     /// <summary>Records (exact when <paramref name="exact"/>), contents, cached fields and the \Seen flag a batch of FETCH
     /// needs; with <paramref name="syncAfter"/> also the mailbox changes to announce after the command.</summary>
@@ -107,9 +107,9 @@ public sealed partial class ImapServerSession
     };
 
     /// <summary>What FETCH has of one message: its record, its content when read, and cached fields.</summary>
-    private readonly record struct Fetched(MessageInfo Info, ImapMessage? Content, List<string> Fields, byte[][]? Values)
+    private readonly record struct Fetched(MessageInfo Info, ImapMessage? Content, List<string> Fields, ReadOnlyMemory<byte>[]? Values)
     {
-        public byte[] Cached(string item) => Values![Fields.IndexOf(CacheField(item))];
+        public ReadOnlySpan<byte> Cached(string item) => Values![Fields.IndexOf(CacheField(item))].Span;
     }
 
     private void WriteFetchItem(FetchItem item, Fetched f, ref bool first)
@@ -120,14 +120,11 @@ public sealed partial class ImapServerSession
         var c = f.Content;
         switch (item.Name)
         {
-            case "UID": _w.Ascii($"UID {m.Uid}"); break;
+            case "UID": _w.Raw("UID "u8).Number(m.Uid); break;
             case "MODSEQ": _w.Ascii($"MODSEQ ({m.ModSeq})"); break;   // RFC 7162 §3.1.4.1
-            case "FLAGS": _w.Ascii("FLAGS " + FormatFlags(m)); break;
-            case "RFC822.SIZE": _w.Ascii($"RFC822.SIZE {m.Size}"); break;
-            case "INTERNALDATE":
-                _w.Ascii("INTERNALDATE \"" + m.InternalDate.ToString("dd-MMM-yyyy HH:mm:ss ", CultureInfo.InvariantCulture)
-                    + m.InternalDate.ToString("zzz", CultureInfo.InvariantCulture).Replace(":", "", StringComparison.Ordinal) + "\"");
-                break;
+            case "FLAGS": _w.Raw("FLAGS "u8).Raw(FlagBytes(m)); break;
+            case "RFC822.SIZE": _w.Raw("RFC822.SIZE "u8).Number(m.Size); break;
+            case "INTERNALDATE": _w.Raw("INTERNALDATE "u8).DateTime(m.InternalDate); break;
             case "ENVELOPE": _w.Raw("ENVELOPE "u8).Raw(f.Cached(item.Name)); break;
             case "BODYSTRUCTURE": _w.Raw("BODYSTRUCTURE "u8).Raw(f.Cached(item.Name)); break;
             case "BODY": _w.Raw("BODY "u8).Raw(f.Cached(item.Name)); break;
@@ -149,6 +146,14 @@ public sealed partial class ImapServerSession
                 break;
         }
     }
+
+    /// <summary>The flag list of each set of system flags, made once (a FETCH FLAGS of 100,000 messages formatted it
+    /// 100,000 times); a message with keywords has its list made for it.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<MessageFlags, byte[]> SystemFlagLists = new();
+
+    private static byte[] FlagBytes(MessageInfo m) => m.Keywords.Count > 0
+        ? System.Text.Encoding.UTF8.GetBytes(FormatFlags(m))
+        : SystemFlagLists.GetOrAdd(m.Flags, static (_, m) => System.Text.Encoding.ASCII.GetBytes(FormatFlags(m)), m);
 
     private static List<FetchItem> ParseFetchItems(ImapToken arg)
     {

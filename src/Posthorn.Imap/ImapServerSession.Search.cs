@@ -57,8 +57,8 @@ public sealed partial class ImapServerSession
                 else if (cached is not null)
                 {
                     if (cached[k] is not { } values) continue;
-                    if (search.NeedsContent) content = new ImapMessage(values[cachedFields.IndexOf(ImapMessageCache.Header)]);
-                    if (search.NeedsFields) text = SearchText.Parse(values[cachedFields.IndexOf(ImapMessageCache.SearchFields)]);
+                    if (search.NeedsContent) content = new ImapMessage(values[cachedFields.IndexOf(ImapMessageCache.Header)].ToArray());
+                    if (search.NeedsFields) text = SearchText.Parse(values[cachedFields.IndexOf(ImapMessageCache.SearchFields)].Span);
                 }
                 if (!search.Matches(i + 1, m, content, text)) continue;
                 hits.Add(uid ? m.Uid : (uint)(i + 1));

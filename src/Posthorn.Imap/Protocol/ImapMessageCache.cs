@@ -51,12 +51,12 @@ internal static class ImapMessageCache
     /// <remarks>Missing records are made in chunks (<see cref="ReadChunks"/>), in a pipeline: the files of one chunk are
     /// read on the calling thread (the user's file thread under imapd) while the chunk before is parsed on the other
     /// cores, so that a first FETCH ENVELOPE of a large mailbox waits for the disk and the parser at the same time.</remarks>
-    public static async ValueTask<byte[][]?[]> GetAsync(IMailbox box, IReadOnlyList<MessageInfo> messages,
+    public static async ValueTask<ReadOnlyMemory<byte>[]?[]> GetAsync(IMailbox box, IReadOnlyList<MessageInfo> messages,
         IReadOnlyList<string> fields, CancellationToken ct)
     {
         var positions = fields.Select(f => Array.IndexOf(Order, f) is var p and >= 0 ? p
             : throw new ArgumentException($"not a cached field: {f}", nameof(fields))).ToArray();
-        var result = new byte[][]?[messages.Count];
+        var result = new ReadOnlyMemory<byte>[]?[messages.Count];
         var stored = await box.GetCachedAsync(messages, Stored, ct);
         var missing = new List<int>();
         for (int i = 0; i < messages.Count; i++)
@@ -150,9 +150,10 @@ internal static class ImapMessageCache
         return record;
     }
 
-    /// <summary>The values at <paramref name="positions"/> of a stored record; null when the record is not one of
-    /// <see cref="Order"/>'s form (damaged, or cut short), so that the message is parsed again.</summary>
-    public static byte[][]? Unpack(ReadOnlySpan<byte> record, int[] positions)
+    /// <summary>The values at <paramref name="positions"/> of a stored record, as slices of it (not copies); null when
+    /// the record is not one of <see cref="Order"/>'s form (damaged, or cut short), so that the message is parsed
+    /// again.</summary>
+    public static ReadOnlyMemory<byte>[]? Unpack(byte[] record, int[] positions)
     {
         Span<Range> values = stackalloc Range[Order.Length];
         int at = 0;
@@ -165,8 +166,8 @@ internal static class ImapMessageCache
             at += 4 + length;
         }
         if (at != record.Length) return null;
-        var row = new byte[positions.Length][];
-        for (int f = 0; f < positions.Length; f++) row[f] = record[values[positions[f]]].ToArray();
+        var row = new ReadOnlyMemory<byte>[positions.Length];
+        for (int f = 0; f < positions.Length; f++) row[f] = record.AsMemory(values[positions[f]]);
         return row;
     }
 

@@ -27,7 +27,56 @@ public sealed class ImapResponseWriter(IBufferWriter<byte> output)
         return this;
     }
 
-    public ImapResponseWriter Number(long n) => Ascii(n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>A number in decimal, written straight into the buffer.</summary>
+    public ImapResponseWriter Number(long n)
+    {
+        var span = output.GetSpan(20);
+        n.TryFormat(span, out int written, default, System.Globalization.CultureInfo.InvariantCulture);
+        output.Advance(written);
+        BytesWritten += written;
+        return this;
+    }
+
+    private static readonly byte[][] Months =
+        [.. "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".Split(' ').Select(Encoding.ASCII.GetBytes)];
+
+    /// <summary>RFC 9051 §9 date-time, quoted: <c>"dd-Mon-yyyy hh:mm:ss +hhmm"</c> (the day as two digits, which
+    /// date-day-fixed allows), in the value's own offset.</summary>
+    public ImapResponseWriter DateTime(DateTimeOffset value)
+    {
+        const int size = 28;
+        var span = output.GetSpan(size);
+        var d = value.DateTime;
+        int offset = (int)value.Offset.TotalMinutes;
+        span[0] = (byte)'"';
+        Two(span[1..], d.Day);
+        span[3] = (byte)'-';
+        Months[d.Month - 1].CopyTo(span[4..]);
+        span[7] = (byte)'-';
+        Two(span[8..], d.Year / 100);
+        Two(span[10..], d.Year % 100);
+        span[12] = (byte)' ';
+        Two(span[13..], d.Hour);
+        span[15] = (byte)':';
+        Two(span[16..], d.Minute);
+        span[18] = (byte)':';
+        Two(span[19..], d.Second);
+        span[21] = (byte)' ';
+        span[22] = (byte)(offset < 0 ? '-' : '+');
+        offset = Math.Abs(offset);
+        Two(span[23..], offset / 60);
+        Two(span[25..], offset % 60);
+        span[27] = (byte)'"';
+        output.Advance(size);
+        BytesWritten += size;
+        return this;
+
+        static void Two(Span<byte> to, int n)
+        {
+            to[0] = (byte)('0' + n / 10);
+            to[1] = (byte)('0' + n % 10);
+        }
+    }
 
     public ImapResponseWriter Crlf() => Raw("\r\n"u8);
 

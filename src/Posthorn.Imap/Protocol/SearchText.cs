@@ -50,7 +50,7 @@ internal sealed class SearchText
     public byte[] ToBytes() => Encoding.UTF8.GetBytes(string.Join('\0', _values));
 
     /// <summary>Reads the cached form; a value that does not have five fields gives empty ones.</summary>
-    public static SearchText Parse(byte[] cached)
+    public static SearchText Parse(ReadOnlySpan<byte> cached)
     {
         var values = Encoding.UTF8.GetString(cached).Split('\0');
         if (values.Length != Names.Length) values = Enumerable.Repeat("", Names.Length).ToArray();

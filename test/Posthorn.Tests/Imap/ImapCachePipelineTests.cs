@@ -14,8 +14,8 @@ public sealed class ImapCachePipelineTests
         byte[][] values = [[1, 2], [], [3], "header"u8.ToArray(), [4, 5, 6]];
         var record = ImapMessageCache.Pack(values);
         var row = ImapMessageCache.Unpack(record, [3, 0, 4])!;
-        Assert.Equal(new[] { values[3], values[0], values[4] }, row);
-        Assert.Empty(ImapMessageCache.Unpack(record, [1])![0]);
+        Assert.Equal(new[] { values[3], values[0], values[4] }, row.Select(v => v.ToArray()));
+        Assert.True(ImapMessageCache.Unpack(record, [1])![0].IsEmpty);
     }
 
     [Theory]

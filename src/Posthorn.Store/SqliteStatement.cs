@@ -3,8 +3,8 @@ using SQLitePCL;
 
 namespace Posthorn.Store;
 
-/// <summary>One prepared statement run many times in a row (a first scan's 100,000 index rows), bound and stepped
-/// through SQLite's C interface on the connection's own handle.</summary>
+/// <summary>One prepared statement run many times in a row (a first scan's 100,000 index rows), or a query of many rows
+/// (cached values of a FETCH batch), bound and stepped through SQLite's C interface on the connection's own handle.</summary>
 /// <remarks>SqliteCommand costs several microseconds per execution in its own bookkeeping (statement list, parameter
 /// objects, a data reader for every step), more than SQLite's work for a small row. The statement runs inside whatever
 /// transaction the connection has open, like a command would. Parameters are numbered from 1 in the order of the SQL
@@ -45,6 +45,22 @@ internal sealed class SqliteStatement : IDisposable
         raw.sqlite3_reset(_stmt);
         if (rc != raw.SQLITE_DONE && rc != raw.SQLITE_ROW) Check(rc);
     }
+
+    /// <summary>Steps a query: true when a row is there to read (<see cref="Int64"/>, <see cref="Blob"/>), false at the
+    /// end, after which the statement is ready for new bindings.</summary>
+    public bool Step()
+    {
+        int rc = raw.sqlite3_step(_stmt);
+        if (rc == raw.SQLITE_ROW) return true;
+        raw.sqlite3_reset(_stmt);
+        if (rc != raw.SQLITE_DONE) Check(rc);
+        return false;
+    }
+
+    public long Int64(int column) => raw.sqlite3_column_int64(_stmt, column);
+
+    /// <summary>The octets of a column of the current row, valid until the next step.</summary>
+    public ReadOnlySpan<byte> Blob(int column) => raw.sqlite3_column_blob(_stmt, column);
 
     private void Check(int rc)
     {

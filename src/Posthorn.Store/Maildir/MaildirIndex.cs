@@ -268,22 +268,21 @@ internal sealed class MaildirIndex : IDisposable
         tx.Commit();
     }
 
-    /// <summary>The cached <paramref name="field"/> values of the given UIDs (ascending): one range query.</summary>
+    /// <summary>The cached <paramref name="field"/> values of the given UIDs (ascending): one range query, its rows (in
+    /// key order) matched against the UIDs as they come.</summary>
     public Dictionary<uint, byte[]> ReadCache(string field, IReadOnlyList<uint> sortedUids)
     {
         var found = new Dictionary<uint, byte[]>(sortedUids.Count);
         if (sortedUids.Count == 0) return found;
-        var wanted = sortedUids.ToHashSet();
-        using var cmd = _db.CreateCommand();
-        cmd.CommandText = "SELECT uid, value FROM cache WHERE field = $f AND uid BETWEEN $lo AND $hi";
-        cmd.Parameters.AddWithValue("$f", field);
-        cmd.Parameters.AddWithValue("$lo", (long)sortedUids[0]);
-        cmd.Parameters.AddWithValue("$hi", (long)sortedUids[^1]);
-        using var r = cmd.ExecuteReader();
-        while (r.Read())
+        using var query = new SqliteStatement(_db, "SELECT uid, value FROM cache WHERE field = ?1 AND uid BETWEEN ?2 AND ?3 ORDER BY uid");
+        query.Bind(1, field).Bind(2, sortedUids[0]).Bind(3, sortedUids[^1]);
+        int next = 0;
+        while (query.Step())
         {
-            uint uid = (uint)r.GetInt64(0);
-            if (wanted.Contains(uid)) found[uid] = (byte[])r.GetValue(1);
+            uint uid = (uint)query.Int64(0);
+            while (next < sortedUids.Count && sortedUids[next] < uid) next++;
+            if (next == sortedUids.Count) break;
+            if (sortedUids[next] == uid) found[uid] = query.Blob(1).ToArray();
         }
         return found;
     }

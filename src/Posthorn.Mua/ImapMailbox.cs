@@ -70,7 +70,7 @@ public sealed class ImapMailbox : Mailbox, IDisposable
     public IDisposable Watch(Action changed, Action<string> failed)
     {
         _watch = (changed, failed);
-        _watcher = ImapWatcher.Start(_url, _password, _trust, _inbox.FullName, changed, failed);
+        _watcher = ImapWatcher.Start(_url, _password, _trust, _inbox.FullName, _inbox.Count, changed, failed);
         return new WatchStop(this);
     }
 
@@ -113,7 +113,7 @@ public sealed class ImapMailbox : Mailbox, IDisposable
         Fetch();
         var watch = _watch;
         _watcher?.Dispose();
-        if (watch is { } w) _watcher = ImapWatcher.Start(_url, _password, _trust, next.FullName, w.Changed, w.Failed);
+        if (watch is { } w) _watcher = ImapWatcher.Start(_url, _password, _trust, next.FullName, next.Count, w.Changed, w.Failed);
         Path = _url.WithFolder(next.FullName);
         return this;
     }

@@ -17,14 +17,19 @@ internal sealed class ImapWatcher : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
 
-    public static ImapWatcher Start(ImapUrl url, string password, ImapTrust trust, string folder, Action changed, Action<string> failed)
+    /// <param name="knownCount">The message count the reader shows: mail that arrives between the reader's SELECT and
+    /// the watcher's own EXAMINE is no change of count the watcher could see, so its first count is compared with this
+    /// one.</param>
+    public static ImapWatcher Start(ImapUrl url, string password, ImapTrust trust, string folder, int knownCount, Action changed,
+        Action<string> failed)
     {
         var w = new ImapWatcher();
-        w._loop = Task.Run(() => w.RunAsync(url, password, trust, folder, changed, failed));
+        w._loop = Task.Run(() => w.RunAsync(url, password, trust, folder, knownCount, changed, failed));
         return w;
     }
 
-    private async Task RunAsync(ImapUrl url, string password, ImapTrust trust, string folder, Action changed, Action<string> failed)
+    private async Task RunAsync(ImapUrl url, string password, ImapTrust trust, string folder, int knownCount, Action changed,
+        Action<string> failed)
     {
         var ct = _stop.Token;
         try
@@ -35,6 +40,7 @@ internal sealed class ImapWatcher : IDisposable
             var inbox = folder == "INBOX" ? client.Inbox : await client.GetFolderAsync(folder, ct);
             await inbox.OpenAsync(FolderAccess.ReadOnly, ct);
             inbox.CountChanged += (_, _) => changed();
+            if (inbox.Count != knownCount) changed();
             while (!ct.IsCancellationRequested)
             {
                 if (client.Capabilities.HasFlag(ImapCapabilities.Idle))

@@ -178,7 +178,9 @@ internal sealed partial class MaildirFolder : IDisposable
     /// <summary>Persists the given entries (and removals) with the current meta values.</summary>
     public void Persist(IEnumerable<Entry> upserts, IEnumerable<uint> deletes)
     {
-        _index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned(upserts).Select(ToRow).ToList(), deletes.ToList());
+        // The rows are made as the commit binds them: a first scan's 100,000 would otherwise all be alive at once, and
+        // every collection meanwhile would copy them.
+        _index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned(upserts).Select(ToRow), deletes.ToList());
         _dataVersion = _index.DataVersion();
         Changed();
     }

@@ -78,7 +78,7 @@ internal sealed class MaildirIndex : IDisposable
         File.Delete(db + "-shm");
     }
 
-    public sealed record Row(uint Uid, string Base, string Rel, MessageFlags Flags, string Keywords, ulong ModSeq,
+    public readonly record struct Row(uint Uid, string Base, string Rel, MessageFlags Flags, string Keywords, ulong ModSeq,
         long Size, long InternalDate, bool Estimated = false);
 
     /// <summary>Rows of the expunged table kept at most; past it the oldest go, down to four fifths of it.</summary>

@@ -121,7 +121,7 @@ public sealed partial class ImapServerSession
         switch (item.Name)
         {
             case "UID": _w.Raw("UID "u8).Number(m.Uid); break;
-            case "MODSEQ": _w.Ascii($"MODSEQ ({m.ModSeq})"); break;   // RFC 7162 §3.1.4.1
+            case "MODSEQ": _w.Raw("MODSEQ ("u8).Number((long)m.ModSeq).Raw(")"u8); break;   // RFC 7162 §3.1.4.1: below 2^63
             case "FLAGS": _w.Raw("FLAGS "u8).Raw(FlagBytes(m)); break;
             case "RFC822.SIZE": _w.Raw("RFC822.SIZE "u8).Number(m.Size); break;
             case "INTERNALDATE": _w.Raw("INTERNALDATE "u8).DateTime(m.InternalDate); break;

@@ -14,8 +14,9 @@ namespace Posthorn.Store.Maildir;
 /// the directories only when they changed since;
 /// msg(uid, base, rel, flags, keywords, modseq, size, internaldate) where rel says where the file is without repeating
 /// its base name: "n" + REST for new/BASE+REST, "c" + REST for cur/BASE+REST (REST is the info, ":2,S"), any other path
-/// whole (with its '/'; indexes written before this form hold every path whole); a negative size -1-N says that N and the internaldate are estimates taken from the file name at the scan (no file opened), made
-/// exact when first needed (<see cref="MessageInfo.Estimated"/>);
+/// whole (with its '/'; indexes written before this form hold every path whole); a negative size -1-N says that N and
+/// the internaldate are estimates taken from the file name at the scan (no file opened), made exact when first needed
+/// (<see cref="MessageInfo.Estimated"/>);
 /// expunged(uid, modseq): every UID removed under this UIDVALIDITY with the modseq of its removal, so that
 /// QRESYNC can answer VANISHED (EARLIER) (RFC 7162 §3.2.5, §3.2.6). A rebuilt index starts a new UIDVALIDITY,
 /// and an empty table is then exact. The table is bounded (<see cref="ExpungedLimit"/>): past it the oldest rows go, and
@@ -151,13 +152,12 @@ internal sealed class MaildirIndex : IDisposable
     /// <summary>The stored form of <paramref name="rel"/> (see the remarks): the base name is not written twice.</summary>
     internal static string PackRel(string baseName, string rel)
     {
-        var rest = rel.AsSpan(Math.Min(rel.Length, 4));
-        if (rel.Length < 4 || !rest.StartsWith(baseName, StringComparison.Ordinal) || rest[baseName.Length..].Contains('/'))
-            return rel;
-        rest = rest[baseName.Length..];
-        if (rel.StartsWith("new/", StringComparison.Ordinal)) return string.Concat("n", rest);
-        if (rel.StartsWith("cur/", StringComparison.Ordinal)) return string.Concat("c", rest);
-        return rel;
+        if (rel.Length < 4 || !rel.AsSpan(4).StartsWith(baseName, StringComparison.Ordinal)) return rel;
+        var rest = rel.AsSpan(4 + baseName.Length);
+        string? dir = rel.StartsWith("new/", StringComparison.Ordinal) ? "n" : rel.StartsWith("cur/", StringComparison.Ordinal) ? "c" : null;
+        if (dir is null || rest.Contains('/')) return rel;
+        // A file in new/ has no info: the one-letter form is a literal, not a string made per row.
+        return rest.IsEmpty ? dir : string.Concat(dir, rest);
     }
 
     /// <summary>The relative path from its stored form; a whole path (with a '/') as it is.</summary>

@@ -24,6 +24,7 @@
 # skip the memory and one-shot measurements (a quick throughput/latency comparison).
 # BASELINE=path/to/another/posthorn adds a third server to every turn (same configuration, after Posthorn):
 # a before/after comparison of two builds measured under the same load; reported as "baseline".
+# Each server's turn begins with SETTLE seconds (default 35) of quiet after a sync: see settle_fs in lib.sh.
 # Environment: COUNT_4K (default 2000), COUNT_100K (default 500), WARMUP (untimed messages sent to
 # each server before its measured loads, default 5000: the steady state of a daemon that has run a while),
 # POSTHORN (a published posthorn binary: skips the publish), SMTP_THROUGHPUT (path of smtp-throughput.sh),
@@ -90,6 +91,7 @@ clear_maildir() { [ -d "$maildir" ] && mv "$maildir" "$work/old-maildir.$(( n_ol
 # after 10,000). WARMUP=300 shows a freshly started daemon instead.
 run_loads() {
   local name=$1 port=$2 s size count out
+  settle_fs
   if [ "$warmup" -gt 0 ]; then
     clear_maildir
     echo "== $name: warm-up, 10 sessions x 4096 bytes x $warmup (not measured)" >&2

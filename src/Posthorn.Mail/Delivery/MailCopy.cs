@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using Posthorn.Core;
@@ -67,62 +68,89 @@ internal static class MailCopy
 
     private static long Copy(ChunkWriter output, string prefix, Stream content, bool mbox, bool blank, bool dot = false)
     {
-        output.Append(Encoding.UTF8.GetBytes(prefix));
-        var input = new byte[ChunkSize];
-        var fromPrefix = new byte[5];
-        int held = 0;          // bytes of a possible "From " held at the start of a line
-        bool lineStart = true, pendingCr = false, lastWasLf = true;
-        int n;
-        while ((n = content.Read(input, 0, input.Length)) > 0)
+        byte[] input = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        try
         {
-            for (int i = 0; i < n; i++)
+            output.Append(Encoding.UTF8.GetBytes(prefix));
+            var fromPrefix = new byte[5];
+            int held = 0;          // bytes of a possible "From " held at the start of a line
+            bool lineStart = true, pendingCr = false, lastWasLf = true;
+            int n;
+            while ((n = content.Read(input, 0, ChunkSize)) > 0)
             {
-                byte b = input[i];
-                if (pendingCr)
+                int i = 0;
+                while (i < n)
                 {
-                    pendingCr = false;
-                    if (b != (byte)'\n') Emit((byte)'\r');
+                    byte b = input[i];
+                    if (pendingCr)
+                    {
+                        pendingCr = false;
+                        if (b != (byte)'\n') Emit((byte)'\r');
+                    }
+                    if (b == (byte)'\r') { pendingCr = true; i++; continue; }
+                    if (lineStart)
+                    {
+                        Emit(b);
+                        i++;
+                        continue;
+                    }
+                    // Inside a line nothing is quoted: the bytes up to the next CR or LF go out as they are.
+                    var run = input.AsSpan(i, n - i);
+                    int k = run.IndexOfAny((byte)'\r', (byte)'\n');
+                    if (k == 0)
+                    {
+                        Emit(b);
+                        i++;
+                        continue;
+                    }
+                    if (k < 0) k = run.Length;
+                    output.Append(run[..k]);
+                    lastWasLf = false;
+                    i += k;
                 }
-                if (b == (byte)'\r') { pendingCr = true; continue; }
-                Emit(b);
+            }
+            if (pendingCr) Emit((byte)'\r');
+            if (held > 0) { output.Append(fromPrefix.AsSpan(0, held)); held = 0; lastWasLf = false; }
+            if (!lastWasLf) output.Append("\n"u8);
+            if (blank) output.Append("\n"u8); // Postfix MAIL_COPY_BLANK: the empty line that ends an mbox message
+            output.Flush();
+            return output.Written;
+
+            void Emit(byte b)
+            {
+                // Postfix MAIL_COPY_DOT (pipe(8) flag "."): "Prepend "." to lines starting with ".".
+                if (dot && lineStart && held == 0 && b == (byte)'.') output.Append("."u8);
+                if (mbox && lineStart)
+                {
+                    // RFC 4155 §2 / Postfix mail_copy.c: quote a "From " at the start of a line.
+                    if (b == "From "u8[held])
+                    {
+                        fromPrefix[held++] = b;
+                        if (held < 5) return;
+                        output.Append(">From "u8);
+                        held = 0;
+                        lineStart = false;
+                        lastWasLf = false;
+                        return;
+                    }
+                    if (held > 0) { output.Append(fromPrefix.AsSpan(0, held)); held = 0; }
+                }
+                output.Append(b);
+                lineStart = b == (byte)'\n';
+                lastWasLf = lineStart;
             }
         }
-        if (pendingCr) Emit((byte)'\r');
-        if (held > 0) { output.Append(fromPrefix.AsSpan(0, held)); held = 0; lastWasLf = false; }
-        if (!lastWasLf) output.Append("\n"u8);
-        if (blank) output.Append("\n"u8); // Postfix MAIL_COPY_BLANK: the empty line that ends an mbox message
-        output.Flush();
-        return output.Written;
-
-        void Emit(byte b)
+        finally
         {
-            // Postfix MAIL_COPY_DOT (pipe(8) flag "."): "Prepend "." to lines starting with ".".
-            if (dot && lineStart && held == 0 && b == (byte)'.') output.Append("."u8);
-            if (mbox && lineStart)
-            {
-                // RFC 4155 §2 / Postfix mail_copy.c: quote a "From " at the start of a line.
-                if (b == "From "u8[held])
-                {
-                    fromPrefix[held++] = b;
-                    if (held < 5) return;
-                    output.Append(">From "u8);
-                    held = 0;
-                    lineStart = false;
-                    lastWasLf = false;
-                    return;
-                }
-                if (held > 0) { output.Append(fromPrefix.AsSpan(0, held)); held = 0; }
-            }
-            output.Append(b);
-            lineStart = b == (byte)'\n';
-            lastWasLf = lineStart;
+            ArrayPool<byte>.Shared.Return(input);
+            output.Release();
         }
     }
 
     /// <summary>Buffers output and writes it with pwrite(2) (or to <c>stream</c> when given), enforcing the size limit.</summary>
     private sealed class ChunkWriter(int fd, long offset, long limit, Stream? stream)
     {
-        private readonly byte[] _buffer = new byte[ChunkSize];
+        private byte[] _buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         private int _used;
 
         public long Written { get; private set; }
@@ -135,7 +163,22 @@ internal static class MailCopy
 
         public void Append(ReadOnlySpan<byte> bytes)
         {
-            foreach (var b in bytes) Append(b);
+            while (!bytes.IsEmpty)
+            {
+                if (_used == _buffer.Length) Flush();
+                int k = Math.Min(bytes.Length, _buffer.Length - _used);
+                bytes[..k].CopyTo(_buffer.AsSpan(_used));
+                _used += k;
+                bytes = bytes[k..];
+            }
+        }
+
+        /// <summary>Gives the buffer back to the pool; the writer is not used afterwards.</summary>
+        public void Release()
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = [];
+            _used = 0;
         }
 
         public void Flush()

@@ -1,3 +1,4 @@
+using System.Text;
 using Posthorn.Core;
 using Posthorn.Mail.Queue;
 using Xunit;
@@ -68,6 +69,29 @@ public sealed class SpentFilePoolTests
         Assert.Empty(TmpNames(q));
         var m = QueueFile.Read(q.Dir.PathOf(QueueName.Incoming, Reused));
         Assert.Equal(big, TempQueue.ReadContent(m));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Content_written_in_pieces_past_the_writers_buffer_is_whole(bool spent)
+    {
+        using var q = spent ? await WithSpentFileAsync(string.Concat(Enumerable.Repeat("old\n", 60_000))) : new TempQueue();
+        byte[] content = Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 30_000).Select(i => $"line {i}\n")));
+        await using (var writer = QueueFileWriter.Create(q.Dir, Reused, QueueName.Incoming))
+        {
+            for (int at = 0; at < content.Length; at += 3001)
+                await writer.WriteAsync(content.AsMemory(at, Math.Min(3001, content.Length - at)), CancellationToken.None);
+            Assert.Equal(content.Length, writer.ContentLength);
+            await writer.CommitAsync(new QueueEnvelope(SmtpPath.FromAddress("s@example.test"), [new QueueRecipient("r@example.test")],
+                DateTimeOffset.UnixEpoch), CancellationToken.None);
+        }
+
+        Assert.Empty(TmpNames(q));   // the spent file, when there was one, carries the message
+        var m = QueueFile.Read(q.Dir.PathOf(QueueName.Incoming, Reused));
+        Assert.Equal(Encoding.ASCII.GetString(content), TempQueue.ReadContent(m));
+        Assert.Equal(["r@example.test"], m.Envelope.Recipients.Select(r => r.Address));
+        Assert.DoesNotContain("old", File.ReadAllText(q.Dir.PathOf(QueueName.Incoming, Reused)));
     }
 
     [Fact]

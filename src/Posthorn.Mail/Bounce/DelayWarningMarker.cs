@@ -33,5 +33,5 @@ public static class DelayWarningMarker
     }
 
     /// <summary>Deletes the marker; a missing one is not an error.</summary>
-    public static void Remove(QueueDirectory queue, QueueId id) => File.Delete(PathOf(queue, id));
+    public static void Remove(QueueDirectory queue, QueueId id) => Native.DeleteIfPresent(PathOf(queue, id));
 }

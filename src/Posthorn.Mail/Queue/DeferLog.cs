@@ -60,7 +60,7 @@ public static class DeferLog
     }
 
     /// <summary>Deletes the log; a missing log is not an error.</summary>
-    public static void Remove(QueueDirectory d, QueueId id) => File.Delete(d.DeferLogPath(id));
+    public static void Remove(QueueDirectory d, QueueId id) => Native.DeleteIfPresent(d.DeferLogPath(id));
 
     private static string Clean(string text)
     {

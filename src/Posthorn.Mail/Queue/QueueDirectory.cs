@@ -174,8 +174,8 @@ public sealed class QueueDirectory
     /// into the pool instead of deleted.</remarks>
     public void Remove(QueueId id, QueueName from)
     {
-        File.Delete(DeferLogPath(id));
-        File.Delete(BounceLogPath(id));
-        if (!TryKeepSpent(id, from)) File.Delete(PathOf(from, id));
+        Native.DeleteIfPresent(DeferLogPath(id));
+        Native.DeleteIfPresent(BounceLogPath(id));
+        if (!TryKeepSpent(id, from)) Native.DeleteIfPresent(PathOf(from, id));
     }
 }

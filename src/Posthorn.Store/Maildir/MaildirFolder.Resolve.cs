@@ -30,7 +30,7 @@ internal sealed partial class MaildirFolder
         {
             // Learned, not changed: no new modseq and no new Version (no session has anything to announce), but the
             // next snapshot carries the exact values.
-            _index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned(resolved).Select(ToRow).ToList(), []);
+            Index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned(resolved).Select(ToRow).ToList(), []);
             _dataVersion = _index.DataVersion();
             _snapshot = null;
         }

@@ -75,7 +75,9 @@ internal sealed partial class MaildirFolder
         foreach (var e in gone) _byBase.Remove(e.Info.Key);
         _byUid.RemoveAll(gone.Select(e => e.Info.Uid).ToHashSet());
         if (gone.Count > 0) NextModSeq();
-        if (changed.Count > 0 || gone.Count > 0)
+        if (added.Count >= AsideRows)
+            PersistAside(changed, gone.Select(e => e.Info.Uid));
+        else if (changed.Count > 0 || gone.Count > 0)
             Persist(changed, gone.Select(e => e.Info.Uid));
     }
 

@@ -57,6 +57,25 @@ internal sealed partial class MaildirFolder : IDisposable
     /// (a read-only session) files found in new/ stay there.</summary>
     public void Sync(bool moveNew = true)
     {
+        // While rows committed aside are being written, the index is theirs and holds nothing else of this process:
+        // another program's commit is noticed by the first Sync after them.
+        if (!Aside) CheckIndex();
+        var newM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "new"));
+        var curM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "cur"));
+        // After a reload the times are those the index was last reconciled at: unchanged directories need no listing.
+        if (newM != _newMtime || curM != _curMtime)
+        {
+            _newMtime = newM;
+            _curMtime = curM;
+            Scan(moveNew);
+            WriteAfterAside(index => index.WriteScanTimes(newM.Ticks, curM.Ticks));
+        }
+    }
+
+    /// <summary>Settles the rows committed aside, then reloads if another process changed the index (or it is gone).</summary>
+    private void CheckIndex()
+    {
+        Settle();
         long dv;
         try
         {
@@ -71,17 +90,6 @@ internal sealed partial class MaildirFolder : IDisposable
         {
             Reload();
             // Own commits do not change data_version; only a reload (perhaps onto a new index) needs it read again.
-            _dataVersion = _index.DataVersion();
-        }
-        var newM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "new"));
-        var curM = Directory.GetLastWriteTimeUtc(System.IO.Path.Combine(Path, "cur"));
-        // After a reload the times are those the index was last reconciled at: unchanged directories need no listing.
-        if (newM != _newMtime || curM != _curMtime)
-        {
-            _newMtime = newM;
-            _curMtime = curM;
-            Scan(moveNew);
-            _index.WriteScanTimes(newM.Ticks, curM.Ticks);
             _dataVersion = _index.DataVersion();
         }
     }
@@ -180,7 +188,7 @@ internal sealed partial class MaildirFolder : IDisposable
     {
         // The rows are made as the commit binds them: a first scan's 100,000 would otherwise all be alive at once, and
         // every collection meanwhile would copy them.
-        _index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned(upserts).Select(ToRow), deletes.ToList());
+        Index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned(upserts).Select(ToRow), deletes.ToList());
         _dataVersion = _index.DataVersion();
         Changed();
     }
@@ -204,7 +212,7 @@ internal sealed partial class MaildirFolder : IDisposable
     {
         var result = new byte[]?[messages.Count];
         var uids = messages.Select(m => m.Uid).Where(_byUid.Contains).Order().ToList();
-        var found = _index.ReadCache(field, uids);
+        var found = Index.ReadCache(field, uids);
         for (int i = 0; i < result.Length; i++) result[i] = found.GetValueOrDefault(messages[i].Uid);
         return result;
     }
@@ -215,11 +223,11 @@ internal sealed partial class MaildirFolder : IDisposable
         var kept = values.Where(v => _byUid.Contains(v.Message.Uid)).Select(v => (v.Field, v.Message.Uid, v.Value)).ToList();
         if (_learned.Count == 0)
         {
-            _index.WriteCache(kept);
+            Index.WriteCache(kept);
             return;
         }
         // Exact sizes learned by the read that computed these values: one transaction for both.
-        _index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned([]).Select(ToRow).ToList(), [], kept);
+        Index.Commit(UidValidity, UidNext, HighestModSeq, TakeLearned([]).Select(ToRow).ToList(), [], kept);
         _dataVersion = _index.DataVersion();
     }
 
@@ -236,7 +244,7 @@ internal sealed partial class MaildirFolder : IDisposable
     }
 
     /// <summary>UIDs expunged after <paramref name="modSeq"/> (RFC 7162 §3.2.5.2), in UID order.</summary>
-    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => _index.ReadExpungedSince(modSeq, _byUid.Contains);
+    public IReadOnlyList<uint> ExpungedSince(ulong modSeq) => Index.ReadExpungedSince(modSeq, _byUid.Contains);
 
     /// <summary>Drops entries whose files are gone (or were removed by this process).</summary>
     public void Remove(IReadOnlyList<Entry> entries)
@@ -252,6 +260,14 @@ internal sealed partial class MaildirFolder : IDisposable
 
     public void Dispose()
     {
+        try
+        {
+            Settle();
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            // The rows committed aside are lost: the next scan gives their files new UIDs.
+        }
         _index.Dispose();
         Lock.Dispose();
     }

@@ -32,11 +32,6 @@ internal static partial class Native
     [LibraryImport("libc", EntryPoint = "link", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Link(string oldpath, string newpath);
 
-    [LibraryImport("libc", EntryPoint = "unlink", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Unlink(string path);
-
-    private const int ENOENT = 2;
-
     [LibraryImport("libc", EntryPoint = "sync_file_range", SetLastError = true)]
     private static partial int SyncFileRange(int fd, long offset, long nbytes, uint flags);
 
@@ -69,7 +64,7 @@ internal static partial class Native
     /// File.Delete, which reports it as .NET does (access denied, a directory, …).</remarks>
     public static void DeleteIfPresent(string path)
     {
-        if (Unlink(path) == 0 || Marshal.GetLastPInvokeError() == ENOENT) return;
+        if (Delivery.LibC.unlink(path) == 0 || Delivery.LibC.Errno == Delivery.LibC.ENOENT) return;
         File.Delete(path);
     }
 

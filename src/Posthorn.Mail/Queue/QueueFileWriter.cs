@@ -134,9 +134,13 @@ public sealed class QueueFileWriter : IAsyncDisposable
         if (_commit is not null) throw new InvalidOperationException("the queue file was already handed to the commit");
         byte[] records = QueueFileFormat.EncodeEnvelope(envelope);
         Append(records);
-        Flush(_buffer!);
+        byte[] header = QueueFileFormat.EncodeHeader(ContentLength, records.Length);
+        var buffer = _buffer!;
+        bool headerInBuffer = _flushed == 0;   // a message under 64 KiB: the placeholder was never written
+        if (headerInBuffer) header.CopyTo(buffer, 0);
+        Flush(buffer);
+        if (!headerInBuffer) RandomAccess.Write(file.SafeFileHandle, header, 0);
         if (_reused) file.SetLength(_flushed);   // the rest of the spent message
-        RandomAccess.Write(file.SafeFileHandle, QueueFileFormat.EncodeHeader(ContentLength, records.Length), 0);
 
         // The group commit (GroupCommit.cs) makes it durable with the files of other writers: fsync(2) of
         // the file (content, envelope and header) before any name points to it, rename(2) into the target

@@ -53,7 +53,7 @@ public sealed partial class MasterDaemon
             // Postfix smtpd_forbid_bare_newline (3.9) exempts smtpd_forbid_bare_newline_exclusions = $mynetworks.
             var protocol = SmtpdProtocolSettings.From(settings.Config, settings.MyNetworks);
             var options = settings.Smtpd with { AllowBareLf = protocol.AllowsBareLf(remote.Address) };
-            var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake()) { Activity = SmtpdGate.Activity };
+            var sink = new SmtpdSink(settings, _queue, _ids, transports.Local(settings), Log, _clock, id => _qmgr.Wake()) { Activity = SmtpdGate.Activity, Qmgr = _qmgr };
             if (options.Authenticator is PasswordDatabaseAuthenticator auth) auth.Activity = SmtpdGate.Activity;
             // posthorn_max_smtpd_connections and smtpd_client_connection_count/rate_limit (SmtpdConnectionGate).
             // A row's -o syslog_name names its smtpd lines (postfix/submission/smtpd); cleanup keeps the main name.

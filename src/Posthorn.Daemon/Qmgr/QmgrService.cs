@@ -52,6 +52,8 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
     {
         foreach (var id in queue.List(QueueName.Active).ToList())
             queue.Move(id, QueueName.Active, QueueName.Incoming);
+        _runToken = ct;
+        Volatile.Write(ref _admitting, true);
         var lastDeferredScan = DateTimeOffset.MinValue;
         while (!ct.IsCancellationRequested)
         {
@@ -69,6 +71,7 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
             catch (OperationCanceledException) when (!ct.IsCancellationRequested) { /* timer tick */ }
             catch (OperationCanceledException) { break; }
         }
+        Volatile.Write(ref _admitting, false);
         Task[] pending;
         lock (_running) pending = [.. _running];
         await Task.WhenAll(pending);
@@ -120,17 +123,43 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
             claimed.Clear();
             return;
         }
-        foreach (var id in claimed)
-        {
-            var task = Task.Run(async () =>
-            {
-                try { await ProcessAsync(id, ct); }
-                finally { _active.Release(); Wake(); }
-            }, CancellationToken.None);
-            lock (_running) { _running.RemoveAll(t => t.IsCompleted); _running.Add(task); }
-        }
+        foreach (var id in claimed) Start(id, wakeAfter: true, ct);
         claimed.Clear();
     }
+
+    /// <summary>Delivers <paramref name="id"/>, which is in active/ and holds one of the active slots; the slot is
+    /// given back when it is done, and with <paramref name="wakeAfter"/> the loop looks at incoming/ again.</summary>
+    private void Start(QueueId id, bool wakeAfter, CancellationToken ct)
+    {
+        var task = Task.Run(async () =>
+        {
+            try { await ProcessAsync(id, ct); }
+            finally
+            {
+                _active.Release();
+                if (wakeAfter) Wake();
+            }
+        }, CancellationToken.None);
+        lock (_running) { _running.RemoveAll(t => t.IsCompleted); _running.Add(task); }
+    }
+
+    private CancellationToken _runToken;
+    private bool _admitting;   // RunAsync has put back what a previous run left in active/, and has not ended
+
+    /// <summary>smtpd's hand-off (DESIGN.md decision 3): takes one active slot for a message that is not committed yet,
+    /// so that its queue file is published straight into active/ and <see cref="Admitted"/> starts its delivery. This
+    /// saves what the claim of a file in incoming/ costs per message: the directory scan, the rename, the fsync(2)
+    /// of active/ and a wake-up of this loop. False when no slot is free or the loop is not running (starting, where
+    /// it moves active/ back to incoming/, or stopped): the file then goes to incoming/ as before. Every true is
+    /// followed by exactly one <see cref="Admitted"/> or <see cref="Declined"/>.</summary>
+    public bool TryAdmit() => Volatile.Read(ref _admitting) && _active.Wait(0);
+
+    /// <summary>The admitted message's file is in active/: deliver it. A file there is safe whatever happens next,
+    /// since every start of the loop puts active/ back into incoming/.</summary>
+    public void Admitted(QueueId id) => Start(id, wakeAfter: false, _runToken);
+
+    /// <summary>The admitted message did not reach active/ (refused, failed, or held): the slot is free again.</summary>
+    public void Declined() => _active.Release();
 
     /// <summary>Deferred files whose mtime (the next attempt time) has passed go back to incoming.</summary>
     private void ReleaseDueDeferred(DateTimeOffset now)

@@ -1,6 +1,7 @@
 using Posthorn.Core;
 using Posthorn.Daemon.Master;
 using Posthorn.Daemon.Policy;
+using Posthorn.Daemon.Qmgr;
 using Posthorn.Logging;
 using Posthorn.Mail.Cleanup;
 using Posthorn.Mail.Delivery;
@@ -40,6 +41,10 @@ public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, Q
 
     /// <summary>The daemon-wide activity view (<c>posthorn anvil</c>): counts every MAIL FROM and RCPT TO.</summary>
     public AnvilRegistry? Activity { get; init; }
+
+    /// <summary>The queue manager of this process, which may take a message straight into active/
+    /// (<see cref="QmgrService.TryAdmit"/>); without it every message is published in incoming/.</summary>
+    public QmgrService? Qmgr { get; init; }
 
     private RateLimits? _rates;
     private RateLimits Rates => _rates ??= new RateLimits(settings.Restrictions, settings.Restrictions.Anvil, log);
@@ -147,11 +152,13 @@ public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, Q
             Actions = PolicyActions.For(ref _actions, tx),
         };
         log.SmtpdClient(id, tx.Session.ClientDescription, tx.Session.SaslMethod, tx.Session.SaslUsername);
-        return ValueTask.FromResult<ISmtpMessageWriter>(new Writer(this, id, cleanup));
+        return ValueTask.FromResult<ISmtpMessageWriter>(new Writer(this, id, file, cleanup));
     }
 
-    private sealed class Writer(SmtpdSink sink, QueueId id, CleanupWriter cleanup) : ISmtpMessageWriter
+    private sealed class Writer(SmtpdSink sink, QueueId id, QueueFileWriter file, CleanupWriter cleanup) : ISmtpMessageWriter
     {
+        private bool _admitted;   // the queue manager gave this message an active slot (QmgrService.TryAdmit)
+
         public QueueId Id => id;
 
         public ValueTask WriteAsync(ReadOnlyMemory<byte> lines, CancellationToken ct) => cleanup.WriteAsync(lines, ct);
@@ -185,6 +192,13 @@ public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, Q
                 tx.Recipients.Select((r, i) => sink.QueuedRecipient(r, i < tx.RecipientDsn.Count ? tx.RecipientDsn[i] : SmtpRecipientDsn.None)).ToList(),
                 sink.Clock.GetUtcNow(),
                 attributes);
+            // With a free slot in this process's queue manager the file is published straight into active/ (cleanup
+            // still turns it to hold/ for a HOLD); DisposeAsync hands it over once the commit is over.
+            if (sink.Qmgr?.TryAdmit() == true)
+            {
+                _admitted = true;
+                file.Target = QueueName.Active;
+            }
             try
             {
                 await cleanup.CommitAsync(envelope, ct);
@@ -199,11 +213,21 @@ public sealed partial class SmtpdSink(Settings settings, QueueDirectory queue, Q
                 sink.Log.Warning("smtpd", $"{id}: queue file write error: {e.Message}");
                 return new SmtpReply(451, "4.3.0", "Error: queue file write error");
             }
-            sink.Queued(id);
+            if (!_admitted) sink.Queued(id);
             return new SmtpReply(250, "2.0.0", $"Ok: queued as {id}");
         }
 
-        public ValueTask DisposeAsync() => cleanup.DisposeAsync();
+        /// <summary>Closes the file (removing it when it was never published); an admitted message goes to the queue
+        /// manager if its file reached active/ (also after a failed directory fsync, when the client got 451:
+        /// at least once), and gives its slot back otherwise.</summary>
+        public async ValueTask DisposeAsync()
+        {
+            await cleanup.DisposeAsync();
+            if (!_admitted) return;
+            _admitted = false;
+            if (file.Published && file.Target == QueueName.Active) sink.Qmgr!.Admitted(id);
+            else sink.Qmgr!.Declined();
+        }
     }
 
     private RelayAddress? _relay;

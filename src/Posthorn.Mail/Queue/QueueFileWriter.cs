@@ -40,10 +40,15 @@ public sealed class QueueFileWriter : IAsyncDisposable
 
     public QueueId Id { get; }
 
-    /// <summary>The queue <see cref="CommitAsync"/> publishes the file in: incoming, or hold when cleanup or an
-    /// access table said HOLD (Postfix access(5)/header_checks(5) HOLD: "Arrange for the message to be placed on
-    /// the hold queue"). May change until the commit; afterwards it is ignored.</summary>
+    /// <summary>The queue <see cref="CommitAsync"/> publishes the file in: incoming; active when the queue manager of
+    /// this process has taken the message before its commit (QmgrService.TryAdmit); hold when cleanup or an access
+    /// table said HOLD (Postfix access(5)/header_checks(5) HOLD: "Arrange for the message to be placed on the hold
+    /// queue"). May change until the commit; afterwards it is ignored.</summary>
     public QueueName Target { get; set; }
+
+    /// <summary>Whether the file was renamed into <see cref="Target"/>, also when the directory fsync after it failed
+    /// (the commit then threw and the message may still be delivered). Final once <see cref="DisposeAsync"/> returned.</summary>
+    public bool Published => _committed;
 
     /// <summary>Bytes of message content written so far.</summary>
     public long ContentLength { get; private set; }

@@ -2,6 +2,8 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using Posthorn.Core;
+using Posthorn.Daemon.Master;
+using Posthorn.Daemon.Qmgr;
 using Posthorn.Daemon.Smtpd;
 using Posthorn.Logging;
 using Posthorn.Mail.Queue;
@@ -28,15 +30,23 @@ public sealed class SmtpdSinkPolicyTests : IDisposable
         private readonly Task _session;
         private readonly CancellationTokenSource _stop = new(TimeSpan.FromSeconds(30));
 
-        public Dialogue(PolicyHarness h, string mainCf, string client = "192.0.2.7")
+        /// <param name="withQmgr">Run a queue manager of the session's process over the same queue, which smtpd may
+        /// hand messages to (<see cref="QmgrService.TryAdmit"/>); without one nothing is delivered.</param>
+        public Dialogue(PolicyHarness h, string mainCf, string client = "192.0.2.7", bool withQmgr = false)
         {
             var settings = h.Configure(mainCf);
             var queue = new QueueDirectory(Path.Combine(h.Dir, "spool"));
             queue.EnsureCreated();
             Queue = queue;
-            var local = new Posthorn.Mail.Delivery.LocalTransport(settings.Local, new FakeUsers(Path.Combine(h.Dir, "home"), "user"),
-                TimeProvider.System, h.Log);
-            var sink = new SmtpdSink(settings, queue, new QueueIdGenerator(TimeProvider.System), local, h.Log, TimeProvider.System, _ => { });
+            var users = new FakeUsers(Path.Combine(h.Dir, "home"), "user");
+            var local = new Posthorn.Mail.Delivery.LocalTransport(settings.Local, users, TimeProvider.System, h.Log);
+            var ids = new QueueIdGenerator(TimeProvider.System);
+            if (withQmgr)
+            {
+                Qmgr = new QmgrService(() => settings, queue, ids, new Transports(users, h.Log, TimeProvider.System), h.Log, TimeProvider.System);
+                _qmgrRun = Qmgr.RunAsync(_stop.Token);
+            }
+            var sink = new SmtpdSink(settings, queue, ids, local, h.Log, TimeProvider.System, _ => { }) { Qmgr = Qmgr };
             var info = new SmtpSessionInfo { Client = new IPEndPoint(IPAddress.Parse(client), 40000), ClientName = "client.example" };
             var stream = new DuplexPipeStream(_toServer.Reader, _toClient.Writer);
             var session = new SmtpServerSession(stream, info, settings.Smtpd, sink, h.Log, TimeProvider.System);
@@ -45,6 +55,9 @@ public sealed class SmtpdSinkPolicyTests : IDisposable
         }
 
         public QueueDirectory Queue { get; }
+
+        public QmgrService? Qmgr { get; }
+        private readonly Task? _qmgrRun;
 
         public async Task<string> ReplyAsync()
         {
@@ -68,6 +81,11 @@ public sealed class SmtpdSinkPolicyTests : IDisposable
         {
             await _toServer.Writer.CompleteAsync();
             try { await _session; } catch (OperationCanceledException) { }
+            if (_qmgrRun is not null)
+            {
+                await _stop.CancelAsync();
+                try { await _qmgrRun; } catch (OperationCanceledException) { }
+            }
             _stop.Dispose();
         }
     }
@@ -145,5 +163,54 @@ public sealed class SmtpdSinkPolicyTests : IDisposable
         string id = queued["250 2.0.0 Ok: queued as ".Length..];
         Assert.True(File.Exists(Path.Combine(d.Queue.Root, "hold", id)));
         Assert.False(File.Exists(Path.Combine(d.Queue.Root, "incoming", id)));
+    }
+
+    [Fact]
+    public async Task With_a_free_slot_the_queue_file_is_published_in_active_and_delivered_from_there()
+    {
+        await using var d = new Dialogue(_h, "qmgr_message_active_limit = 1\nalias_maps =", withQmgr: true);
+        await d.ReplyAsync();
+        await d.CommandAsync("HELO client.example");
+        await d.CommandAsync("MAIL FROM:<someone@sender.example>");
+        Assert.Equal("250 2.1.5 Ok", await d.CommandAsync("RCPT TO:<user@example.test>"));
+        await d.CommandAsync("DATA");
+        string queued = await d.CommandAsync("Subject: straight to active\r\n\r\nbody\r\n.");
+        Assert.StartsWith("250 2.0.0 Ok: queued as ", queued);
+        string id = queued["250 2.0.0 Ok: queued as ".Length..];
+
+        try
+        {
+            await Poll.Until(() => _h.LogSink.Lines.Any(l => l.Contains($"{id}: removed")), $"the delivery of {id}");
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            throw new Xunit.Sdk.XunitException(e.Message + "; log:\n" + string.Join("\n", _h.LogSink.Lines));
+        }
+        Assert.Contains(_h.LogSink.Lines, l => l.Contains($"{id}: to=<user@example.test>") && l.Contains("status=sent"));
+        // The commit's rename and directory fsync went to active/; incoming/ was never written or synced.
+        Assert.Equal(0, d.Queue.SyncOf(QueueName.Incoming).FsyncCount);
+        Assert.True(d.Queue.SyncOf(QueueName.Active).FsyncCount > 0);
+        await Poll.Until(() => d.Qmgr!.TryAdmit(), "the slot back after the delivery");
+        d.Qmgr!.Declined();
+    }
+
+    [Fact]
+    public async Task A_held_message_goes_to_hold_and_gives_its_active_slot_back()
+    {
+        string access = _h.Hash("senders", "suspect@x.example HOLD\n");
+        await using var d = new Dialogue(_h, $"smtpd_sender_restrictions = check_sender_access {access}\nqmgr_message_active_limit = 1",
+            withQmgr: true);
+        await d.ReplyAsync();
+        await d.CommandAsync("HELO client.example");
+        await d.CommandAsync("MAIL FROM:<suspect@x.example>");
+        await d.CommandAsync("RCPT TO:<user@example.test>");
+        await d.CommandAsync("DATA");
+        string queued = await d.CommandAsync("Subject: x\r\n\r\nbody\r\n.");
+        string id = queued["250 2.0.0 Ok: queued as ".Length..];
+        Assert.True(File.Exists(Path.Combine(d.Queue.Root, "hold", id)));
+        Assert.False(File.Exists(Path.Combine(d.Queue.Root, "active", id)));
+        // The only slot, taken before the commit, is free again: a held message is not the queue manager's.
+        await Poll.Until(() => d.Qmgr!.TryAdmit(), "the slot back from the held message");
+        d.Qmgr!.Declined();
     }
 }

@@ -49,6 +49,13 @@ internal sealed class QmgrHarness : IDisposable
 
     public void Start() => _run = Qmgr.RunAsync(_stop.Token);
 
+    /// <summary>Stops the queue manager and waits (bounded) for its loop to end.</summary>
+    public void Stop()
+    {
+        _stop.Cancel();
+        try { _run?.Wait(TimeSpan.FromSeconds(30)); } catch (AggregateException) { /* cancelled */ }
+    }
+
     /// <summary>Waits (bounded, on the log, not on time) for a line that contains every part.</summary>
     public async Task<string> WaitForLineAsync(params string[] parts)
     {
@@ -80,8 +87,7 @@ internal sealed class QmgrHarness : IDisposable
 
     public void Dispose()
     {
-        _stop.Cancel();
-        try { _run?.Wait(TimeSpan.FromSeconds(30)); } catch (AggregateException) { /* cancelled */ }
+        Stop();
         _stop.Dispose();
         _temp.Dispose();
     }

@@ -16,7 +16,10 @@ internal static partial class LibC
     public const short F_WRLCK = 1, F_UNLCK = 2;
     public const int ENOENT = 2, EINTR = 4, EACCES = 13, EEXIST = 17, EFBIG = 27, ENOSPC = 28, ELOOP = 40,
         EAGAIN = 11, EPERM = 1, ERANGE = 34, EDQUOT = 122;
-    private const int AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000, AT_SYMLINK_NOFOLLOW = 0x100;
+    /// <summary>open(2) O_TMPFILE (__O_TMPFILE | O_DIRECTORY): a file without a name in the directory given.</summary>
+    public const int O_TMPFILE = 0x400000 | O_DIRECTORY;
+    public const int EISDIR = 21, EINVAL = 22, EOPNOTSUPP = 95;
+    private const int AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000, AT_SYMLINK_NOFOLLOW = 0x100, AT_SYMLINK_FOLLOW = 0x400;
     private const uint STATX_BASIC_STATS = 0x7ff;
 
     [LibraryImport(Lib, SetLastError = true)] public static partial uint geteuid();
@@ -31,6 +34,8 @@ internal static partial class LibC
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int unlink(string path);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int mkdir(string path, uint mode);
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int rename(string from, string to);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int linkat(int olddirfd, string oldpath, int newdirfd, string newpath, int flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fchown(int fd, uint uid, uint gid);
     [LibraryImport(Lib, SetLastError = true)] public static partial int ftruncate(int fd, long length);
     [LibraryImport(Lib, SetLastError = true)] public static partial int fsync(int fd);
@@ -76,6 +81,11 @@ internal static partial class LibC
     public static string StrError(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
     public static bool IsRoot => geteuid() == 0;
+
+    /// <summary>Gives the nameless file open as <paramref name="fd"/> (an O_TMPFILE) the name <paramref name="path"/>, never
+    /// replacing a file: linkat(2) of /proc/self/fd/N with AT_SYMLINK_FOLLOW, which needs no capability (the
+    /// AT_EMPTY_PATH form needs CAP_DAC_READ_SEARCH). Returns 0 or -1 with errno set.</summary>
+    public static int LinkNameless(int fd, string path) => linkat(AT_FDCWD, $"/proc/self/fd/{fd}", AT_FDCWD, path, AT_SYMLINK_FOLLOW);
 
     /// <summary>open(2), retried on EINTR; returns the fd or -1 with <paramref name="errno"/> set.</summary>
     public static int Open(string path, int flags, uint mode, out int errno)

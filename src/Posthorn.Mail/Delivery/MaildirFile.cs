@@ -55,17 +55,7 @@ internal static class MaildirFile
         if (fd < 0) throw new MboxFile.Failure(errno, $"create maildir file {dir}/tmp/{uniqueName}: {LibC.StrError(errno)}");
         try
         {
-            string target;
-            try
-            {
-                long size = write(fd);
-                target = string.Create(CultureInfo.InvariantCulture, $"{newDir}/{uniqueName},S={size}");
-                if (LibC.fsync(fd) < 0) throw new DeliveryIOException(LibC.Errno, "error writing message");
-            }
-            catch (DeliveryIOException e)
-            {
-                throw new MboxFile.Failure(e.Errno, e.Message);
-            }
+            string target = WriteDurably(fd, newDir, uniqueName, write);
             // The name appears only now, on a complete and durable file; linkat(2) never replaces an existing name.
             if (LibC.LinkNameless(fd, target) < 0)
             {
@@ -103,13 +93,7 @@ internal static class MaildirFile
         {
             try
             {
-                long size = write(fd);
-                target = string.Create(CultureInfo.InvariantCulture, $"{dir}/new/{uniqueName},S={size}");
-                if (LibC.fsync(fd) < 0) throw new DeliveryIOException(LibC.Errno, "error writing message");
-            }
-            catch (DeliveryIOException e)
-            {
-                throw new MboxFile.Failure(e.Errno, e.Message);
+                target = WriteDurably(fd, dir + "/new", uniqueName, write);
             }
             finally
             {
@@ -134,6 +118,23 @@ internal static class MaildirFile
         finally
         {
             if (!done) LibC.unlink(tmp);
+        }
+    }
+
+    /// <summary>Writes the message with <paramref name="write"/> and fsyncs it; returns its name in new/,
+    /// <c>NAME,S=SIZE</c>. A write or fsync error becomes Postfix's failure text.</summary>
+    private static string WriteDurably(int fd, string newDir, string uniqueName, Func<int, long> write)
+    {
+        try
+        {
+            long size = write(fd);
+            string target = string.Create(CultureInfo.InvariantCulture, $"{newDir}/{uniqueName},S={size}");
+            if (LibC.fsync(fd) < 0) throw new DeliveryIOException(LibC.Errno, "error writing message");
+            return target;
+        }
+        catch (DeliveryIOException e)
+        {
+            throw new MboxFile.Failure(e.Errno, e.Message);
         }
     }
 

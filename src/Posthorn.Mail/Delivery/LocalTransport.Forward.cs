@@ -23,6 +23,7 @@ public sealed partial class LocalTransport
     {
         if (_o.ForwardPath.Count == 0) return false;
         var attrs = Attributes(user, name, extension, address);
+        string? missed = null;   // the default forward_path names ~/.forward twice when there is no extension
         foreach (var template in _o.ForwardPath)
         {
             if (!LocalExpand.TryExpand(template, attrs, _o.ForwardExpansionFilter, out var path))
@@ -32,8 +33,13 @@ public sealed partial class LocalTransport
             }
             if (path.Length == 0) continue;
             if (x.Seen.Contains("forward-file " + path)) return true; // Postfix been_here: one expansion per message
+            if (path == missed) continue;   // looked at a moment ago: missing or unusable, and said so once
             var targets = ReadForward(user, path);
-            if (targets is null) continue;
+            if (targets is null)
+            {
+                missed = path;
+                continue;
+            }
             if (targets.Count == 0) return false;
             x.Seen.Add("forward-file " + path);
             var inner = new Ctx(LocalSources.Forward, user.Name, new Privs((uint)user.Uid, (uint)user.Gid, user.Home, user.Shell), ctx.Sender);

@@ -9,7 +9,7 @@ namespace Posthorn.Mail.Queue;
 /// thread pool blocked in fsync stalls every session on a small machine):
 /// <list type="number">
 /// <item>writeback of every file starts (sync_file_range(2) SYNC_FILE_RANGE_WRITE), so that the blocks of
-/// all of them are allocated before the first journal commit;</item>
+/// all of them are allocated before the first journal commit (skipped for a batch of one);</item>
 /// <item>fsync(2) of each file: its data is durable before any queue name points to it. On a journaling
 /// file system the first fsync commits the transaction that carries every file's metadata, so the others
 /// mostly wait for their own I/O;</item>
@@ -113,8 +113,9 @@ internal sealed class GroupCommit(Action<SafeFileHandle>? fsync = null, Action<s
     private void Run(List<Request> batch)
     {
         Interlocked.Increment(ref _batches);
-        // 1. Start every file's writeback, so that one journal commit carries all their allocations.
-        if (_writeback)
+        // 1. Start every file's writeback, so that one journal commit carries all their allocations (a file alone
+        // gains nothing: its fsync starts the same writeback).
+        if (_writeback && batch.Count > 1)
             foreach (var r in batch) Attempt(r, () => Native.StartWriteback(r.File));
         // 2. Data durable before a name points to it.
         foreach (var r in batch)

@@ -130,9 +130,7 @@ public sealed partial class ImapServerSession
             {
                 _log.ImapSessionEnd("imap", _user.Name, endReason, $"in={_bytesIn} out={_bytesOutBeforeTls + _w.BytesWritten}");
             }
-            await _input.CompleteAsync();
-            await _output.CompleteAsync();
-            await _stream.DisposeAsync();
+            await SessionEnd.CloseAsync(_input, _output, _stream);
         }
     }
 

@@ -77,9 +77,7 @@ public sealed partial class LmtpServerSession(Stream stream, LmtpSessionOptions 
         finally
         {
             log.LmtpDisconnect(options.Client, reason);
-            await _input.CompleteAsync();
-            await _output.CompleteAsync();
-            await stream.DisposeAsync();
+            await Posthorn.Imap.SessionEnd.CloseAsync(_input, _output, stream);
         }
     }
 

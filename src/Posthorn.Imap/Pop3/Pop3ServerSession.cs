@@ -138,9 +138,7 @@ public sealed partial class Pop3ServerSession(Stream stream, ImapSessionOptions 
             }
             if (_box is not null) await _box.DisposeAsync();
             ReleaseMaildrop();
-            await _input.CompleteAsync();
-            await _output.CompleteAsync();
-            await _stream.DisposeAsync();
+            await SessionEnd.CloseAsync(_input, _output, _stream);
         }
     }
 

@@ -168,7 +168,7 @@ public sealed class SmtpdSinkPolicyTests : IDisposable
     [Fact]
     public async Task With_a_free_slot_the_queue_file_is_published_in_active_and_delivered_from_there()
     {
-        await using var d = new Dialogue(_h, "qmgr_message_active_limit = 1\nalias_maps =", withQmgr: true);
+        await using var d = new Dialogue(_h, "qmgr_message_active_limit = 1\nalias_maps =\nhome_mailbox = Maildir/", withQmgr: true);
         await d.ReplyAsync();
         await d.CommandAsync("HELO client.example");
         await d.CommandAsync("MAIL FROM:<someone@sender.example>");
@@ -187,6 +187,7 @@ public sealed class SmtpdSinkPolicyTests : IDisposable
             throw new Xunit.Sdk.XunitException(e.Message + "; log:\n" + string.Join("\n", _h.LogSink.Lines));
         }
         Assert.Contains(_h.LogSink.Lines, l => l.Contains($"{id}: to=<user@example.test>") && l.Contains("status=sent"));
+        Assert.Contains("Subject: straight to active", File.ReadAllText(Directory.GetFiles(Path.Combine(_h.Dir, "home", "user", "Maildir", "new")).Single()));
         // The commit's rename and directory fsync went to active/; incoming/ was never written or synced.
         Assert.Equal(0, d.Queue.SyncOf(QueueName.Incoming).FsyncCount);
         Assert.True(d.Queue.SyncOf(QueueName.Active).FsyncCount > 0);

@@ -40,13 +40,7 @@ internal static class MaildirFile
     internal static string? DeliverNameless(string dir, string uniqueName, Func<int, long> write)
     {
         string newDir = dir + "/new";
-        const int flags = LibC.O_WRONLY | LibC.O_TMPFILE | LibC.O_NOCTTY;
-        int fd = LibC.Open(newDir, flags, 0x180, out int errno);
-        if (fd < 0 && errno == LibC.ENOENT)
-        {
-            MakeDirectories(dir);
-            fd = LibC.Open(newDir, flags, 0x180, out errno);
-        }
+        int fd = OpenMaking(dir, newDir, LibC.O_WRONLY | LibC.O_TMPFILE | LibC.O_NOCTTY, out int errno);
         if (fd < 0 && errno is LibC.EOPNOTSUPP or LibC.EISDIR or LibC.EINVAL)
         {
             Volatile.Write(ref s_nameless, false);   // open(2): "The filesystem containing pathname does not support O_TMPFILE"
@@ -77,15 +71,7 @@ internal static class MaildirFile
     internal static string DeliverThroughTmp(string dir, string uniqueName, Func<int, long> write)
     {
         string tmp = $"{dir}/tmp/{uniqueName}";
-        const int flags = LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_NOCTTY;
-        int fd = LibC.Open(tmp, flags, 0x180, out int errno);
-        if (fd < 0 && errno == LibC.ENOENT)
-        {
-            // Postfix maildir.c: the directories are made only when the open says they are missing,
-            // not tried before every delivery.
-            MakeDirectories(dir);
-            fd = LibC.Open(tmp, flags, 0x180, out errno);
-        }
+        int fd = OpenMaking(dir, tmp, LibC.O_WRONLY | LibC.O_CREAT | LibC.O_EXCL | LibC.O_NOFOLLOW | LibC.O_NOCTTY, out int errno);
         if (fd < 0) throw new MboxFile.Failure(errno, $"create maildir file {tmp}: {LibC.StrError(errno)}");
         bool done = false;
         string target = "";
@@ -149,6 +135,16 @@ internal static class MaildirFile
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>open(2) of <paramref name="path"/> in the Maildir <paramref name="dir"/> with mode 0600; the directories are
+    /// made only when the open says they are missing, not tried before every delivery (Postfix maildir.c).</summary>
+    private static int OpenMaking(string dir, string path, int flags, out int errno)
+    {
+        int fd = LibC.Open(path, flags, 0x180, out errno);
+        if (fd >= 0 || errno != LibC.ENOENT) return fd;
+        MakeDirectories(dir);
+        return LibC.Open(path, flags, 0x180, out errno);
     }
 
     /// <summary>Creates the Maildir and its <c>tmp</c>, <c>new</c> and <c>cur</c> where missing (mode 0700).</summary>

@@ -47,7 +47,7 @@ public sealed partial class ImapServerSession
                 if (loaded.Bytes is not null && loaded.Bytes[k] is null || loaded.Structures is not null && loaded.Structures[k] is null
                     || needsExact && m.Estimated)
                     return Result.No("Some messages were expunged.", "EXPUNGEISSUEDBEFORE");
-                var content = loaded.Bytes is null ? null : new ImapMessage(loaded.Bytes[k]!);
+                using var content = loaded.Bytes is null ? null : new ImapMessage(loaded.Bytes[k]!);
                 var fetched = new Fetched(m, content, cached, loaded.Structures?[k]);
                 _w.Raw("* "u8).Number(index + 1).Raw(" FETCH ("u8);
                 bool first = true;

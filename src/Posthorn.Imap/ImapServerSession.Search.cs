@@ -60,7 +60,9 @@ public sealed partial class ImapServerSession
                     if (search.NeedsContent) content = new ImapMessage(values[cachedFields.IndexOf(ImapMessageCache.Header)].ToArray());
                     if (search.NeedsFields) text = SearchText.Parse(values[cachedFields.IndexOf(ImapMessageCache.SearchFields)].Span);
                 }
-                if (!search.Matches(i + 1, m, content, text)) continue;
+                bool matches = search.Matches(i + 1, m, content, text);
+                content?.Dispose();
+                if (!matches) continue;
                 hits.Add(uid ? m.Uid : (uint)(i + 1));
                 highest = Math.Max(highest, m.ModSeq);
             }

@@ -5,8 +5,12 @@ namespace Posthorn.Imap;
 /// <summary>A message prepared for FETCH and SEARCH: its octets with CRLF line ends (as IMAP counts
 /// and sends them), parsed once by MimeKit with the byte offsets of every entity.</summary>
 /// <remarks>RFC 9051 §6.4.5: section numbers address the parts of the message or of an embedded
-/// message/rfc822; HEADER, TEXT, HEADER.FIELDS apply to a message, MIME to a part.</remarks>
-public sealed partial class ImapMessage
+/// message/rfc822; HEADER, TEXT, HEADER.FIELDS apply to a message, MIME to a part.
+/// Dispose it when done: MimeKit's messages, entities and contents have finalizers, and an undisposed parse waits
+/// for the finalizer thread with everything it references. A first FETCH ENVELOPE of 100,000 messages made every
+/// collection keep the parses since the one before (about 12 KB a message, 25 MB a collection) and spent a third of
+/// its processor time copying them.</remarks>
+public sealed partial class ImapMessage : IDisposable
 {
     private readonly Dictionary<MimeEntity, (long Begin, long HeadersEnd, long End)> _entities = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<MimeMessage, (long Begin, long HeadersEnd, long End)> _messages = new(ReferenceEqualityComparer.Instance);
@@ -30,6 +34,9 @@ public sealed partial class ImapMessage
         if (!_messages.ContainsKey(message)) _messages[message] = (0, HeaderEnd(0), Data.Length);
         return message;
     }
+
+    /// <summary>Disposes the parsed message (its entities and contents), which also takes them off the finalizer's list.</summary>
+    public void Dispose() => _message?.Dispose();
 
     /// <summary>RFC 9051 §2.1: lines end in CRLF on the wire; stored Maildir files use LF.</summary>
     /// <remarks>Jumps from LF to LF with a vectorised search and copies the runs between them whole.</remarks>

@@ -96,7 +96,9 @@ internal static class ImapMessageCache
         var records = new byte[]?[bytes.Count];
         Parallel.For(0, bytes.Count, new ParallelOptions { CancellationToken = ct }, k =>
         {
-            if (bytes[k] is { } raw) records[k] = Pack(Compute(new ImapMessage(raw)));
+            if (bytes[k] is not { } raw) return;
+            using var message = new ImapMessage(raw);
+            records[k] = Pack(Compute(message));
         });
         return records;
     }

@@ -59,6 +59,9 @@ cpu_ticks() {
   echo "$total"
 }
 split_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+# switches PID: context switches of all the daemon's threads so far (voluntary + involuntary). Threads that ended
+# during the load are not counted; the daemon's threads live as long as it does.
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
 hz=$(getconf CLK_TCK)
 # clear_maildir: moves the Maildir aside (removed at exit) instead of deleting it. On ext4 a file creation skips
 # every inode freed in the last 30 s (5 min while its inode table block is dirty: find_inode_bit/recently_deleted
@@ -87,19 +90,20 @@ for turn in $(seq 1 "$repeat"); do
         perf record -q -F 499 -g -p "$pid" -o "$work/perf-$name.data" >/dev/null 2>&1 & tracer=$!
         sleep 1
       fi
-      read -r u0 s0 < <(split_ticks "$pid")
+      read -r u0 s0 < <(split_ticks "$pid"); cs0=$(switches "$pid")
       out=$(timeout 900 "$thr" 127.0.0.1:2525 "$count" "$s" 4096 "$user@localhost" "$maildir" 2>&1 | tail -1)
-      read -r u1 s1 < <(split_ticks "$pid")
+      read -r u1 s1 < <(split_ticks "$pid"); cs1=$(switches "$pid")
       if [ -n "$tracer" ]; then
         kill -INT "$tracer"; wait "$tracer" 2>/dev/null || true
       fi
       rate=$(sed -n 's/.*e2e_msgs_per_s=\([0-9.]*\).*/\1/p' <<< "$out")
-      python3 - "$name" "$s" "$count" "$hz" "$u0" "$s0" "$u1" "$s1" "${rate:-failed}" <<'PY'
+      python3 - "$name" "$s" "$count" "$hz" "$u0" "$s0" "$u1" "$s1" "${rate:-failed}" "$cs0" "$cs1" <<'PY'
 import sys
 name, s, n, hz = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 u0, s0, u1, s1 = map(int, sys.argv[5:9])
 um, sm = (u1 - u0) * 1000 / hz, (s1 - s0) * 1000 / hz
-print(f"cpu {name} {s} ms_per_msg={(um + sm) / n:.2f} e2e_msgs_per_s={sys.argv[9]} user_ms={um:.0f} sys_ms={sm:.0f}")
+switches = (int(sys.argv[11]) - int(sys.argv[10])) / n
+print(f"cpu {name} {s} ms_per_msg={(um + sm) / n:.2f} e2e_msgs_per_s={sys.argv[9]} user_ms={um:.0f} sys_ms={sm:.0f} switches_per_msg={switches:.1f}")
 PY
       if [ -n "$tracer" ] && [ -n "$do_perf" ]; then
         echo "perf, $name, $s sessions: hottest symbols (self)"

@@ -65,7 +65,9 @@ public sealed partial class QmgrService
         switch (service.Agent)
         {
             case DeliveryAgent.Local:
-                // Postfix local_destination_recipient_limit = 1: one recipient per delivery, in turn.
+                // Postfix local_destination_recipient_limit = 1: one recipient per delivery, in turn; the destination
+                // of local_destination_concurrency_limit (default 2) is then the recipient (postconf(5),
+                // transport_destination_recipient_limit).
                 foreach (var t in targets)
                 {
                     if (t.Index < 0)
@@ -73,8 +75,9 @@ public sealed partial class QmgrService
                         // A hand-off from local(8) back to local(8) would go round forever.
                         NoteProblem(c, t, software: true, ConfigError().Dsn, ConfigError().Text);
                         Report(c, "local", t, start, ConfigError(), settle);
+                        continue;
                     }
-                    else
+                    using (await _windows.EnterAsync($"{service.Name}:{t.Address}", service.ConcurrencyLimit, c.Ct))
                         await DeliverLocalAsync(c, t);
                 }
                 break;

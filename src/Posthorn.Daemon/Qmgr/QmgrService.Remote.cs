@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Posthorn.Core;
 using Posthorn.Daemon.Master;
 using Posthorn.Logging;
@@ -10,12 +9,9 @@ namespace Posthorn.Daemon.Qmgr;
 
 public sealed partial class QmgrService
 {
-    // Postfix qmgr(8): one concurrency window per transport and next hop, so a slow destination uses its own
-    // slots only. DEVIATION: the limit is fixed (no slow start / feedback), and the windows of
-    // destinations no longer in use are kept for the life of the process.
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _destinations = new(StringComparer.OrdinalIgnoreCase);
-    // Deliveries waiting for or holding each destination's window: more than one is a backlog.
-    private readonly ConcurrentDictionary<string, int> _backlog = new(StringComparer.OrdinalIgnoreCase);
+    // Postfix qmgr(8): one concurrency window per transport and destination, so a slow destination uses its own
+    // slots only (local(8)'s destination is the recipient: QmgrService.Dispatch).
+    private readonly DestinationWindows _windows = new();
 
     /// <summary>What one delivery round settled: recipients done (marked in the queue file as they settle),
     /// those still pending, and those to report in a bounce. Thread-safe: batches run in parallel.</summary>
@@ -102,32 +98,17 @@ public sealed partial class QmgrService
             foreach (var t in targets) Report(c, service.Program, t, start, ConfigError(), settle);
             return;
         }
-        string key = $"{service.Name}:{nexthop}";
-        var window = _destinations.GetOrAdd(key, _ => new SemaphoreSlim(service.ConcurrencyLimit));
-        _backlog.AddOrUpdate(key, 1, (_, n) => n + 1);
         OutboundDeliveryResult result;
-        try
+        using (var window = await _windows.EnterAsync($"{service.Name}:{nexthop}", service.ConcurrencyLimit, c.Ct))
         {
-            await window.WaitAsync(c.Ct);
-            try
-            {
-                start = clock.GetUtcNow();
-                var recipients = targets.Select(t => new OutboundRecipient(t.Address, t.OriginalRecipient)).ToList();
-                var outbound = new OutboundMessage(message.Id, env.Sender, message.ContentLength, message.OpenContent, env.SmtpUtf8Requested);
-                // Postfix smtp_connection_cache_on_demand: other deliveries to this destination are waiting.
-                bool backlog = _backlog.TryGetValue(key, out int waiting) && waiting > 1;
-                result = lmtp
-                    ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct, backlog)
-                    : await transports.Smtp(c.Settings, service).DeliverAsync(hop, outbound, recipients, backlog, c.Ct);
-            }
-            finally
-            {
-                window.Release();
-            }
-        }
-        finally
-        {
-            _backlog.AddOrUpdate(key, 0, (_, n) => n - 1);
+            start = clock.GetUtcNow();
+            var recipients = targets.Select(t => new OutboundRecipient(t.Address, t.OriginalRecipient)).ToList();
+            var outbound = new OutboundMessage(message.Id, env.Sender, message.ContentLength, message.OpenContent, env.SmtpUtf8Requested);
+            // Postfix smtp_connection_cache_on_demand: other deliveries to this destination are waiting.
+            bool backlog = window.Backlog;
+            result = lmtp
+                ? await transports.Lmtp(c.Settings, service).DeliverAsync(lmtpHop, outbound, recipients, c.Ct, backlog)
+                : await transports.Smtp(c.Settings, service).DeliverAsync(hop, outbound, recipients, backlog, c.Ct);
         }
 
         var delays = new DeliveryDelays(c.ActiveAt - env.ArrivalTime, start - c.ActiveAt, result.Connection, result.Transmission);

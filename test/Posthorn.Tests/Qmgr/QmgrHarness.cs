@@ -18,15 +18,18 @@ internal sealed class QmgrHarness : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task? _run;
 
-    public QmgrHarness(string mainCf)
+    /// <param name="users">Local accounts (of the test's own uid) with a home under <see cref="Homes"/>.</param>
+    public QmgrHarness(string mainCf, params string[] users)
     {
         var cfg = TestConfig.Load("myhostname = mail.example.test\nmydomain = example.test\nmydestination = $myhostname\n" + mainCf, Listener);
         Settings = Settings.From(cfg, _temp.Log);
-        var transports = new Transports(new FakeUsers(Path.Combine(_temp.Root, "homes")), _temp.Log, Clock);
+        foreach (var u in users) Directory.CreateDirectory(Path.Combine(Homes, u));
+        var transports = new Transports(new HarnessUsers(new FakeUsers(Homes, users)), _temp.Log, Clock);
         Qmgr = new QmgrService(() => Settings, Queue, new QueueIdGenerator(Clock), transports, _temp.Log, Clock);
     }
 
     public Settings Settings { get; }
+    public string Homes => Path.Combine(_temp.Root, "homes");
     public QmgrService Qmgr { get; }
     public QueueDirectory Queue => _temp.Dir;
     public Posthorn.Tests.Queue.FixedClock Clock => _temp.Clock;
@@ -84,6 +87,16 @@ internal sealed class QmgrHarness : IDisposable
         Queue.List(q).Where(i => i != except).Select(i => QueueFile.Read(Queue.PathOf(q, i))).ToList();
 
     public static string Content(QueuedMessage m) => TempQueue.ReadContent(m);
+
+    /// <summary>The accounts given, all of the test's uid; as root also the system's nobody, whom local(8) runs
+    /// commands as when the recipient is root (default_privs).</summary>
+    private sealed class HarnessUsers(FakeUsers accounts) : Posthorn.Mail.Delivery.IUserDatabase
+    {
+        public bool TryGetUser(string name, out Posthorn.Mail.Delivery.SystemUser user) =>
+            name == "nobody" && Posthorn.Mail.Delivery.LibC.IsRoot
+                ? new Posthorn.Mail.Delivery.PasswdUserDatabase().TryGetUser(name, out user)
+                : accounts.TryGetUser(name, out user);
+    }
 
     public void Dispose()
     {

@@ -33,6 +33,7 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
     // own limits (QmgrService.Remote.cs), so a slow destination holds only its own slots.
     private readonly SemaphoreSlim _active = new((int)Math.Clamp(settings().Config.GetNumber("qmgr_message_active_limit"), 1, 20000));
     private readonly List<Task> _running = [];
+    private int _sweepAt = 64;   // _running's length at which its completed tasks are dropped next
 
     /// <summary>New mail is in incoming/ (smtpd, pickup, a resubmission): look now rather than at the next timer.</summary>
     public void Wake() => _wake.Writer.TryWrite(true);
@@ -140,7 +141,17 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
                 if (wakeAfter) Wake();
             }
         }, CancellationToken.None);
-        lock (_running) { _running.RemoveAll(t => t.IsCompleted); _running.Add(task); }
+        lock (_running)
+        {
+            // Completed tasks are dropped once the list has doubled since the last sweep: a sweep per message cost
+            // O(n) each while thousands of messages waited for their recipient's concurrency slot.
+            if (_running.Count >= _sweepAt)
+            {
+                _running.RemoveAll(t => t.IsCompleted);
+                _sweepAt = Math.Max(64, 2 * _running.Count);
+            }
+            _running.Add(task);
+        }
     }
 
     private CancellationToken _runToken;

@@ -53,6 +53,28 @@ public sealed class LocalConcurrencyTests : IDisposable
         Assert.Equal(["seen"], File.ReadAllLines(log));
     }
 
+    [Fact]
+    public async Task A_recipient_is_settled_only_once_the_maildir_names_of_its_delivery_are_durable()
+    {
+        // One message to alice (Maildir) and bob, delivered in turn; bob's command waits while the test looks: alice is
+        // settled by then, so new/ of her Maildir must have been fsynced: a done mark never outlives a name that was not
+        // durable (the marks are written without fsync, QmgrService.DeliveryRound).
+        string started = Path.Combine(_dir, "bob-started"), go = Path.Combine(_dir, "go");
+        string script = Script("bob.sh", $"cat >/dev/null\n: > {started}\ni=0; while [ ! -e {go} ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done\n");
+        string map = Path.Combine(_dir, "commands");
+        File.WriteAllText(map, $"bob {script}\n");
+        using var h = new QmgrHarness($"alias_maps =\nhome_mailbox = Maildir/\nmailbox_command_maps = texthash:{map}\n", "alice", "bob");
+        var sync = Posthorn.Mail.Queue.DirectorySync.Shared(Path.Combine(h.Homes, "alice", "Maildir") + "/new");
+        await h.EnqueueAsync("sender@example.test", TimeSpan.Zero, "alice@mail.example.test", "bob@mail.example.test");
+        h.Start();
+        await Poll.Until(() => File.Exists(started), "bob's delivery under way");
+        Assert.Single(Directory.GetFiles(Path.Combine(h.Homes, "alice", "Maildir", "new")));
+        Assert.True(sync.FsyncCount >= 1, "alice was settled before her Maildir's new/ was synced");
+        File.WriteAllText(go, "");
+        await h.WaitIdleAsync();
+        Assert.Equal(2, h.Lines.Count(l => l.Contains("status=sent")));
+    }
+
     private string Script(string name, string body)
     {
         string path = Path.Combine(_dir, name);

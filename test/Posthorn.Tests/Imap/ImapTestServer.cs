@@ -98,7 +98,13 @@ public sealed class ImapTestServer : IAsyncDisposable
         _pop3.Stop();
         Task[] all;
         lock (_tasks) all = _tasks.ToArray();
-        await Task.WhenAll(all).WaitAsync(TimeSpan.FromSeconds(10));
-        _root.Delete(recursive: true);
+        try
+        {
+            await Task.WhenAll(all).WaitAsync(TimeSpan.FromSeconds(10));   // a failed session fails the test here
+        }
+        finally
+        {
+            _root.Delete(recursive: true);   // and leaves no directory behind in /tmp
+        }
     }
 }

@@ -24,7 +24,8 @@ internal sealed class QmgrHarness : IDisposable
         var cfg = TestConfig.Load("myhostname = mail.example.test\nmydomain = example.test\nmydestination = $myhostname\n" + mainCf, Listener);
         Settings = Settings.From(cfg, _temp.Log);
         foreach (var u in users) Directory.CreateDirectory(Path.Combine(Homes, u));
-        var transports = new Transports(new HarnessUsers(new FakeUsers(Homes, users)), _temp.Log, Clock);
+        // As root, local(8) runs commands of root's deliveries as default_privs: the system's nobody.
+        var transports = new Transports(new UsersWithSystem(new FakeUsers(Homes, users)), _temp.Log, Clock);
         Qmgr = new QmgrService(() => Settings, Queue, new QueueIdGenerator(Clock), transports, _temp.Log, Clock);
     }
 
@@ -87,16 +88,6 @@ internal sealed class QmgrHarness : IDisposable
         Queue.List(q).Where(i => i != except).Select(i => QueueFile.Read(Queue.PathOf(q, i))).ToList();
 
     public static string Content(QueuedMessage m) => TempQueue.ReadContent(m);
-
-    /// <summary>The accounts given, all of the test's uid; as root also the system's nobody, whom local(8) runs
-    /// commands as when the recipient is root (default_privs).</summary>
-    private sealed class HarnessUsers(FakeUsers accounts) : Posthorn.Mail.Delivery.IUserDatabase
-    {
-        public bool TryGetUser(string name, out Posthorn.Mail.Delivery.SystemUser user) =>
-            name == "nobody" && Posthorn.Mail.Delivery.LibC.IsRoot
-                ? new Posthorn.Mail.Delivery.PasswdUserDatabase().TryGetUser(name, out user)
-                : accounts.TryGetUser(name, out user);
-    }
 
     public void Dispose()
     {

@@ -34,6 +34,8 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
     private readonly SemaphoreSlim _active = new((int)Math.Clamp(settings().Config.GetNumber("qmgr_message_active_limit"), 1, 20000));
     private readonly List<Task> _running = [];
     private int _sweepAt = 64;   // _running's length at which its completed tasks are dropped next
+    private CancellationToken _runToken;   // RunAsync's, for the deliveries smtpd hands over (Admitted)
+    private bool _admitting;   // RunAsync has put back what a previous run left in active/, and has not ended
 
     /// <summary>New mail is in incoming/ (smtpd, pickup, a resubmission): look now rather than at the next timer.</summary>
     public void Wake() => _wake.Writer.TryWrite(true);
@@ -153,9 +155,6 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
             _running.Add(task);
         }
     }
-
-    private CancellationToken _runToken;
-    private bool _admitting;   // RunAsync has put back what a previous run left in active/, and has not ended
 
     /// <summary>smtpd's hand-off (DESIGN.md decision 3): takes one active slot for a message that is not committed yet,
     /// so that its queue file is published straight into active/ and <see cref="Admitted"/> starts its delivery. This

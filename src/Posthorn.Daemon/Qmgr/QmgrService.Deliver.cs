@@ -85,7 +85,8 @@ public sealed partial class QmgrService
 
     /// <summary>local(8) for one queue recipient; settles it in the round: done when delivered, forwarded or
     /// bounced, pending when any part is to be retried.</summary>
-    private async Task DeliverLocalAsync(RoundContext c, Target t)
+    /// <param name="lane">The recipient's concurrency window, which the delivery waits for on the delivery threads.</param>
+    private async Task DeliverLocalAsync(RoundContext c, Target t, DeliveryLane lane)
     {
         var message = c.Message;
         var id = message.Id;
@@ -95,7 +96,7 @@ public sealed partial class QmgrService
         LocalDeliveryResult result;
         try
         {
-            result = await transports.Local(c.Settings).DeliverAsync(request, c.Ct);
+            result = await transports.Local(c.Settings).DeliverAsync(request, lane, c.Ct);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -14,6 +14,10 @@ public sealed partial class QmgrService
 {
     private static readonly EnhancedStatus TransportUnavailable = new(4, 3, 0);
 
+    /// <summary>local(8)'s concurrency windows, one per recipient: its deliveries wait for their turn on the delivery
+    /// threads, which take them back to back.</summary>
+    private readonly DeliveryLanes _lanes = new();
+
     /// <summary>One delivery round of one message: what every transport of the round needs.</summary>
     private sealed record RoundContext(QueuedMessage Message, DateTimeOffset ActiveAt, Settings Settings, DeliveryRound Round, CancellationToken Ct);
 
@@ -77,8 +81,7 @@ public sealed partial class QmgrService
                         Report(c, "local", t, start, ConfigError(), settle);
                         continue;
                     }
-                    using (await _windows.EnterAsync($"{service.Name}:{t.Address}", service.ConcurrencyLimit, c.Ct))
-                        await DeliverLocalAsync(c, t);
+                    await DeliverLocalAsync(c, t, new DeliveryLane(_lanes, $"{service.Name}:{t.Address}", service.ConcurrencyLimit));
                 }
                 break;
             case DeliveryAgent.Virtual:

@@ -10,7 +10,7 @@ namespace Posthorn.Daemon.Qmgr;
 public sealed partial class QmgrService
 {
     // Postfix qmgr(8): one concurrency window per transport and destination, so a slow destination uses its own
-    // slots only (local(8)'s destination is the recipient: QmgrService.Dispatch).
+    // slots only (local(8)'s are lanes of the delivery threads: QmgrService.Dispatch).
     private readonly DestinationWindows _windows = new();
 
     /// <summary>What one delivery round settled: recipients done (marked in the queue file as they settle),

@@ -19,19 +19,36 @@ internal static class FsIdentity
     private static readonly DedicatedThreads Threads = new("posthorn local delivery", maxThreads: 16, idleTimeout: TimeSpan.FromSeconds(30));
 
     /// <summary>Runs <paramref name="work"/> on a dedicated delivery thread and returns its result.</summary>
-    public static Task<T> RunOnDedicatedThreadAsync<T>(Func<T> work) => Threads.Run(() =>
+    public static Task<T> RunOnDedicatedThreadAsync<T>(Func<T> work) => Threads.Run(() => Raised(() => AsWorkItem(work)));
+
+    /// <summary>Starts <paramref name="runner"/> on a delivery thread, raised as for one work item; the runner makes
+    /// its deliveries through <see cref="AsWorkItem{T}"/> (<see cref="DeliveryLanes"/>). Its exceptions are its own:
+    /// it must not throw.</summary>
+    internal static void StartRunner(Action runner) => _ = Threads.Run(() => Raised(() =>
     {
-        // A daemon that dropped to mail_owner keeps root as its saved id: this thread alone
-        // becomes root again for the delivery, and lowers itself before the next work item.
+        runner();
+        return true;
+    }));
+
+    /// <summary>One delivery on the calling delivery thread: the thread's own groups are read again for it.</summary>
+    internal static T AsWorkItem<T>(Func<T> work)
+    {
+        (t_homeGroups, t_inWorkItem) = (null, true);
+        try { return work(); }
+        finally { (t_homeGroups, t_inWorkItem) = (null, false); }
+    }
+
+    /// <summary>A daemon that dropped to mail_owner keeps root as its saved id: the delivery thread alone becomes root
+    /// again for <paramref name="work"/>, and lowers itself before it takes the next work item.</summary>
+    private static T Raised<T>(Func<T> work)
+    {
         var lowered = ThreadCredentials.RaiseToSavedRoot();
-        (t_homeGroups, t_inWorkItem) = (null, true);   // the groups are read again once per work item
         try { return work(); }
         finally
         {
-            (t_homeGroups, t_inWorkItem) = (null, false);
             if (lowered is { } to) ThreadCredentials.Lower(to);
         }
-    });
+    }
 
     /// <summary>The identity the calling thread is switched to inside a <see cref="Become"/> scope; null at home
     /// (the daemon's own). Mirrors the kernel's per-thread credentials, so it is per thread by necessity.</summary>
@@ -40,7 +57,7 @@ internal static class FsIdentity
     /// <summary>The thread's own supplementary groups, read at the first switch of a work item.</summary>
     [ThreadStatic] private static uint[]? t_homeGroups;
 
-    /// <summary>True while the thread runs a <see cref="RunOnDedicatedThreadAsync{T}"/> work item.</summary>
+    /// <summary>True while the thread runs a delivery (<see cref="AsWorkItem{T}"/>).</summary>
     [ThreadStatic] private static bool t_inWorkItem;
 
     /// <summary>A filesystem identity: fsuid, fsgid and the single supplementary group gid.</summary>

@@ -45,15 +45,22 @@ public sealed partial class LocalTransport
     /// <summary>Delivers one queue recipient; every final recipient gets a result and a log line.</summary>
     /// <exception cref="OperationCanceledException">shutdown came first; nothing is reported and
     /// the recipient should stay in the queue (a later retry may deliver twice, never zero times).</exception>
-    public async Task<LocalDeliveryResult> DeliverAsync(LocalDeliveryRequest req, CancellationToken ct)
+    public Task<LocalDeliveryResult> DeliverAsync(LocalDeliveryRequest req, CancellationToken ct) => DeliverAsync(req, null, ct);
+
+    /// <summary>As <see cref="DeliverAsync(LocalDeliveryRequest, CancellationToken)"/>, in the turn of
+    /// <paramref name="lane"/> when one is given: the destination's concurrency limit applies to the delivery.</summary>
+    public async Task<LocalDeliveryResult> DeliverAsync(LocalDeliveryRequest req, DeliveryLane? lane, CancellationToken ct)
     {
-        var started = _clock.GetUtcNow();
+        var started = DateTimeOffset.MinValue;
         // Expansion reads .forward files as their owners, so it runs on the delivery thread too.
-        var (x, done) = await FsIdentity.RunOnDedicatedThreadAsync(() =>
+        (Expansion, List<(LocalRecipientResult, DateTimeOffset, DateTimeOffset)>) Work()
         {
+            started = _clock.GetUtcNow();   // when its turn came
             var x = Expand(req);
             return (x, x.Deliveries.Count > 0 ? ExecuteAll(req, x, ct) : []);
-        }).ConfigureAwait(false);
+        }
+        var (x, done) = await (lane is { } l ? l.Lanes.RunAsync(l.Key, l.Limit, Work, ct) : FsIdentity.RunOnDedicatedThreadAsync(Work))
+            .ConfigureAwait(false);
         var results = new List<(LocalRecipientResult Result, DateTimeOffset Start, DateTimeOffset End)>();
         foreach (var r in x.Results) results.Add((r, started, started));
         results.AddRange(done);

@@ -155,23 +155,32 @@ public sealed partial class MasterDaemon : IAsyncDisposable
         _stop.Cancel();
     }
 
-    /// <summary>Only one master per queue directory: an exclusive lock on pid/master.lock
-    /// (.NET maps FileShare.None to flock(2) LOCK_EX on Unix).</summary>
+    /// <summary>Only one master per queue directory: an exclusive flock(2) on pid/master.lock, taken here rather than
+    /// through FileShare.None, because posthorn turns .NET's flock emulation of FileShare off
+    /// (System.IO.DisableFileLocking in posthorn.csproj).</summary>
     private bool TryLock(TextWriter err)
     {
         string dir = Path.GetDirectoryName(ControlChannel.PidPath(_queue.Root))!;
         Directory.CreateDirectory(dir);
         try
         {
-            _lock = new FileStream(Path.Combine(dir, "master.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            return true;
+            _lock = new FileStream(Path.Combine(dir, "master.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+            if (flock(_lock.SafeFileHandle, LOCK_EX | LOCK_NB) == 0) return true;
+            _lock.Dispose();
+            _lock = null;
         }
         catch (IOException)
         {
-            err.WriteLine("posthorn/master: fatal: the Postfix mail system is already running");
-            return false;
+            // The emulation (where it is on, as in the tests' host) refused even the open.
         }
+        err.WriteLine("posthorn/master: fatal: the Postfix mail system is already running");
+        return false;
     }
+
+    private const int LOCK_EX = 2, LOCK_NB = 4;
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int flock(Microsoft.Win32.SafeHandles.SafeFileHandle fd, int operation);
 
     private void BindListeners(ConfigSnapshot cfg)
     {

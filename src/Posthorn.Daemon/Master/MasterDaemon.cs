@@ -116,7 +116,8 @@ public sealed partial class MasterDaemon : IAsyncDisposable
             return 1;
         }
 
-        var transports = new Transports(users, Log, _clock);
+        // smtpd's local_recipient_maps check and local(8) ask for the same accounts message after message.
+        var transports = new Transports(new RecentUsers(users, TimeSpan.FromSeconds(1)), Log, _clock);
         _transports = transports;
         _qmgr = new QmgrService(() => _settings, _queue, _ids, transports, Log, _clock);
         _pickup = new PickupService(() => _settings, _queue, _ids, Log, _clock, _ => _qmgr.Wake());

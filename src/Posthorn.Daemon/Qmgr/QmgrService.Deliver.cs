@@ -11,7 +11,10 @@ namespace Posthorn.Daemon.Qmgr;
 
 public sealed partial class QmgrService
 {
-    private async Task ProcessAsync(QueueId id, CancellationToken ct)
+    /// <param name="fresh">The message's first delivery round: no defer log or delay warning mark of it exists yet, and
+    /// none is left to remove at the end when the round deferred nothing (three unlink(2)s of absent names saved per
+    /// message, issue 9).</param>
+    private async Task ProcessAsync(QueueId id, bool fresh, CancellationToken ct)
     {
         string path = queue.PathOf(QueueName.Active, id);
         QueuedMessage message;
@@ -38,7 +41,7 @@ public sealed partial class QmgrService
         var s = settings();
         log.QueueActive(id, env.Sender.ToString(), message.ContentLength, env.Recipients.Count);
 
-        DeferLog.Remove(queue, id);   // Postfix qmgr: a new delivery round starts a new defer log.
+        if (!fresh) DeferLog.Remove(queue, id);   // Postfix qmgr: a new delivery round starts a new defer log.
         var c = new RoundContext(message, activeAt, s, new DeliveryRound(path, MarksNeeded(env)), ct);
         // trivial-rewrite(8) resolve + transport(5): recipients that share (transport, nexthop) go together.
         var routes = new Dictionary<(string Transport, string NextHop), List<Target>>();
@@ -57,12 +60,14 @@ public sealed partial class QmgrService
         await Task.WhenAll(routes.Select(r => DispatchAsync(c, r.Key.Transport, r.Key.NextHop, r.Value, (t, result) => SettleQueued(c, t, result))));
         await BounceAsync(message, c.Round, s, ct);
         await NotifyProblemsAsync(message, c.Round, s, ct);   // notify_classes resource, software
-        bool pending = c.Round.Pending && await FinishDeferredAsync(message, s, ct);   // expiry, delay warning
+        bool deferred = c.Round.Pending;   // some recipient went to the defer log
+        bool pending = deferred && await FinishDeferredAsync(message, s, ct);   // expiry, delay warning
 
         if (!pending)
         {
-            DelayWarningMarker.Remove(queue, id);
-            queue.Remove(id, QueueName.Active);
+            bool traces = !fresh || deferred;
+            if (traces) DelayWarningMarker.Remove(queue, id);
+            queue.Remove(id, QueueName.Active, traces);
             log.Removed(id);
             return;
         }

@@ -126,17 +126,18 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
             claimed.Clear();
             return;
         }
-        foreach (var id in claimed) Start(id, wakeAfter: true, ct);
+        foreach (var id in claimed) Start(id, wakeAfter: true, fresh: false, ct);
         claimed.Clear();
     }
 
     /// <summary>Delivers <paramref name="id"/>, which is in active/ and holds one of the active slots; the slot is
-    /// given back when it is done, and with <paramref name="wakeAfter"/> the loop looks at incoming/ again.</summary>
-    private void Start(QueueId id, bool wakeAfter, CancellationToken ct)
+    /// given back when it is done, and with <paramref name="wakeAfter"/> the loop looks at incoming/ again.
+    /// <paramref name="fresh"/>: smtpd has just made the file, so this is its first delivery round.</summary>
+    private void Start(QueueId id, bool wakeAfter, bool fresh, CancellationToken ct)
     {
         var task = Task.Run(async () =>
         {
-            try { await ProcessAsync(id, ct); }
+            try { await ProcessAsync(id, fresh, ct); }
             finally
             {
                 _active.Release();
@@ -166,7 +167,7 @@ public sealed partial class QmgrService(Func<Settings> settings, QueueDirectory 
 
     /// <summary>The admitted message's file is in active/: deliver it. A file there is safe whatever happens next,
     /// since every start of the loop puts active/ back into incoming/.</summary>
-    public void Admitted(QueueId id) => Start(id, wakeAfter: false, _runToken);
+    public void Admitted(QueueId id) => Start(id, wakeAfter: false, fresh: true, _runToken);
 
     /// <summary>The admitted message did not reach active/ (refused, failed, or held): the slot is free again.</summary>
     public void Declined() => _active.Release();

@@ -172,10 +172,14 @@ public sealed class QueueDirectory
     /// directory fsync: if a crash undoes the unlink, the message is delivered again, which
     /// DESIGN.md decision 3 allows (at least once). With <see cref="RecycleSpentFiles"/> on, the file is renamed
     /// into the pool instead of deleted.</remarks>
-    public void Remove(QueueId id, QueueName from)
+    /// <param name="logs">false when the caller knows no defer or bounce log of the message exists.</param>
+    public void Remove(QueueId id, QueueName from, bool logs = true)
     {
-        Native.DeleteIfPresent(DeferLogPath(id));
-        Native.DeleteIfPresent(BounceLogPath(id));
+        if (logs)
+        {
+            Native.DeleteIfPresent(DeferLogPath(id));
+            Native.DeleteIfPresent(BounceLogPath(id));
+        }
         if (!TryKeepSpent(id, from)) Native.DeleteIfPresent(PathOf(from, id));
     }
 }

@@ -59,6 +59,32 @@ public sealed class QmgrAdmissionTests
         Assert.False(File.Exists(h.Queue.PathOf(QueueName.Active, id)));
     }
 
+    [Fact]
+    public async Task An_admitted_message_deferred_and_returned_in_its_first_round_leaves_no_defer_log_behind()
+    {
+        // maximal_queue_lifetime = 0: one attempt, then the message is returned; the round wrote a defer log, which the
+        // removal must take although the message came straight from smtpd (whose first rounds skip that unlink).
+        using var h = new QmgrHarness("qmgr_message_active_limit = 1\nmaximal_queue_lifetime = 0\n"
+            + "transport_maps = inline:{ {later.test=retry:4.4.1 try again later}, {example.test=discard:} }\n");
+        h.Start();
+        await Poll.Until(() => h.Qmgr.TryAdmit(), "an admission once the loop runs");
+        var id = new QueueId("DDDDDD000005");
+        await using (var writer = QueueFileWriter.Create(h.Queue, id, QueueName.Incoming))
+        {
+            writer.Target = QueueName.Active;
+            await writer.WriteAsync(Encoding.UTF8.GetBytes("Subject: not now\n\nbody\n"), CancellationToken.None);
+            await writer.CommitAsync(new QueueEnvelope(SmtpPath.FromAddress("s@example.test"), [new QueueRecipient("r@later.test")],
+                h.Clock.GetUtcNow()), CancellationToken.None);
+        }
+        h.Qmgr.Admitted(id);
+
+        await h.WaitForLineAsync($"{id}: to=<r@later.test>", "status=deferred");
+        await h.WaitForLineAsync($"{id}: removed");
+        Assert.False(File.Exists(h.Queue.DeferLogPath(id)), "defer log left behind");
+        Assert.False(File.Exists(h.Queue.PathOf(QueueName.Active, id)));
+        Assert.False(File.Exists(h.Queue.PathOf(QueueName.Deferred, id)));
+    }
+
     private static bool TakeAndGiveBack(Posthorn.Daemon.Qmgr.QmgrService qmgr)
     {
         if (!qmgr.TryAdmit()) return false;

@@ -13,7 +13,7 @@
 #  - runs `imap-bench.py run` twice against each server: "cold" (first open: both build their index) and
 #    "warm" (the index exists), 50 parallel clients;
 #  - prints a table (seconds, and Dovecot/Posthorn: above 1 means Posthorn is faster) and writes
-#    bench/results/imap-YYYYMMDD-HHMM.csv.
+#    bench/results/imap-YYYYMMDD-HHMM.csv and a chart of the ratios, .png.
 # Environment: POSTHORN (a published posthorn binary: skips the publish), IMAP_BENCH (path of
 # imap-bench.py), CLIENTS (default 50), KEEP=1 keeps the temp dir. Every daemon it starts is stopped on exit.
 set -euo pipefail
@@ -108,4 +108,5 @@ for n, phase, metric in keys:
     ratio = f"{d / p:.2f}" if p and d else "-"
     print(f"{n:>9} {phase:5} {metric:28} {p if p is not None else '-':>11} {d if d is not None else '-':>10} {ratio:>17}")
 PY
+chart "$here/imap-chart.py" "$here/results/imap-$stamp.csv" "$here/results/imap-$stamp.png"
 echo "csv:   bench/results/imap-$stamp.csv"

@@ -208,3 +208,19 @@ shared_script() {
   [ -n "$path" ] && [ -f "$path" ] || { echo "missing $name: not in ../shared/bench/ next to the repository, nor at ${path:-a path given}" >&2; exit 2; }
   echo "$path"
 }
+
+# chart SCRIPT CSV PNG: runs a matplotlib chart script (python3-matplotlib installed with apt-get when missing) and says
+# where the chart went, or why there is none.
+chart() {
+  local py=python3
+  python3 -c 'import matplotlib' 2>/dev/null || {
+    /usr/bin/python3 -c 'import matplotlib' 2>/dev/null \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib >/dev/null 2>&1 || true
+    py=/usr/bin/python3
+  }
+  if "$py" -c 'import matplotlib' 2>/dev/null; then
+    "$py" "$1" "$2" "$3" && echo "chart: ${3#"$repo"/}"
+  else
+    echo "chart: skipped (matplotlib unavailable: apt-get install python3-matplotlib failed)"
+  fi
+}

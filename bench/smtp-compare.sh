@@ -189,16 +189,5 @@ done
 mkdir -p "$here/results"
 stamp=$(date +%Y%m%d-%H%M)
 python3 "$here/smtp-report.py" "$raw" "$here/results/smtp-$stamp.csv"
-chart_py=python3
-python3 -c 'import matplotlib' 2>/dev/null || {
-  /usr/bin/python3 -c 'import matplotlib' 2>/dev/null \
-    || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-matplotlib >/dev/null 2>&1 || true
-  chart_py=/usr/bin/python3
-}
-if "$chart_py" -c 'import matplotlib' 2>/dev/null; then
-  "$chart_py" "$here/smtp-chart.py" "$here/results/smtp-$stamp.csv" "$here/results/smtp-$stamp.png" \
-    && echo "chart: bench/results/smtp-$stamp.png"
-else
-  echo "chart: skipped (matplotlib unavailable: apt-get install python3-matplotlib failed)"
-fi
+chart "$here/smtp-chart.py" "$here/results/smtp-$stamp.csv" "$here/results/smtp-$stamp.png"
 echo "csv:   bench/results/smtp-$stamp.csv"

@@ -15,7 +15,11 @@ for ax, metric, title in ((axes[0], "e2e_msgs_s", "end to end (250 -> in Maildir
     xs = range(len(sel))
     ax.bar([x - 0.2 for x in xs], [val(r, "posthorn") for r in sel], 0.4, label="Posthorn")
     ax.bar([x + 0.2 for x in xs], [val(r, "postfix") for r in sel], 0.4, label="Postfix")
-    ax.set_xticks(list(xs), labels)
+    for x, r in zip(xs, sel):   # Posthorn/Postfix above each pair
+        if val(r, "postfix") > 0:
+            top = max(val(r, "posthorn"), val(r, "postfix"))
+            ax.annotate(f"{val(r, 'posthorn') / val(r, 'postfix'):.1f}x", (x, top), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(xs), labels, rotation=30, ha="right")
     ax.set_xlabel("sessions x message size")
     ax.set_ylabel("messages / s")
     ax.set_title(title)

@@ -17,8 +17,9 @@
 #  - with --repeat R runs the loads R times, Posthorn and Postfix taking turns (each turn a fresh
 #    daemon and its warm-up), and reports the median with the min-max spread;
 #  - measures RSS (and PSS) right after start and with N idle SMTP connections (default 2000;
-#    --idle 10000; Postfix: master plus all its children, summed) and the wall
-#    time of `postconf -n` and `mailq` (hyperfine when installed, else 20 timed runs);
+#    --idle 10000; Postfix: master plus all its children, summed), the start-up (wall time from
+#    `postfix start` to the first 220 banner on its port) and the wall time of `postconf -n` and `mailq`
+#    (hyperfine when installed, else 20 timed runs);
 #  - prints a table and writes bench/results/smtp-YYYYMMDD-HHMM.csv and .png.
 # --sessions and --sizes replace the loads' session counts and message sizes; --no-idle and --no-cli
 # skip the memory and one-shot measurements (a quick throughput/latency comparison).
@@ -134,11 +135,39 @@ print(round(sum(runs) / len(runs) * 1000, 1))
 PY
 }
 
+# start_ready NAME PORT CMD...: starts a server with CMD and waits for PORT to greet with 220; on the first turn (with
+# the one-shot timings) records the wall milliseconds from the command's start to that banner.
+start_ready() {
+  local name=$1 port=$2; shift 2
+  local ms
+  ms=$(python3 - "$port" "$@" <<'PY'
+import socket, subprocess, sys, time
+port, cmd = int(sys.argv[1]), sys.argv[2:]
+t0 = time.monotonic()
+start = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+while time.monotonic() < t0 + 30:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.settimeout(5)
+            if s.recv(512).startswith(b"220"):
+                print(round((time.monotonic() - t0) * 1000, 1))
+                break
+    except OSError:
+        time.sleep(0.002)
+else:
+    print("failed")
+start.wait(30)
+PY
+) || ms=failed
+  [ "$ms" != failed ] || { echo "$name did not greet on $port" >&2; exit 1; }
+  [ -n "$do_cli" ] && [ "$turn" = 1 ] && echo "$name startup - - ms=$ms" >> "$raw"
+  return 0
+}
+
 # posthorn_turn / postfix_turn: one server started, measured and stopped (idle RSS and one-shot
 # timings only on the first turn).
 posthorn_turn() {
-  "$PH" postfix -c "$phconf" start
-  wait_port 127.0.0.1 2525 30 || { echo "Posthorn did not listen on 2525" >&2; exit 1; }
+  start_ready posthorn 2525 "$PH" postfix -c "$phconf" start
   if [ -n "$do_idle" ] && [ "$1" = 1 ]; then
     echo "== posthorn: RSS at rest, then with $idle idle connections" >&2
     echo "posthorn idle - - $(python3 "$here/idle-hold.py" 127.0.0.1 2525 "$idle" 10 "$(posthorn_pid "$phconf")")" | tee -a "$raw" >&2
@@ -152,8 +181,7 @@ posthorn_turn() {
 }
 
 postfix_turn() {
-  /usr/sbin/postfix -c "$pfconf" start 2>&1 || { echo "postfix -c $pfconf start failed; see $work/pf.log" >&2; exit 1; }
-  wait_port 127.0.0.1 2626 30 || { echo "Postfix did not listen on 2626" >&2; exit 1; }
+  start_ready postfix 2626 /usr/sbin/postfix -c "$pfconf" start
   if [ -n "$do_idle" ] && [ "$1" = 1 ]; then
     echo "== postfix: RSS at rest, then with $idle idle connections (master and all its children)" >&2
     echo "postfix idle - - $(python3 "$here/idle-hold.py" 127.0.0.1 2626 "$idle" 10 "$(head -1 "$work/pfq/pid/master.pid" | tr -d ' ')")" | tee -a "$raw" >&2

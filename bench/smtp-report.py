@@ -87,6 +87,10 @@ def main():
             a = round(a / 1024, 1) if a is not None else None
             b = round(b / 1024, 1) if b is not None else None
             rows.append([m, n if m.endswith("idle_mb") else 0, "", "", a, b, ratio(a, b), note])
+    by = other.get("startup", {})
+    if by:
+        a, b = num(by.get("posthorn", {}), "ms"), num(by.get("postfix", {}), "ms")
+        rows.append(["startup_ms", "", "", 1, a, b, ratio(a, b), "`postfix start` to the first 220 banner"])
     for name in ("cli_postconf", "cli_mailq"):
         by = other.get(name, {})
         if by:

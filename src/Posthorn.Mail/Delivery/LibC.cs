@@ -10,7 +10,7 @@ internal static partial class LibC
     private const string Lib = "libc";
 
     // <fcntl.h>, identical on x86_64 and aarch64 Linux.
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_CREAT = 0x40, O_EXCL = 0x80, O_NOCTTY = 0x100,
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0x40, O_EXCL = 0x80, O_NOCTTY = 0x100,
         O_TRUNC = 0x200, O_APPEND = 0x400, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000;
     public const int F_SETLK = 6;
     public const short F_WRLCK = 1, F_UNLCK = 2;

@@ -1,7 +1,8 @@
+using Microsoft.Win32.SafeHandles;
 namespace Posthorn.Mail.Queue;
 
 /// <summary>A read-only window [offset, offset+length) of a queue file: the message content.</summary>
-internal sealed class ContentStream(FileStream file, long offset, long length) : Stream
+internal sealed class ContentStream(SafeFileHandle file, long offset, long length) : Stream
 {
     private long _position;
 
@@ -23,7 +24,7 @@ internal sealed class ContentStream(FileStream file, long offset, long length) :
         long left = length - _position;
         if (left <= 0 || buffer.IsEmpty) return 0;
         if (buffer.Length > left) buffer = buffer[..(int)left];
-        int n = RandomAccess.Read(file.SafeFileHandle, buffer, offset + _position);
+        int n = RandomAccess.Read(file, buffer, offset + _position);
         _position += n;
         return n;
     }
@@ -33,7 +34,7 @@ internal sealed class ContentStream(FileStream file, long offset, long length) :
         long left = length - _position;
         if (left <= 0 || buffer.IsEmpty) return 0;
         if (buffer.Length > left) buffer = buffer[..(int)left];
-        int n = await RandomAccess.ReadAsync(file.SafeFileHandle, buffer, offset + _position, cancellationToken).ConfigureAwait(false);
+        int n = await RandomAccess.ReadAsync(file, buffer, offset + _position, cancellationToken).ConfigureAwait(false);
         _position += n;
         return n;
     }

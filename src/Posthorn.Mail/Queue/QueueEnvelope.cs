@@ -105,13 +105,7 @@ public sealed class QueuedMessage
     /// <exception cref="FileNotFoundException">The message left the queue since it was read.</exception>
     public Stream OpenContent()
     {
-        var file = new FileStream(Path, new FileStreamOptions
-        {
-            Mode = FileMode.Open,
-            Access = FileAccess.Read,
-            Share = FileShare.ReadWrite | FileShare.Delete,
-            BufferSize = 0,
-        });
+        var file = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         return new ContentStream(file, ContentOffset, ContentLength);
     }
 }

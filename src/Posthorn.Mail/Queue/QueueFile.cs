@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Posthorn.Mail.Queue;
 
 /// <summary>Reads queue files and updates recipient status in place (format: <see cref="QueueFileFormat"/>).</summary>
@@ -34,29 +36,25 @@ public static class QueueFile
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(recipientIndex, envelope.Recipients.Count);
         if (envelope.Recipients[recipientIndex].Done) return;
         long at = envelopeOffset + statusOffsets![recipientIndex];
-        RandomAccess.Write(file.SafeFileHandle, [QueueFileFormat.StatusDone], at);   // pwrite(2): one byte
-        if (flush) RandomAccess.FlushToDisk(file.SafeFileHandle);                    // fsync(2) before we report done
+        RandomAccess.Write(file, [QueueFileFormat.StatusDone], at);   // pwrite(2): one byte
+        if (flush) RandomAccess.FlushToDisk(file);                    // fsync(2) before we report done
     }
 
     /// <summary>fsync(2) of the queue file at <paramref name="path"/>: every status mark written so far is durable.</summary>
     public static void Flush(string path)
     {
         using var file = OpenShared(path, FileAccess.ReadWrite);
-        RandomAccess.FlushToDisk(file.SafeFileHandle);
+        RandomAccess.FlushToDisk(file);
     }
 
-    private static FileStream OpenShared(string path, FileAccess access) => new(path, new FileStreamOptions
-    {
-        Mode = FileMode.Open,
-        Access = access,
-        Share = FileShare.ReadWrite | FileShare.Delete,
-        BufferSize = 0,
-    });
+    /// <summary>A descriptor, not a FileStream: its set-up added an lseek(2) and an fstat(2) to every read.</summary>
+    private static SafeFileHandle OpenShared(string path, FileAccess access) =>
+        File.OpenHandle(path, FileMode.Open, access, FileShare.ReadWrite | FileShare.Delete);
 
     private static (QueueEnvelope Envelope, long ContentLength, long EnvelopeOffset, List<long>? StatusOffsets)
-        ReadEnvelope(string path, FileStream file, bool needOffsets)
+        ReadEnvelope(string path, SafeFileHandle file, bool needOffsets)
     {
-        var handle = file.SafeFileHandle;
+        var handle = file;
         long fileLength = RandomAccess.GetLength(handle);
         Span<byte> header = stackalloc byte[QueueFileFormat.HeaderLength];
         if (fileLength < QueueFileFormat.HeaderLength || RandomAccess.Read(handle, header, 0) != header.Length)

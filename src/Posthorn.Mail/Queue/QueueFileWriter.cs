@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.Win32.SafeHandles;
 using Posthorn.Core;
 
 namespace Posthorn.Mail.Queue;
@@ -13,13 +14,12 @@ namespace Posthorn.Mail.Queue;
 /// </remarks>
 public sealed class QueueFileWriter : IAsyncDisposable
 {
-    private const UnixFileMode FileMode0600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const int BufferSize = 64 * 1024;
 
     private readonly QueueDirectory _dir;
     private readonly string _tempPath;
     private readonly bool _reused;   // a spent queue file (QueueDirectory.RecycleSpentFiles): its old tail is cut at the commit
-    private FileStream? _file;
+    private SafeFileHandle? _file;   // no FileStream: its set-up and teardown added an lseek(2) and an fstat(2) per message
     // The file's bytes not yet written, from the shared pool (a FileStream's own 64 KiB buffer was a new array per
     // message: a quarter of all the bytes the daemon allocated under SMTP load); _flushed bytes are in the file.
     private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
@@ -28,7 +28,7 @@ public sealed class QueueFileWriter : IAsyncDisposable
     private bool _committed;
     private GroupCommit.Request? _commit;   // handed to the group commit; the file stays open until it completes
 
-    private QueueFileWriter(QueueDirectory dir, QueueId id, QueueName target, string tempPath, FileStream file, bool reused)
+    private QueueFileWriter(QueueDirectory dir, QueueId id, QueueName target, string tempPath, SafeFileHandle file, bool reused)
     {
         _dir = dir;
         _reused = reused;
@@ -80,21 +80,23 @@ public sealed class QueueFileWriter : IAsyncDisposable
 
     private static QueueFileWriter Start(QueueDirectory dir, QueueId id, QueueName target, string tempPath, FileMode mode)
     {
-        var file = new FileStream(tempPath, new FileStreamOptions
-        {
-            Mode = mode,
-            Access = FileAccess.ReadWrite,
-            // Not FileShare.None: .NET turns that into flock(LOCK_EX) on Linux, and the file stays open until the
-            // group commit has published it, so qmgr's reader (flock LOCK_SH) would be refused a file that is
-            // already in incoming/. The temporary name is unique: nobody else opens it before the rename.
-            Share = FileShare.ReadWrite,
-            UnixCreateMode = mode == FileMode.CreateNew ? FileMode0600 : null,
-            BufferSize = 0,   // the writer buffers
-        });
+        // Not FileShare.None: .NET turns that into flock(LOCK_EX) on Linux where its emulation is on (the tests' host), and
+        // the file stays open until the group commit has published it, so qmgr's reader (flock LOCK_SH) would be refused a
+        // file that is already in incoming/. The temporary name is unique: nobody else opens it before the rename.
+        var file = mode == FileMode.CreateNew ? CreateNew(tempPath) : File.OpenHandle(tempPath, mode, FileAccess.ReadWrite, FileShare.ReadWrite);
         var writer = new QueueFileWriter(dir, id, target, tempPath, file, reused: mode == FileMode.Open);
         // The header's lengths are not known yet; a placeholder holds its place.
         writer.Append(QueueFileFormat.EncodeHeader(0, 0));
         return writer;
+    }
+
+    /// <summary>open(2) with O_CREAT | O_EXCL and mode 0600 (File.OpenHandle cannot give a creation mode).</summary>
+    private static SafeFileHandle CreateNew(string path)
+    {
+        int fd = Delivery.LibC.Open(path, Delivery.LibC.O_RDWR | Delivery.LibC.O_CREAT | Delivery.LibC.O_EXCL | Delivery.LibC.O_NOFOLLOW,
+            0x180 /* 0600 */, out int errno);
+        if (fd < 0) throw new IOException($"create {path}: {Delivery.LibC.StrError(errno)}", errno);
+        return new SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>Adds bytes after those written so far; a full buffer goes to the file with pwrite(2).</summary>
@@ -113,7 +115,7 @@ public sealed class QueueFileWriter : IAsyncDisposable
 
     private void Flush(byte[] buffer)
     {
-        RandomAccess.Write(_file!.SafeFileHandle, buffer.AsSpan(0, _used), _flushed);
+        RandomAccess.Write(_file!, buffer.AsSpan(0, _used), _flushed);
         _flushed += _used;
         _used = 0;
     }
@@ -144,15 +146,15 @@ public sealed class QueueFileWriter : IAsyncDisposable
         bool headerInBuffer = _flushed == 0;   // a message under 64 KiB: the placeholder was never written
         if (headerInBuffer) header.CopyTo(buffer, 0);
         Flush(buffer);
-        if (!headerInBuffer) RandomAccess.Write(file.SafeFileHandle, header, 0);
-        if (_reused) file.SetLength(_flushed);   // the rest of the spent message
+        if (!headerInBuffer) RandomAccess.Write(file, header, 0);
+        if (_reused) RandomAccess.SetLength(file, _flushed);   // the rest of the spent message
 
         // The group commit (GroupCommit.cs) makes it durable with the files of other writers: fsync(2) of
         // the file (content, envelope and header) before any name points to it, rename(2) into the target
         // queue without replacing an existing file (from then on the message exists for qmgr), and fsync(2)
         // of the target directory. Each step's failure fails this commit; a file renamed before its
         // directory fsync failed stays, and may be delivered, which at-least-once allows.
-        var request = new GroupCommit.Request(file.SafeFileHandle, _tempPath, _dir.PathOf(Target, Id), _dir.SyncOf(Target));
+        var request = new GroupCommit.Request(file, _tempPath, _dir.PathOf(Target, Id), _dir.SyncOf(Target));
         _commit = request;
         await _dir.Commits.CommitAsync(request).WaitAsync(ct).ConfigureAwait(false);
         await CloseAsync().ConfigureAwait(false);
@@ -170,7 +172,7 @@ public sealed class QueueFileWriter : IAsyncDisposable
         if (_file is { } file)
         {
             _file = null;
-            await file.DisposeAsync().ConfigureAwait(false);
+            file.Dispose();
         }
         if (_buffer is { } buffer)
         {

@@ -12,7 +12,7 @@ namespace Posthorn.Daemon.Qmgr;
 public sealed partial class QmgrService
 {
     /// <param name="fresh">The message's first delivery round: no defer log or delay warning mark of it exists yet, and
-    /// none is left to remove at the end when the round deferred nothing (three unlink(2)s of absent names saved per
+    /// none is left to remove at the end when the round deferred nothing (four unlink(2)s of absent names saved per
     /// message, issue 9).</param>
     private async Task ProcessAsync(QueueId id, bool fresh, CancellationToken ct)
     {

@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+
 namespace Posthorn.Mail.Queue;
 
 /// <summary>A read-only window [offset, offset+length) of a queue file: the message content.</summary>

@@ -57,6 +57,10 @@ def main():
         for m, k in (("ingest_msgs_s", "ingest_msgs_per_s"), ("e2e_msgs_s", "e2e_msgs_per_s")):
             a, b = median(rph, k), median(rpf, k)
             runs_note = f"; runs posthorn={spread(rph, k)} postfix={spread(rpf, k)}" if max(len(rph), len(rpf)) > 1 else ""
+            # Turn by turn (the servers ran one after the other in each turn): the spread of the ratio itself.
+            vp, vf = values(rph, k), values(rpf, k)
+            if len(vp) > 1 and len(vp) == len(vf) and all(vf):
+                runs_note += " per turn=" + "/".join(f"{a / b:.2f}" for a, b in zip(vp, vf))
             rows.append([m, s, size, count, a, b, ratio(a, b), note + runs_note])
     # BASELINE: another Posthorn build in the same turns, compared with Postfix the same way.
     for (s, size, count), by in sorted(runs.items(), key=lambda x: (x[0][1], x[0][0])):

@@ -40,18 +40,8 @@ public sealed class QmgrAdmissionTests
     {
         using var h = new QmgrHarness(OneSlot);
         h.Start();
-        await Poll.Until(() => h.Qmgr.TryAdmit(), "an admission once the loop runs");
         var id = new QueueId("DDDDDD000004");
-        await using (var writer = QueueFileWriter.Create(h.Queue, id, QueueName.Incoming))
-        {
-            writer.Target = QueueName.Active;
-            await writer.WriteAsync(Encoding.UTF8.GetBytes("Subject: straight in\n\nbody\n"), CancellationToken.None);
-            await writer.CommitAsync(new QueueEnvelope(SmtpPath.FromAddress("s@example.test"), [new QueueRecipient("r@gone.test")],
-                h.Clock.GetUtcNow()), CancellationToken.None);
-            Assert.True(File.Exists(h.Queue.PathOf(QueueName.Active, id)));
-        }
-        Assert.Equal(0, h.Queue.SyncOf(QueueName.Incoming).FsyncCount);   // incoming/ was never involved
-        h.Qmgr.Admitted(id);
+        await HandOverAsync(h, id, "Subject: straight in\n\nbody\n", "r@gone.test");
 
         await h.WaitForLineAsync($"{id}: to=<r@gone.test>", "status=sent");
         await h.WaitForLineAsync($"{id}: removed");
@@ -67,22 +57,31 @@ public sealed class QmgrAdmissionTests
         using var h = new QmgrHarness("qmgr_message_active_limit = 1\nmaximal_queue_lifetime = 0\n"
             + "transport_maps = inline:{ {later.test=retry:4.4.1 try again later}, {example.test=discard:} }\n");
         h.Start();
-        await Poll.Until(() => h.Qmgr.TryAdmit(), "an admission once the loop runs");
         var id = new QueueId("DDDDDD000005");
-        await using (var writer = QueueFileWriter.Create(h.Queue, id, QueueName.Incoming))
-        {
-            writer.Target = QueueName.Active;
-            await writer.WriteAsync(Encoding.UTF8.GetBytes("Subject: not now\n\nbody\n"), CancellationToken.None);
-            await writer.CommitAsync(new QueueEnvelope(SmtpPath.FromAddress("s@example.test"), [new QueueRecipient("r@later.test")],
-                h.Clock.GetUtcNow()), CancellationToken.None);
-        }
-        h.Qmgr.Admitted(id);
+        await HandOverAsync(h, id, "Subject: not now\n\nbody\n", "r@later.test");
 
         await h.WaitForLineAsync($"{id}: to=<r@later.test>", "status=deferred");
         await h.WaitForLineAsync($"{id}: removed");
         Assert.False(File.Exists(h.Queue.DeferLogPath(id)), "defer log left behind");
         Assert.False(File.Exists(h.Queue.PathOf(QueueName.Active, id)));
         Assert.False(File.Exists(h.Queue.PathOf(QueueName.Deferred, id)));
+    }
+
+    /// <summary>smtpd's hand-off: an active slot, the file committed straight into active/ (incoming/ never involved),
+    /// then Admitted.</summary>
+    private static async Task HandOverAsync(QmgrHarness h, QueueId id, string content, string recipient)
+    {
+        await Poll.Until(() => h.Qmgr.TryAdmit(), "an admission once the loop runs");
+        await using (var writer = QueueFileWriter.Create(h.Queue, id, QueueName.Incoming))
+        {
+            writer.Target = QueueName.Active;
+            await writer.WriteAsync(Encoding.UTF8.GetBytes(content), CancellationToken.None);
+            await writer.CommitAsync(new QueueEnvelope(SmtpPath.FromAddress("s@example.test"), [new QueueRecipient(recipient)],
+                h.Clock.GetUtcNow()), CancellationToken.None);
+            Assert.True(File.Exists(h.Queue.PathOf(QueueName.Active, id)));
+        }
+        Assert.Equal(0, h.Queue.SyncOf(QueueName.Incoming).FsyncCount);
+        h.Qmgr.Admitted(id);
     }
 
     private static bool TakeAndGiveBack(Posthorn.Daemon.Qmgr.QmgrService qmgr)

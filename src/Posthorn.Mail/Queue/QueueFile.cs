@@ -52,9 +52,8 @@ public static class QueueFile
         File.OpenHandle(path, FileMode.Open, access, FileShare.ReadWrite | FileShare.Delete);
 
     private static (QueueEnvelope Envelope, long ContentLength, long EnvelopeOffset, List<long>? StatusOffsets)
-        ReadEnvelope(string path, SafeFileHandle file, bool needOffsets)
+        ReadEnvelope(string path, SafeFileHandle handle, bool needOffsets)
     {
-        var handle = file;
         long fileLength = RandomAccess.GetLength(handle);
         Span<byte> header = stackalloc byte[QueueFileFormat.HeaderLength];
         if (fileLength < QueueFileFormat.HeaderLength || RandomAccess.Read(handle, header, 0) != header.Length)

@@ -1,8 +1,9 @@
 namespace Posthorn.Daemon.Qmgr;
 
-/// <summary>Postfix qmgr(8)'s per-destination concurrency: at most <c>transport_destination_concurrency_limit</c>
-/// deliveries at once per transport and destination (the next hop, or the recipient for a transport whose
-/// <c>destination_recipient_limit</c> is 1, as local(8)'s is).</summary>
+/// <summary>Postfix qmgr(8)'s per-destination concurrency for the asynchronous transports (smtp, lmtp): at most
+/// <c>transport_destination_concurrency_limit</c> deliveries at once per transport and next hop. local(8)'s, whose
+/// destination is the recipient and whose deliveries run on the delivery threads, is
+/// <see cref="Posthorn.Mail.Delivery.DeliveryLanes"/>, which keeps the waiting deliveries there.</summary>
 /// <remarks>A window exists while some delivery holds or waits for it, so that destinations seen once (every
 /// user+extension address of a busy site) do not stay in memory. Its limit is taken when it is made: a reload
 /// applies to the windows made after it. DEVIATION: the limit is fixed (Postfix starts a destination at
